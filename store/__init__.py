@@ -1,0 +1,1 @@
+"""voxpop's store: SQLAlchemy models, engine and sessions, queries, Alembic migrations."""

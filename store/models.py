@@ -1,0 +1,280 @@
+"""SQLAlchemy 2.0 models: the one schema every stage reads and writes.
+
+Alembic owns the schema (see ``store/migrations``); these classes describe it.
+Natural keys carry unique constraints so reruns upsert instead of duplicating.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Post.status values: the classify stage claims "pending" posts.
+POST_PENDING = "pending"
+POST_CLASSIFYING = "classifying"
+POST_CLASSIFIED = "classified"
+POST_SKIPPED = "skipped"  # not English, or no text: stored and counted, never guessed at
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so migrations get stable constraint names."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Product(Base):
+    """A product we listen to: ours (``own``) or a competitor's."""
+
+    __tablename__ = "products"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    own: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Source(Base):
+    """One configured source of a product (a spider plus its parameters) and its high-water mark."""
+
+    __tablename__ = "sources"
+    __table_args__ = (UniqueConstraint("product_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    spider: Mapped[str] = mapped_column(String(50))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Newest timestamp / id / cursor seen, per spider-defined key (e.g. per country storefront).
+    high_water: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CrawlRun(Base):
+    """One crawl of one source: what it stored, dropped and saw, and how it ended."""
+
+    __tablename__ = "crawl_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
+    spider: Mapped[str] = mapped_column(String(50))
+    product_slug: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running|ok|partial|failed
+    reason: Mapped[str | None] = mapped_column(Text)
+    stored: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    dropped: Mapped[int] = mapped_column(Integer, default=0)
+    # dropped_by_reason, pages, http_status counts, reported_total, caps_hit, duration_s, ...
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Post(Base):
+    """A review or forum post as crawled or imported. Unique on ``(source, external_id)``."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_posts_product_created", "product_id", "created_at"),
+        Index("ix_posts_status", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(50))  # spider / origin name, e.g. "appstore", "import"
+    external_id: Mapped[str] = mapped_column(String(300))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
+    url: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(300))
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    rating: Mapped[float | None] = mapped_column(Float)  # 1..5 scale
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    version: Mapped[str | None] = mapped_column(String(100))
+    language: Mapped[str | None] = mapped_column(String(10))
+    found_by: Mapped[str | None] = mapped_column(String(300))  # query or community that found it
+    content_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default=POST_PENDING)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    classification: Mapped[Classification | None] = relationship(back_populates="post", uselist=False)
+
+
+class PostProduct(Base):
+    """Links a post to every product it names (community posts can name several)."""
+
+    __tablename__ = "post_products"
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Classification(Base):
+    """The classifier's reading of one post, with the model version that made it."""
+
+    __tablename__ = "classifications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), unique=True)
+    model_version: Mapped[str] = mapped_column(String(100))
+    sentiment: Mapped[str] = mapped_column(String(10))
+    sentiment_score: Mapped[float] = mapped_column(Float)
+    need_type: Mapped[str] = mapped_column(String(20))
+    need_score: Mapped[float] = mapped_column(Float)
+    unmet_need: Mapped[bool] = mapped_column(Boolean)
+    jobs: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"job": id, "score": float}]
+    top_job: Mapped[str | None] = mapped_column(String(100))
+    evidence: Mapped[str | None] = mapped_column(Text)
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # float32, L2-normalised
+    classified_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    post: Mapped[Post] = relationship(back_populates="classification")
+
+
+class Issue(Base):
+    """A group of a product's unmet-need posts about the same thing, with its alerting state."""
+
+    __tablename__ = "issues"
+    __table_args__ = (Index("ix_issues_product_state", "product_id", "state"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(Text)
+    keywords: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    state: Mapped[str] = mapped_column(String(20))  # candidate|new|rising|ongoing|resolved|reopened
+    need_type: Mapped[str | None] = mapped_column(String(20))
+    centroid: Mapped[bytes | None] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    state_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    representative_post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="SET NULL"))
+    daily_counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # "YYYY-MM-DD" -> n
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class IssuePost(Base):
+    """Membership of a post in an issue."""
+
+    __tablename__ = "issue_posts"
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    similarity: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class DetectorState(Base):
+    """Per-product bookkeeping of the incremental detector (last post seen, cursors)."""
+
+    __tablename__ = "detector_state"
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    last_post_id: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Alert(Base):
+    """Outbox row: written in the detect transaction, keyed so an event alerts exactly once."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)  # e.g. "issue:12:new"
+    kind: Mapped[str] = mapped_column(String(30))  # issue_new|issue_rising|issue_reopened|rating_drop|...
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="SET NULL"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the figures that made it fire
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Delivery(Base):
+    """One alert (or report) to one target; retried until sent, never sent twice."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "target"),
+        Index("ix_deliveries_status", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(300))  # "mailto:a@b" | "webhook:name" | "digest:..."
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    message_id: Mapped[str] = mapped_column(String(300))
+    eml_path: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Report(Base):
+    """A competitor comparison that was produced, with where it went."""
+
+    __tablename__ = "reports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    products: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    format: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class JobRun(Base):
+    """One run of a scheduled job: result or error, for ``voxpop status``."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (Index("ix_job_runs_job_started", "job_id", "started_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20))  # ok|error|missed
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)

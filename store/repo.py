@@ -1,0 +1,193 @@
+"""Queries and writes on the store. Functions take a session and never commit: callers own transactions."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from store.models import POST_PENDING, CrawlRun, Post, PostProduct, Product, Source
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class PostRecord:
+    """A normalised, validated post ready to store (what pipelines and ``import`` produce)."""
+
+    source: str
+    external_id: str
+    text: str
+    url: str | None = None
+    author: str | None = None
+    title: str | None = None
+    rating: float | None = None
+    created_at: datetime | None = None
+    version: str | None = None
+    language: str | None = None
+    found_by: str | None = None
+    raw: dict[str, Any] | None = None
+    extra_product_ids: tuple[int, ...] = ()
+
+    def content_hash(self) -> str:
+        """A digest of the fields whose change means the post was edited."""
+        parts = [self.title or "", self.text, "" if self.rating is None else f"{self.rating:g}", self.version or ""]
+        return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class UpsertResult:
+    """What an upsert did: rows inserted, rows changed (edited posts), rows already identical."""
+
+    stored: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    ids: list[int] = field(default_factory=list)
+
+    def add(self, other: UpsertResult) -> None:
+        self.stored += other.stored
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.ids.extend(other.ids)
+
+
+def ensure_product(session: Session, slug: str, name: str | None = None, own: bool = False) -> Product:
+    """Return the product with ``slug``, creating or updating it to match the config."""
+    product = session.scalar(select(Product).where(Product.slug == slug))
+    if product is None:
+        product = Product(slug=slug, name=name or slug, own=own, created_at=utcnow())
+        session.add(product)
+        session.flush()
+    elif (name and product.name != name) or product.own != own:
+        product.name = name or product.name
+        product.own = own
+    return product
+
+
+def get_product(session: Session, slug: str) -> Product | None:
+    """The product with ``slug`` or None."""
+    return session.scalar(select(Product).where(Product.slug == slug))
+
+
+def ensure_source(session: Session, product_id: int, name: str, spider: str,
+                  params: dict[str, Any] | None = None) -> Source:
+    """Return the source ``name`` of a product, creating it on first use."""
+    source = session.scalar(select(Source).where(Source.product_id == product_id, Source.name == name))
+    if source is None:
+        source = Source(product_id=product_id, name=name, spider=spider, params=dict(params or {}),
+                        high_water={}, updated_at=utcnow())
+        session.add(source)
+        session.flush()
+    elif params is not None and source.params != params:
+        source.params = dict(params)
+    return source
+
+
+def _insert(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def upsert_posts(session: Session, product_id: int, records: Sequence[PostRecord],
+                 source_id: int | None = None) -> UpsertResult:
+    """Insert new posts and update edited ones, keyed on ``(source, external_id)``.
+
+    An edited post (different text, title, rating or version) is updated and set back to
+    pending so it is classified again. Identical posts are left alone. Reruns never duplicate.
+    """
+    result = UpsertResult()
+    if not records:
+        return result
+    by_key: dict[tuple[str, str], PostRecord] = {}
+    for record in records:  # last one wins inside a batch
+        by_key[(record.source, record.external_id)] = record
+    existing = {
+        (row.source, row.external_id): (row.id, row.content_hash)
+        for row in session.execute(
+            select(Post.source, Post.external_id, Post.id, Post.content_hash).where(
+                tuple_(Post.source, Post.external_id).in_(list(by_key))
+            )
+        )
+    }
+    now = utcnow()
+    new_rows: list[dict[str, Any]] = []
+    for key, record in by_key.items():
+        digest = record.content_hash()
+        values = _post_values(record, digest)
+        if key not in existing:
+            new_rows.append({**values, "product_id": product_id, "source_id": source_id, "fetched_at": now,
+                             "status": POST_PENDING})
+            continue
+        post_id, old_digest = existing[key]
+        result.ids.append(post_id)
+        if old_digest == digest:
+            result.unchanged += 1
+            continue
+        session.execute(update(Post).where(Post.id == post_id).values(**values, fetched_at=now, status=POST_PENDING,
+                                                                      claimed_at=None))
+        result.updated += 1
+    if new_rows:
+        insert = _insert(session)
+        stmt = insert(Post).on_conflict_do_nothing(index_elements=["source", "external_id"])
+        session.execute(stmt, new_rows)
+        keys = [(row["source"], row["external_id"]) for row in new_rows]
+        inserted = session.execute(
+            select(Post.id, Post.fetched_at).where(tuple_(Post.source, Post.external_id).in_(keys))
+        ).all()
+        result.ids.extend(row.id for row in inserted)
+        # A concurrent writer may have won the race for some keys: count only what we wrote.
+        result.stored += sum(1 for row in inserted if row.fetched_at == now)
+        result.unchanged += len(new_rows) - result.stored
+    _link_products(session, by_key.values(), product_id, result.ids)
+    return result
+
+
+def _post_values(record: PostRecord, digest: str) -> dict[str, Any]:
+    return {
+        "source": record.source, "external_id": record.external_id, "text": record.text, "url": record.url,
+        "author": record.author, "title": record.title, "rating": record.rating, "created_at": record.created_at,
+        "version": record.version, "language": record.language, "found_by": record.found_by, "raw": record.raw,
+        "content_hash": digest,
+    }
+
+
+def _link_products(session: Session, records: Iterable[PostRecord], product_id: int, post_ids: list[int]) -> None:
+    extra = sorted({pid for r in records for pid in r.extra_product_ids} | {product_id})
+    if not post_ids:
+        return
+    have = set(session.execute(
+        select(PostProduct.post_id, PostProduct.product_id).where(PostProduct.post_id.in_(post_ids))
+    ).tuples())
+    rows = [{"post_id": post_id, "product_id": pid} for post_id in post_ids for pid in extra
+            if (post_id, pid) not in have]
+    if rows:
+        session.execute(_insert(session)(PostProduct).on_conflict_do_nothing(), rows)
+
+
+def start_crawl_run(session: Session, spider: str, product_slug: str, source_id: int | None) -> CrawlRun:
+    """Record that a crawl began; finish it with :func:`finish_crawl_run`."""
+    run = CrawlRun(spider=spider, product_slug=product_slug, source_id=source_id, started_at=utcnow(),
+                   status="running", stats={})
+    session.add(run)
+    session.flush()
+    return run
+
+
+def finish_crawl_run(session: Session, run_id: int, *, status: str, reason: str | None, stored: int, updated: int,
+                     dropped: int, stats: dict[str, Any]) -> None:
+    """Record how a crawl ended, with its counts and statistics."""
+    run = session.get(CrawlRun, run_id)
+    if run is None:
+        return
+    run.finished_at = utcnow()
+    run.status, run.reason = status, reason
+    run.stored, run.updated, run.dropped = stored, updated, dropped
+    run.stats = stats
