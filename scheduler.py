@@ -1,0 +1,249 @@
+"""Job functions (crawl, classify, detect, alert, report, status) and their APScheduler wiring.
+
+Every CLI command calls one of these; the scheduler runs the same functions on a clock. Each job
+reads from and writes to the store, so any stage can be rerun, resumed or run on another machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from config import Config, ConfigError, ProductSpec
+from store.claims import (
+    ClaimedPost,
+    ClassificationRow,
+    backlog,
+    claim_pending,
+    requeue_older_models,
+    save_classifications,
+)
+from store.db import Store
+from store.models import CrawlRun, Product, Source
+from store.repo import ensure_product, ensure_source
+
+if TYPE_CHECKING:
+    from classify import Classifier
+
+log = logging.getLogger("voxpop.jobs")
+Progress = Callable[[int], None]
+
+
+class JobError(RuntimeError):
+    """A job cannot run as asked (unknown product, missing input, ...): one clear line for the user."""
+
+
+def open_store(config: Config) -> Store:
+    """Open (and migrate on first use) the configured database and sync products and sources into it."""
+    store = Store(config.database_url)
+    sync_config(store, config)
+    return store
+
+
+def sync_config(store: Store, config: Config) -> None:
+    """Make the store's products and sources match the config (nothing is deleted)."""
+    with store.transaction() as session:
+        for spec in config.products:
+            product = ensure_product(session, spec.slug, spec.name, spec.own)
+            for source in spec.sources:
+                ensure_source(session, product.id, source.name, source.spider, dict(source.params))
+
+
+def product_ids(store: Store, slugs: Sequence[str]) -> dict[str, int]:
+    """Map product slugs to ids; an unknown slug is a :class:`JobError`."""
+    with store.sessions() as session:
+        found = {slug: pid for slug, pid in session.execute(
+            select(Product.slug, Product.id).where(Product.slug.in_(list(slugs))))}
+    missing = [s for s in slugs if s not in found]
+    if missing:
+        raise JobError(f"unknown product(s): {', '.join(missing)} (add them to voxpop.toml or import into them)")
+    return found
+
+
+# ---------------------------------------------------------------- crawl
+
+
+def crawl(config: Config, product: str, source: str | None = None, *,
+          base_url: str | None = None, progress: Progress | None = None) -> list[dict[str, Any]]:
+    """Run the configured sources of a product, each crawl in its own process with a timeout.
+
+    A source that fails ends with its reason recorded; the other sources still run.
+    """
+    from spiders.runner import run_crawl
+
+    spec = config.product(product)
+    sources = [s for s in spec.sources if source is None or s.name == source]
+    if not sources:
+        raise JobError(f"product {product!r} has no source {source!r}" if source else
+                       f"product {product!r} has no sources configured")
+    outcomes = []
+    for src in sources:
+        params = dict(src.params)
+        if base_url:
+            params["base_url"] = base_url
+        outcome = run_crawl(product_slug=product, source_name=src.name, spider=src.spider, params=params,
+                            database_url=config.database_url, timeout_s=src.timeout_s,
+                            since=config.crawl.since.isoformat() if config.crawl.since else None)
+        outcomes.append(outcome.as_dict() if hasattr(outcome, "as_dict") else dict(vars(outcome)))
+        if progress:
+            progress(1)
+    return outcomes
+
+
+# ---------------------------------------------------------------- classify
+
+
+@lru_cache(maxsize=2)
+def _cached_classifier(model_dir: str | None, batch_size: int, max_tokens: int) -> Classifier:
+    from classify import Classifier
+
+    return Classifier(model_dir, batch_size=batch_size, max_tokens=max_tokens)
+
+
+def get_classifier(config: Config) -> Classifier:
+    """The configured classifier, loaded once per process."""
+    spec = config.classify
+    return _cached_classifier(spec.model_dir, spec.batch_size, spec.max_tokens)
+
+
+@dataclass
+class ClassifyReport:
+    """What a store-mode classify run did."""
+
+    classified: int = 0
+    skipped_language: int = 0
+    requeued: int = 0
+    batches: int = 0
+    model_version: str = ""
+    backlog: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def worker_name() -> str:
+    """A token that names this worker process in claims."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _jobs_by_product_id(store: Store, config: Config) -> dict[int, list[Any]]:
+    from classify import Job
+
+    ids = product_ids(store, [p.slug for p in config.products]) if config.products else {}
+    return {ids[p.slug]: [Job(j.id, j.statement, tuple(j.examples)) for j in p.jobs] for p in config.products}
+
+
+def classify_pending(store: Store, config: Config, *, classifier: Classifier | None = None,
+                     limit: int | None = None, batch_size: int = 256, reclassify: bool = False,
+                     product: str | None = None, worker: str | None = None,
+                     progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> ClassifyReport:
+    """Classify the store's pending posts in claimed batches until none is left (or ``limit``).
+
+    Streaming: one batch in memory at a time. Resumable: a killed run leaves its claim to expire
+    and the posts are claimed again; saved results are never redone. ``reclassify`` first sets
+    posts classified by an older model back to pending.
+    """
+    model = classifier or get_classifier(config)
+    worker = worker or worker_name()
+    report = ClassifyReport(model_version=model.model_version)
+    only = list(product_ids(store, [product]).values()) if product else None
+    if reclassify:
+        with store.transaction() as session:
+            report.requeued = requeue_older_models(session, model.model_version, only)
+    jobs = _jobs_by_product_id(store, config)
+    while limit is None or report.classified + report.skipped_language < limit:
+        if should_stop and should_stop():
+            break
+        take = batch_size if limit is None else min(batch_size, limit - report.classified - report.skipped_language)
+        with store.transaction() as session:
+            claimed = claim_pending(session, worker, take, product_ids=only)
+        if not claimed:
+            break
+        rows = _classify_batch(model, claimed, jobs)
+        with store.transaction() as session:
+            save_classifications(session, worker, rows)
+        report.batches += 1
+        report.skipped_language += sum(1 for r in rows if r.skipped)
+        report.classified += sum(1 for r in rows if not r.skipped)
+        if progress:
+            progress(len(rows))
+    with store.sessions() as session:
+        report.backlog = backlog(session)
+    return report
+
+
+def _classify_batch(model: Classifier, posts: list[ClaimedPost], jobs: dict[int, list[Any]]) -> list[ClassificationRow]:
+    rows: list[ClassificationRow] = []
+    by_product: dict[int, list[ClaimedPost]] = {}
+    for post in posts:
+        by_product.setdefault(post.product_id, []).append(post)
+    for product_id, group in by_product.items():
+        predictions = model.predict([p.text for p in group], jobs.get(product_id, []),
+                                    titles=[p.title for p in group], ratings=[p.rating for p in group])
+        for post, pred in zip(group, predictions, strict=True):
+            rows.append(ClassificationRow(
+                post_id=post.id, model_version=pred.model_version, sentiment=pred.sentiment,
+                sentiment_score=float(pred.sentiment_score), need_type=pred.need_type,
+                need_score=float(pred.need_score), unmet_need=bool(pred.unmet_need),
+                jobs=[{"job": j.job, "score": round(float(j.score), 4)} for j in pred.jobs],
+                evidence=pred.evidence, embedding=pred.embedding.astype("float32").tobytes(),
+                skipped=pred.language == "other",
+            ))
+    return rows
+
+
+# ---------------------------------------------------------------- status
+
+
+def status(store: Store, config: Config) -> dict[str, Any]:
+    """Backlogs, the last crawl of each source, undelivered alerts and recent job runs."""
+    from store.models import Alert, Delivery, JobRun
+
+    with store.sessions() as session:
+        last_runs = {}
+        latest = (select(CrawlRun.source_id, func.max(CrawlRun.id)).group_by(CrawlRun.source_id)).subquery()
+        rows = session.execute(
+            select(CrawlRun, Source.name).join(latest, latest.c[1] == CrawlRun.id)
+            .outerjoin(Source, Source.id == CrawlRun.source_id)
+        ).all()
+        for run, source_name in rows:
+            last_runs[f"{run.product_slug}/{source_name or run.spider}"] = {
+                "spider": run.spider, "status": run.status, "reason": run.reason,
+                "started_at": run.started_at.isoformat(), "stored": run.stored, "updated": run.updated,
+                "dropped": run.dropped, "reported_total": (run.stats or {}).get("reported_total"),
+                "caps_hit": (run.stats or {}).get("caps_hit", []),
+            }
+        deliveries = {st: n for st, n in session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))}
+        failed = [
+            {"delivery": d.id, "target": d.target, "attempts": d.attempts, "error": d.last_error}
+            for d in session.scalars(select(Delivery).where(Delivery.status == "failed").limit(20))
+        ]
+        job_runs = {}
+        for run in session.scalars(select(JobRun).order_by(JobRun.id.desc()).limit(200)):
+            job_runs.setdefault(run.job_id, {"last_run": run.started_at.isoformat(), "status": run.status,
+                                             "error": run.error})
+        counts = {
+            "products": session.scalar(select(func.count()).select_from(Product)) or 0,
+            "alerts": session.scalar(select(func.count()).select_from(Alert)) or 0,
+        }
+        return {
+            "database": store.engine.url.render_as_string(hide_password=True),
+            "posts": backlog(session), "counts": counts, "crawls": last_runs,
+            "deliveries": deliveries, "failed_deliveries": failed, "jobs": job_runs,
+        }
+
+
+def configured_product(config: Config, slug: str) -> ProductSpec | None:
+    """The product's config, or None for products known only to the store (e.g. imported)."""
+    try:
+        return config.product(slug)
+    except ConfigError:
+        return None

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-import store.models
 
+import store.models
 
 revision = '0001'
 down_revision = None
@@ -107,6 +107,7 @@ def upgrade() -> None:
     sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('claimed_at', store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_by', sa.String(length=100), nullable=True),
     sa.Column('raw', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_posts_product_id_products'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['source_id'], ['sources.id'], name=op.f('fk_posts_source_id_sources'), ondelete='SET NULL'),

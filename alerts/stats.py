@@ -1,0 +1,65 @@
+"""Small, exact interval statistics for report figures (no SciPy needed).
+
+Wilson score interval for one proportion, Newcombe's hybrid score interval (his method 10) for the
+difference of two independent proportions, and a normal interval for a mean and for the difference
+of two means (Welch standard error).
+"""
+
+from __future__ import annotations
+
+import math
+
+Z95 = 1.959963984540054  # two-sided 95 % normal quantile
+
+
+def wilson(x: int, n: int, z: float = Z95) -> tuple[float, float] | None:
+    """Wilson score interval for ``x`` successes out of ``n``; None when ``n`` is 0."""
+    if n <= 0:
+        return None
+    p = x / n
+    z2 = z * z
+    centre = p + z2 / (2 * n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    denom = 1 + z2 / n
+    return (max(0.0, (centre - half) / denom), min(1.0, (centre + half) / denom))
+
+
+def newcombe(x1: int, n1: int, x2: int, n2: int, z: float = Z95) -> tuple[float, float] | None:
+    """Newcombe's hybrid score interval for ``x1/n1 - x2/n2``; None when either ``n`` is 0."""
+    a, b = wilson(x1, n1, z), wilson(x2, n2, z)
+    if a is None or b is None:
+        return None
+    p1, p2 = x1 / n1, x2 / n2
+    (l1, u1), (l2, u2) = a, b
+    d = p1 - p2
+    return (d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
+
+
+def mean_sd(n: int, total: float, total_sq: float) -> tuple[float, float] | None:
+    """Mean and sample standard deviation from a count, a sum and a sum of squares."""
+    if n <= 0:
+        return None
+    mean = total / n
+    if n == 1:
+        return mean, 0.0
+    var = max(0.0, (total_sq - n * mean * mean) / (n - 1))
+    return mean, math.sqrt(var)
+
+
+def mean_ci(mean: float, sd: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """Normal-approximation interval for a mean."""
+    half = z * sd / math.sqrt(n) if n > 0 else 0.0
+    return mean - half, mean + half
+
+
+def mean_diff_ci(m1: float, s1: float, n1: int, m2: float, s2: float, n2: int,
+                 z: float = Z95) -> tuple[float, float]:
+    """Normal-approximation interval for ``m1 - m2`` with the Welch standard error."""
+    se = math.sqrt(s1 * s1 / n1 + s2 * s2 / n2)
+    d = m1 - m2
+    return d - z * se, d + z * se
+
+
+def excludes_zero(interval: tuple[float, float] | None) -> bool:
+    """Whether an interval lies wholly above or below zero (a significant difference)."""
+    return interval is not None and (interval[0] > 0 or interval[1] < 0)

@@ -1,0 +1,94 @@
+"""The store: migrations match the models, upserts never duplicate, claims hand each post out once."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, inspect, select, text
+
+from store.claims import ClassificationRow, claim_pending, requeue_older_models, save_classifications
+from store.db import Store
+from store.models import Base, Classification, Post, PostProduct
+from store.repo import PostRecord, ensure_product, upsert_posts, utcnow
+
+
+def test_migrations_match_models(store: Store) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with store.engine.connect() as connection:
+        diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diffs == []
+
+
+def test_sqlite_runs_in_wal_mode(sqlite_store: Store) -> None:
+    with sqlite_store.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 1000
+
+
+def _records(n: int, prefix: str = "r") -> list[PostRecord]:
+    return [PostRecord(source="appstore", external_id=f"{prefix}{i}", text=f"review number {i}", rating=4.0,
+                       created_at=utcnow()) for i in range(n)]
+
+
+def test_upsert_is_idempotent_and_updates_edits(store: Store) -> None:
+    with store.transaction() as session:
+        product = ensure_product(session, "acme", "Acme", own=True)
+        first = upsert_posts(session, product.id, _records(10))
+    with store.transaction() as session:
+        again = upsert_posts(session, product.id, _records(10))
+        edited = _records(10)
+        edited[3] = PostRecord(source="appstore", external_id="r3", text="edited: now it crashes", rating=1.0)
+        change = upsert_posts(session, product.id, edited)
+    assert (first.stored, first.updated, first.unchanged) == (10, 0, 0)
+    assert (again.stored, again.updated, again.unchanged) == (0, 0, 10)
+    assert (change.stored, change.updated, change.unchanged) == (0, 1, 9)
+    with store.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Post)) == 10
+        assert session.scalar(select(Post.text).where(Post.external_id == "r3")) == "edited: now it crashes"
+        assert session.scalar(select(func.count()).select_from(PostProduct)) == 10
+
+
+def test_community_post_links_several_products(store: Store) -> None:
+    with store.transaction() as session:
+        ours = ensure_product(session, "ours")
+        rival = ensure_product(session, "rival")
+        record = PostRecord(source="reddit", external_id="t3_x", text="ours vs rival?", extra_product_ids=(rival.id,))
+        upsert_posts(session, ours.id, [record])
+    with store.sessions() as session:
+        linked = set(session.scalars(select(PostProduct.product_id)))
+    assert linked == {ours.id, rival.id}
+
+
+def _row(post_id: int, version: str = "m1") -> ClassificationRow:
+    return ClassificationRow(post_id=post_id, model_version=version, sentiment="neutral", sentiment_score=0.0,
+                             need_type="other", need_score=0.9, unmet_need=False, jobs=[], evidence=None,
+                             embedding=None)
+
+
+def test_claims_hand_out_each_post_once_and_expired_claims_return(store: Store) -> None:
+    with store.transaction() as session:
+        product = ensure_product(session, "acme")
+        upsert_posts(session, product.id, _records(5))
+    with store.transaction() as session:
+        a = claim_pending(session, "worker-a", 3)
+    with store.transaction() as session:
+        b = claim_pending(session, "worker-b", 10)
+    assert len(a) == 3 and len(b) == 2
+    assert not {p.id for p in a} & {p.id for p in b}
+    # worker-a dies; after its lease expires worker-c takes its posts over
+    with store.transaction() as session:
+        c = claim_pending(session, "worker-c", 10, lease_s=0)
+    assert {p.id for p in c} == {p.id for p in a} | {p.id for p in b}
+    with store.transaction() as session:
+        assert save_classifications(session, "worker-a", [_row(p.id) for p in a]) == 0  # lost its claim
+        assert save_classifications(session, "worker-c", [_row(p.id) for p in c]) == 5
+    with store.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Classification)) == 5
+    with store.transaction() as session:
+        assert requeue_older_models(session, "m2") == 5
+        assert len(claim_pending(session, "worker-d", 10)) == 5
+
+
+def test_schema_has_natural_key_on_posts(store: Store) -> None:
+    uniques = inspect(store.engine).get_unique_constraints("posts")
+    assert any(set(u["column_names"]) == {"source", "external_id"} for u in uniques)
