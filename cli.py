@@ -156,10 +156,12 @@ def crawl(state: State, product: str, source: str | None, as_json: bool) -> None
 @click.option("--product", default=None, help="Store mode: only this product.")
 @click.option("--limit", type=int, default=None, help="Store mode: stop after this many posts.")
 @click.option("--reclassify", is_flag=True, help="Store mode: redo posts classified by an older model.")
+@click.option("--lease", "lease_s", type=int, default=600, show_default=True,
+              help="Store mode: seconds after which a dead worker's claimed batch is taken over.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def classify_cmd(state: State, input_path: Path | None, output_path: Path | None, jobs_path: Path | None,
-                 product: str | None, limit: int | None, reclassify: bool, as_json: bool) -> None:
+                 product: str | None, limit: int | None, reclassify: bool, lease_s: int, as_json: bool) -> None:
     """Classify posts: job to be done, unmet need and sentiment."""
     if input_path is not None:
         if output_path is None:
@@ -181,7 +183,7 @@ def classify_cmd(state: State, input_path: Path | None, output_path: Path | None
         pending = backlog(session).get("pending", 0)
     with progress_bar("classifying", limit or pending) as advance:
         report = scheduler.classify_pending(store, state.config, limit=limit, reclassify=reclassify,
-                                            product=product, progress=advance)
+                                            product=product, lease_s=lease_s, progress=advance)
     emit(report.as_dict(), as_json)
 
 
@@ -329,11 +331,16 @@ def run(state: State) -> None:
 @main.command()
 @click.option("--role", type=click.Choice(["crawl", "classify", "detect", "alert"]), required=True)
 @click.option("--until-idle", is_flag=True, help="Exit when no work is left.")
+@click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True,
+              help="classify: posts claimed per batch.")
+@click.option("--lease-s", type=click.IntRange(1), default=600, show_default=True,
+              help="classify: a claim older than this (its worker died) is taken over.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def worker(state: State, role: str, until_idle: bool, as_json: bool) -> None:
+def worker(state: State, role: str, until_idle: bool, batch_size: int, lease_s: int, as_json: bool) -> None:
     """Run one kind of work; start any number of these on machines sharing PostgreSQL and Redis."""
-    emit(scheduler.run_worker(state.store, state.config, role, until_idle=until_idle), as_json)
+    emit(scheduler.run_worker(state.store, state.config, role, until_idle=until_idle, batch_size=batch_size,
+                              lease_s=lease_s), as_json)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 HISTORY_DAYS = 42
@@ -148,7 +148,7 @@ def _pick_text(rng: random.Random, product: DemoProduct) -> tuple[str, int]:
 def reviews_for(product: DemoProduct, today: date) -> list[DemoReview]:
     """The product's reviews over the demo's history, newest first; the own product gets the burst."""
     rng = random.Random(f"{product.slug}-{today.isoformat()}")
-    start = datetime(today.year, today.month, today.day, tzinfo=timezone.utc) - timedelta(days=HISTORY_DAYS)
+    start = datetime(today.year, today.month, today.day, tzinfo=UTC) - timedelta(days=HISTORY_DAYS)
     reviews: list[DemoReview] = []
     for day in range(HISTORY_DAYS):
         for _ in range(rng.choice([1, 2, 2, 3])):
@@ -195,7 +195,7 @@ def appstore_feed(product: DemoProduct, reviews: list[DemoReview], page: int, pa
     return {"feed": {
         "author": {"name": _label("iTunes Store"), "uri": _label("http://www.apple.com/itunes/")},
         "entry": entries,
-        "updated": _label(datetime.now(timezone.utc).replace(microsecond=0).isoformat()),
+        "updated": _label(datetime.now(UTC).replace(microsecond=0).isoformat()),
         "rights": _label("Copyright 2026 Apple Inc."),
         "title": _label("iTunes Store: Customer Reviews"),
         "icon": _label("http://itunes.apple.com/favicon.ico"),
@@ -206,7 +206,7 @@ def appstore_feed(product: DemoProduct, reviews: list[DemoReview], page: int, pa
 
 def discourse_site(today: date) -> dict[str, Any]:
     """``/latest.json`` and ``/t/{id}.json`` bodies of the own product's forum, keyed by path."""
-    start = datetime(today.year, today.month, today.day, tzinfo=timezone.utc)
+    start = datetime(today.year, today.month, today.day, tzinfo=UTC)
     bodies: dict[str, Any] = {}
     topics = []
     for n, (title, posts) in enumerate(FORUM_TOPICS, start=1):

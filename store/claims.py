@@ -136,7 +136,8 @@ def requeue_older_models(session: Session, model_version: str, product_ids: Sequ
     stmt = update(Post).where(Post.id.in_(older), Post.status == POST_CLASSIFIED)
     if product_ids:
         stmt = stmt.where(Post.product_id.in_(list(product_ids)))
-    return session.execute(stmt.values(status=POST_PENDING, claimed_by=None, claimed_at=None)).rowcount or 0
+    result = session.execute(stmt.values(status=POST_PENDING, claimed_by=None, claimed_at=None))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def backlog(session: Session) -> dict[str, int]:

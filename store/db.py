@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30
+MIGRATION_LOCK_KEY = 0x766F78  # "vox"
 
 
 class StoreError(RuntimeError):
@@ -38,6 +39,25 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def ensure_database(url: str) -> None:
+    """Create a PostgreSQL database named in ``url`` if it does not exist yet (SQLite creates its own file)."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("postgresql") or not parsed.database:
+        return
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            exists = connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                       {"name": parsed.database})
+            if not exists:
+                connection.execute(text(f'CREATE DATABASE "{parsed.database.replace(chr(34), "")}"'))
+    finally:
+        admin.dispose()
+
+
 def alembic_config(url: str) -> Any:
     """An Alembic ``Config`` pointing at our migrations and the given database."""
     from alembic.config import Config
@@ -54,6 +74,9 @@ def migrate(engine: Engine) -> None:
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several workers may start at once: one migrates, the others wait and then find head.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
 
@@ -78,6 +101,8 @@ class Store:
         self.url = url
         try:
             self.engine = make_engine(url)
+            if auto_migrate and self.engine.dialect.name == "postgresql":
+                ensure_database(self.engine.url.render_as_string(hide_password=False))
             if auto_migrate and not is_migrated(self.engine):
                 migrate(self.engine)
         except Exception as exc:  # noqa: BLE001 - turned into one clear line for the CLI

@@ -124,6 +124,8 @@ class Post(Base):
         UniqueConstraint("source", "external_id"),
         Index("ix_posts_product_created", "product_id", "created_at"),
         Index("ix_posts_status", "status"),
+        # Covering index for the comparison report's GROUP BY scans (alerts/compare.py).
+        Index("ix_posts_report", "product_id", "created_at", "status", "source", "rating"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(50))  # spider / origin name, e.g. "appstore", "import"
@@ -161,6 +163,10 @@ class Classification(Base):
     """The classifier's reading of one post, with the model version that made it."""
 
     __tablename__ = "classifications"
+    # Covering index for the comparison report: its joins never read the embedding-sized rows.
+    __table_args__ = (
+        Index("ix_classifications_report", "post_id", "sentiment", "need_type", "unmet_need", "top_job"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), unique=True)
     model_version: Mapped[str] = mapped_column(String(100))

@@ -160,14 +160,18 @@ def _post_values(record: PostRecord, digest: str) -> dict[str, Any]:
 
 
 def _link_products(session: Session, records: Iterable[PostRecord], product_id: int, post_ids: list[int]) -> None:
-    extra = sorted({pid for r in records for pid in r.extra_product_ids} | {product_id})
     if not post_ids:
         return
+    # Each post is linked to the crawled product and to its own extra products (not the batch's).
+    wanted = {(r.source, r.external_id): {product_id, *r.extra_product_ids} for r in records}
+    found = session.execute(
+        select(Post.id, Post.source, Post.external_id).where(tuple_(Post.source, Post.external_id).in_(list(wanted)))
+    ).all()
     have = set(session.execute(
         select(PostProduct.post_id, PostProduct.product_id).where(PostProduct.post_id.in_(post_ids))
     ).tuples())
-    rows = [{"post_id": post_id, "product_id": pid} for post_id in post_ids for pid in extra
-            if (post_id, pid) not in have]
+    rows = [{"post_id": row.id, "product_id": pid} for row in found
+            for pid in sorted(wanted.get((row.source, row.external_id), ())) if (row.id, pid) not in have]
     if rows:
         session.execute(_insert(session)(PostProduct).on_conflict_do_nothing(), rows)
 

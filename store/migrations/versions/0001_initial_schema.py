@@ -117,6 +117,7 @@ def upgrade() -> None:
     with op.batch_alter_table('posts', schema=None) as batch_op:
         batch_op.create_index('ix_posts_product_created', ['product_id', 'created_at'], unique=False)
         batch_op.create_index('ix_posts_status', ['status'], unique=False)
+        batch_op.create_index('ix_posts_report', ['product_id', 'created_at', 'status', 'source', 'rating'], unique=False)
 
     op.create_table('classifications',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -136,6 +137,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_classifications')),
     sa.UniqueConstraint('post_id', name=op.f('uq_classifications_post_id'))
     )
+    with op.batch_alter_table('classifications', schema=None) as batch_op:
+        batch_op.create_index('ix_classifications_report', ['post_id', 'sentiment', 'need_type', 'unmet_need', 'top_job'], unique=False)
+
     op.create_table('issues',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('product_id', sa.Integer(), nullable=False),
@@ -223,8 +227,12 @@ def downgrade() -> None:
         batch_op.drop_index('ix_issues_product_state')
 
     op.drop_table('issues')
+    with op.batch_alter_table('classifications', schema=None) as batch_op:
+        batch_op.drop_index('ix_classifications_report')
+
     op.drop_table('classifications')
     with op.batch_alter_table('posts', schema=None) as batch_op:
+        batch_op.drop_index('ix_posts_report')
         batch_op.drop_index('ix_posts_status')
         batch_op.drop_index('ix_posts_product_created')
 

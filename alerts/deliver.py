@@ -1,0 +1,357 @@
+"""Deliver queued alerts by SMTP and webhooks: claimed, sent, marked; retried with backoff; never twice.
+
+Each delivery row (one alert to one target) goes pending -> sending -> sent, or back to pending with
+``next_attempt_at`` after a failure, and to failed after ``max_attempts``. The claim (mark 'sending')
+is committed before anything goes out and carries a lease; a process that dies after sending but
+before marking leaves the row 'sending', and once the lease runs out the row is sent again with the
+SAME Message-ID (derived from the row), so mail clients and webhook receivers can drop the repeat.
+Nothing is ever silently dropped: failed rows stay visible in ``voxpop status``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import smtplib
+import ssl
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from alerts.render import build_email, json_message, render_alert, render_digest, slack_message
+from config import Config, SmtpSpec, WebhookSpec, secret
+from spiders.normalize import header_safe
+from store.db import Store
+from store.models import Alert, Delivery
+
+LEASE_S = 300.0  # a 'sending' row older than this is taken to belong to a dead process
+MAX_BACKOFF_S = 6 * 3600.0
+WEBHOOK_TIMEOUT_S = 15.0
+CRASH_ENV = "VOXPOP_TEST_CRASH_AFTER_SEND"  # test hook: exit the process right after a message went out
+SIGNATURE_HEADER = "X-Voxpop-Signature"
+
+
+class DeliveryError(RuntimeError):
+    """A target could not be reached or refused the message."""
+
+
+@dataclass
+class DeliveryReport:
+    """What one delivery run did."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    messages: int = 0
+    eml_paths: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form for the CLI."""
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- queueing (inside the detect transaction)
+
+
+def message_id_for(alert_id: int, target: str) -> str:
+    """A stable Message-ID for one alert to one target."""
+    digest = hashlib.sha256(f"{alert_id}\0{target}".encode()).hexdigest()[:16]
+    return f"<voxpop-alert-{alert_id}-{digest}@voxpop>"
+
+
+def targets_for(config: Config, product_slug: str) -> list[str]:
+    """Where a product's alerts go: its own recipients (else the global ones) and the matching webhooks."""
+    recipients: tuple[str, ...] = ()
+    for spec in config.products:
+        if spec.slug == product_slug:
+            recipients = spec.recipients
+    recipients = recipients or config.alerts.recipients
+    out = [f"mailto:{header_safe(r)}" for r in recipients]
+    out += [f"webhook:{w.name}" for w in config.webhooks if not w.products or product_slug in w.products]
+    return list(dict.fromkeys(out))
+
+
+def _insert(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def queue_deliveries(session: Session, config: Config, alert: Alert, product_slug: str) -> int:
+    """Add one pending delivery row per target of the alert (idempotent on ``(alert_id, target)``)."""
+    now = datetime.now(UTC)
+    rows = [{"alert_id": alert.id, "target": t, "status": "pending", "attempts": 0, "next_attempt_at": now,
+             "message_id": message_id_for(alert.id, t), "created_at": now} for t in targets_for(config, product_slug)]
+    if rows:
+        session.execute(_insert(session)(Delivery).on_conflict_do_nothing(index_elements=["alert_id", "target"]), rows)
+    return len(rows)
+
+
+# ---------------------------------------------------------------- sending
+
+
+def smtp_send(spec: SmtpSpec, message: EmailMessage, recipients: Sequence[str]) -> None:
+    """Send one message: STARTTLS or SSL per ``spec.security``, login when a username is set."""
+    context = ssl.create_default_context()
+    client: smtplib.SMTP
+    if spec.security == "ssl":
+        client = smtplib.SMTP_SSL(spec.host, spec.port, timeout=spec.timeout_s, context=context)
+    else:
+        client = smtplib.SMTP(spec.host, spec.port, timeout=spec.timeout_s)
+    with client:
+        client.ehlo()
+        if spec.security == "starttls":
+            client.starttls(context=context)
+            client.ehlo()
+        if spec.username:
+            client.login(spec.username, secret(spec.password_env) or "")
+        refused = client.send_message(message, from_addr=spec.sender, to_addrs=list(recipients))
+        if refused:
+            raise DeliveryError(f"recipients refused: {sorted(refused)}")
+
+
+def sign(body: bytes, key: str) -> str:
+    """The ``X-Voxpop-Signature`` value: ``sha256=<hex HMAC of the body>``."""
+    return "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_send(spec: WebhookSpec, body: dict[str, Any], delivery_id: str, timeout: float = WEBHOOK_TIMEOUT_S) -> None:
+    """POST a JSON body; generic JSON bodies are signed with HMAC-SHA256 when ``secret_env`` is set."""
+    data = json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    headers = {"Content-Type": "application/json", "User-Agent": "voxpop-alerts",
+               "X-Voxpop-Delivery": header_safe(delivery_id)}
+    if spec.secret_env:
+        key = secret(spec.secret_env)
+        if not key:
+            raise DeliveryError(f"webhook {spec.name}: secret variable {spec.secret_env} is not set")
+        headers[SIGNATURE_HEADER] = sign(data, key)
+    request = urllib.request.Request(spec.url, data=data, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - configured URL
+            if not 200 <= response.status < 300:
+                raise DeliveryError(f"webhook {spec.name}: HTTP {response.status}")
+    except urllib.error.HTTPError as exc:
+        raise DeliveryError(f"webhook {spec.name}: HTTP {exc.code}") from exc
+
+
+def _crash_hook() -> None:
+    if os.environ.get(CRASH_ENV) == "1":
+        os._exit(17)
+
+
+# ---------------------------------------------------------------- the delivery run
+
+
+def _due(session: Session, now: datetime, limit: int) -> list[Delivery]:
+    query = (
+        select(Delivery).where(Delivery.alert_id.is_not(None), or_(
+            Delivery.status == "pending",
+            Delivery.status == "sending",
+        ), or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now))
+        .order_by(Delivery.id).limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def _claim(store: Store, row: Delivery, now: datetime) -> bool:
+    """Mark a row 'sending' with a lease, only if nobody else changed it since we read it."""
+    with store.transaction() as session:
+        result = session.execute(
+            update(Delivery).where(Delivery.id == row.id, Delivery.status == row.status,
+                                   Delivery.attempts == row.attempts)
+            .values(status="sending", attempts=row.attempts + 1, next_attempt_at=now + timedelta(seconds=LEASE_S))
+        )
+        claimed = bool(result.rowcount)
+    if claimed:
+        row.attempts += 1
+    return claimed
+
+
+def _mark_sent(store: Store, ids: Sequence[int], eml_path: str | None, message_id: str | None = None) -> None:
+    with store.transaction() as session:
+        values: dict[str, Any] = {"status": "sent", "sent_at": datetime.now(UTC), "last_error": None,
+                                  "next_attempt_at": None, "eml_path": eml_path}
+        if message_id:
+            values["message_id"] = message_id
+        session.execute(update(Delivery).where(Delivery.id.in_(list(ids))).values(**values))
+
+
+def _mark_failed(store: Store, config: Config, rows: Sequence[Delivery], error: str, now: datetime,
+                 report: DeliveryReport) -> None:
+    spec = config.alerts
+    with store.transaction() as session:
+        for row in rows:
+            if row.attempts >= spec.max_attempts:
+                values: dict[str, Any] = {"status": "failed", "next_attempt_at": None}
+                report.failed += 1
+            else:
+                delay = min(MAX_BACKOFF_S, spec.retry_base_s * 2 ** (row.attempts - 1))
+                values = {"status": "pending", "next_attempt_at": now + timedelta(seconds=delay)}
+                report.retrying += 1
+            session.execute(update(Delivery).where(Delivery.id == row.id).values(last_error=error[:1000], **values))
+    report.errors.append(error[:300])
+
+
+def _write_eml(outbox_dir: str, name: str, message: EmailMessage) -> str:
+    folder = Path(outbox_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.eml"
+    tmp = path.with_suffix(".eml.tmp")
+    tmp.write_bytes(bytes(message))
+    os.replace(tmp, path)
+    return str(path.resolve())
+
+
+def _webhook(config: Config, name: str) -> WebhookSpec:
+    for spec in config.webhooks:
+        if spec.name == name:
+            return spec
+    raise DeliveryError(f"webhook {name!r} is no longer configured")
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{exc.__class__.__name__}: {exc}".replace("\r", " ").replace("\n", " ")
+
+
+def deliver_pending(store: Store, config: Config, now: datetime | None = None, *, digest: bool | None = None,
+                    limit: int = 500) -> DeliveryReport:
+    """Send every due delivery; failures are retried later with exponential backoff.
+
+    Args:
+        store: the database.
+        config: SMTP, webhooks and retry settings.
+        now: the moment to act as of (tests move it forward to skip backoff and leases).
+        digest: one message per recipient for all due email alerts (default: ``[alerts] digest``).
+        limit: most rows handled in one run.
+    """
+    now = now or datetime.now(UTC)
+    digest = config.alerts.digest if digest is None else digest
+    report = DeliveryReport()
+    with store.sessions() as session:
+        rows = _due(session, now, limit)
+        alerts = {a.id: a for a in session.scalars(select(Alert).where(Alert.id.in_({r.alert_id for r in rows})))}
+    mail = [r for r in rows if r.target.startswith("mailto:")]
+    hooks = [r for r in rows if r.target.startswith("webhook:")]
+    if digest:
+        _send_digests(store, config, mail, alerts, now, report)
+    else:
+        for row in mail:
+            _send_one_mail(store, config, row, alerts[row.alert_id], now, report)  # type: ignore[index]
+    for row in hooks:
+        _send_one_hook(store, config, row, alerts[row.alert_id], now, report)  # type: ignore[index]
+    for row in rows:
+        if not (row.target.startswith("mailto:") or row.target.startswith("webhook:")):
+            if _claim(store, row, now):
+                _mark_failed(store, config, [row], f"unknown target kind: {row.target}", now, report)
+    return report
+
+
+def _send_one_mail(store: Store, config: Config, row: Delivery, alert: Alert, now: datetime,
+                   report: DeliveryReport) -> None:
+    if not _claim(store, row, now):
+        return
+    recipient = row.target[len("mailto:"):]
+    try:
+        rendered = render_alert(alert.kind, alert.payload or {}, alert_id=alert.id)
+        message = build_email(rendered, sender=config.smtp.sender, to=[recipient], message_id=row.message_id,
+                              date=alert.created_at, headers={"X-Voxpop-Alert": str(alert.id)})
+        eml = _write_eml(config.alerts.outbox_dir, f"alert-{alert.id}-{row.id}", message)
+        smtp_send(config.smtp, message, [recipient])
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded and retried
+        _mark_failed(store, config, [row], _describe(exc), now, report)
+        return
+    _crash_hook()
+    _mark_sent(store, [row.id], eml)
+    report.sent += 1
+    report.messages += 1
+    report.eml_paths.append(eml)
+
+
+def _send_one_hook(store: Store, config: Config, row: Delivery, alert: Alert, now: datetime,
+                   report: DeliveryReport) -> None:
+    if not _claim(store, row, now):
+        return
+    try:
+        spec = _webhook(config, row.target[len("webhook:"):])
+        if spec.kind == "slack":
+            body = slack_message(alert.kind, alert.payload or {})
+        else:
+            body = json_message(alert.id, alert.kind, alert.payload or {}, delivery_id=row.message_id,
+                                created_at=alert.created_at)
+        webhook_send(spec, body, row.message_id)
+    except Exception as exc:  # noqa: BLE001
+        _mark_failed(store, config, [row], _describe(exc), now, report)
+        return
+    _crash_hook()
+    _mark_sent(store, [row.id], None)
+    report.sent += 1
+    report.messages += 1
+
+
+def _send_digests(store: Store, config: Config, rows: Sequence[Delivery], alerts: dict[int, Alert], now: datetime,
+                  report: DeliveryReport) -> None:
+    """One message per recipient; a group that was already tried keeps its Message-ID and its rows."""
+    groups: dict[tuple[str, str | None], list[Delivery]] = defaultdict(list)
+    for row in rows:
+        kept = row.message_id if row.message_id.startswith("<voxpop-digest-") else None
+        groups[(row.target, kept)].append(row)
+    for (target, kept), members in groups.items():
+        claimed = [r for r in members if _claim(store, r, now)]
+        if not claimed:
+            continue
+        ids = sorted(r.id for r in claimed)
+        message_id = kept or "<voxpop-digest-{}@voxpop>".format(
+            hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:20])
+        with store.transaction() as session:  # bind the rows to this digest before anything goes out
+            session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(message_id=message_id))
+        recipient = target[len("mailto:"):]
+        try:
+            items = [(r.alert_id, alerts[r.alert_id].kind, alerts[r.alert_id].payload or {})  # type: ignore[index]
+                     for r in sorted(claimed, key=lambda r: r.alert_id or 0)]
+            message = build_email(render_digest(items), sender=config.smtp.sender, to=[recipient],
+                                  message_id=message_id, headers={"X-Voxpop-Alerts": ",".join(str(i[0]) for i in items)})
+            eml = _write_eml(config.alerts.outbox_dir, "digest-" + message_id.strip("<>").split("@")[0][-20:], message)
+            smtp_send(config.smtp, message, [recipient])
+        except Exception as exc:  # noqa: BLE001
+            _mark_failed(store, config, claimed, _describe(exc), now, report)
+            continue
+        _crash_hook()
+        _mark_sent(store, ids, eml)
+        report.sent += len(ids)
+        report.messages += 1
+        report.eml_paths.append(eml)
+
+
+# ---------------------------------------------------------------- status
+
+
+def undelivered_summary(session: Session, limit: int = 20) -> dict[str, Any]:
+    """Counts of deliveries not sent yet by status, and the failed ones with their last error."""
+    counts = {status: int(n) for status, n in session.execute(
+        select(Delivery.status, func.count()).where(Delivery.status != "sent").group_by(Delivery.status))}
+    failed = [
+        {"delivery": d.id, "alert": d.alert_id, "kind": kind, "target": d.target, "attempts": d.attempts,
+         "error": d.last_error}
+        for d, kind in session.execute(
+            select(Delivery, Alert.kind).outerjoin(Alert, Alert.id == Delivery.alert_id)
+            .where(Delivery.status == "failed").order_by(Delivery.id.desc()).limit(limit))
+    ]
+    retrying = [
+        {"delivery": d.id, "target": d.target, "attempts": d.attempts, "error": d.last_error,
+         "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at else None}
+        for d in session.scalars(select(Delivery).where(Delivery.status == "pending", Delivery.attempts > 0)
+                                 .order_by(Delivery.id).limit(limit))
+    ]
+    return {"pending": counts.get("pending", 0), "sending": counts.get("sending", 0),
+            "failed": counts.get("failed", 0), "failed_rows": failed, "retrying": retrying}

@@ -1,0 +1,217 @@
+"""Render alerts (one, or a digest of several) into a subject, a text part and an HTML part.
+
+Rendering only: nothing here sends or touches the store. Scraped text is hostile: it is cleaned of
+control characters, HTML-escaped by Jinja2's autoescape in the HTML part, flattened with
+``header_safe`` before it reaches a header, and links are kept only when they are plain http(s).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from alerts import svg
+from spiders.normalize import clean_text, header_safe
+
+TEMPLATES = Path(__file__).parent / "templates"
+KIND_TITLES = {
+    "issue_new": "New issue", "issue_rising": "Rising issue", "issue_reopened": "Issue is back",
+    "volume_spike": "Volume spike", "rating_drop": "Rating drop", "sentiment_drop": "Sentiment drop",
+}
+
+_env = Environment(
+    loader=FileSystemLoader(str(TEMPLATES)),
+    autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml"), disabled_extensions=("txt",),
+                                 default=True, default_for_string=True),
+    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered message: subject (header-safe), plain text and HTML."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def safe_url(url: object) -> str | None:
+    """The URL when it is plain http(s) with a host and no whitespace or control characters; else None."""
+    if not isinstance(url, str):
+        return None
+    url = url.strip()
+    if any(ord(c) < 33 or c in "\"'<>`" for c in url):
+        return None
+    parts = urlsplit(url)
+    return url if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def _p(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    value = float(value)
+    if value <= 0:
+        return "< 1e-300"
+    return f"{value:.2g}" if value >= 1e-4 else f"{value:.1e}"
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if value is None else f"{100 * float(value):.1f}%"
+
+
+def _clip(text: str, limit: int) -> str:
+    text = clean_text(text)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def why(kind: str, figures: Mapping[str, Any]) -> list[str]:
+    """Plain sentences saying, in numbers, why the alert fired."""
+    f = figures
+    if kind.startswith("issue_"):
+        return [
+            f"{f.get('count')} posts in the last {f.get('window_days')} day(s) out of {f.get('total')} for the product "
+            f"({_pct(f.get('share'))}).",
+            f"Baseline ({f.get('baseline_days')} days before): {f.get('baseline_count')} of {f.get('baseline_total')} "
+            f"posts ({_pct(f.get('baseline_share'))}), so about {f.get('expected')} expected now.",
+            f"Binomial test of the rise: p = {_p(f.get('p_value'))}.",
+        ]
+    if kind == "volume_spike":
+        return [f"{f.get('count')} posts in the window against {f.get('expected')} expected "
+                f"({f.get('ratio')}x the baseline; dispersion {f.get('dispersion')}).",
+                f"Quasi-Poisson test: p = {_p(f.get('p_value'))}."]
+    if kind == "rating_drop":
+        return [f"Mean rating {f.get('mean')} from {f.get('n')} ratings, against {f.get('baseline_mean')} "
+                f"from {f.get('baseline_n')} in the baseline.", f"Welch test of the drop: p = {_p(f.get('p_value'))}."]
+    if kind == "sentiment_drop":
+        return [f"Negative posts: {_pct(f.get('negative_share'))} ({f.get('count')} of {f.get('n')}) against "
+                f"{_pct(f.get('baseline_share'))} in the baseline.", f"Binomial test: p = {_p(f.get('p_value'))}."]
+    return [f"{k}: {v}" for k, v in sorted(f.items())]
+
+
+def alert_context(kind: str, payload: Mapping[str, Any], *, alert_id: int | None = None) -> dict[str, Any]:
+    """The view model of one alert, with every scraped string cleaned and every link checked."""
+    product = payload.get("product") or {}
+    product_name = _clip(str(product.get("name") or product.get("slug") or "product"), 80)
+    issue = payload.get("issue") or None
+    daily = list(payload.get("daily") or [])
+    days = [str(d.get("day", "")) for d in daily]
+    counts = [float(d.get("count") or 0) for d in daily]
+    figures = dict(payload.get("figures") or {})
+    window = int(figures.get("window_days") or 1)
+    title = KIND_TITLES.get(kind, kind.replace("_", " ").capitalize())
+    label = _clip(str(issue.get("label") or "unlabelled issue"), 90) if issue else None
+    headline = f"{title}: {label}" if label else title
+    chart_title = "Posts per day in this issue" if issue else "Posts per day"
+    quotes = []
+    for q in payload.get("quotes") or []:
+        quotes.append({"text": _clip(str(q.get("text") or ""), 300), "url": safe_url(q.get("url")),
+                       "date": _clip(str(q.get("date") or ""), 20), "rating": q.get("rating"),
+                       "post_id": q.get("post_id")})
+    competitors = [{"name": _clip(str(c.get("name") or c.get("product") or ""), 60),
+                    "label": _clip(str(c.get("label") or ""), 80), "size": c.get("size"),
+                    "similarity": c.get("similarity"), "own": bool(c.get("own"))}
+                   for c in payload.get("competitors") or []]
+    sentiment = None
+    if issue and issue.get("negative_share") is not None:
+        sentiment = f"{_pct(issue.get('negative_share'))} of the posts in this issue are negative"
+    versions = [f"{_clip(str(v.get('version')), 30)} ({v.get('count')})" for v in payload.get("versions") or []]
+    return {
+        "alert_id": alert_id, "kind": kind, "title": title, "headline": headline, "product": product_name,
+        "own": bool(product.get("own")), "label": label,
+        "keywords": [_clip(str(k), 40) for k in (issue or {}).get("keywords") or []],
+        "state": (issue or {}).get("state"), "size": (issue or {}).get("size"),
+        "first_seen": _clip(str((issue or {}).get("first_seen") or ""), 10) or None,
+        "why": why(kind, figures), "p_value": _p(figures.get("p_value")),
+        "chart_svg": svg.bar_chart(counts, days, title=chart_title, highlight_last=window) if counts else "",
+        "sparkline": svg.sparkline(counts), "chart_from": days[0] if days else "", "chart_to": days[-1] if days else "",
+        "chart_max": int(max(counts)) if counts else 0,
+        "quotes": quotes, "competitors": competitors, "other_products": int(payload.get("other_products") or 0),
+        "sentiment": sentiment, "versions": versions, "day": _clip(str(payload.get("day") or ""), 10),
+    }
+
+
+def subject_for(ctx: Mapping[str, Any]) -> str:
+    """``[voxpop] Product: New issue: label`` made safe for a header."""
+    return header_safe(f"[voxpop] {ctx['product']}: {ctx['headline']}", limit=180)
+
+
+def render_alert(kind: str, payload: Mapping[str, Any], *, alert_id: int | None = None) -> Rendered:
+    """Render one alert."""
+    ctx = alert_context(kind, payload, alert_id=alert_id)
+    return Rendered(subject=subject_for(ctx), text=_env.get_template("alert.txt").render(a=ctx),
+                    html=_env.get_template("alert.html").render(a=ctx))
+
+
+def render_digest(items: Sequence[tuple[int | None, str, Mapping[str, Any]]]) -> Rendered:
+    """Render several alerts ``(alert_id, kind, payload)`` as one digest message."""
+    ctxs = [alert_context(kind, payload, alert_id=aid) for aid, kind, payload in items]
+    products = sorted({c["product"] for c in ctxs})
+    subject = header_safe(f"[voxpop] Digest: {len(ctxs)} alert(s) for {', '.join(products)}", limit=180)
+    return Rendered(subject=subject, text=_env.get_template("digest.txt").render(alerts=ctxs, products=products),
+                    html=_env.get_template("digest.html").render(alerts=ctxs, products=products))
+
+
+def build_email(rendered: Rendered, *, sender: str, to: Sequence[str], message_id: str,
+                date: datetime | None = None, headers: Mapping[str, str] | None = None) -> EmailMessage:
+    """A multipart/alternative message (text, then HTML) with a fixed Message-ID."""
+    msg = EmailMessage()
+    msg["Subject"] = header_safe(rendered.subject, limit=180)
+    msg["From"] = header_safe(sender)
+    msg["To"] = ", ".join(header_safe(t) for t in to)
+    msg["Message-ID"] = header_safe(message_id)
+    msg["Date"] = format_datetime(date or datetime.now(UTC))
+    msg["Auto-Submitted"] = "auto-generated"
+    for name, value in (headers or {}).items():
+        msg[header_safe(name)] = header_safe(value)
+    msg.set_content(rendered.text)
+    msg.add_alternative(rendered.html, subtype="html")
+    return msg
+
+
+def _slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_message(kind: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A Slack-compatible webhook body: ``text`` fallback plus section blocks (scraped text escaped)."""
+    ctx = alert_context(kind, payload)
+    head = _slack_escape(f"{ctx['product']}: {ctx['headline']}")
+    lines = "\n".join(_slack_escape(w) for w in ctx["why"])
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": head[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": lines[:2900]}},
+    ]
+    if ctx["sparkline"]:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _slack_escape(
+            f"{ctx['chart_from']} {ctx['sparkline']} {ctx['chart_to']} (max {ctx['chart_max']}/day)")}]})
+    for q in ctx["quotes"]:
+        quote = _slack_escape(q["text"])
+        link = f" <{q['url']}|link>" if q["url"] else ""
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f">{quote}\n_{q['date']}_{link}"[:2900]}})
+    return {"text": head, "blocks": blocks}
+
+
+def json_message(alert_id: int, kind: str, payload: Mapping[str, Any], *, delivery_id: str,
+                 created_at: datetime | None = None) -> dict[str, Any]:
+    """The generic JSON webhook body: the alert's figures and a rendered summary."""
+    ctx = alert_context(kind, payload, alert_id=alert_id)
+    return {
+        "id": delivery_id, "alert_id": alert_id, "kind": kind, "created_at": created_at.isoformat() if created_at else None,
+        "product": payload.get("product"), "issue": payload.get("issue"), "figures": payload.get("figures"),
+        "summary": f"{ctx['product']}: {ctx['headline']}", "why": ctx["why"],
+        "quotes": ctx["quotes"], "daily": payload.get("daily"), "competitors": ctx["competitors"],
+    }
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)

@@ -1,0 +1,170 @@
+"""Benchmark the competitor comparison report on a large synthetic store.
+
+Builds N synthetic posts (default 1,000,000) over 3 products and 12 months with Core executemany in
+chunks (classifications, cross-product links and issues included), then times ``build_report`` and
+each renderer. Usage::
+
+    .venv/bin/python bench/report.py --posts 100000
+    .venv/bin/python bench/report.py --posts 1000000 --db /tmp/bench-report.db --keep
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import func, insert, select  # noqa: E402
+
+from alerts.compare import build_report  # noqa: E402
+from alerts.report import FORMATS, render_report  # noqa: E402
+from store.db import Store  # noqa: E402
+from store.models import Classification, Issue, IssuePost, Post, PostProduct, Product  # noqa: E402
+
+PRODUCTS = [("ours", "Our App", True), ("rival-a", "Rival A", False), ("rival-b", "Rival B", False)]
+JOBS = ["sync", "share", "search", "export", "offline"]
+NEEDS = ["problem", "feature_request", "question", "praise", "other"]
+SOURCES = ["appstore", "googleplay", "reddit", "hackernews"]
+END = datetime(2026, 11, 1, tzinfo=UTC)
+START = END - timedelta(days=365)
+CHUNK = 20_000
+
+
+class _Job:
+    def __init__(self, id_: str) -> None:
+        self.id, self.statement = id_, f"Help me {id_} my notes"
+
+
+def populate(store: Store, n_posts: int, seed: int = 42) -> None:
+    """Insert ``n_posts`` synthetic posts with classifications, extra product links and issues."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    with store.engine.begin() as conn:
+        conn.execute(insert(Product), [{"id": i + 1, "slug": s, "name": n, "own": o, "created_at": now}
+                                       for i, (s, n, o) in enumerate(PRODUCTS)])
+    span = (END - START).total_seconds()
+    # Per product tilt so the report has real differences to find.
+    positive_bias = {1: 0.55, 2: 0.45, 3: 0.35}
+    issue_posts: dict[int, list[int]] = {pid: [] for pid in (1, 2, 3)}
+    post_id = 0
+    t0 = time.perf_counter()
+    while post_id < n_posts:
+        posts, links, classes = [], [], []
+        for _ in range(min(CHUNK, n_posts - post_id)):
+            post_id += 1
+            pid = rng.choice((1, 1, 2, 2, 3)) if rng.random() < 0.9 else rng.choice((1, 2, 3))
+            source = rng.choice(SOURCES)
+            created = START + timedelta(seconds=rng.random() * span)
+            r = rng.random()
+            status = "classified" if r < 0.9 else ("skipped" if r < 0.96 else "pending")
+            rating = float(rng.randint(1, 5)) if source in ("appstore", "googleplay") else None
+            posts.append({"id": post_id, "source": source, "external_id": str(post_id), "product_id": pid,
+                          "text": f"synthetic post {post_id}", "rating": rating, "created_at": created,
+                          "fetched_at": created, "content_hash": "x", "status": status,
+                          "url": f"https://example.com/p/{post_id}"})
+            links.append({"post_id": post_id, "product_id": pid})
+            if source in ("reddit", "hackernews") and rng.random() < 0.3:
+                links.append({"post_id": post_id, "product_id": pid % 3 + 1})
+            if status == "classified":
+                s = rng.random()
+                sentiment = "positive" if s < positive_bias[pid] else ("neutral" if s < positive_bias[pid] + 0.2
+                                                                       else "negative")
+                need = rng.choice(NEEDS)
+                job = rng.choice(JOBS) if rng.random() < 0.8 else None
+                unmet = need in ("problem", "feature_request")
+                classes.append({"post_id": post_id, "model_version": "bench", "sentiment": sentiment,
+                                "sentiment_score": 0.8, "need_type": need, "need_score": rng.random(),
+                                "unmet_need": unmet, "jobs": [{"job": job, "score": 0.7}] if job else [],
+                                "top_job": job, "evidence": None, "classified_at": created})
+                if unmet and rng.random() < 0.05:
+                    issue_posts[pid].append(post_id)
+        with store.engine.begin() as conn:
+            conn.execute(insert(Post), posts)
+            conn.execute(insert(PostProduct), links)
+            if classes:
+                conn.execute(insert(Classification), classes)
+        print(f"\r  inserted {post_id:,} posts ({time.perf_counter() - t0:.0f} s)", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    with store.engine.begin() as conn:
+        issue_id = 0
+        for pid, ids in issue_posts.items():
+            rng.shuffle(ids)
+            for k in range(12):
+                members = ids[k::12]
+                if not members:
+                    continue
+                issue_id += 1
+                conn.execute(insert(Issue), [{
+                    "id": issue_id, "product_id": pid, "label": f"Issue {k} of product {pid}",
+                    "keywords": [f"kw{k}", f"kw{k + 1}"], "state": "ongoing" if k % 3 else "rising",
+                    "size": len(members), "representative_post_id": members[0], "daily_counts": {}, "stats": {}}])
+                conn.execute(insert(IssuePost), [{"issue_id": issue_id, "post_id": m, "similarity": 0.8}
+                                                 for m in members])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=int, default=1_000_000)
+    parser.add_argument("--db", help="SQLite file to (re)use; default: a temporary file")
+    parser.add_argument("--url", help="any database URL instead of --db (e.g. PostgreSQL)")
+    parser.add_argument("--keep", action="store_true", help="keep the database for another run")
+    parser.add_argument("--days", type=int, default=365, help="report period, ending at the data's end")
+    parser.add_argument("--out", type=Path, help="write the rendered reports into this directory")
+    args = parser.parse_args()
+
+    tmp = None
+    if args.url:
+        url = args.url
+    else:
+        if args.db:
+            path = Path(args.db)
+        else:
+            tmp = tempfile.mkdtemp(prefix="voxpop-bench-")
+            path = Path(tmp) / "bench.db"
+        url = f"sqlite:///{path}"
+    store = Store(url)
+    with store.sessions() as session:
+        have = session.scalar(select(func.count()).select_from(Post)) or 0
+    if have == 0:
+        t = time.perf_counter()
+        populate(store, args.posts)
+        print(f"built store: {args.posts:,} posts in {time.perf_counter() - t:.1f} s ({store.dialect})")
+        if store.dialect == "sqlite":
+            with store.engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE")
+    else:
+        print(f"reusing store with {have:,} posts ({store.dialect})")
+
+    jobs = {slug: [_Job(j) for j in JOBS] for slug, _, _ in PRODUCTS}
+    since = END - timedelta(days=args.days)
+    times = []
+    for _ in range(2):
+        t = time.perf_counter()
+        with store.sessions() as session:
+            data = build_report(session, [p[0] for p in PRODUCTS], since, END, jobs)
+        times.append(time.perf_counter() - t)
+    print(f"build_report over {args.days} days: first {times[0]:.2f} s, second {times[1]:.2f} s "
+          f"(volume {sum(p['volume'] for p in data['products']):,} product-posts)")
+    for fmt in FORMATS:
+        t = time.perf_counter()
+        text = render_report(data, fmt)
+        print(f"render {fmt}: {time.perf_counter() - t:.3f} s, {len(text):,} chars")
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / f"report.{fmt}").write_text(text, encoding="utf-8")
+    print(f"summary: {data['summary']['text']}")
+    store.dispose()
+    if tmp and not args.keep:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Run one crawl in its own process with a timeout and return what its crawl run recorded.
+
+The Twisted reactor cannot be restarted, so every crawl is ``python -m scrapy crawl ...`` in a
+subprocess (cwd = project root, ``VOXPOP_DATABASE_URL`` in its environment). The runner creates the
+:class:`store.models.CrawlRun` first and hands its id to the crawl, so it can always read the figures
+back, and records a failure itself when the process dies or times out before finishing the run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+COMMON_ARGS = ("product", "source", "base_url", "since")
+
+
+@dataclass
+class CrawlOutcome:
+    """The figures of one finished crawl run."""
+
+    run_id: int | None
+    product: str
+    source: str
+    spider: str
+    status: str
+    reason: str | None = None
+    stored: int = 0
+    updated: int = 0
+    dropped: int = 0
+    stats: dict[str, Any] = field(default_factory=dict)
+    duration_s: float = 0.0
+    returncode: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The outcome as a plain dict (for ``--json`` output and job results)."""
+        return asdict(self)
+
+
+def crawl_command(spider: str, product_slug: str, source_name: str, params: Mapping[str, Any],
+                  base_url: str | None = None, since: str | None = None,
+                  extra_settings: Mapping[str, Any] | None = None) -> list[str]:
+    """The ``python -m scrapy crawl`` command line of one crawl."""
+    cmd = [sys.executable, "-m", "scrapy", "crawl", spider, "-a", f"product={product_slug}",
+           "-a", f"source={source_name}"]
+    params = dict(params)
+    chosen_base = base_url or params.pop("base_url", None)
+    params.pop("base_url", None)
+    if chosen_base:
+        cmd += ["-a", f"base_url={chosen_base}"]
+    if since:
+        cmd += ["-a", f"since={since}"]
+    for key, value in params.items():
+        if key in ("product", "source", "since"):
+            continue
+        if isinstance(value, list | tuple):
+            value = ",".join(str(v) for v in value)
+        cmd += ["-a", f"{key}={value}"]
+    for key, value in (extra_settings or {}).items():
+        cmd += ["-s", f"{key}={value}"]
+    return cmd
+
+
+def _tail(text: str, limit: int = 600) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(lines[-6:])[-limit:]
+
+
+def run_crawl(product_slug: str, source_name: str, spider: str, params: Mapping[str, Any] | None,
+              database_url: str, timeout_s: float, base_url: str | None = None, since: str | None = None,
+              extra_settings: Mapping[str, Any] | None = None) -> CrawlOutcome:
+    """Run one crawl of one source in a subprocess and return its recorded figures.
+
+    Args:
+        product_slug: the product the posts belong to.
+        source_name: the configured source name (the store keeps its high-water mark).
+        spider: the spider name (``appstore``, ``discourse``, ...).
+        params: the spider's own arguments (``app_id``, ``countries``, ...; ``base_url`` allowed).
+        database_url: where the crawl stores (passed as ``VOXPOP_DATABASE_URL``).
+        timeout_s: the crawl is killed after this long and recorded as failed.
+        base_url: overrides the real service (tests, demo).
+        since: ``YYYY-MM-DD`` start of a first crawl's backfill.
+        extra_settings: Scrapy settings passed with ``-s``.
+    """
+    from store.db import Store
+    from store.models import CrawlRun
+    from store.repo import ensure_product, finish_crawl_run, get_product, start_crawl_run
+
+    started = time.monotonic()
+    store = Store(database_url)
+    try:
+        with store.transaction() as session:
+            product = get_product(session, product_slug) or ensure_product(session, product_slug)
+            run_id = start_crawl_run(session, spider, product.slug, None).id
+        settings = {"VOXPOP_CRAWL_RUN_ID": run_id, "LOG_LEVEL": "INFO", **dict(extra_settings or {})}
+        cmd = crawl_command(spider, product_slug, source_name, params or {}, base_url, since, settings)
+        env = {**os.environ, "VOXPOP_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
+        env.pop("SCRAPY_SETTINGS_MODULE", None)
+        returncode: int | None
+        failure: str | None = None
+        proc = subprocess.Popen(cmd, cwd=str(PROJECT_ROOT), env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            _out, err = proc.communicate(timeout=timeout_s)
+            returncode = proc.returncode
+        except subprocess.TimeoutExpired:
+            _stop(proc)
+            _out, err = proc.communicate()
+            returncode = proc.returncode
+            failure = f"timed out after {timeout_s:g} s"
+        with store.transaction() as session:
+            run = session.get(CrawlRun, run_id)
+            assert run is not None
+            if run.status == "running":
+                reason = failure or f"crawl process exited with code {returncode}: {_tail(err or '')}"
+                finish_crawl_run(session, run_id, status="failed", reason=reason, stored=run.stored,
+                                 updated=run.updated, dropped=run.dropped,
+                                 stats={**(run.stats or {}), "duration_s": round(time.monotonic() - started, 3)})
+                session.flush()
+            elif failure:
+                run.status, run.reason = "failed", failure
+            session.refresh(run)
+            return CrawlOutcome(run_id=run_id, product=product_slug, source=source_name, spider=spider,
+                                status=run.status, reason=run.reason, stored=run.stored, updated=run.updated,
+                                dropped=run.dropped, stats=dict(run.stats or {}),
+                                duration_s=round(time.monotonic() - started, 3), returncode=returncode)
+    finally:
+        store.dispose()
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """Ask the crawl to stop (SIGTERM to its process group), then kill it."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

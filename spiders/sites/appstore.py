@@ -1,0 +1,65 @@
+"""App Store reviews: every country storefront, newest first, up to the feed's 10-page cap.
+
+``scrapy crawl appstore -a product=SLUG -a app_id=ID [-a countries=us,gb] [-a base_url=URL]``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import scrapy
+from scrapy.http import Response
+
+from spiders.base import VoxpopSpider
+from spiders.pages.appstore import MAX_PAGES, feed_url, parse_feed
+
+
+class AppStoreSpider(VoxpopSpider):
+    """Crawl the customer-reviews feed of one app in each country."""
+
+    name = "appstore"
+    default_base_url = "https://itunes.apple.com"
+    required_args = ("app_id",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.app_id = str(self.params["app_id"]).strip()
+        self.countries = [c.strip().lower() for c in str(self.params.get("countries", "us")).split(",") if c.strip()]
+
+    def first_requests(self) -> Iterable[scrapy.Request]:
+        for country in self.countries:
+            yield self.page_request(country, 1)
+
+    def page_request(self, country: str, page: int) -> scrapy.Request:
+        """The request for one feed page."""
+        return self.request(feed_url(self.base_url, country, self.app_id, page), self.parse_page,
+                            cb_kwargs={"country": country, "page": page})
+
+    def parse_page(self, response: Response, country: str, page: int) -> Iterable[Any]:
+        """Yield the page's reviews, then the next page unless the feed or the cutoff ends here."""
+        try:
+            feed = parse_feed(response.body, country, self.app_id)
+        except ValueError as exc:
+            retry = self.retry_malformed(response, exc)
+            if retry is not None:
+                yield retry
+            return
+        self.count_page()
+        reached_old = False
+        for post in feed.posts:
+            created = post["created_at"] if not isinstance(post["created_at"], str) else None
+            if self.is_old(created, country):
+                reached_old = True
+            if self.before_since(created):
+                continue
+            self.mark_seen(created, country)
+            yield self.post(**post)
+        if not feed.posts or reached_old or (feed.last_page is not None and page >= feed.last_page):
+            self.mark_complete(country)
+            return
+        if page >= MAX_PAGES:
+            self.cap_hit(f"appstore feed stops at {MAX_PAGES} pages ({country})")
+            self.mark_complete(country)
+            return
+        yield self.page_request(country, page + 1)

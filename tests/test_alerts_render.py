@@ -1,0 +1,94 @@
+"""Rendering: hostile scraped text arrives escaped, headers stay intact, the chart is inert SVG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from alerts import svg
+from alerts.deliver import deliver_pending
+from alerts.render import render_alert, render_digest, safe_url, slack_message
+from store.models import Delivery
+from tests.alert_support import make_config, queue_alert, sample_payload
+
+HOSTILE_LABEL = 'crash <script>alert("x")</script>\r\nBcc: victim@example.com'
+HOSTILE_QUOTE = '<img src=x onerror=alert(1)> <b>bold</b>\x00\x1b[31m & "quotes"\r\nX-Injected: yes'
+HOSTILE_PRODUCT = "Acme\r\nSubject: pwned"
+
+
+def hostile_payload() -> dict[str, Any]:
+    return sample_payload(label=HOSTILE_LABEL, quote=HOSTILE_QUOTE, url="javascript:alert(1)", product=HOSTILE_PRODUCT)
+
+
+def test_hostile_text_is_escaped_in_html_and_flattened_in_subject() -> None:
+    out = render_alert("issue_new", hostile_payload(), alert_id=3)
+    assert "\r" not in out.subject and "\n" not in out.subject
+    assert out.subject.startswith("[voxpop] Acme Subject: pwned: New issue: crash")
+    assert "<script>" not in out.html and "&lt;script&gt;" in out.html
+    assert "<img" not in out.html and "&lt;img src=x onerror=alert(1)&gt;" in out.html
+    assert "<b>bold</b>" not in out.html
+    assert "javascript:" not in out.html and "javascript:" not in out.text  # unsafe link dropped
+    assert "\x00" not in out.text and "\x1b" not in out.text
+    # the text part keeps the words readable (not HTML-escaped)
+    assert '<script>alert("x")</script>' in out.text
+
+
+def test_why_it_fired_chart_quotes_and_sentiment() -> None:
+    out = render_alert("issue_new", sample_payload(), alert_id=1)
+    assert "8 posts in the last 1 day(s) out of 78" in out.text
+    assert "p = 1.6e-19" in out.text and "p = 1.6e-19" in out.html
+    assert "<svg" in out.html and "<script" not in out.html
+    assert "sync fails every night" in out.html and 'href="https://x.example/1"' in out.html
+    assert "80.0% of the posts in this issue are negative" in out.text
+    assert "None of the 1 other product(s) shows this issue." in out.text
+
+
+def test_competitors_are_listed() -> None:
+    payload = sample_payload()
+    payload["competitors"] = [{"product": "rival", "name": "Rival <i>", "own": False, "label": "sync broken",
+                               "size": 12, "similarity": 0.81}]
+    out = render_alert("issue_rising", payload)
+    assert "Rival &lt;i&gt;" in out.html and "sync broken" in out.text and "Rising issue" in out.subject
+
+
+def test_svg_escapes_text_and_has_no_active_content() -> None:
+    chart = svg.bar_chart([1, 2, 3], ["<a>", "b", "</svg><script>"], title="<script>t</script>", highlight_last=1)
+    assert "<script" not in chart and "&lt;script&gt;" in chart and chart.count("<svg") == 1
+    line = svg.line_chart([("a&b", [1, None, 3]), ("c", [2, 2, 2])], ["x", "y", "z"], title="t")
+    assert "a&amp;b" in line and line.count("<polyline") == 3
+    assert svg.sparkline([0, 1, 2, None, 8]) == "▁▁▂ █"
+
+
+def test_safe_url() -> None:
+    assert safe_url("https://a.example/x?y=1") == "https://a.example/x?y=1"
+    for bad in ("javascript:alert(1)", "data:text/html,x", "https://a.example/\r\nX: y", "//a.example", None, 5):
+        assert safe_url(bad) is None
+
+
+def test_slack_message_escapes_mrkdwn() -> None:
+    body = slack_message("issue_new", hostile_payload())
+    flat = str(body)
+    assert "<script>" not in flat and "&lt;script&gt;" in flat
+    assert "<img" not in flat
+
+
+def test_digest_renders_every_alert() -> None:
+    out = render_digest([(1, "issue_new", sample_payload()), (2, "issue_new", hostile_payload())])
+    assert "2 alert(s)" in out.subject and "<script>" not in out.html and out.html.count("Why this fired") == 2
+
+
+def test_hostile_alert_arrives_escaped_with_headers_intact(sqlite_store: Any, smtp_server: Any, tmp_path: Path) -> None:
+    config = make_config(tmp_path, smtp_server.port)
+    queue_alert(sqlite_store, config, "issue:9:new:1", payload=hostile_payload())
+    assert deliver_pending(sqlite_store, config).sent == 1
+    (message,) = smtp_server.messages
+    assert message["Bcc"] is None and message["X-Injected"] is None
+    assert [r.lower() for r in smtp_server.envelopes[0].rcpt_tos] == ["ops@example.com"]
+    assert "\n" not in message["Subject"] and "pwned" in message["Subject"]
+    html = message.get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html and "javascript:" not in html
+    with sqlite_store.sessions() as session:
+        row = session.scalars(select(Delivery)).one()
+    assert row.eml_path and Path(row.eml_path).read_bytes().count(b"Message-ID:") == 1

@@ -1,0 +1,71 @@
+"""End to end: the demo path (local site -> real Scrapy crawl -> store -> model -> detector -> SMTP -> report)."""
+
+from __future__ import annotations
+
+import json
+import os
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from store.db import Store
+from store.models import Alert, Classification, Delivery, Issue, Post, Product
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def demo_db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("VOXPOP_DATABASE_URL", db_url)
+    return db_url
+
+
+def test_demo_runs_the_whole_path_and_twice_adds_nothing(tmp_path: Path, demo_db: str) -> None:
+    from demo import run_demo
+
+    lines: list[str] = []
+    first = run_demo(tmp_path / "demo", echo=lines.append)
+
+    assert first["crawl"]["failed"] == []
+    assert first["crawl"]["stored"] > 200
+    assert first["classify"]["classified"] >= first["crawl"]["stored"] - first["classify"]["skipped_language"]
+
+    store = Store(demo_db)
+    with store.sessions() as session:
+        posts = session.scalar(select(func.count()).select_from(Post))
+        assert posts == first["crawl"]["stored"]
+        assert session.scalar(select(func.count()).select_from(Classification)) == first["classify"]["classified"]
+        sources = set(session.scalars(select(Post.source).distinct()))
+        assert {"appstore", "discourse"} <= sources
+        own = session.scalar(select(Product).where(Product.own.is_(True)))
+        issues = session.scalars(select(Issue).where(Issue.product_id == own.id,
+                                                     Issue.state.in_(["new", "rising"]))).all()
+        assert issues, "the detector should find the PDF export crash burst"
+        assert any("pdf" in (i.label + " " + " ".join(i.keywords)).lower() for i in issues)
+        alerts = session.scalars(select(Alert)).all()
+        sent = session.scalars(select(Delivery).where(Delivery.status == "sent")).all()
+        assert alerts and sent
+
+    emls = [Path(p) for p in first["eml"]]
+    assert emls and all(p.exists() for p in emls)
+    message = message_from_bytes(emls[0].read_bytes(), policy=policy.default)
+    assert "pdf" in str(message["Subject"]).lower() or any(
+        "pdf" in (json.dumps(a.payload) + (a.kind or "")).lower() for a in alerts)
+    assert message["Message-ID"]
+    assert first["emails_received"] >= 1
+
+    report = Path(first["report"])
+    html = report.read_text(encoding="utf-8")
+    assert "<svg" in html and "Notely" in html and "Jotter" in html and "Scribbly" in html
+    assert any("email" in line for line in lines) and any("report" in line for line in lines)
+
+    second = run_demo(tmp_path / "demo", echo=lines.append)
+    assert second["crawl"]["stored"] == 0
+    assert second["emails_received"] == 0
+    with store.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Post)) == posts
+        assert session.scalar(select(func.count()).select_from(Alert)) == len(alerts)
+    store.dispose()
+    assert os.environ["VOXPOP_DATABASE_URL"] == demo_db
