@@ -297,7 +297,7 @@ def alert(state: State, digest: bool, as_json: bool) -> None:
     """Deliver pending alerts (email, webhooks), retrying failures with backoff."""
     from alerts.deliver import deliver_pending
 
-    report = deliver_pending(state.store, state.config, digest=digest)
+    report = deliver_pending(state.store, state.config, digest=digest or None)  # None: the config decides
     emit(report.as_dict() if hasattr(report, "as_dict") else report, as_json)
 
 

@@ -101,6 +101,7 @@ class AlertSpec:
     join_similarity: float = 0.55  # cosine similarity for a post to join an issue
     window_days: int = 1
     baseline_days: int = 28
+    min_volume: int = 20  # product posts in the window before a volume, rating or sentiment alert may fire
 
 
 @dataclass(frozen=True)
@@ -315,6 +316,7 @@ def parse_config(data: Mapping[str, Any], path: str = "voxpop.toml",
         cooldown_days=a.integer("cooldown_days", 7), resolve_after_days=a.integer("resolve_after_days", 14, minimum=1),
         join_similarity=a.number("join_similarity", 0.55, low=0.0, high=1.0),
         window_days=a.integer("window_days", 1, minimum=1), baseline_days=a.integer("baseline_days", 28, minimum=1),
+        min_volume=a.integer("min_volume", 20, minimum=1),
     )
     reports = tuple(
         ReportSpec(name=x.text("name", required=True), products=x.strings("products"),

@@ -43,7 +43,7 @@ Site format (everything lives in ``DIR``):
     Served at ``/robots.txt`` when present (a missing one is a 404, which crawlers read as allow-all).
 
 Any other path that names a file under ``DIR`` is served as that file; everything else is a 404.
-``GET /__hits__`` returns the list of request targets served so far (with their User-Agent),
+``GET /__hits__`` returns the list of requests served so far (target, method, User-Agent, Authorization),
 for tests that check what a crawler asked for (or did not ask for, e.g. robots-disallowed paths).
 """
 
@@ -154,6 +154,9 @@ def make_handler(site: Site) -> type[BaseHTTPRequestHandler]:
             for name, value in headers.items():
                 self.send_header(name, str(value))
             self.send_header("Content-Length", str(len(body)))
+            # One request per connection: a client closing down never waits on an idle keep-alive.
+            self.send_header("Connection", "close")
+            self.close_connection = True
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)

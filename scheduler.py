@@ -237,14 +237,17 @@ def make_report(store: Store, config: Config, products: Sequence[str] | None, si
     """Build a comparison report from SQL aggregates, write it, record it, and optionally email it."""
     from alerts.report import write_report
 
-    from alerts.compare import build_report
+    from alerts.compare import ReportError, build_report
     from store.models import Report
 
     if products:
         product_ids(store, list(products))  # a clear error for unknown slugs
     jobs = {p.slug: list(p.jobs) for p in config.products}
     with store.sessions() as session:
-        data = build_report(session, list(products) if products else None, since, until, jobs_by_product=jobs)
+        try:
+            data = build_report(session, list(products) if products else None, since, until, jobs_by_product=jobs)
+        except ReportError as exc:
+            raise JobError(str(exc)) from None
     path = write_report(data, fmt, out_path)
     with store.transaction() as session:
         row = Report(products=list(products or []), period_start=since, period_end=until, format=fmt,
@@ -410,14 +413,21 @@ def job_crawl(config_path: str, product: str, source: str) -> dict[str, Any]:
     from store.locks import leader_lock
 
     config, store = _job_context(config_path)
-    with leader_lock(store, f"crawl:{product}:{source}") as held:
-        if not held:
-            return {"skipped": f"another process is crawling {product}/{source}"}
-        outcomes = crawl(config, product, source)
+    if _shared_frontier(config):
+        outcomes = crawl(config, product, source)  # other crawl workers may join: each page once per round
+    else:
+        with leader_lock(store, f"crawl:{product}:{source}") as held:
+            if not held:
+                return {"skipped": f"another process is crawling {product}/{source}"}
+            outcomes = crawl(config, product, source)
     failed = [o for o in outcomes if o.get("status") == "failed"]
     if failed:
         raise JobError(f"crawl {product}/{source} failed: {failed[0].get('reason') or 'see crawl_runs'}")
     return {"outcomes": _plain(outcomes)}
+
+
+def _shared_frontier(config: Config) -> bool:
+    return bool(config.crawl.redis_url or os.environ.get("VOXPOP_REDIS_URL"))
 
 
 def job_classify(config_path: str) -> dict[str, Any]:
@@ -474,13 +484,18 @@ def _safe_name(name: str) -> str:
 def _wake(job_id: str) -> None:
     """Run a job of this process's scheduler now (detect after classify, deliver after detect)."""
     sched = _ACTIVE.get("scheduler")
-    if sched is None:
+    if sched is None or _STOP.is_set() or not sched.running:
         return
-    try:
-        if sched.get_job(job_id) is not None:
-            sched.modify_job(job_id, next_run_time=datetime.now(sched.timezone))
-    except Exception:  # noqa: BLE001 - waking early is an optimisation; the clock still runs it
-        log.debug("could not wake job %s", job_id, exc_info=True)
+
+    def wake() -> None:
+        try:
+            if sched.running and sched.get_job(job_id) is not None:
+                sched.modify_job(job_id, next_run_time=datetime.now(sched.timezone))
+        except Exception:  # noqa: BLE001 - waking early is an optimisation; the clock still runs it
+            log.debug("could not wake job %s", job_id, exc_info=True)
+
+    # Not from this job's thread: a shutdown holds the job-store lock while it waits for this job.
+    threading.Thread(target=wake, name=f"wake-{job_id}", daemon=True).start()
 
 
 @dataclass(frozen=True)
@@ -572,7 +587,7 @@ def planned_jobs(config: Config) -> list[JobPlan]:
                          grace(sc.classify_every_minutes), first_run_in_s=1.0))
     plans.append(JobPlan("detect", "detect", "scheduler:job_detect", (ref,), interval(sc.detect_every_minutes),
                          f"detect issues every {sc.detect_every_minutes} min (and after classify)",
-                         grace(sc.detect_every_minutes)))
+                         grace(sc.detect_every_minutes), first_run_in_s=30.0))
     if config.alerts.digest:
         hour, minute = parse_clock(sc.digest_at, f"{where}: schedule.digest_at")
         plans.append(JobPlan("digest", "alert", "scheduler:job_deliver", (ref, True),
@@ -582,7 +597,7 @@ def planned_jobs(config: Config) -> list[JobPlan]:
         plans.append(JobPlan("deliver", "alert", "scheduler:job_deliver", (ref, False),
                              interval(sc.deliver_every_minutes),
                              f"deliver alerts every {sc.deliver_every_minutes} min (and after detect)",
-                             grace(sc.deliver_every_minutes)))
+                             grace(sc.deliver_every_minutes), first_run_in_s=10.0))
     for i, report in enumerate(config.reports):
         plans.append(JobPlan(f"report:{report.name}", "report", "scheduler:job_report", (ref, report.name),
                              cron_trigger(report.cron, tz, f"{where}: reports[{i}].cron"),
@@ -874,13 +889,16 @@ def _work_until_idle(store: Store, config: Config, role: str, name: str, batch_s
                 begun = utcnow()
                 # With a shared frontier every worker joins the same crawl; without one, a lock
                 # keeps two workers from crawling the same source at once.
-                if config.crawl.redis_url or os.environ.get("VOXPOP_REDIS_URL"):
-                    result = crawl(config, spec.slug, source.name)
+                done: list[dict[str, Any]]
+                if _shared_frontier(config):
+                    done = crawl(config, spec.slug, source.name)
                 else:
                     with leader_lock(store, f"crawl:{spec.slug}:{source.name}") as held:
-                        result = crawl(config, spec.slug, source.name) if held else [{"skipped": "locked"}]
-                outcomes.extend(result)
-                recorder.record(f"crawl:{spec.slug}:{source.name}", begun, utcnow(), "ok", _plain(result), None)
+                        done = crawl(config, spec.slug, source.name) if held else [{"skipped": "locked"}]
+                outcomes.extend(done)
+                failed = [o for o in done if o.get("status") == "failed"]
+                recorder.record(f"crawl:{spec.slug}:{source.name}", begun, utcnow(), "error" if failed else "ok",
+                                _plain(done), str(failed[0].get("reason")) if failed else None)
         return {"crawls": _plain(outcomes)}
     begun = utcnow()
     try:

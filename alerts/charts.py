@@ -131,12 +131,12 @@ def line_chart(title: str, x_labels: Sequence[str], series: Sequence[tuple[str, 
             body.append(f'<text x="{x:.1f}" y="{height - bottom + 14}" text-anchor="middle">{_t(label[5:])}</text>')
     for s, (_, vals) in enumerate(series):
         segments: list[list[str]] = [[]]
-        for i, v in enumerate(vals):
-            if v is None:
+        for i, val in enumerate(vals):
+            if val is None:
                 segments.append([])
                 continue
             x = left + plot_w * i / n
-            y = top_pad + plot_h - plot_h * v / top
+            y = top_pad + plot_h - plot_h * val / top
             segments[-1].append(f"{x:.1f},{y:.1f}")
         for pts in segments:
             if len(pts) == 1:

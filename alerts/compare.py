@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import case, func, literal_column, select
+from sqlalchemy import case, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from alerts import stats
@@ -31,6 +32,8 @@ MATCH_SIMILARITY = 0.55  # centroid cosine at which two products' issues count a
 SENTIMENT_ORDER = ("positive", "neutral", "negative")
 INACTIVE_ISSUE_STATES = ("candidate", "resolved")
 SECONDS_PER_WEEK = 7 * 86400
+# temp_store=2 is MEMORY; cache_size negative is KiB (256 MiB); mmap_size in bytes (1 GiB).
+SQLITE_REPORT_PRAGMAS = {"temp_store": 2, "cache_size": -262144, "mmap_size": 1 << 30}
 
 
 class JobLike(Protocol):
@@ -71,9 +74,10 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
     weeks = [(anchor + timedelta(weeks=i)).date().isoformat() for i in range(n_weeks)]
     mid = since + (until - since) / 2
 
-    volume_rows = _volume_cube(session, dialect, ids, since, until, anchor, mid)
-    class_rows = _class_cube(session, dialect, ids, since, until, anchor, mid)
-    issue_rows = _issue_counts(session, ids, since, until, mid)
+    with _sqlite_tuned(session, dialect):
+        volume_rows = _volume_cube(session, dialect, ids, since, until, anchor, mid)
+        class_rows = _class_cube(session, dialect, ids, since, until, anchor, mid)
+        issue_rows = _issue_counts(session, ids, since, until, mid)
 
     slug_of = {r.id: r.slug for r in rows}
     own = next((r.slug for r in rows if r.own), None)
@@ -126,6 +130,25 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+@contextmanager
+def _sqlite_tuned(session: Session, dialect: str) -> Iterator[None]:
+    """On SQLite, sort in memory with a larger page cache and memory-mapped reads; restored afterwards."""
+    if dialect != "sqlite":
+        yield
+        return
+    names = ("temp_store", "cache_size", "mmap_size")
+    old = {name: session.execute(text(f"PRAGMA {name}")).scalar() for name in names}
+    for name, new in SQLITE_REPORT_PRAGMAS.items():
+        session.execute(text(f"PRAGMA {name}={int(new)}"))
+    try:
+        yield
+    finally:
+        for name in names:
+            before = old[name]
+            if before is not None:
+                session.execute(text(f"PRAGMA {name}={int(before)}"))
+
+
 def _load_products(session: Session, slugs: Sequence[str] | None) -> list[Any]:
     query = select(Product.id, Product.slug, Product.name, Product.own)
     if slugs is None:
@@ -138,15 +161,15 @@ def _load_products(session: Session, slugs: Sequence[str] | None) -> list[Any]:
     return [found[s] for s in dict.fromkeys(slugs)]
 
 
-def _ranges(since: datetime, until: datetime, anchor: datetime, mid: datetime,
-            step_weeks: int = 1) -> list[tuple[datetime, datetime, int, int]]:
-    """The period cut every ``step_weeks`` weeks and at its midpoint: (start, end, week index, half)."""
+def _ranges(since: datetime, until: datetime, anchor: datetime,
+            mid: datetime) -> list[tuple[datetime, datetime, int, int]]:
+    """The period cut at week boundaries and at its midpoint: (start, end, week index, half)."""
     cuts = {since, until, mid}
-    t = anchor + timedelta(weeks=step_weeks)
+    t = anchor + timedelta(weeks=1)
     while t < until:
         if t > since:
             cuts.add(t)
-        t += timedelta(weeks=step_weeks)
+        t += timedelta(weeks=1)
     points = sorted(cuts)
     return [(a, b, int((a - anchor).total_seconds() // SECONDS_PER_WEEK), int(a >= mid))
             for a, b in zip(points, points[1:], strict=False)]
@@ -184,31 +207,40 @@ def _star_expr(dialect: str) -> Any:
 
 
 def _cube(session: Session, dialect: str, ids: list[int], since: datetime, until: datetime, anchor: datetime,
-          mid: datetime, dims: list[Any], measures: list[Any], inner_join_class: bool,
-          step_weeks: int = 1) -> dict[int, list[tuple[int, int, Any]]]:
+          mid: datetime, dims: list[Any], measures: list[Any],
+          join_class: bool) -> dict[int, list[tuple[int, int, Any]]]:
     """GROUP BY product and ``dims`` with a week index and period half on every row.
 
-    A post's own product is read through the covering index one week at a time (SQLite sorts small
-    groups much faster than one big one, and the bounds are plain range filters on both dialects);
-    the few extra links of multi-product posts are grouped in one query with a week expression.
+    On SQLite a post's own product is read through the covering index one week at a time (SQLite
+    groups by sorting, and many small sorts beat one big one); PostgreSQL hash-aggregates the whole
+    period in one query with a week expression. The few extra links of multi-product posts are
+    grouped in one query with the week expression on both.
     """
     out: dict[int, list[Any]] = defaultdict(list)
     if not ids:
         return out
 
     def joined(query: Any) -> Any:
-        if inner_join_class:
-            return query.join(Classification, Classification.post_id == Post.id)
-        return query.outerjoin(Classification, Classification.post_id == Post.id)
+        if not join_class:
+            return query
+        # A skipped post keeps no reading, even if an older classification row is left over.
+        return query.join(Classification, Classification.post_id == Post.id).where(Post.status != POST_SKIPPED)
 
-    for start, end, week, half in _ranges(since, until, anchor, mid, step_weeks):
-        pid = Post.product_id.label("pid")
-        query = joined(select(pid, *dims, *measures).select_from(Post)).where(
-            Post.product_id.in_(ids), Post.created_at >= start, Post.created_at < end).group_by(pid, *dims)
-        for row in session.execute(query):
-            out[row.pid].append((week, half, row))
     week_col = _week_expr(dialect, anchor).label("week")
     half_col = case((Post.created_at >= mid, 1), else_=0).label("half")
+    own = Post.product_id.label("pid")
+    if dialect == "postgresql":  # hash aggregation: one query over the whole period is fastest
+        query = joined(select(own, week_col, half_col, *dims, *measures).select_from(Post)).where(
+            Post.product_id.in_(ids), Post.created_at >= since, Post.created_at < until,
+        ).group_by(own, week_col, half_col, *dims)
+        for row in session.execute(query):
+            out[row.pid].append((row.week, row.half, row))
+    else:  # SQLite sorts to group: many small sorts beat one big one
+        for start, end, week, half in _ranges(since, until, anchor, mid):
+            query = joined(select(own, *dims, *measures).select_from(Post)).where(
+                Post.product_id.in_(ids), Post.created_at >= start, Post.created_at < end).group_by(own, *dims)
+            for row in session.execute(query):
+                out[row.pid].append((week, half, row))
     pid = PostProduct.product_id.label("pid")
     query = _extra_scope(select(pid, week_col, half_col, *dims, *measures), ids, since, until)
     query = joined(query).group_by(pid, week_col, half_col, *dims)
@@ -219,11 +251,11 @@ def _cube(session: Session, dialect: str, ids: list[int], since: datetime, until
 
 def _volume_cube(session: Session, dialect: str, ids: list[int], since: datetime, until: datetime,
                  anchor: datetime, mid: datetime) -> dict[int, list[Any]]:
-    """Counts by product, week, source, status, sentiment and star, with rating sums."""
-    dims = [Post.source, Post.status, Classification.sentiment, _star_expr(dialect).label("star")]
+    """Posts by product, week, source, status and star, with rating sums (posts' covering index only)."""
+    dims = [Post.source, Post.status, _star_expr(dialect).label("star")]
     measures = [func.count().label("n"), func.sum(Post.rating).label("r_sum"),
                 func.sum(Post.rating * Post.rating).label("r_sq")]
-    return _cube(session, dialect, ids, since, until, anchor, mid, dims, measures, inner_join_class=False)
+    return _cube(session, dialect, ids, since, until, anchor, mid, dims, measures, join_class=False)
 
 
 def _class_cube(session: Session, dialect: str, ids: list[int], since: datetime, until: datetime,
@@ -231,9 +263,7 @@ def _class_cube(session: Session, dialect: str, ids: list[int], since: datetime,
     """Classified posts by product, week, need type, unmet need, top job and sentiment; newest post id."""
     dims = [Classification.need_type, Classification.unmet_need, Classification.top_job, Classification.sentiment]
     measures = [func.count().label("n"), func.max(Post.id).label("latest")]
-    # Weeks do not matter here, only the period's halves: four-week slices keep the sorts small and the rows few.
-    return _cube(session, dialect, ids, since, until, anchor, mid, dims, measures, inner_join_class=True,
-                 step_weeks=4)
+    return _cube(session, dialect, ids, since, until, anchor, mid, dims, measures, join_class=True)
 
 
 def _issue_counts(session: Session, ids: list[int], since: datetime, until: datetime,
@@ -259,7 +289,7 @@ def _load_issues(session: Session, counts: Mapping[int, tuple[int, int, int]]) -
     if not counts:
         return out
     issue_ids = list(counts)
-    found = []
+    found: list[Any] = []
     for start in range(0, len(issue_ids), 500):
         chunk = issue_ids[start:start + 500]
         found.extend(session.execute(
@@ -351,43 +381,44 @@ def _product_figures(product: Any, vrows: list[Any], crows: list[Any], weeks: li
     stars: dict[int, int] = defaultdict(int)
     r_n, r_sum, r_sq = 0, 0.0, 0.0
     by_source: dict[str, int] = defaultdict(int)
-    weekly = [{"week": w, "n": 0, "classified": 0, **{s: 0 for s in SENTIMENT_ORDER}} for w in weeks]
+    weekly: list[dict[str, Any]] = [{"week": w, "n": 0, "classified": 0, **{s: 0 for s in SENTIMENT_ORDER}}
+                                    for w in weeks]
+    last = len(weeks) - 1
     for week, _, row in vrows:
         n = int(row.n)
         total += n
         by_source[row.source] += n
-        w = weekly[min(max(int(week), 0), len(weeks) - 1)]
-        w["n"] += n
-        if row.sentiment is not None:
-            classified += n
-            sentiment[row.sentiment] += n
-            w["classified"] += n
-            w[row.sentiment] = w.get(row.sentiment, 0) + n
-        elif row.status == POST_SKIPPED:
+        weekly[min(max(int(week), 0), last)]["n"] += n
+        if row.status == POST_SKIPPED:
             skipped += n
         if row.star is not None:
             stars[int(row.star)] += n
             r_n += n
             r_sum += float(row.r_sum or 0.0)
             r_sq += float(row.r_sq or 0.0)
-    for w in weekly:
-        pos = share(w["positive"], w["classified"], min_n)
-        w["positive_share"] = pos["p"]
-        w["small"] = pos["small"]
-
-    labels = list(SENTIMENT_ORDER) + sorted(set(sentiment) - set(SENTIMENT_ORDER))
     need: dict[str, int] = defaultdict(int)
     unmet = 0
     job_n: dict[str | None, int] = defaultdict(int)
     job_pos: dict[str | None, int] = defaultdict(int)
-    for _, _, row in crows:
+    for week, _, row in crows:
         n = int(row.n)
+        classified += n
+        sentiment[row.sentiment] += n
+        w = weekly[min(max(int(week), 0), last)]
+        w["classified"] += n
+        w[row.sentiment] = w.get(row.sentiment, 0) + n
         need[row.need_type] += n
         if row.unmet_need:
             unmet += n
         job_n[row.top_job] += n
         if row.sentiment == "positive":
             job_pos[row.top_job] += n
+
+    for w in weekly:
+        pos = share(w["positive"], w["classified"], min_n)
+        w["positive_share"] = pos["p"]
+        w["small"] = pos["small"]
+    labels = list(SENTIMENT_ORDER) + sorted(set(sentiment) - set(SENTIMENT_ORDER))
 
     ms = stats.mean_sd(r_n, r_sum, r_sq)
     rating: dict[str, Any] = {"n": r_n, "mean": None, "sd": None, "ci": None, "small": r_n < min_n,
@@ -470,9 +501,9 @@ def _comparisons(per: Mapping[str, dict[str, Any]], baseline: str, jobs: list[di
     base = per[baseline]
     out: list[dict[str, Any]] = []
     metrics: list[tuple[str, str, bool, Any]] = [
-        ("positive sentiment", "share", True, lambda p: p["sentiment"].get("positive")),
-        ("negative sentiment", "share", False, lambda p: p["sentiment"].get("negative")),
-        ("unmet needs", "share", False, lambda p: p["unmet"]),
+        ("positive share", "share", True, lambda p: p["sentiment"].get("positive")),
+        ("negative share", "share", False, lambda p: p["sentiment"].get("negative")),
+        ("unmet-need share", "share", False, lambda p: p["unmet"]),
     ]
     for job in jobs:
         metrics.append((f"satisfaction: {job['statement']}", "share", True,
@@ -568,7 +599,7 @@ def _fmt_diff(c: Mapping[str, Any]) -> str:
         lo, hi = c["ci"]
         return f"{c['diff']:+.2f}, 95% CI {lo:+.2f} to {hi:+.2f}"
     lo, hi = c["ci"]
-    return f"{100 * c['diff']:+.0f} pts, 95% CI {100 * lo:+.0f} to {100 * hi:+.0f}"
+    return f"{100 * c['diff']:+.1f} pts, 95% CI {100 * lo:+.1f} to {100 * hi:+.1f}"
 
 
 def summarise(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -578,7 +609,9 @@ def summarise(data: Mapping[str, Any]) -> dict[str, Any]:
         return {"wins": [], "losses": [], "not_significant": 0, "small": [], "text": "No products to compare."}
     names = {p["slug"]: p["name"] for p in data["products"]}
     small = sorted(p["slug"] for p in data["products"] if p["small"])
-    wins, losses, unclear = [], [], 0
+    wins: list[dict[str, Any]] = []
+    losses: list[dict[str, Any]] = []
+    unclear = 0
     for c in data["comparisons"]:
         if c["small"]:
             continue
@@ -588,8 +621,8 @@ def summarise(data: Mapping[str, Any]) -> dict[str, Any]:
         good = (c["diff"] > 0) == c["higher_is_better"]
         item = {"metric": c["metric"], "against": c["b"], "a_value": c["a_value"], "b_value": c["b_value"],
                 "diff": c["diff"], "ci": c["ci"],
-                "text": f"{c['metric']} ({_fmt_value(c, c['a_value'])} vs {_fmt_value(c, c['b_value'])}, "
-                        f"{_fmt_diff(c)})"}
+                "text": f"{'higher' if c['diff'] > 0 else 'lower'} {c['metric']} ({_fmt_value(c, c['a_value'])} vs "
+                        f"{_fmt_value(c, c['b_value'])}, {_fmt_diff(c)})"}
         (wins if good else losses).append(item)
     who = names[baseline]
     parts = []

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +156,7 @@ def _crash_hook() -> None:
 
 def _due(session: Session, now: datetime, limit: int) -> list[Delivery]:
     query = (
-        select(Delivery).where(Delivery.alert_id.is_not(None), or_(
+        select(Delivery).where(or_(Delivery.alert_id.is_not(None), Delivery.report_id.is_not(None)), or_(
             Delivery.status == "pending",
             Delivery.status == "sending",
         ), or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now))
@@ -241,6 +242,10 @@ def deliver_pending(store: Store, config: Config, now: datetime | None = None, *
     with store.sessions() as session:
         rows = _due(session, now, limit)
         alerts = {a.id: a for a in session.scalars(select(Alert).where(Alert.id.in_({r.alert_id for r in rows})))}
+    reports = [r for r in rows if r.alert_id is None]
+    rows = [r for r in rows if r.alert_id is not None]
+    for row in reports:
+        _send_report_mail(store, config, row, now, report)
     mail = [r for r in rows if r.target.startswith("mailto:")]
     hooks = [r for r in rows if r.target.startswith("webhook:")]
     if digest:
@@ -319,8 +324,9 @@ def _send_digests(store: Store, config: Config, rows: Sequence[Delivery], alerts
         try:
             items = [(r.alert_id, alerts[r.alert_id].kind, alerts[r.alert_id].payload or {})  # type: ignore[index]
                      for r in sorted(claimed, key=lambda r: r.alert_id or 0)]
+            listed = ",".join(str(i[0]) for i in items)
             message = build_email(render_digest(items), sender=config.smtp.sender, to=[recipient],
-                                  message_id=message_id, headers={"X-Voxpop-Alerts": ",".join(str(i[0]) for i in items)})
+                                  message_id=message_id, headers={"X-Voxpop-Alerts": listed})
             eml = _write_eml(config.alerts.outbox_dir, "digest-" + message_id.strip("<>").split("@")[0][-20:], message)
             smtp_send(config.smtp, message, [recipient])
         except Exception as exc:  # noqa: BLE001
@@ -331,6 +337,84 @@ def _send_digests(store: Store, config: Config, rows: Sequence[Delivery], alerts
         report.sent += len(ids)
         report.messages += 1
         report.eml_paths.append(eml)
+
+
+# ---------------------------------------------------------------- comparison reports by email
+
+
+def report_recipients(config: Config, products: Sequence[str]) -> list[str]:
+    """Recipients of a comparison report: those of every ``[[reports]]`` entry covering its products,
+    else the alert recipients."""
+    chosen: list[str] = []
+    for spec in config.reports:
+        if not spec.products or set(products) <= set(spec.products):
+            chosen += list(spec.recipients)
+    return list(dict.fromkeys(chosen or list(config.alerts.recipients)))
+
+
+def send_report(store: Store, config: Config, report_id: int, data: Any,
+                path: str | os.PathLike[str]) -> DeliveryReport:
+    """Queue a written comparison report to its recipients (one delivery row each) and send it now.
+
+    Failures stay queued and are retried by :func:`deliver_pending` like alerts.
+    """
+    from store.models import Report
+
+    now = datetime.now(UTC)
+    with store.transaction() as session:
+        row = session.get(Report, report_id)
+        if row is None:
+            raise DeliveryError(f"report {report_id} not found")
+        rows = [{"report_id": report_id, "target": f"mailto:{header_safe(r)}", "status": "pending", "attempts": 0,
+                 "next_attempt_at": now, "created_at": now,
+                 "message_id": "<voxpop-report-{}-{}@voxpop>".format(
+                     report_id, hashlib.sha256(f"{report_id}\0{r}".encode()).hexdigest()[:16])}
+                for r in report_recipients(config, [str(p) for p in row.products or []])]
+        if rows:
+            session.execute(_insert(session)(Delivery).on_conflict_do_nothing(), rows)
+        queued = list(session.scalars(select(Delivery).where(Delivery.report_id == report_id,
+                                                             Delivery.status == "pending")))
+    report = DeliveryReport()
+    for delivery in queued:
+        _send_report_mail(store, config, delivery, now, report)
+    return report
+
+
+def _send_report_mail(store: Store, config: Config, row: Delivery, now: datetime, report: DeliveryReport) -> None:
+    import mimetypes
+
+    from alerts.render import Rendered
+    from store.models import Report
+
+    if not _claim(store, row, now):
+        return
+    try:
+        if not row.target.startswith("mailto:"):
+            raise DeliveryError(f"reports go by email only, not to {row.target}")
+        with store.sessions() as session:
+            rec = session.get(Report, row.report_id)
+        if rec is None or not rec.path or not Path(rec.path).exists():
+            raise DeliveryError(f"report {row.report_id}: file missing")
+        names = ", ".join(str(p) for p in rec.products or []) or "all products"
+        period = f"{rec.period_start.date()} to {rec.period_end.date()}"
+        text = f"Comparison report for {names}, {period}.\nThe full report ({rec.format}) is attached.\n"
+        html = f"<p>Comparison report for {escape(names)}, {period}.</p><p>The full report is attached.</p>"
+        rendered = Rendered(subject=f"[voxpop] Comparison report: {names}, {period}", text=text, html=html)
+        message = build_email(rendered, sender=config.smtp.sender, to=[row.target[len("mailto:"):]],
+                              message_id=row.message_id, headers={"X-Voxpop-Report": str(rec.id)})
+        file = Path(rec.path)
+        ctype = (mimetypes.guess_type(file.name)[0] or "application/octet-stream").split("/", 1)
+        message.add_attachment(file.read_bytes(), maintype=ctype[0], subtype=ctype[1], filename=file.name)
+        eml = _write_eml(config.alerts.outbox_dir, f"report-{rec.id}-{row.id}", message)
+        smtp_send(config.smtp, message, [row.target[len("mailto:"):]])
+    except Exception as exc:  # noqa: BLE001
+        _mark_failed(store, config, [row], _describe(exc), now, report)
+        return
+    _crash_hook()
+    _mark_sent(store, [row.id], eml)
+    report.sent += 1
+    report.messages += 1
+    report.eml_paths.append(eml)
 
 
 # ---------------------------------------------------------------- status

@@ -32,6 +32,7 @@ ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
 ISSUE_ALERT_KINDS = {"new": "issue_new", "rising": "issue_rising", "reopened": "issue_reopened"}
 PRODUCT_KINDS = ("volume_spike", "rating_drop", "sentiment_drop")
 PSEUDO_COUNT = 0.5
+EMIT_GRACE_DAYS = 2  # a run still alerts what the last two days (not yet evaluated) brought
 PARTIAL_DAY_FACTOR = 0.1  # sensitivity multiplier while the evaluated day is not over yet
 EMBED_DIM_UNKNOWN = 0
 
@@ -522,7 +523,10 @@ class Detector:
                 self._set_state(cluster, "rising", now)
                 return self._alerted(cluster, "rising", now)
             return None
-        if state in ("rising", "new", "reopened") and x < self.params.min_count:
+        # An alerted state is kept through its cool-down, so listings agree with the alert just sent.
+        settled = cluster.state_changed_at is None or now - cluster.state_changed_at >= timedelta(
+            days=self.params.cooldown_days)
+        if state in ("rising", "new", "reopened") and x < self.params.min_count and settled:
             self._set_state(cluster, "ongoing", now)
         return None
 
@@ -588,13 +592,14 @@ class Detector:
             emit_from: date | None = None) -> tuple[list[Event], date]:
         """Add posts (created <= ``as_of``) day by day, evaluating every day after ``last_evaluated``.
 
-        Events of days before ``emit_from`` (default: the day of ``as_of``) update states silently, so a
-        first run over months of history does not flood anyone. Posts from days already evaluated (late
+        Events of days before ``emit_from`` (default: ``EMIT_GRACE_DAYS`` before the day of ``as_of``)
+        update states silently, so a first run over months of history (or the first run after an outage)
+        does not flood anyone with stale news. Posts from days already evaluated (late
         arrivals) are counted without evaluating those days again. Returns the events and the last day
         evaluated.
         """
         target = as_of.date()
-        emit_from = emit_from or target
+        emit_from = emit_from or target - timedelta(days=EMIT_GRACE_DAYS)
         if last_evaluated is not None and last_evaluated >= target:
             last_evaluated = target - timedelta(days=1)  # the current day is evaluated again on every run
         by_day: dict[date, list[PostRow]] = {}

@@ -7,12 +7,11 @@ control characters, HTML-escaped by Jinja2's autoescape in the HTML part, flatte
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -69,6 +68,12 @@ def _pct(value: Any) -> str:
     return "n/a" if value is None else f"{100 * float(value):.1f}%"
 
 
+def _stars(value: Any) -> str | None:
+    if not isinstance(value, (int, float)):
+        return None
+    return f"{value:g}"
+
+
 def _clip(text: str, limit: int) -> str:
     text = clean_text(text)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
@@ -77,6 +82,9 @@ def _clip(text: str, limit: int) -> str:
 def why(kind: str, figures: Mapping[str, Any]) -> list[str]:
     """Plain sentences saying, in numbers, why the alert fired."""
     f = figures
+    if kind.startswith("issue_") and f.get("total") is None:
+        return [f"{f.get('count', 'Several')} posts in the latest window."] + (
+            [f"Test of the rise: p = {_p(f.get('p_value'))}."] if f.get("p_value") is not None else [])
     if kind.startswith("issue_"):
         return [
             f"{f.get('count')} posts in the last {f.get('window_days')} day(s) out of {f.get('total')} for the product "
@@ -115,7 +123,7 @@ def alert_context(kind: str, payload: Mapping[str, Any], *, alert_id: int | None
     quotes = []
     for q in payload.get("quotes") or []:
         quotes.append({"text": _clip(str(q.get("text") or ""), 300), "url": safe_url(q.get("url")),
-                       "date": _clip(str(q.get("date") or ""), 20), "rating": q.get("rating"),
+                       "date": clean_text(str(q.get("date") or ""))[:10], "rating": _stars(q.get("rating")),
                        "post_id": q.get("post_id")})
     competitors = [{"name": _clip(str(c.get("name") or c.get("product") or ""), 60),
                     "label": _clip(str(c.get("label") or ""), 80), "size": c.get("size"),
@@ -130,7 +138,7 @@ def alert_context(kind: str, payload: Mapping[str, Any], *, alert_id: int | None
         "own": bool(product.get("own")), "label": label,
         "keywords": [_clip(str(k), 40) for k in (issue or {}).get("keywords") or []],
         "state": (issue or {}).get("state"), "size": (issue or {}).get("size"),
-        "first_seen": _clip(str((issue or {}).get("first_seen") or ""), 10) or None,
+        "first_seen": clean_text(str((issue or {}).get("first_seen") or ""))[:10] or None,
         "why": why(kind, figures), "p_value": _p(figures.get("p_value")),
         "chart_svg": svg.bar_chart(counts, days, title=chart_title, highlight_last=window) if counts else "",
         "sparkline": svg.sparkline(counts), "chart_from": days[0] if days else "", "chart_to": days[-1] if days else "",
@@ -206,12 +214,10 @@ def json_message(alert_id: int, kind: str, payload: Mapping[str, Any], *, delive
     """The generic JSON webhook body: the alert's figures and a rendered summary."""
     ctx = alert_context(kind, payload, alert_id=alert_id)
     return {
-        "id": delivery_id, "alert_id": alert_id, "kind": kind, "created_at": created_at.isoformat() if created_at else None,
+        "id": delivery_id, "alert_id": alert_id, "kind": kind,
+        "created_at": created_at.isoformat() if created_at else None,
         "product": payload.get("product"), "issue": payload.get("issue"), "figures": payload.get("figures"),
         "summary": f"{ctx['product']}: {ctx['headline']}", "why": ctx["why"],
         "quotes": ctx["quotes"], "daily": payload.get("daily"), "competitors": ctx["competitors"],
     }
 
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)

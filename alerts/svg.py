@@ -51,12 +51,14 @@ def bar_chart(values: Sequence[float], labels: Sequence[str] | None = None, *, t
         x = left + i * step
         fill = highlight if i >= n - highlight_last else colour
         body.append(f'<rect x="{_num(x)}" y="{_num(top + plot_h - h)}" width="{_num(bar_w)}" height="{_num(h)}" '
-                    f'fill="{fill}"><title>{_t(labels[i] if labels and i < len(labels) else i)}: {_num(v)}</title></rect>')
+                    f'fill="{fill}"><title>{_t(labels[i] if labels and i < len(labels) else i)}: '
+                    f'{_num(v)}</title></rect>')
     body.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - left}" y2="{top + plot_h}" stroke="#9ca3af"/>')
     body.append(f'<text x="{width - left}" y="{top - 3}" text-anchor="end" fill="#6b7280">max {_num(peak)}</text>')
     if labels and n:
         body.append(f'<text x="{left}" y="{height - 3}" fill="#6b7280">{_t(labels[0])}</text>')
-        body.append(f'<text x="{width - left}" y="{height - 3}" text-anchor="end" fill="#6b7280">{_t(labels[-1])}</text>')
+        body.append(f'<text x="{width - left}" y="{height - 3}" text-anchor="end" '
+                    f'fill="#6b7280">{_t(labels[-1])}</text>')
     return _frame(width, height, title or "bar chart", body)
 
 
@@ -95,7 +97,8 @@ def line_chart(series: Sequence[tuple[str, Sequence[float | None]]], labels: Seq
         body.append(f'<text x="{width - left}" y="{10 + 11 * k}" text-anchor="end" fill="{col}">{_t(name)}</text>')
     if labels:
         body.append(f'<text x="{left}" y="{height - 3}" fill="#6b7280">{_t(labels[0])}</text>')
-        body.append(f'<text x="{width - left}" y="{height - 3}" text-anchor="end" fill="#6b7280">{_t(labels[-1])}</text>')
+        body.append(f'<text x="{width - left}" y="{height - 3}" text-anchor="end" '
+                    f'fill="#6b7280">{_t(labels[-1])}</text>')
     return _frame(width, height, title or "line chart", body)
 
 

@@ -124,8 +124,8 @@ class VoxpopSpider(scrapy.Spider):
                 self.rate_limited += 1
                 self.cap_hit(f"rate limit ended crawl early ({url})")
         elif exc.__class__.__name__ == "IgnoreRequest" and "robots" in str(exc).lower():
-            self.forbidden_by_robots += 1
-            message = "forbidden by robots.txt"
+            self.forbidden_by_robots += 1  # recorded in the run from the robots.txt stats
+            return
         else:
             message = f"{exc.__class__.__name__}: {exc}"[:300]
         self.error_count += 1
@@ -191,6 +191,8 @@ class VoxpopSpider(scrapy.Spider):
                 if old_dt is not None and old_dt >= value:
                     continue
                 value = value.astimezone(UTC).isoformat()
+            elif isinstance(value, int) and isinstance(merged.get(key), int):
+                value = max(value, merged[key])
             merged[key] = value
         return merged
 
@@ -203,6 +205,7 @@ class VoxpopSpider(scrapy.Spider):
     def malformed(self, response: Response, exc: BaseException) -> None:
         """Log and count a body that could not be parsed; the crawl goes on."""
         self.malformed_pages += 1
+        self.malformed_given_up += 1
         self.crawler.stats.inc_value("voxpop/malformed_pages")
         message = f"malformed body: {exc.__class__.__name__}: {exc}"[:300]
         if len(self.errors) < MAX_ERRORS_KEPT:
@@ -219,8 +222,8 @@ class VoxpopSpider(scrapy.Spider):
         self.malformed(response, exc)
         tries = int(response.meta.get("voxpop_malformed_tries", 0))
         if tries >= self.malformed_retries or response.request is None:
-            self.malformed_given_up += 1
             return None
+        self.malformed_given_up -= 1  # not given up yet: asked again
         self.crawler.stats.inc_value("voxpop/malformed_retried")
         return response.request.replace(dont_filter=True,
                                         meta={**response.request.meta, "voxpop_malformed_tries": tries + 1})

@@ -24,8 +24,9 @@ from spiders.base import VoxpopSpider
 from spiders.items import PostItem
 from spiders.pages.community import compile_keywords, parse_keywords, products_named
 
-AUTH_STATUSES = (401, 403)
-DEFAULT_MAX_WAIT_S = 120.0  # a longer rate-limit wait ends the crawl cleanly (recorded as a cap hit)
+# A longer rate-limit wait ends the crawl cleanly (a cap hit): Reddit's and Bluesky's windows (5-10 min)
+# are sat out, GitHub's anonymous hour is not.
+DEFAULT_MAX_WAIT_S = 600.0
 
 
 class CommunitySpider(VoxpopSpider):
@@ -33,10 +34,8 @@ class CommunitySpider(VoxpopSpider):
 
     name = ""  # never registered: only subclasses with a name are spiders
     custom_settings: dict[str, Any] = {
-        # Requests are chained one by one; the API's own limits pace them, not a fixed delay.
+        # Requests are chained one by one anyway; the project's delay and AutoThrottle still apply.
         "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
-        "DOWNLOAD_DELAY": 0.0,
-        "AUTOTHROTTLE_ENABLED": False,
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -163,7 +163,7 @@ def frontier_sizes(redis_url: str) -> dict[str, int]:
         sizes: dict[str, int] = {}
         for key in client.scan_iter(f"{KEY_PREFIX}:*:requests", count=500):
             name = key.decode() if isinstance(key, bytes) else str(key)
-            sizes[name[len(KEY_PREFIX) + 1:-len(":requests")]] = int(client.zcard(name))
+            sizes[name[len(KEY_PREFIX) + 1:-len(":requests")]] = int(str(client.zcard(name)))
         return sizes
     finally:
         client.close()

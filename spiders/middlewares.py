@@ -1,4 +1,4 @@
-"""Downloader middleware: retries with exponential backoff, ``Retry-After`` honoured on 429/503.
+"""Downloader middlewares: retries with backoff and ``Retry-After``; robots.txt for concurrent requests.
 
 Replaces Scrapy's ``RetryMiddleware`` (same settings: ``RETRY_TIMES``, ``RETRY_HTTP_CODES``) and
 adds ``RETRY_BACKOFF_BASE_S``, ``RETRY_BACKOFF_MAX_S`` and ``RETRY_AFTER_MAX_S``. A ``Retry-After``
@@ -12,10 +12,14 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as _ScrapyRobotsTxtMiddleware
 from scrapy.http import Request, Response
+from scrapy.robotstxt import RobotParser
 from scrapy.settings import BaseSettings
 from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import response_status_message
+from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
 RETRY_AFTER_STATUSES = (429, 503)
@@ -88,3 +92,20 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if retry is not None:
             await _sleep(self._backoff(request))
         return retry
+
+
+class RobotsTxtMiddleware(_ScrapyRobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, fixed for requests that wait on the same robots.txt download.
+
+    In Scrapy 2.19 every request that arrives while ``robots.txt`` is being fetched awaits one shared
+    ``Deferred``; only the first waiter receives the parser, the others receive ``None`` and are let
+    through unchecked. Here a waiter that got ``None`` reads the parser the download stored.
+    """
+
+    async def robot_parser(self, request: Request) -> RobotParser | None:
+        parser = await super().robot_parser(request)
+        if parser is None:
+            stored = self._parsers.get(urlparse_cached(request).netloc)
+            if stored is not None and not isinstance(stored, Deferred):
+                return stored
+        return parser

@@ -14,6 +14,14 @@ _BLOCK_TAGS = re.compile(r"(?i)<\s*(br|/p|/div|/li|/h[1-6]|/blockquote|/pre|/tr)
 _SCRIPT_STYLE = re.compile(r"(?is)<\s*(script|style)\b.*?<\s*/\s*\1\s*>")
 _TAG = re.compile(r"(?s)<[^>]*>")
 _HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f]+")
+# Anything clean_text would change: control/zero-width characters, tabs, CR, NBSP, doubled or
+# line-edge spaces, more than one blank line, leading or trailing whitespace.
+_DIRTY = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff\t\xa0]|  | \n|\n |\n\n\n|\A\s|\s\Z")
+_NOT_LETTER = re.compile(r"[\W\d_]+")
+_NON_LATIN = re.compile(r"[^\x00-\u024f]")
+_WORD = re.compile(r"[a-zà-ÿ']+")
+_LANGUAGE_SAMPLE_CHARS = 2000
 
 # Frequent function words: enough to tell English from most other languages on a sentence or more.
 _ENGLISH = frozenset(
@@ -30,12 +38,15 @@ _OTHER = frozenset(
     "o a de que e não um uma é para com muito "
     "de het een en is niet ik dat van op".split()
 )
+_OTHER_ONLY = _OTHER - _ENGLISH
 
 
 def clean_text(value: str | None) -> str:
     """Strip control and zero-width characters, collapse whitespace, keep paragraph breaks."""
     if not value:
         return ""
+    if not _DIRTY.search(value) and unicodedata.is_normalized("NFC", value):
+        return value  # already clean: the common case, one scan instead of five
     text = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROL.sub("", text)
     text = _SPACE.sub(" ", text)
@@ -66,17 +77,18 @@ def detect_language(text: str) -> str | None:
     Counts common English function words against common words of other Latin-script languages
     and the share of non-Latin letters. Good enough to route posts; not a general identifier.
     """
-    letters = [c for c in text if c.isalpha()]
+    text = text[:_LANGUAGE_SAMPLE_CHARS]  # plenty to tell, and bounded time per post
+    letters = _NOT_LETTER.sub("", text)
     if len(letters) < 12:
         return None
-    non_latin = sum(1 for c in letters if ord(c) > 0x24F)
+    non_latin = len(_NON_LATIN.findall(letters))
     if non_latin / len(letters) > 0.3:
         return "other"
-    words = re.findall(r"[a-zà-ÿ']+", text.lower())
+    words = _WORD.findall(text.lower())
     if len(words) < 3:
         return None
-    english = sum(1 for w in words if w in _ENGLISH)
-    other = sum(1 for w in words if w in _OTHER and w not in _ENGLISH)
+    english = len([w for w in words if w in _ENGLISH])
+    other = len([w for w in words if w in _OTHER_ONLY])
     if english == 0 and other == 0:
         return "en" if len(words) < 6 else None
     return "en" if english >= other else "other"

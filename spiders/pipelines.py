@@ -41,6 +41,15 @@ class Dropped(DropItem):
         self.reason = reason
 
 
+def json_safe(value: Any) -> bool:
+    """Whether ``value`` serialises to JSON."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def _as_item(item: Any) -> PostItem:
     if isinstance(item, PostItem):
         return item
@@ -63,8 +72,12 @@ def _optional_text(value: Any, name: str) -> str | None:
     return text or None
 
 
-def normalize_item(item: Any, default_source: str = "") -> PostItem:
-    """Validate and normalise one post; raise :class:`Dropped` with a reason when it is unusable."""
+def normalize_item(item: Any, default_source: str = "", check_raw: bool = True) -> PostItem:
+    """Validate and normalise one post; raise :class:`Dropped` with a reason when it is unusable.
+
+    ``check_raw=False`` skips serialising ``raw`` to prove it is JSON (the store pipeline finds
+    such items itself when a batch fails, which keeps the common path fast).
+    """
     post = _as_item(item)
     source = post.source or default_source
     if not source:
@@ -105,11 +118,8 @@ def normalize_item(item: Any, default_source: str = "") -> PostItem:
     raw = post.raw
     if raw is not None and not isinstance(raw, dict):
         raw = {"value": raw}
-    if raw is not None:
-        try:
-            json.dumps(raw)
-        except (TypeError, ValueError):
-            raise Dropped("bad_raw", "raw payload is not JSON-serialisable") from None
+    if raw is not None and check_raw and not json_safe(raw):
+        raise Dropped("bad_raw", "raw payload is not JSON-serialisable")
     products = post.products or []
     if not isinstance(products, list | tuple) or not all(isinstance(p, str) for p in products):
         raise Dropped("bad_products", f"products {products!r}")
@@ -138,7 +148,7 @@ class NormalizePipeline:
     def process_item(self, item: Any) -> PostItem:
         spider = self.crawler.spider
         try:
-            return normalize_item(item, default_source=getattr(spider, "name", ""))
+            return normalize_item(item, default_source=getattr(spider, "name", ""), check_raw=False)
         except Dropped as exc:
             self.dropped[exc.reason] += 1
             self.crawler.stats.inc_value(f"voxpop/dropped/{exc.reason}")
@@ -173,23 +183,32 @@ class StorePipeline:
         self.started = time.monotonic()
         self.store: Any = None
         self.finished = False
+        # Full batches are written beside the crawl, in order, by one writer started on the first
+        # batch: a thread (default) or, with VOXPOP_WRITER=process, a helper process (spiders.writer).
+        self.writer_kind = settings.get("VOXPOP_WRITER") or "thread"
+        self.writer: Any = None
+        self.pending: list[Any] = []  # Deferreds of batches handed to the writer
+        self.store_seconds = 0.0
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
+        from store.db import Store
+
         pipeline = cls(crawler)
+        # Opened while the crawler is built, before the crawl starts. The runner migrated the
+        # database before handing over a run id; a bare `scrapy crawl` checks (and migrates) here.
+        pipeline.store = Store(pipeline.database_url, auto_migrate=not pipeline.given_run_id)
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
 
     # ---------------------------------------------------------------- open
 
     def open_spider(self) -> None:
-        from store.db import Store
         from store.models import CrawlRun
         from store.repo import ensure_product, ensure_source, get_product, start_crawl_run
 
         spider = self.crawler.spider
         self.started = time.monotonic()
-        self.store = Store(self.database_url)
         with self.store.transaction() as session:
             product = get_product(session, spider.product_slug) or ensure_product(session, spider.product_slug)
             source = ensure_source(session, product.id, spider.source_name, spider.name,
@@ -212,56 +231,98 @@ class StorePipeline:
     def process_item(self, item: PostItem) -> PostItem:
         self.buffer.append(item)
         if len(self.buffer) >= self.batch_size:
-            self.flush()
+            self._flush_in_background()
         return item
 
-    def _resolve_products(self, session: Any, slugs: set[str]) -> None:
-        from sqlalchemy import select
+    def _take_rows(self) -> list[dict[str, Any]]:
+        batch, self.buffer = self.buffer, []
+        return [{
+            "source": item.source, "external_id": item.external_id, "text": item.text, "url": item.url,
+            "author": item.author, "title": item.title, "rating": item.rating,
+            "created_at": item.created_at if isinstance(item.created_at, datetime) else None,
+            "version": item.version, "language": item.language, "found_by": item.found_by, "raw": item.raw,
+            "products": list(item.products),
+        } for item in batch]
 
-        from store.models import Product
-
-        unknown = [s for s in slugs if s not in self.product_ids]
-        if not unknown:
+    def _account(self, batch_size: int, result: tuple[int, int, int] | None, error: str | None,
+                 bad_raw: int = 0) -> None:
+        """Add a written batch's counts (on the reactor thread)."""
+        if bad_raw:
+            dropped = getattr(self.crawler, "voxpop_dropped", None)
+            if dropped is not None:
+                dropped["bad_raw"] += bad_raw
+            self.crawler.stats.inc_value("voxpop/dropped/bad_raw", bad_raw)
+            batch_size -= bad_raw
+        if error is not None:
+            self.store_errors += batch_size
+            self.store_error = error
+            self.crawler.stats.inc_value("voxpop/dropped/store_error", batch_size)
+            logger.error("voxpop: could not store %d posts: %s", batch_size, error)
             return
-        found = dict(session.execute(select(Product.slug, Product.id).where(Product.slug.in_(unknown))).tuples().all())
-        for slug in unknown:
-            self.product_ids[slug] = found.get(slug)
+        if result is None:
+            return
+        stored, updated, unchanged = result
+        self.stored += stored
+        self.updated += updated
+        self.unchanged += unchanged
+        self.crawler.stats.inc_value("voxpop/stored", stored)
+        self.crawler.stats.inc_value("voxpop/updated", updated)
+        self.crawler.stats.inc_value("voxpop/batches")
+
+    def _flush_in_background(self) -> None:
+        """Hand the buffer to the writer; batches are written in order while the crawl goes on."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from twisted.internet.threads import deferToThread
+
+        from spiders.writer import ProcessWriter, write_batch
+
+        rows = self._take_rows()
+        if not rows or self.product_id is None:
+            return
+        started = time.monotonic()
+        if self.writer_kind == "process":
+            if self.writer is None:
+                self.writer = ProcessWriter(self.database_url)
+            future = self.writer.submit(self.product_id, self.source_id, rows)
+        else:
+            if self.writer is None:
+                self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voxpop-writer")
+            future = self.writer.submit(write_batch, self.store, self.product_id, self.source_id, rows,
+                                        self.product_ids)
+
+        def done(outcome: tuple[Any, str | None, int]) -> None:
+            self.store_seconds += time.monotonic() - started
+            self._account(len(rows), *outcome)
+
+        def failed(failure: Any) -> None:
+            self._account(len(rows), None, f"store error: writer process: {failure.getErrorMessage()[:200]}")
+
+        written = deferToThread(future.result).addCallbacks(done, failed)  # a thread that only waits
+        self.pending.append(written)
 
     def flush(self) -> None:
-        """Upsert the buffered posts in one transaction."""
-        from store.repo import PostRecord, upsert_posts
+        """Upsert the buffered posts now, in this thread (the last batch, or a crawl too small for a batch)."""
+        from spiders.writer import write_batch
 
-        if not self.buffer or self.product_id is None:
+        rows = self._take_rows()
+        if not rows or self.product_id is None:
             return
-        batch, self.buffer = self.buffer, []
-        try:
-            with self.store.transaction() as session:
-                self._resolve_products(session, {slug for item in batch for slug in item.products})
-                records = []
-                for item in batch:
-                    extra = tuple(sorted({pid for slug in item.products
-                                          if (pid := self.product_ids.get(slug)) and pid != self.product_id}))
-                    records.append(PostRecord(
-                        source=item.source, external_id=item.external_id, text=item.text, url=item.url,
-                        author=item.author, title=item.title, rating=item.rating,
-                        created_at=item.created_at if isinstance(item.created_at, datetime) else None,
-                        version=item.version, language=item.language, found_by=item.found_by, raw=item.raw,
-                        extra_product_ids=extra,
-                    ))
-                result = upsert_posts(session, self.product_id, records, source_id=self.source_id)
-        except Exception as exc:  # noqa: BLE001 - one bad batch must not lose the run's record
-            self.store_errors += len(batch)
-            self.store_error = f"store error: {exc.__class__.__name__}: {str(exc)[:200]}"
-            self.crawler.stats.inc_value("voxpop/dropped/store_error", len(batch))
-            logger.error("voxpop: could not store %d posts: %s", len(batch), exc)
-            return
-        self.stored += result.stored
-        self.updated += result.updated
-        self.unchanged += result.unchanged
-        self.crawler.stats.inc_value("voxpop/stored", result.stored)
-        self.crawler.stats.inc_value("voxpop/updated", result.updated)
+        started = time.monotonic()
+        outcome = write_batch(self.store, self.product_id, self.source_id, rows, self.product_ids)
+        self.store_seconds += time.monotonic() - started
+        self._account(len(rows), *outcome)
 
-    def close_spider(self) -> None:
+    async def close_spider(self) -> None:
+        from scrapy.utils.defer import maybe_deferred_to_future
+        from twisted.internet.defer import DeferredList
+
+        if self.pending:
+            await maybe_deferred_to_future(DeferredList(self.pending))
+            self.pending = []
+        if self.writer is not None:
+            (self.writer.close if hasattr(self.writer, "close") else self.writer.shutdown)()
+            self.writer = None
         self.flush()
 
     # ---------------------------------------------------------------- close
@@ -294,6 +355,7 @@ class StorePipeline:
             "finish_reason": reason,
             "duration_s": round(time.monotonic() - self.started, 3),
             "items_scraped": int(stats.get("item_scraped_count", 0)),
+            "store_s": round(self.store_seconds, 3),
         }
         totals = dict(getattr(spider, "reported_total", {}))
         if totals:
@@ -310,11 +372,15 @@ class StorePipeline:
         if reason != "finished":
             problems.append(f"ended early: {reason}")
         if errors:
-            first = spider.errors[0] if spider.errors else {"error": "request failed", "url": ""}
+            failures = [e for e in spider.errors if not e["error"].startswith("malformed")]
+            first = failures[0] if failures else {"error": "request failed", "url": ""}
             problems.append(f"{errors} request(s) failed, first: {first['error']} at {first['url']}")
         lost = getattr(spider, "malformed_given_up", malformed)
         if lost:
             problems.append(f"{lost} malformed page(s) skipped")
+        forbidden = max(figures["robots_forbidden"], getattr(spider, "forbidden_by_robots", 0))
+        if forbidden:
+            problems.append(f"{forbidden} request(s) forbidden by robots.txt")
         if getattr(spider, "rate_limited", 0):
             problems.append("rate limit ended the crawl early")
         if self.store_error:

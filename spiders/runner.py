@@ -135,13 +135,17 @@ def run_crawl(product_slug: str, source_name: str, spider: str, params: Mapping[
         store.dispose()
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
-    """Ask the crawl to stop (SIGTERM to its process group), then kill it."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
+def _stop(proc: subprocess.Popen[str], grace_s: float = 3.0) -> None:
+    """Stop a crawl: SIGTERM (Scrapy closes the spider and records the run), again (forced), then SIGKILL."""
+    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGTERM, grace_s), (signal.SIGKILL, None)):
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, sig)
         except ProcessLookupError:
-            pass
+            return
+        if wait is None:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue

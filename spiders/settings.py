@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 
-from config import DEFAULT_DATABASE_URL, ConfigError, CrawlSpec, load_config
+from config import DEFAULT_DATABASE_URL, Config, ConfigError, CrawlSpec, load_config
 
+_CONFIG: Config | None
 try:
     _CONFIG = load_config()
     _CONFIG_ERROR = ""
@@ -29,8 +30,8 @@ VOXPOP_CONTACT_URL = _CONFIG.crawl.contact_url if _CONFIG else CrawlSpec.contact
 VOXPOP_BACKFILL_DAYS = _CONFIG.crawl.backfill_days if _CONFIG else CrawlSpec.backfill_days
 VOXPOP_SINCE = _CONFIG.crawl.since.isoformat() if _CONFIG and _CONFIG.crawl.since else ""
 VOXPOP_BATCH_SIZE = 500  # posts per upsert transaction
+VOXPOP_WRITER = "thread"  # who writes full batches beside the crawl: "thread" or "process" (spiders.writer)
 VOXPOP_CRAWL_RUN_ID = 0  # set by spiders.runner: record into this CrawlRun instead of starting one
-VOXPOP_STORE = True  # False: validate and count only (bench's bare mode does not use pipelines at all)
 
 USER_AGENT = f"voxpop/0.1 (+{VOXPOP_CONTACT_URL})"
 ROBOTSTXT_OBEY = True
@@ -57,15 +58,23 @@ HTTPERROR_ALLOW_ALL = False
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "spiders.middlewares.BackoffRetryMiddleware": 550,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "spiders.middlewares.RobotsTxtMiddleware": 100,
 }
 ITEM_PIPELINES = {
     "spiders.pipelines.NormalizePipeline": 100,
     "spiders.pipelines.StorePipeline": 800,
 }
-EXTENSIONS = {"scrapy.extensions.telnet.TelnetConsole": None}
+EXTENSIONS = {
+    "scrapy.extensions.telnet.TelnetConsole": None,
+    "scrapy.extensions.remote_control.RemoteControl": None,
+}
 
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19's remote-control extension runs Python sent over HTTP (token-protected, localhost):
+# a crawler of untrusted sites has no use for it.
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"

@@ -136,7 +136,8 @@ def upsert_posts(session: Session, product_id: int, records: Sequence[PostRecord
         result.updated += 1
     if new_rows:
         insert = _insert(session)
-        stmt = insert(Post).on_conflict_do_nothing(index_elements=["source", "external_id"])
+        # Core insert on the table (not the ORM bulk path): executemany, several times faster.
+        stmt = insert(Post.__table__).on_conflict_do_nothing(index_elements=["source", "external_id"])
         session.execute(stmt, new_rows)
         keys = [(row["source"], row["external_id"]) for row in new_rows]
         inserted = session.execute(
@@ -173,7 +174,7 @@ def _link_products(session: Session, records: Iterable[PostRecord], product_id: 
     rows = [{"post_id": row.id, "product_id": pid} for row in found
             for pid in sorted(wanted.get((row.source, row.external_id), ())) if (row.id, pid) not in have]
     if rows:
-        session.execute(_insert(session)(PostProduct).on_conflict_do_nothing(), rows)
+        session.execute(_insert(session)(PostProduct.__table__).on_conflict_do_nothing(), rows)
 
 
 def start_crawl_run(session: Session, spider: str, product_slug: str, source_id: int | None) -> CrawlRun:

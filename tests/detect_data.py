@@ -46,8 +46,9 @@ def stream(days: int = 60, per_day: int = 80, seed: int = 7, start: date = date(
             emb = noisy(rng, tops[t]) if unmet else unit(rng.normal(size=DIM))
             rating = float(rng.choice([1, 2])) if unmet else float(rng.choice([3, 4, 5, 5]))
             text = f"the {TOPIC_WORDS[t]} problem again" if unmet else "love this app works great"
-            out.append(PostRow(id=pid, created_at=at, embedding=emb, unmet=unmet, need_type="problem" if unmet else "none",
-                               rating=rating, negative=unmet, text=text, version="1.0"))
+            out.append(PostRow(id=pid, created_at=at, embedding=emb, unmet=unmet,
+                               need_type="problem" if unmet else "none", rating=rating, negative=unmet, text=text,
+                               version="1.0"))
     return out
 
 
@@ -67,6 +68,8 @@ def burst(first_id: int, day: date, count: int, seed: int = 99, text: str = "che
 def insert_posts(store: Any, slug: str, posts: list[PostRow], *, own: bool = True, status: str = "classified",
                  url_base: str = "https://reviews.example/") -> int:
     """Write posts (and their classifications) for a product straight into the store; returns the product id."""
+    from sqlalchemy import insert
+
     from store.models import Classification, Post, PostProduct, Product
 
     now = datetime.now(UTC)
@@ -76,17 +79,16 @@ def insert_posts(store: Any, slug: str, posts: list[PostRow], *, own: bool = Tru
             product = Product(slug=slug, name=slug.capitalize(), own=own, created_at=now)
             session.add(product)
             session.flush()
-        for p in posts:
-            session.add(Post(id=p.id, source="test", external_id=f"{slug}-{p.id}", product_id=product.id,
-                             url=f"{url_base}{p.id}", text=p.text, rating=p.rating, created_at=p.created_at,
-                             fetched_at=now, version=p.version, content_hash=str(p.id), status=status))
-        session.flush()
-        for p in posts:
-            session.add(PostProduct(post_id=p.id, product_id=product.id))
-            if status == "classified":
-                session.add(Classification(
-                    post_id=p.id, model_version="test", sentiment="negative" if p.negative else "positive",
-                    sentiment_score=0.9, need_type=p.need_type or "none", need_score=0.9, unmet_need=p.unmet,
-                    jobs=[], embedding=None if p.embedding is None else np.asarray(p.embedding, np.float32).tobytes(),
-                    classified_at=now))
+        session.execute(insert(Post), [
+            {"id": p.id, "source": "test", "external_id": f"{slug}-{p.id}", "product_id": product.id,
+             "url": f"{url_base}{p.id}", "text": p.text, "rating": p.rating, "created_at": p.created_at,
+             "fetched_at": now, "version": p.version, "content_hash": str(p.id), "status": status} for p in posts])
+        session.execute(insert(PostProduct), [{"post_id": p.id, "product_id": product.id} for p in posts])
+        if status == "classified":
+            session.execute(insert(Classification), [
+                {"post_id": p.id, "model_version": "test", "sentiment": "negative" if p.negative else "positive",
+                 "sentiment_score": 0.9, "need_type": p.need_type or "none", "need_score": 0.9,
+                 "unmet_need": p.unmet, "jobs": [], "classified_at": now,
+                 "embedding": None if p.embedding is None else np.asarray(p.embedding, np.float32).tobytes()}
+                for p in posts])
         return product.id

@@ -107,7 +107,7 @@ def test_jobs_and_opportunity_scores(report: dict[str, Any]) -> None:
 
 def test_differences_carry_newcombe_intervals(report: dict[str, Any]) -> None:
     rows = {c["metric"]: c for c in report["comparisons"] if c["b"] == "rival"}
-    pos = rows["positive sentiment"]
+    pos = rows["positive share"]
     assert (pos["a_n"], pos["b_n"]) == (41, 21)
     assert pos["diff"] == pytest.approx(25 / 41 - 7 / 21)
     assert pos["ci"] == pytest.approx(list(stats.newcombe(25, 41, 7, 21)))
@@ -120,11 +120,16 @@ def test_differences_carry_newcombe_intervals(report: dict[str, Any]) -> None:
     assert not [c for c in report["comparisons"] if c["b"] == "idle"]
     summary = report["summary"]
     assert summary["small"] == ["idle"]
-    assert {w["metric"] for w in summary["wins"]} == {"mean rating", "positive sentiment", "negative sentiment",
-                                                       "unmet needs", "satisfaction: Keep my notes in sync"}
+    assert {w["metric"] for w in summary["wins"]} == {"mean rating", "positive share", "negative share",
+                                                       "unmet-need share", "satisfaction: Keep my notes in sync"}
     assert summary["losses"] == []
-    assert "Against Rival <Notes>, Our Notes wins on mean rating (3.51 vs 1.90" in summary["text"]
-    assert "Too few classified posts to compare (n < 20): Idle." in summary["text"]
+    assert summary["text"] == (
+        "Against Rival <Notes>, Our Notes wins on higher mean rating (3.51 vs 1.90, +1.61, 95% CI +0.84 to +2.38); "
+        "higher positive share (61% vs 33%, +27.6 pts, 95% CI +1.5 to +48.6); "
+        "lower negative share (24% vs 67%, -42.3 pts, 95% CI -61.6 to -16.3); "
+        "lower unmet-need share (24% vs 67%, -42.3 pts, 95% CI -61.6 to -16.3); "
+        "higher satisfaction: Keep my notes in sync (74% vs 33%, +40.6 pts, 95% CI +11.1 to +61.6) "
+        "and no significant loss. Too few classified posts to compare (n < 20): Idle.")
 
 
 def test_small_samples_are_flagged_not_significant(store: Store) -> None:
@@ -170,3 +175,25 @@ def test_all_products_and_errors(store: Store) -> None:
             build_report(session, ["nope"], rd.SINCE, rd.UNTIL)
         with pytest.raises(ReportError, match="empty period"):
             build_report(session, None, rd.SINCE, rd.SINCE - timedelta(days=1))
+
+
+def test_sqlite_tuning_is_restored(sqlite_store: Store) -> None:
+    from sqlalchemy import text
+
+    with sqlite_store.transaction() as session:
+        rd.build(session)
+    with sqlite_store.sessions() as session:
+        before = [session.execute(text(f"PRAGMA {name}")).scalar() for name in ("temp_store", "cache_size")]
+        build_report(session, ["ours"], rd.SINCE, rd.UNTIL)
+        after = [session.execute(text(f"PRAGMA {name}")).scalar() for name in ("temp_store", "cache_size")]
+    assert after == before
+
+
+def test_no_products_gives_an_empty_report(store: Store) -> None:
+    from alerts.report import FORMATS, render_report
+
+    with store.sessions() as session:
+        data = build_report(session, [], rd.SINCE, rd.UNTIL)
+    assert data["products"] == [] and data["comparisons"] == [] and data["summary"]["text"] == "No products to compare."
+    for fmt in FORMATS:
+        assert render_report(data, fmt)

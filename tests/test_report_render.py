@@ -43,7 +43,7 @@ def test_every_format_carries_the_same_figures(data: dict[str, Any]) -> None:
     opp = next(r for r in rows if (r["section"], r["product"], r["metric"], r["key"]) ==
                ("jobs", "rival", "opportunity", "sync"))
     assert float(opp["value"]) == pytest.approx(8.3333)
-    diff = next(r for r in rows if r["section"] == "difference" and r["metric"] == "positive sentiment")
+    diff = next(r for r in rows if r["section"] == "difference" and r["metric"] == "positive share")
     assert diff["flag"] == "better"
     assert json.loads(render_report(data, "json")) == json.loads(json.dumps(data, default=str))
     summary = data["summary"]["text"]
@@ -116,7 +116,7 @@ def test_html_report_renders_in_a_real_browser(chromium: Path, tmp_path: Path, d
     assert dom.count("<svg") == 7 and dom.count('class="cell"') == 6  # 2 jobs x 3 products in the heat map
     assert "<script" not in dom.lower()  # the scraped <script> stayed text
     assert "&lt;script&gt;alert('x')&lt;/script&gt;" in dom
-    assert 'id="summary"' in dom and "Our Notes wins on mean rating" in dom
+    assert 'id="summary"' in dom and "Our Notes wins on higher mean rating" in dom
 
 
 def test_browser_check_sees_console_errors(chromium: Path, tmp_path: Path) -> None:

@@ -34,10 +34,16 @@ def test_parse_listing_reads_posts_and_after_token() -> None:
 def test_parse_comments_flattens_the_tree_and_skips_stubs() -> None:
     page = pages.parse_comments(body("reddit", "comments_rn001.json"), found_by="r/notetaking")
     assert [c["external_id"] for c in page.posts] == ["t1_c001", "t1_c002", "t1_c003"]
-    assert page.info == {"more": 2, "skipped": 1}  # the "more" stub counted, the deleted comment skipped
+    # the "more" stub counted (its ids kept for /api/morechildren), the deleted comment skipped
+    assert page.info == {"more": 2, "more_ids": ["c005", "c006"], "skipped": 1}
     assert page.posts[1]["raw"]["parent_id"] == "t1_c001"
     assert page.posts[2]["url"] == "https://www.reddit.com/r/notetaking/comments/rn001/x/c003/"
     assert len(pages.parse_comments(body("reddit", "comments_rn001.json"), limit=1).posts) == 1
+    more = pages.parse_more_children(body("reddit", "morechildren_rn001.json"), found_by="r/notetaking")
+    assert [c["external_id"] for c in more.posts] == ["t1_c005", "t1_c006"]
+    assert more.posts[1]["raw"]["parent_id"] == "t1_c005" and more.info["more_ids"] == []
+    with pytest.raises(MalformedBody, match="RATELIMIT"):
+        pages.parse_more_children(b'{"json": {"errors": [["RATELIMIT", "slow down", "ratelimit"]]}}')
 
 
 def test_parse_token_and_malformed_bodies() -> None:
@@ -59,13 +65,16 @@ def test_crawl_reads_every_page_and_comments_then_nothing_twice(site_server, cra
     first = crawl("reddit", site.base_url, product="notely", subreddits="notetaking", also="jotter:Jotter",
                   auth_url=site.base_url)
     assert first.status == "ok", first.reason
-    assert first.stored == 9  # 5 posts (both pages) + 4 comments (deleted one skipped)
-    assert first.stats["comments_not_expanded"] == 2
+    # 5 posts (both pages) + 4 comments (the deleted one skipped) + 2 behind a "more" stub
+    assert first.stored == 11
+    assert "comments_not_expanded" not in first.stats
+    assert any(h.startswith("/api/morechildren?") for h in site.hits())
     posts = crawl.posts("reddit")
-    assert len({p.external_id for p in posts}) == len(posts) == 9
+    assert len({p.external_id for p in posts}) == len(posts) == 11
     assert {p.found_by for p in posts} == {"r/notetaking"}
     records = site.hit_records()
-    assert records[0]["method"] == "POST" and records[0]["authorization"].startswith("Basic ")
+    assert records[0]["method"] == "POST" and records[0]["body"] == "grant_type=client_credentials"
+    assert records[0]["authorization"] == "Basic Zml4dHVyZS1pZDpmaXh0dXJlLXNlY3JldA=="  # fixture-id:fixture-secret
     assert all(r["authorization"] == "bearer fixture-token-1" for r in records[1:])
     assert linked(crawl.database_url, "jotter") == {"t3_rn002", "t1_c010"}  # they name Jotter
     assert crawl.high_water(product="notely") == {"r/notetaking": "2026-11-20T09:30:00+00:00"}
@@ -73,7 +82,7 @@ def test_crawl_reads_every_page_and_comments_then_nothing_twice(site_server, cra
     second = crawl("reddit", site.base_url, product="notely", subreddits="notetaking", auth_url=site.base_url)
     assert second.status == "ok", second.reason
     assert (second.stored, second.updated) == (0, 0)
-    assert len(crawl.posts("reddit")) == 9
+    assert len(crawl.posts("reddit")) == 11
     assert site.hits()[len(records):] == ["/api/v1/access_token", PAGE1]  # stopped at the high-water mark
 
 
@@ -87,15 +96,18 @@ def test_crawl_waits_for_rate_limit_reset_and_counts_malformed(site_server, craw
         COMMENTS2: {"text": "{\"kind\": \"Listing\", truncated", "headers": {"Content-Type": "application/json"}},
     })
     site = site_server(root)
-    outcome = crawl("reddit", site.base_url, product="notely", subreddits="notetaking", auth_url=site.base_url)
+    outcome = crawl("reddit", site.base_url, product="notely", subreddits="notetaking", auth_url=site.base_url,
+                    more_max="0")
     records = site.hit_records()
     (page1_at,) = [float(r["at"]) for r in records if r["target"] == PAGE1]
     (page2_at,) = hit_times(records, "after=t3_rn003")
     assert page2_at - page1_at >= 0.95  # the next request waited for X-Ratelimit-Reset
     assert outcome.stats["waits"] == 1 and outcome.stats["waited_s"] >= 0.95
-    assert outcome.status == "partial" and "1 malformed page(s)" in outcome.reason
-    assert outcome.stats["malformed_pages"] == 1
-    assert outcome.stored == 8  # everything but the malformed comment page
+    assert outcome.status == "partial" and "1 malformed page(s) skipped" in outcome.reason
+    assert outcome.stats["malformed_pages"] == 2  # asked once more, then skipped
+    assert outcome.stored == 8  # everything but the malformed comment page and the unexpanded "more"
+    assert outcome.stats["comments_not_expanded"] == 2
+    assert "'more' comments expanded with at most more_max=0 requests" in outcome.stats["caps_hit"]
 
 
 @pytest.mark.slow

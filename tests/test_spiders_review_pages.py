@@ -109,7 +109,9 @@ def test_googleplay_request_body_shape() -> None:
         "https://play.google.com/_/PlayStoreUi/data/batchexecute?hl=en&gl=us"
 
 
-@pytest.mark.parametrize("raw", [b")]}'\n\n<html>", b")]}'\n\n[[\"di\", 1]]", b")]}'\n\n[[\"wrb.fr\",\"UsvDTd\",\"{]\"]]"])
+@pytest.mark.parametrize("raw", [
+    b")]}'\n\n<html>", b")]}'\n\n[[\"di\", 1]]", b")]}'\n\n[[\"wrb.fr\",\"UsvDTd\",\"{]\"]]",
+])
 def test_googleplay_malformed(raw: bytes) -> None:
     with pytest.raises(MalformedBody):
         googleplay.parse_reviews(raw, "x")
@@ -172,10 +174,12 @@ def test_discourse_latest() -> None:
 
 def test_discourse_topic_posts() -> None:
     topic = discourse.parse_topic(body("discourse/topic_31.json"), "https://forum.example", "latest")
-    assert [p["external_id"] for p in topic.posts] == ["forum.example:3101", "forum.example:3103"]  # small action out
+    # the small-action post (post_type 3) is left out
+    assert [p["external_id"] for p in topic.posts] == ["forum.example:3101", "forum.example:3103"]
     assert topic.missing_ids == [3104, 3105]
     first = normalize_item(dict(topic.posts[0], source="discourse"))
-    assert first.text == "Sync stopped working after the 4.2 update on my tablet.\n\nPosted from the desktop app & synced."
+    assert first.text == ("Sync stopped working after the 4.2 update on my tablet.\n\n"
+                          "Posted from the desktop app & synced.")
     assert first.title == "Topic 31: sync trouble" and topic.posts[1]["title"] is None
     assert first.url == "https://forum.example/t/topic-31-sync-trouble/31/1"
     more = discourse.parse_topic_posts(body("discourse/topic_31_posts.json"), "https://forum.example", 31,

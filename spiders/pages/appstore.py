@@ -54,8 +54,9 @@ def parse_feed(body: bytes | str, country: str, app_id: str) -> FeedPage:
             page.skipped_app_entries += 1
             continue
         review_id = label(entry.get("id"))
-        author = entry.get("author") if isinstance(entry.get("author"), dict) else {}
+        author: dict[str, Any] = entry["author"] if isinstance(entry.get("author"), dict) else {}
         updated = label(entry.get("updated"))
+        created: Any
         try:
             created = parse_datetime(updated) if updated else None
         except ValueError:

@@ -51,9 +51,9 @@ class TopicPosts:
 
 
 def forum_key(base_url: str) -> str:
-    """A short, stable name of a forum (host and path) used to namespace post ids."""
+    """A short, stable name of a forum (host and path, no port) used to namespace post ids."""
     parts = urlsplit(base_url)
-    return (parts.netloc + parts.path.rstrip("/")).lower()
+    return ((parts.hostname or "") + parts.path.rstrip("/")).lower()
 
 
 def absolute(base_url: str, target: str) -> str:

@@ -143,6 +143,7 @@ def parse_page(body: bytes | str, page_url: str) -> JsonLdPage:
     for review, parent in reviews:
         body_text = review.get("reviewBody") or review.get("description") or ""
         date = review.get("datePublished") or review.get("dateCreated")
+        created: Any
         try:
             created = parse_datetime(date) if date else None
         except ValueError:

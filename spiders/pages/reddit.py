@@ -86,8 +86,9 @@ def _comment_url(data: dict[str, Any]) -> str | None:
 def parse_comments(body: bytes | str | Any, found_by: str | None = None, limit: int | None = None) -> Page:
     """Flatten the t1 comment tree of ``/comments/{id}`` (the answer is ``[post Listing, comment Listing]``).
 
-    ``more`` stubs are not expanded: ``info["more"]`` counts the comments they stand for. Deleted and
-    removed comments are skipped (``info["skipped"]``). At most ``limit`` comments are returned.
+    ``more`` stubs are not expanded here: ``info["more"]`` counts the comments they stand for and
+    ``info["more_ids"]`` lists their ids (for ``/api/morechildren``). Deleted and removed comments are
+    skipped (``info["skipped"]``). At most ``limit`` comments are returned.
     """
     data = expect(load_json(body), list, "comments answer")
     if len(data) < 2:
@@ -97,8 +98,26 @@ def parse_comments(body: bytes | str | Any, found_by: str | None = None, limit: 
     if post_children and isinstance(post_children[0], dict):
         link_title = (post_children[0].get("data") or {}).get("title")
     roots, _ = _listing_children(data[1], "comments answer[1]")
+    return _flatten(roots, found_by, limit, link_title)
+
+
+def parse_more_children(body: bytes | str | Any, found_by: str | None = None, limit: int | None = None) -> Page:
+    """Comments of one ``/api/morechildren?api_type=json`` answer (``json.data.things``, a flat list).
+
+    ``info`` as for :func:`parse_comments`: the ``more`` stubs among the things are counted, not expanded.
+    """
+    data = expect(load_json(body), dict, "morechildren answer")
+    inner = expect(data.get("json"), dict, "morechildren answer.json")
+    if inner.get("errors"):
+        raise MalformedBody(f"morechildren errors: {str(inner['errors'])[:200]}")
+    things = expect((inner.get("data") or {}).get("things", []), list, "morechildren answer.json.data.things")
+    return _flatten(things, found_by, limit, None)
+
+
+def _flatten(roots: list[Any], found_by: str | None, limit: int | None, link_title: str | None) -> Page:
     page = Page()
     more = skipped = 0
+    more_ids: list[str] = []
     stack = list(reversed(roots))
     while stack:
         node = stack.pop()
@@ -106,14 +125,15 @@ def parse_comments(body: bytes | str | Any, found_by: str | None = None, limit: 
             continue
         kind, inner = node.get("kind"), node.get("data") or {}
         if kind == "more":
-            more += int(inner.get("count") or len(inner.get("children") or []))
+            children = [str(c) for c in inner.get("children") or []]
+            more += int(inner.get("count") or len(children))
+            more_ids.extend(children)  # empty for a "continue this thread" stub
             continue
         if kind != "t1":
             continue
         replies = inner.get("replies")
         if isinstance(replies, dict):
-            children = ((replies.get("data") or {}).get("children")) or []
-            stack.extend(reversed(children))
+            stack.extend(reversed(((replies.get("data") or {}).get("children")) or []))
         text = clean_text(inner.get("body"))
         if text in _GONE:
             skipped += 1
@@ -132,5 +152,5 @@ def parse_comments(body: bytes | str | Any, found_by: str | None = None, limit: 
             "raw": {"kind": "t1", "subreddit": inner.get("subreddit"), "score": inner.get("score"),
                     "link_id": inner.get("link_id"), "parent_id": inner.get("parent_id"), "link_title": link_title},
         })
-    page.info = {"more": more, "skipped": skipped}
+    page.info = {"more": more, "more_ids": more_ids, "skipped": skipped}
     return page

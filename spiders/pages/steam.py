@@ -51,14 +51,14 @@ def parse_reviews(body: bytes | str, app_id: str) -> ReviewsPage:
     if data.get("success") != 1:
         raise MalformedBody(f"appreviews success={data.get('success')!r}")
     reviews = expect(data.get("reviews", []), list, "reviews")
-    summary = data.get("query_summary") if isinstance(data.get("query_summary"), dict) else {}
+    summary: dict[str, Any] = data["query_summary"] if isinstance(data.get("query_summary"), dict) else {}
     total = summary.get("total_reviews")
     page = ReviewsPage(cursor=data.get("cursor") if isinstance(data.get("cursor"), str) else None,
                        total=int(total) if isinstance(total, int) else None, summary=summary)
     for review in reviews:
         if not isinstance(review, dict):
             raise MalformedBody(f"reviews item: expected object, got {type(review).__name__}")
-        author = review.get("author") if isinstance(review.get("author"), dict) else {}
+        author: dict[str, Any] = review["author"] if isinstance(review.get("author"), dict) else {}
         steamid = author.get("steamid")
         voted_up = review.get("voted_up")
         try:

@@ -47,19 +47,38 @@ class AppStoreSpider(VoxpopSpider):
             return
         self.count_page()
         reached_old = False
+        id_key = f"{country}:id"  # feeds without dates: review ids grow over time, so stop at a known one
+        known_id = _as_int(self.high_water_of(id_key))
         for post in feed.posts:
             created = post["created_at"] if not isinstance(post["created_at"], str) else None
-            if self.is_old(created, country):
+            review_id = _as_int(post["external_id"].rpartition(":")[2])
+            if self.is_old(created, country) or (created is None and known_id is not None
+                                                 and review_id is not None and review_id <= known_id):
                 reached_old = True
             if self.before_since(created):
                 continue
             self.mark_seen(created, country)
+            if review_id is not None and review_id > (_as_int(self.new_high_water.get(id_key)) or -1):
+                self.set_high_water(review_id, id_key)
             yield self.post(**post)
-        if not feed.posts or reached_old or (feed.last_page is not None and page >= feed.last_page):
+        if reached_old or not feed.posts or page >= MAX_PAGES or (
+                feed.last_page is not None and page >= feed.last_page):
+            self.mark_complete(id_key)
+        if not feed.posts or reached_old:
             self.mark_complete(country)
             return
-        if page >= MAX_PAGES:
+        if page >= MAX_PAGES:  # the feed never goes further, though older reviews exist
             self.cap_hit(f"appstore feed stops at {MAX_PAGES} pages ({country})")
             self.mark_complete(country)
             return
+        if feed.last_page is not None and page >= feed.last_page:
+            self.mark_complete(country)
+            return
         yield self.page_request(country, page + 1)
+
+
+def _as_int(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None

@@ -169,6 +169,6 @@ class DiscourseSpider(VoxpopSpider):
 
     def next_high_water(self) -> dict[str, Any]:
         """Advance the mark only when every topic was fetched: a failed topic is retried next time."""
-        if self.error_count or self.malformed_pages:
+        if self.error_count or self.malformed_given_up:
             return dict(self.high_water)
         return super().next_high_water()

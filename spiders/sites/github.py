@@ -82,6 +82,9 @@ class GitHubSpider(CommunitySpider):
         advised = retry_after_seconds(response.headers.get(b"Retry-After"))
         if advised is not None and response.status in (403, 429):
             return advised
+        if response.status in (403, 429) and b"rate limit" in response.body[:500].lower() and (
+                remaining is None or remaining.strip() != b"0"):
+            return 60.0  # a secondary rate limit without Retry-After: GitHub asks for at least a minute
         if remaining is None or remaining.strip() != b"0":
             return None
         reset = response.headers.get(b"X-RateLimit-Reset")
@@ -101,6 +104,7 @@ class GitHubSpider(CommunitySpider):
             self.rate_limited += 1
             tries = int(response.meta.get("rate_limit_tries", 0))
             if tries < MAX_RATE_LIMIT_RETRIES and await self.pause(wait, "GitHub rate limit"):
+                assert response.request is not None
                 retry = response.request.replace(dont_filter=True)
                 retry.meta["rate_limit_tries"] = tries + 1
                 self.rate_limited -= 1  # waited out: it did not end the crawl
@@ -133,7 +137,9 @@ class GitHubSpider(CommunitySpider):
         try:
             page = pages.parse_issues(response.body, found_by=f"github:{self.repo}")
         except MalformedBody as exc:
-            self.malformed(response, exc)
+            retry = self.retry_malformed(response, exc)
+            if retry is not None:
+                yield retry  # once: a truncated answer is often a passing glitch
             return
         self.count_page()
         self.info["pull_requests_skipped"] = self.info.get("pull_requests_skipped", 0) + page.info["pull_requests"]
@@ -165,7 +171,10 @@ class GitHubSpider(CommunitySpider):
         try:
             page = pages.parse_comments(response.body, found_by=f"github:{self.repo}", number=response.meta["number"])
         except MalformedBody as exc:
-            self.malformed(response, exc)
+            retry = self.retry_malformed(response, exc)
+            if retry is not None:
+                yield retry
+                return
         else:
             self.count_page()
             for post in page.posts:

@@ -63,7 +63,9 @@ class HackerNewsSpider(CommunitySpider):
         try:
             page = pages.parse_search(response.body, found_by=f"hn search:{self.query}")
         except MalformedBody as exc:
-            self.malformed(response, exc)
+            retry = self.retry_malformed(response, exc)
+            if retry is not None:
+                yield retry  # once: a truncated answer is often a passing glitch
             return
         self.count_page()
         info = page.info

@@ -1,13 +1,14 @@
 """Reddit: new posts (or search results) of subreddits and their comments, through the OAuth API.
 
 ``scrapy crawl reddit -a product=SLUG -a subreddits=notetaking,productivity [-a query=notely]
-[-a comments=1] [-a comments_max=50] [-a also=jotter] [-a base_url=...] [-a auth_url=...]``
+[-a comments=1] [-a comments_max=50] [-a more_max=20] [-a also=jotter] [-a base_url=...] [-a auth_url=...]``
 
 Anonymous ``.json`` pages answer 403, so the spider first gets an application-only token
 (``grant_type=client_credentials``, basic auth with ``REDDIT_CLIENT_ID`` / ``REDDIT_CLIENT_SECRET``),
 then reads ``/r/{sub}/new`` (or ``/r/{sub}/search?q=...&restrict_sr=1&sort=new``) newest first,
 paging with ``after`` until it reaches its high-water mark, and the comment tree of each new post
-that has comments (``more`` stubs are counted, not expanded). ``X-Ratelimit-Remaining`` /
+that has comments (``comments_max`` posts at most); ``more`` stubs are expanded through
+``/api/morechildren`` up to ``more_max`` requests a crawl, the rest counted. ``X-Ratelimit-Remaining`` /
 ``X-Ratelimit-Reset`` are obeyed: at zero remaining the next request waits for the reset.
 An expired token (401) is renewed once; a refused one ends the crawl with a message.
 The OAuth API is governed by Reddit's API terms, not robots.txt, so robots.txt is not consulted.
@@ -48,6 +49,8 @@ class RedditSpider(CommunitySpider):
         self.query = self.params.get("query") or ""
         self.want_comments = self.params.get("comments", "1") not in ("0", "false", "no")
         self.comments_max = int(self.params.get("comments_max") or 50)  # posts whose comments are read
+        self.more_max = int(self.params.get("more_max") or 20)  # /api/morechildren requests a crawl
+        self.more_requests = 0
         self.token: str | None = None
         self.token_expires = 0.0
         self.pending: list[scrapy.Request] = []  # listing chains still to start, then comment requests
@@ -98,9 +101,16 @@ class RedditSpider(CommunitySpider):
         if response is not None and not await self.obey_rate_limit(response):
             return
         if self.pending:
-            yield self.pending.pop(0)
+            request = self.pending.pop(0)
         elif self.comment_requests:
-            yield self.comment_requests.pop(0)
+            request = self.comment_requests.pop(0)
+        else:
+            return
+        if time.monotonic() > self.token_expires - 60:
+            yield self.token_request(retry=request)  # renew a token about to expire first
+            return
+        request.headers["Authorization"] = f"bearer {self.token}"  # queued before a renewal, perhaps
+        yield request
 
     async def obey_rate_limit(self, response: Response) -> bool:
         """Wait for the reset when ``X-Ratelimit-Remaining`` is used up; False when that is too long."""
@@ -110,6 +120,7 @@ class RedditSpider(CommunitySpider):
             self.info["ratelimit_remaining"] = remaining
         if remaining is not None and remaining < 1 and reset is not None:
             if not await self.pause(reset, "X-Ratelimit-Remaining is 0"):
+                self.rate_limited += 1
                 self.pending.clear()
                 self.comment_requests.clear()
                 return False
@@ -157,7 +168,10 @@ class RedditSpider(CommunitySpider):
         try:
             page = pages.parse_listing(response.body, found_by=self.found_by(sub))
         except MalformedBody as exc:
-            self.malformed(response, exc)
+            retry = self.retry_malformed(response, exc)
+            if retry is not None:
+                yield retry  # once: a truncated answer is often a passing glitch
+                return
             async for request in self.next_request(response):
                 yield request
             return
@@ -186,6 +200,23 @@ class RedditSpider(CommunitySpider):
         async for request in self.next_request(response):
             yield request
 
+    def expand_more(self, sub: str, link: str, info: dict[str, Any]) -> None:
+        """Queue ``/api/morechildren`` for the ids of ``more`` stubs while the budget lasts; count the rest."""
+        ids: list[str] = list(info.get("more_ids") or [])
+        expanded = 0
+        while ids and self.more_requests < self.more_max:
+            chunk, ids = ids[:100], ids[100:]
+            self.more_requests += 1
+            expanded += len(chunk)
+            self.comment_requests.insert(0, self.api(
+                "/api/morechildren", {"api_type": "json", "link_id": f"t3_{link}", "children": ",".join(chunk)},
+                self.on_comments, sub=sub, link=link, more=True))
+        left = max(0, int(info.get("more") or 0) - expanded)
+        if left:
+            self.info["comments_not_expanded"] = self.info.get("comments_not_expanded", 0) + left
+        if ids:
+            self.cap_hit(f"'more' comments expanded with at most more_max={self.more_max} requests")
+
     async def on_comments(self, response: Response) -> AsyncIterator[Any]:
         handled = await self.check_status(response)
         if handled is not None:
@@ -194,13 +225,18 @@ class RedditSpider(CommunitySpider):
             return
         sub = response.meta["sub"]
         try:
-            page = pages.parse_comments(response.body, found_by=self.found_by(sub))
+            if response.meta.get("more"):
+                page = pages.parse_more_children(response.body, found_by=self.found_by(sub))
+            else:
+                page = pages.parse_comments(response.body, found_by=self.found_by(sub))
         except MalformedBody as exc:
-            self.malformed(response, exc)
+            retry = self.retry_malformed(response, exc)
+            if retry is not None:
+                yield retry
+                return
         else:
             self.count_page()
-            if page.info.get("more"):
-                self.info["comments_not_expanded"] = self.info.get("comments_not_expanded", 0) + page.info["more"]
+            self.expand_more(sub, response.meta["link"], page.info)
             for comment in page.posts:
                 if not self.before_since(parse_datetime(comment["created_at"])):
                     yield self.community_post(comment)

@@ -68,7 +68,9 @@ class StackExchangeSpider(CommunitySpider):
         try:
             page = pages.parse_search(response.body, found_by=f"{self.site} search:{self.query}")
         except MalformedBody as exc:
-            self.malformed(response, exc)
+            retry = self.retry_malformed(response, exc)
+            if retry is not None:
+                yield retry  # once: a truncated answer is often a passing glitch
             return
         info = page.info
         for field in ("quota_remaining", "quota_max"):
@@ -110,6 +112,7 @@ class StackExchangeSpider(CommunitySpider):
         if name == "throttle_violation" and match and self.throttled < 1:
             self.throttled += 1
             if await self.pause(float(match.group(1)), "throttle_violation"):
+                assert response.request is not None
                 yield response.request.replace(dont_filter=True)
                 return
         self.http_failed(response, f"API error {info.get('error_id')} {name}: {message}"[:200])

@@ -1,0 +1,162 @@
+"""File mode: classify a JSON-lines file of posts into a JSON-lines file of predictions, in input order."""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from classify.jobs import Job
+
+if TYPE_CHECKING:
+    from classify.pipeline import Classifier, Prediction
+
+CHUNK = 256
+
+
+class JobsFileError(ValueError):
+    """A jobs.toml file that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class FileModeResult:
+    """Counts of one file-mode run."""
+
+    rows: int
+    ok: int
+    errors: int
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts as a plain dict (for ``--json`` output)."""
+        return {"rows": self.rows, "ok": self.ok, "errors": self.errors}
+
+
+def load_jobs(path: str | Path) -> list[Job]:
+    """Read ``[[jobs]]`` entries (``id``, ``statement``, optional ``examples``) from a TOML file.
+
+    Raises:
+        JobsFileError: the file is missing or malformed; the message names the file and the key.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise JobsFileError(f"{path}: file not found") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise JobsFileError(f"{path}: not valid TOML: {exc}") from exc
+    entries = data.get("jobs")
+    if not isinstance(entries, list) or not entries:
+        raise JobsFileError(f"{path}: key 'jobs' must be a non-empty array of tables ([[jobs]])")
+    jobs: list[Job] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        where = f"{path}: jobs[{i}]"
+        if not isinstance(entry, dict):
+            raise JobsFileError(f"{where} must be a table")
+        job_id, statement = entry.get("id"), entry.get("statement")
+        if not isinstance(job_id, str) or not job_id.strip():
+            raise JobsFileError(f"{where}.id must be a non-empty string")
+        if job_id in seen:
+            raise JobsFileError(f"{where}.id {job_id!r} is repeated")
+        if not isinstance(statement, str) or not statement.strip():
+            raise JobsFileError(f"{where}.statement must be a non-empty string")
+        examples = entry.get("examples", [])
+        if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
+            raise JobsFileError(f"{where}.examples must be an array of strings")
+        unknown = set(entry) - {"id", "statement", "examples"}
+        if unknown:
+            raise JobsFileError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        seen.add(job_id)
+        jobs.append(Job(job_id.strip(), statement.strip(), tuple(e.strip() for e in examples if e.strip())))
+    return jobs
+
+
+def prediction_row(post_id: Any, p: Prediction) -> dict[str, Any]:
+    """The output row of one prediction."""
+    return {"id": post_id, "sentiment": p.sentiment, "sentiment_score": p.sentiment_score,
+            "need_type": p.need_type, "need_score": p.need_score, "unmet_need": p.unmet_need,
+            "jobs": [{"job": j.job, "score": j.score} for j in p.jobs], "evidence": p.evidence,
+            "model_version": p.model_version}
+
+
+def _parse(line: str, lineno: int) -> tuple[Any, dict[str, Any] | None, str | None]:
+    """(id, usable row or None, error message or None) for one input line."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, None, f"line {lineno}: broken JSON: {exc.msg}"
+    if not isinstance(row, dict):
+        return None, None, f"line {lineno}: not a JSON object"
+    post_id = row.get("id")
+    text = row.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return post_id, None, f"line {lineno}: 'text' must be a non-empty string"
+    title = row.get("title")
+    rating = row.get("rating")
+    if not isinstance(title, str):
+        title = None
+    if isinstance(rating, bool) or not isinstance(rating, int | float) or not math.isfinite(rating):
+        rating = None
+    return post_id, {"text": text, "title": title, "rating": rating}, None
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if line.strip():
+                yield lineno, line
+
+
+def classify_file(input_path: str | Path, output_path: str | Path, jobs_path: str | Path | None,
+                  classifier: Classifier, progress: Callable[[int], None] | None = None) -> FileModeResult:
+    """Classify every row of ``input_path`` into ``output_path`` (JSON lines, same order).
+
+    Input rows are ``{"id", "text", optional "title", "rating"}``. A row with broken JSON or an
+    empty/non-string text becomes ``{"id": ..., "error": "..."}``; the run never stops for one row.
+
+    Args:
+        input_path: JSON-lines posts.
+        output_path: where to write the predictions (replaced).
+        jobs_path: optional jobs.toml.
+        classifier: a loaded Classifier.
+        progress: called after each chunk with the number of rows it held (an increment, like
+            ``click.progressbar``'s ``update``).
+    """
+    jobs = load_jobs(jobs_path) if jobs_path else []
+    rows = ok = errors = 0
+    output_path = Path(output_path)
+    tmp = output_path.with_name(output_path.name + ".part")
+    with open(tmp, "w", encoding="utf-8") as out:
+        pending: list[tuple[Any, dict[str, Any] | None, str | None]] = []
+
+        def flush() -> None:
+            nonlocal ok, errors
+            good = [p for p in pending if p[1] is not None]
+            preds = iter(classifier.predict([g[1]["text"] for g in good], jobs,  # type: ignore[index]
+                                            titles=[g[1]["title"] for g in good],  # type: ignore[index]
+                                            ratings=[g[1]["rating"] for g in good]) if good else [])  # type: ignore[index]
+            for post_id, row, err in pending:
+                if row is None:
+                    errors += 1
+                    record: dict[str, Any] = {"id": post_id, "error": err}
+                else:
+                    ok += 1
+                    record = prediction_row(post_id, next(preds))
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            done = len(pending)
+            pending.clear()
+            if progress is not None and done:
+                progress(done)
+
+        for lineno, line in _lines(Path(input_path)):
+            rows += 1
+            pending.append(_parse(line, lineno))
+            if len(pending) >= CHUNK:
+                flush()
+        flush()
+    tmp.replace(output_path)
+    return FileModeResult(rows=rows, ok=ok, errors=errors)
