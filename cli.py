@@ -275,7 +275,9 @@ def backtest(state: State, product: str, start: str, end: str, as_json: bool) ->
     """Replay history day by day and print the alerts that would have fired (nothing is sent)."""
     from alerts.issues import backtest as run_backtest
 
-    emit(run_backtest(state.store, state.config, product, parse_day(start), parse_day(end)), as_json)
+    first, last = parse_day(start), parse_day(end)
+    assert first is not None and last is not None  # both options are required
+    emit(run_backtest(state.store, state.config, product, first, last), as_json)
 
 
 @main.command("issues")

@@ -320,7 +320,8 @@ def parse_config(data: Mapping[str, Any], path: str = "voxpop.toml",
     )
     reports = tuple(
         ReportSpec(name=x.text("name", required=True), products=x.strings("products"),
-                   recipients=x.strings("recipients"), since_days=x.integer("since_days", 30, minimum=1), cron=x.text("cron", "mon 07:00"),
+                   recipients=x.strings("recipients"), since_days=x.integer("since_days", 30, minimum=1),
+                   cron=x.text("cron", "mon 07:00"),
                    format=x.choice("format", "html", ("html", "md", "csv", "json")))
         for x in (r.at("reports", i, t) for i, t in enumerate(r.tables("reports")))
     )

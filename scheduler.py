@@ -180,6 +180,11 @@ def classify_pending(store: Store, config: Config, *, classifier: Classifier | N
     and the posts are claimed again; saved results are never redone. ``reclassify`` first sets
     posts classified by an older model back to pending.
     """
+    if classifier is None and not reclassify:
+        with store.sessions() as session:
+            waiting = backlog(session)
+        if not waiting.get("pending") and not waiting.get("classifying"):
+            return ClassifyReport(backlog=waiting)  # nothing to do: do not pay for loading the model
     model = classifier or get_classifier(config)
     worker = worker or worker_name()
     report = ClassifyReport(model_version=model.model_version)
@@ -235,9 +240,8 @@ def _classify_batch(model: Classifier, posts: list[ClaimedPost], jobs: dict[int,
 def make_report(store: Store, config: Config, products: Sequence[str] | None, since: datetime, until: datetime,
                 fmt: str, out_path: Path, *, email: bool = False) -> Path:
     """Build a comparison report from SQL aggregates, write it, record it, and optionally email it."""
-    from alerts.report import write_report
-
     from alerts.compare import ReportError, build_report
+    from alerts.report import write_report
     from store.models import Report
 
     if products:

@@ -39,8 +39,11 @@ SQLITE_REPORT_PRAGMAS = {"temp_store": 2, "cache_size": -262144, "mmap_size": 1 
 class JobLike(Protocol):
     """Anything with a job ``id`` and a ``statement`` (config.JobSpec)."""
 
-    id: str
-    statement: str
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def statement(self) -> str: ...
 
 
 class ReportError(ValueError):

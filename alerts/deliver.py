@@ -173,7 +173,7 @@ def _claim(store: Store, row: Delivery, now: datetime) -> bool:
                                    Delivery.attempts == row.attempts)
             .values(status="sending", attempts=row.attempts + 1, next_attempt_at=now + timedelta(seconds=LEASE_S))
         )
-        claimed = bool(result.rowcount)
+        claimed = bool(getattr(result, "rowcount", 0))
     if claimed:
         row.attempts += 1
     return claimed
