@@ -13,7 +13,7 @@ and implement :meth:`first_requests`.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Generator, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -157,6 +157,23 @@ class VoxpopSpider(scrapy.Spider):
     def before_since(self, created_at: datetime | None) -> bool:
         """Whether a post lies before the backfill window (skip it)."""
         return created_at is not None and self.since is not None and created_at < self.since
+
+    def emit_new(self, posts: Iterable[dict[str, Any]], key: str = "") -> Generator[PostItem, None, bool]:
+        """Yield items for the posts inside the backfill window, noting their dates for the high-water mark.
+
+        Returns (through ``yield from``) whether a post already held by an earlier crawl was reached,
+        which is where an incremental crawl stops.
+        """
+        reached_old = False
+        for fields in posts:
+            created = fields["created_at"]
+            if self.is_old(created, key):
+                reached_old = True
+            if self.before_since(created):
+                continue
+            self.mark_seen(created, key)
+            yield self.post(**fields)
+        return reached_old
 
     def mark_seen(self, created_at: datetime | None, key: str = "") -> None:
         """Remember the newest post date of ``key`` for the next high-water mark."""

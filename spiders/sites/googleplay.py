@@ -53,15 +53,7 @@ class GooglePlaySpider(VoxpopSpider):
                 yield retry
             return
         self.count_page()
-        reached_old = False
-        for post in page.posts:
-            created = post["created_at"]
-            if self.is_old(created):
-                reached_old = True
-            if self.before_since(created):
-                continue
-            self.mark_seen(created)
-            yield self.post(**post)
+        reached_old = yield from self.emit_new(page.posts)
         if not page.posts or reached_old or not page.token or page.token in self.tokens_seen:
             self.mark_complete()
             return

@@ -48,15 +48,7 @@ class SteamSpider(VoxpopSpider):
         if page.total is not None:
             self.record_total(page.total)
             self.info["review_score_desc"] = page.summary.get("review_score_desc")
-        reached_old = False
-        for post in page.posts:
-            created = post["created_at"]
-            if self.is_old(created):
-                reached_old = True
-            if self.before_since(created):
-                continue
-            self.mark_seen(created)
-            yield self.post(**post)
+        reached_old = yield from self.emit_new(page.posts)
         if not page.posts or reached_old or not page.cursor or page.cursor in self.cursors_seen:
             self.mark_complete()
             return
