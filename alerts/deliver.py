@@ -151,6 +151,16 @@ def _crash_hook() -> None:
         os._exit(17)
 
 
+def _record_sent(store: Store, ids: list[int], eml: str | None, report: DeliveryReport) -> None:
+    """After one message went out: mark its delivery rows sent and count it (the crash hook sits between)."""
+    _crash_hook()
+    _mark_sent(store, ids, eml)
+    report.sent += len(ids)
+    report.messages += 1
+    if eml:
+        report.eml_paths.append(eml)
+
+
 # ---------------------------------------------------------------- the delivery run
 
 
@@ -276,11 +286,7 @@ def _send_one_mail(store: Store, config: Config, row: Delivery, alert: Alert, no
     except Exception as exc:  # noqa: BLE001 - every failure is recorded and retried
         _mark_failed(store, config, [row], _describe(exc), now, report)
         return
-    _crash_hook()
-    _mark_sent(store, [row.id], eml)
-    report.sent += 1
-    report.messages += 1
-    report.eml_paths.append(eml)
+    _record_sent(store, [row.id], eml, report)
 
 
 def _send_one_hook(store: Store, config: Config, row: Delivery, alert: Alert, now: datetime,
@@ -298,10 +304,7 @@ def _send_one_hook(store: Store, config: Config, row: Delivery, alert: Alert, no
     except Exception as exc:  # noqa: BLE001
         _mark_failed(store, config, [row], _describe(exc), now, report)
         return
-    _crash_hook()
-    _mark_sent(store, [row.id], None)
-    report.sent += 1
-    report.messages += 1
+    _record_sent(store, [row.id], None, report)
 
 
 def _send_digests(store: Store, config: Config, rows: Sequence[Delivery], alerts: dict[int, Alert], now: datetime,
@@ -332,11 +335,7 @@ def _send_digests(store: Store, config: Config, rows: Sequence[Delivery], alerts
         except Exception as exc:  # noqa: BLE001
             _mark_failed(store, config, claimed, _describe(exc), now, report)
             continue
-        _crash_hook()
-        _mark_sent(store, ids, eml)
-        report.sent += len(ids)
-        report.messages += 1
-        report.eml_paths.append(eml)
+        _record_sent(store, ids, eml, report)
 
 
 # ---------------------------------------------------------------- comparison reports by email
@@ -410,11 +409,7 @@ def _send_report_mail(store: Store, config: Config, row: Delivery, now: datetime
     except Exception as exc:  # noqa: BLE001
         _mark_failed(store, config, [row], _describe(exc), now, report)
         return
-    _crash_hook()
-    _mark_sent(store, [row.id], eml)
-    report.sent += 1
-    report.messages += 1
-    report.eml_paths.append(eml)
+    _record_sent(store, [row.id], eml, report)
 
 
 # ---------------------------------------------------------------- status
