@@ -13,9 +13,9 @@ and implement :meth:`first_requests`.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Generator, Iterable
+from collections.abc import AsyncIterator, Callable, Generator, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import scrapy
 from scrapy.http import Response
@@ -24,6 +24,8 @@ from twisted.python.failure import Failure
 
 from spiders.items import PostItem
 from spiders.normalize import parse_datetime
+
+T = TypeVar("T")
 
 MAX_ERRORS_KEPT = 20
 COMMON_ARGS = ("product", "source", "base_url", "since")
@@ -228,6 +230,20 @@ class VoxpopSpider(scrapy.Spider):
         if len(self.errors) < MAX_ERRORS_KEPT:
             self.errors.append({"url": response.url, "error": message})
         self.logger.warning("%s: %s: %s", self.name, response.url, message)
+
+    def parse_or_retry(self, response: Response, parser: Callable[..., T], *args: Any,
+                       **kwargs: Any) -> tuple[T | None, scrapy.Request | None]:
+        """Parse a response body with ``parser(body, *args)`` and count the page.
+
+        A malformed body (``ValueError``) is logged and counted; the result is then None, with at
+        most one retry request to yield (a truncated answer is often a passing glitch).
+        """
+        try:
+            result = parser(response.body, *args, **kwargs)
+        except ValueError as exc:
+            return None, self.retry_malformed(response, exc)
+        self.count_page()
+        return result, None
 
     def retry_malformed(self, response: Response, exc: BaseException) -> scrapy.Request | None:
         """Count a malformed body and ask for it once more (a passing glitch); None once given up.

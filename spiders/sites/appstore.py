@@ -38,14 +38,11 @@ class AppStoreSpider(VoxpopSpider):
 
     def parse_page(self, response: Response, country: str, page: int) -> Iterable[Any]:
         """Yield the page's reviews, then the next page unless the feed or the cutoff ends here."""
-        try:
-            feed = parse_feed(response.body, country, self.app_id)
-        except ValueError as exc:
-            retry = self.retry_malformed(response, exc)
+        feed, retry = self.parse_or_retry(response, parse_feed, country, self.app_id)
+        if feed is None:
             if retry is not None:
                 yield retry
             return
-        self.count_page()
         reached_old = False
         id_key = f"{country}:id"  # feeds without dates: review ids grow over time, so stop at a known one
         known_id = _as_int(self.high_water_of(id_key))

@@ -126,14 +126,11 @@ class BlueskySpider(CommunitySpider):
             async for request in self.on_refused(response):
                 yield request
             return
-        try:
-            page = pages.parse_search(response.body, found_by=f"bluesky search:{self.query}")
-        except MalformedBody as exc:
-            retry = self.retry_malformed(response, exc)
+        page, retry = self.parse_or_retry(response, pages.parse_search, found_by=f"bluesky search:{self.query}")
+        if page is None:
             if retry is not None:
-                yield retry  # once: a truncated answer is often a passing glitch
+                yield retry
             return
-        self.count_page()
         if page.info.get("hitsTotal") is not None and "cursor=" not in response.url:
             self.record_total(page.info["hitsTotal"])
         reached_old = False

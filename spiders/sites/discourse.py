@@ -81,14 +81,11 @@ class DiscourseSpider(VoxpopSpider):
 
     def parse_list(self, response: Response, page: int) -> Iterable[Any]:
         """Follow the topics bumped since the cutoff, then the next list page."""
-        try:
-            listing = parse_topic_list(response.body)
-        except ValueError as exc:
-            retry = self.retry_malformed(response, exc)
+        listing, retry = self.parse_or_retry(response, parse_topic_list)
+        if listing is None:
             if retry is not None:
                 yield retry
             return
-        self.count_page()
         reached_old = False
         for topic in listing.topics:
             if self.is_old(topic.bumped_at):
@@ -140,14 +137,11 @@ class DiscourseSpider(VoxpopSpider):
 
     def parse_topic(self, response: Response) -> Iterable[Any]:
         """Yield a topic's posts and ask for the ones the first answer did not carry."""
-        try:
-            topic = parse_topic(response.body, self.base_url, self.found_by)
-        except ValueError as exc:
-            retry = self.retry_malformed(response, exc)
+        topic, retry = self.parse_or_retry(response, parse_topic, self.base_url, self.found_by)
+        if topic is None:
             if retry is not None:
                 yield retry
             return
-        self.count_page()
         yield from self._emit(topic.posts)
         topic_id = int(response.url.rstrip("/").rsplit("/", 1)[-1].split(".")[0])
         for start in range(0, len(topic.missing_ids), POSTS_CHUNK):
@@ -157,14 +151,12 @@ class DiscourseSpider(VoxpopSpider):
 
     def parse_more_posts(self, response: Response, topic_id: int, slug: str, title: str) -> Iterable[Any]:
         """Yield the extra posts of a long topic."""
-        try:
-            posts = parse_topic_posts(response.body, self.base_url, topic_id, slug, title, self.found_by)
-        except ValueError as exc:
-            retry = self.retry_malformed(response, exc)
+        posts, retry = self.parse_or_retry(response, parse_topic_posts, self.base_url, topic_id, slug, title,
+                                           self.found_by)
+        if posts is None:
             if retry is not None:
                 yield retry
             return
-        self.count_page()
         yield from self._emit(posts)
 
     def next_high_water(self) -> dict[str, Any]:

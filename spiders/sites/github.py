@@ -134,14 +134,11 @@ class GitHubSpider(CommunitySpider):
             async for request in handled:
                 yield request
             return
-        try:
-            page = pages.parse_issues(response.body, found_by=f"github:{self.repo}")
-        except MalformedBody as exc:
-            retry = self.retry_malformed(response, exc)
+        page, retry = self.parse_or_retry(response, pages.parse_issues, found_by=f"github:{self.repo}")
+        if page is None:
             if retry is not None:
-                yield retry  # once: a truncated answer is often a passing glitch
+                yield retry
             return
-        self.count_page()
         self.info["pull_requests_skipped"] = self.info.get("pull_requests_skipped", 0) + page.info["pull_requests"]
         if page.info["newest_updated"]:
             self.mark_seen(parse_datetime(page.info["newest_updated"]), self.key)

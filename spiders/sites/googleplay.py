@@ -45,14 +45,11 @@ class GooglePlaySpider(VoxpopSpider):
 
     def parse_page(self, response: Response) -> Iterable[Any]:
         """Yield the page's reviews and ask for the next page unless the crawl is done."""
-        try:
-            page = parse_reviews(response.body, self.app_id, self.lang)
-        except ValueError as exc:
-            retry = self.retry_malformed(response, exc)
+        page, retry = self.parse_or_retry(response, parse_reviews, self.app_id, self.lang)
+        if page is None:
             if retry is not None:
                 yield retry
             return
-        self.count_page()
         reached_old = yield from self.emit_new(page.posts)
         if not page.posts or reached_old or not page.token or page.token in self.tokens_seen:
             self.mark_complete()

@@ -22,7 +22,6 @@ from scrapy.http import Response
 
 from spiders.community import CommunitySpider
 from spiders.pages import hackernews as pages
-from spiders.pages.community import MalformedBody
 
 SEARCH_PATH = "/api/v1/search_by_date"
 MAX_WINDOWS = 200  # a query with more history than this many windows is cut (recorded as a cap)
@@ -60,14 +59,11 @@ class HackerNewsSpider(CommunitySpider):
 
     async def on_search(self, response: Response) -> AsyncIterator[Any]:
         upper, page_no = response.meta["upper"], response.meta["page"]
-        try:
-            page = pages.parse_search(response.body, found_by=f"hn search:{self.query}")
-        except MalformedBody as exc:
-            retry = self.retry_malformed(response, exc)
+        page, retry = self.parse_or_retry(response, pages.parse_search, found_by=f"hn search:{self.query}")
+        if page is None:
             if retry is not None:
-                yield retry  # once: a truncated answer is often a passing glitch
+                yield retry
             return
-        self.count_page()
         info = page.info
         if upper is None and page_no == 0:
             self.record_total(info["nbHits"])

@@ -34,14 +34,11 @@ class JsonLdSpider(VoxpopSpider):
 
     def parse_reviews(self, response: Response) -> Iterable[Any]:
         """Yield the page's reviews and record its aggregate rating."""
-        try:
-            page = parse_page(response.body, response.url)
-        except ValueError as exc:
-            retry = self.retry_malformed(response, exc)
+        page, retry = self.parse_or_retry(response, parse_page, response.url)
+        if page is None:
             if retry is not None:
                 yield retry
             return
-        self.count_page()
         if page.bad_blocks:
             self.info["bad_jsonld_blocks"] = self.info.get("bad_jsonld_blocks", 0) + page.bad_blocks
         if page.aggregate:

@@ -24,7 +24,7 @@ from scrapy.http import Response
 from spiders.community import CommunitySpider
 from spiders.normalize import parse_datetime
 from spiders.pages import mastodon as pages
-from spiders.pages.community import MalformedBody, parse_link_header
+from spiders.pages.community import parse_link_header
 
 
 class MastodonSpider(CommunitySpider):
@@ -75,14 +75,12 @@ class MastodonSpider(CommunitySpider):
         if response.status != 200:
             self.http_failed(response, f"the #{self.tag} timeline")
             return
-        try:
-            page = pages.parse_timeline(response.body, found_by=f"#{self.tag}@{urlsplit(self.base_url).netloc}")
-        except MalformedBody as exc:
-            retry = self.retry_malformed(response, exc)
+        found_by = f"#{self.tag}@{urlsplit(self.base_url).netloc}"
+        page, retry = self.parse_or_retry(response, pages.parse_timeline, found_by=found_by)
+        if page is None:
             if retry is not None:
-                yield retry  # once: a truncated answer is often a passing glitch
+                yield retry
             return
-        self.count_page()
         self.info["reblogs_skipped"] = self.info.get("reblogs_skipped", 0) + page.info["reblogs"]
         if page.info["newest_id"]:
             newest = int(page.info["newest_id"])

@@ -37,14 +37,11 @@ class SteamSpider(VoxpopSpider):
 
     def parse_page(self, response: Response) -> Iterable[Any]:
         """Yield the page's reviews and follow the cursor unless the crawl is done."""
-        try:
-            page = parse_reviews(response.body, self.app_id)
-        except ValueError as exc:
-            retry = self.retry_malformed(response, exc)
+        page, retry = self.parse_or_retry(response, parse_reviews, self.app_id)
+        if page is None:
             if retry is not None:
                 yield retry
             return
-        self.count_page()
         if page.total is not None:
             self.record_total(page.total)
             self.info["review_score_desc"] = page.summary.get("review_score_desc")
