@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from store.db import Store  # noqa: E402
 from store.models import Classification  # noqa: E402
 from store.repo import ensure_product  # noqa: E402
-from tests.scale_support import appstore_site, finish, insert_posts, voxpop, write_config  # noqa: E402
+from tests.scale_support import appstore_site, finish_all, insert_posts, voxpop, write_config  # noqa: E402
 
 PG_ADMIN = os.environ.get("VOXPOP_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("VOXPOP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -68,7 +68,7 @@ def bench_classify(workers: int, posts: int, batch_size: int, work: Path) -> dic
         started = time.monotonic()
         procs = [voxpop(config, "worker", "--role", "classify", "--until-idle", "--json",
                         "--batch-size", str(batch_size)) for _ in range(workers)]
-        results = [finish(p, timeout=1800) for p in procs]
+        results = finish_all(procs, timeout=1800)
         wall = time.monotonic() - started
         for code, _out, err in results:
             if code != 0:

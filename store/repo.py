@@ -61,12 +61,19 @@ class UpsertResult:
 
 
 def ensure_product(session: Session, slug: str, name: str | None = None, own: bool = False) -> Product:
-    """Return the product with ``slug``, creating or updating it to match the config."""
+    """Return the product with ``slug``, creating or updating it to match the config.
+
+    Safe when several processes (crawl workers) create the same product at once: the insert
+    is ``ON CONFLICT DO NOTHING`` and the row is read back either way.
+    """
     product = session.scalar(select(Product).where(Product.slug == slug))
     if product is None:
-        product = Product(slug=slug, name=name or slug, own=own, created_at=utcnow())
-        session.add(product)
-        session.flush()
+        session.execute(
+            _insert(session)(Product)
+            .values(slug=slug, name=name or slug, own=own, created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["slug"])
+        )
+        product = session.scalars(select(Product).where(Product.slug == slug)).one()
     elif (name and product.name != name) or product.own != own:
         product.name = name or product.name
         product.own = own
@@ -80,13 +87,17 @@ def get_product(session: Session, slug: str) -> Product | None:
 
 def ensure_source(session: Session, product_id: int, name: str, spider: str,
                   params: dict[str, Any] | None = None) -> Source:
-    """Return the source ``name`` of a product, creating it on first use."""
-    source = session.scalar(select(Source).where(Source.product_id == product_id, Source.name == name))
+    """Return the source ``name`` of a product, creating it on first use (race-safe like ensure_product)."""
+    query = select(Source).where(Source.product_id == product_id, Source.name == name)
+    source = session.scalar(query)
     if source is None:
-        source = Source(product_id=product_id, name=name, spider=spider, params=dict(params or {}),
-                        high_water={}, updated_at=utcnow())
-        session.add(source)
-        session.flush()
+        session.execute(
+            _insert(session)(Source)
+            .values(product_id=product_id, name=name, spider=spider, params=dict(params or {}),
+                    high_water={}, updated_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["product_id", "name"])
+        )
+        source = session.scalars(query).one()
     elif params is not None and source.params != params:
         source.params = dict(params)
     return source

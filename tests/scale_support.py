@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -93,9 +96,26 @@ def voxpop(config: Path, *args: str, env: dict[str, str] | None = None) -> subpr
 
 
 def finish(proc: subprocess.Popen[str], timeout: float) -> tuple[int, str, str]:
-    """Wait for a worker; return (exit code, stdout, stderr)."""
-    out, err = proc.communicate(timeout=timeout)
+    """Wait for a worker; return (exit code, stdout, stderr). Kills it if it overruns ``timeout``."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"worker still running after {timeout:.0f}s; its log ends:\n{err[-3000:]}") from None
     return proc.returncode, out, err
+
+
+def finish_all(procs: list[subprocess.Popen[str]], timeout: float) -> list[tuple[int, str, str]]:
+    """Wait for several workers at once, draining all their pipes together.
+
+    Finishing them one after another would leave the others' pipes undrained: a worker blocked on a
+    full stderr pipe holds its claimed batch, and the worker being waited on waits for that batch.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(procs)) as pool:
+        return list(pool.map(lambda proc: finish(proc, timeout), procs))
 
 
 def insert_posts(store: Any, product: str, n: int, start: int = 0) -> None:
@@ -114,3 +134,39 @@ def insert_posts(store: Any, product: str, n: int, start: int = 0) -> None:
                  "text": f"{PHRASES[i % len(PHRASES)]} {i}", "created_at": now, "fetched_at": now,
                  "language": "en", "content_hash": f"{i:064x}", "status": "pending"} for i in range(start, start + n)]
         session.execute(insert(Post), rows)
+
+
+class LogReader:
+    """Collects a process's stderr lines on a thread so the test can wait for one."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str] = queue.Queue()
+        assert proc.stderr is not None
+        self._thread = threading.Thread(target=self._pump, args=(proc.stderr,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream) -> None:  # type: ignore[no-untyped-def]
+        for line in stream:
+            self._queue.put(line)
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        for line in self.lines:
+            if text in line:
+                return line
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            self.lines.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"no log line with {text!r} in {timeout}s:\n" + "".join(self.lines[-40:]))
+
+    def drain(self) -> str:
+        self._thread.join(10)
+        while not self._queue.empty():
+            self.lines.append(self._queue.get())
+        return "".join(self.lines)

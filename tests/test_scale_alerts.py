@@ -17,7 +17,7 @@ from config import Config, load_config
 from store.db import Store
 from store.models import Alert, Delivery
 from store.repo import ensure_product
-from tests.scale_support import voxpop, write_config
+from tests.scale_support import LogReader, voxpop, write_config
 
 N_ALERTS = 12
 RECIPIENTS = ["pm@example.com", "cx@example.com"]
@@ -87,16 +87,18 @@ def test_two_schedulers_send_each_alert_once(tmp_path: Path, postgres_url: str, 
     store = scheduler.open_store(config)
     total = _queue_alerts(store, config)
     procs = [voxpop(path, "run") for _ in range(2)]
+    readers = [LogReader(proc) for proc in procs]  # drained all along: a full pipe would stall a scheduler
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and _sent(store) < total:
-            assert all(p.poll() is None for p in procs), procs[0].stderr.read() if procs[0].stderr else ""
+            assert all(p.poll() is None for p in procs), readers[0].drain()[-3000:] + readers[1].drain()[-3000:]
             time.sleep(0.5)
         time.sleep(2)  # a late duplicate would show up here
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
-        logs = [proc.communicate(timeout=120)[1] for proc in procs]
-        assert [p.returncode for p in procs] == [0, 0], logs[0][-2000:] + logs[1][-2000:]
+        codes = [proc.wait(timeout=120) for proc in procs]
+        logs = [reader.drain() for reader in readers]
+        assert codes == [0, 0], logs[0][-2000:] + logs[1][-2000:]
     finally:
         for proc in procs:
             if proc.poll() is None:

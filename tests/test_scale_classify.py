@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from store.db import Store
 from store.models import POST_CLASSIFIED, POST_CLASSIFYING, Classification, Post
-from tests.scale_support import finish, insert_posts, voxpop, write_config
+from tests.scale_support import finish, finish_all, insert_posts, voxpop, write_config
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -37,7 +37,7 @@ def test_two_workers_classify_each_post_exactly_once(tmp_path: Path, postgres_ur
     started = time.monotonic()
     workers = [voxpop(config, "worker", "--role", "classify", "--until-idle", "--json", "--batch-size", "100")
                for _ in range(2)]
-    results = [finish(w, timeout=900) for w in workers]
+    results = finish_all(workers, timeout=600)
     elapsed = time.monotonic() - started
     for code, _out, err in results:
         assert code == 0, err[-3000:]

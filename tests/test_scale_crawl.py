@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from store.db import Store
 from store.models import CrawlRun, Post
-from tests.scale_support import appstore_site, finish, fresh_slug, redis_url, voxpop, write_config
+from tests.scale_support import appstore_site, finish_all, fresh_slug, redis_url, voxpop, write_config
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -47,7 +47,7 @@ def test_two_crawl_workers_fetch_each_page_once(tmp_path: Path, postgres_url: st
     env = {"VOXPOP_REDIS_URL": shared_redis}
     started = time.monotonic()
     workers = [voxpop(config, "worker", "--role", "crawl", "--until-idle", "--json", env=env) for _ in range(2)]
-    results = [finish(w, timeout=240) for w in workers]
+    results = finish_all(workers, timeout=240)
     elapsed = time.monotonic() - started
     for code, _out, err in results:
         assert code == 0, err[-3000:]

@@ -7,7 +7,7 @@ from sqlalchemy import func, inspect, select, text
 from store.claims import ClassificationRow, claim_pending, requeue_older_models, save_classifications
 from store.db import Store
 from store.models import Base, Classification, Post, PostProduct
-from store.repo import PostRecord, ensure_product, upsert_posts, utcnow
+from store.repo import PostRecord, ensure_product, ensure_source, upsert_posts, utcnow
 
 
 def test_migrations_match_models(store: Store) -> None:
@@ -92,3 +92,27 @@ def test_claims_hand_out_each_post_once_and_expired_claims_return(store: Store) 
 def test_schema_has_natural_key_on_posts(store: Store) -> None:
     uniques = inspect(store.engine).get_unique_constraints("posts")
     assert any(set(u["column_names"]) == {"source", "external_id"} for u in uniques)
+
+
+def test_two_processes_creating_one_product_and_source_agree(store: Store) -> None:
+    """Two crawl workers starting at once both create the product: neither may fail (the CI race)."""
+    import threading
+
+    with store.transaction() as first:
+        held = ensure_product(first, "racer")
+        held_source = ensure_source(first, held.id, "appstore", "appstore")
+        results: dict[str, int] = {}
+
+        def second_worker() -> None:
+            with store.transaction() as second:
+                product = ensure_product(second, "racer")
+                results["product"] = product.id
+                results["source"] = ensure_source(second, product.id, "appstore", "appstore").id
+
+        thread = threading.Thread(target=second_worker)
+        thread.start()
+        thread.join(timeout=0.5)  # the second insert now waits on the first, uncommitted one
+        held_ids = (held.id, held_source.id)
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert (results["product"], results["source"]) == held_ids
