@@ -1,4 +1,4 @@
-"""The ``voxpop`` command: a thin layer over the job functions in ``scheduler.py``."""
+"""The ``voxpop`` command: a thin layer over ``operations.py``, ``scheduler.py`` and ``workers.py``."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import click  # noqa: E402
 
+import operations  # noqa: E402
 import scheduler  # noqa: E402
+import workers  # noqa: E402
 from config import Config, ConfigError, load_config  # noqa: E402
 from store.db import Store, StoreError  # noqa: E402
 
-DOMAIN_ERRORS: tuple[type[Exception], ...] = (ConfigError, StoreError, scheduler.JobError, FileNotFoundError)
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (ConfigError, StoreError, operations.JobError, FileNotFoundError)
 
 
 class VoxpopGroup(click.Group):
@@ -52,7 +54,7 @@ class State:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = scheduler.open_store(self.config)
+            self._store = operations.open_store(self.config)
         return self._store
 
 
@@ -140,7 +142,7 @@ def init(state: State, as_json: bool) -> None:
 def crawl(state: State, product: str, source: str | None, as_json: bool) -> None:
     """Crawl a product's configured sources (each in its own process)."""
     state.store  # noqa: B018 - migrate and sync products before the crawl subprocesses start
-    outcomes = scheduler.crawl(state.config, product, source)
+    outcomes = operations.crawl(state.config, product, source)
     emit(outcomes, as_json)
     if any(o.get("status") == "failed" for o in outcomes):
         sys.exit(2)
@@ -172,7 +174,7 @@ def classify_cmd(state: State, input_path: Path | None, output_path: Path | None
             load_jobs(jobs_path)  # fail fast on a bad jobs file, before the model loads
         total = sum(1 for line in input_path.open(encoding="utf-8", errors="replace") if line.strip())
         with progress_bar("classifying", total) as advance:
-            result = classify_file(input_path, output_path, jobs_path, scheduler.get_classifier(state.config),
+            result = classify_file(input_path, output_path, jobs_path, operations.get_classifier(state.config),
                                    progress=advance)
         emit(result.as_dict() if hasattr(result, "as_dict") else vars(result), as_json)
         return
@@ -182,7 +184,7 @@ def classify_cmd(state: State, input_path: Path | None, output_path: Path | None
 
         pending = backlog(session).get("pending", 0)
     with progress_bar("classifying", limit or pending) as advance:
-        report = scheduler.classify_pending(store, state.config, limit=limit, reclassify=reclassify,
+        report = operations.classify_pending(store, state.config, limit=limit, reclassify=reclassify,
                                             product=product, lease_s=lease_s, progress=advance)
     emit(report.as_dict(), as_json)
 
@@ -198,7 +200,7 @@ def import_cmd(state: State, input_path: Path, product: str, source: str, as_jso
     from store.io import import_posts
     from store.repo import ensure_product
 
-    spec = scheduler.configured_product(state.config, product)
+    spec = operations.configured_product(state.config, product)
     total = sum(1 for line in input_path.open(encoding="utf-8", errors="replace") if line.strip())
     with state.store.transaction() as session:
         pid = ensure_product(session, product, spec.name if spec else product, spec.own if spec else False).id
@@ -221,7 +223,7 @@ def export_cmd(state: State, product: str, fmt: str, out_path: Path | None) -> N
     """Export a product's posts with their classifications and issue ids."""
     from store.io import iter_export_rows, write_export
 
-    pid = scheduler.product_ids(state.store, [product])[product]
+    pid = operations.product_ids(state.store, [product])[product]
     with state.store.sessions() as session:
         if out_path is None:
             write_export(iter_export_rows(session, pid), fmt, sys.stdout)
@@ -236,7 +238,7 @@ def export_cmd(state: State, product: str, fmt: str, out_path: Path | None) -> N
 @pass_state
 def status(state: State, as_json: bool) -> None:
     """Backlogs, last crawls, undelivered alerts and job runs."""
-    emit(scheduler.status(state.store, state.config), as_json)
+    emit(operations.status(state.store, state.config), as_json)
 
 
 @main.command()
@@ -318,7 +320,7 @@ def report(state: State, products: str | None, all_products: bool, since: str, u
     if not products and not all_products:
         raise click.UsageError("give --products A,B or --all")
     slugs = None if all_products else [p.strip() for p in (products or "").split(",") if p.strip()]
-    path = scheduler.make_report(state.store, state.config, slugs, parse_since(since),
+    path = operations.make_report(state.store, state.config, slugs, parse_since(since),
                                  parse_day(until) or datetime.now(UTC), fmt, out_path, email=email)
     click.echo(f"report written to {path}")
 
@@ -341,7 +343,7 @@ def run(state: State) -> None:
 @pass_state
 def worker(state: State, role: str, until_idle: bool, batch_size: int, lease_s: int, as_json: bool) -> None:
     """Run one kind of work; start any number of these on machines sharing PostgreSQL and Redis."""
-    emit(scheduler.run_worker(state.store, state.config, role, until_idle=until_idle, batch_size=batch_size,
+    emit(workers.run_worker(state.store, state.config, role, until_idle=until_idle, batch_size=batch_size,
                               lease_s=lease_s), as_json)
 
 

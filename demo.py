@@ -107,10 +107,9 @@ def smtp_server(maildir: Path) -> Iterator[tuple[int, list[Any]]]:
 
 def run_demo(workdir: Path, echo: Echo = print) -> dict[str, Any]:
     """Run every stage once and return a summary (also printed through ``echo``)."""
+    import operations
     from alerts.deliver import deliver_pending
     from alerts.issues import run_detect
-
-    import scheduler
     from demo_site import start_site
 
     say = echo or (lambda _line: None)
@@ -130,11 +129,11 @@ def run_demo(workdir: Path, echo: Echo = print) -> dict[str, Any]:
             write_config(config_path, site_url, database_url, smtp_port, outbox)
             config: Config = load_config(config_path, environ={})
             say(f"voxpop demo: site {site_url}, database {summary['database']}, SMTP 127.0.0.1:{smtp_port}")
-            store = scheduler.open_store(config)
+            store = operations.open_store(config)
 
             crawled = []
             for product in config.products:
-                for outcome in scheduler.crawl(config, product.slug):
+                for outcome in operations.crawl(config, product.slug):
                     crawled.append(outcome)
                     say(f"  crawl   {product.slug:9} {outcome.get('source', ''):9} {outcome.get('status')}: "
                         f"{outcome.get('stored', 0)} new, {outcome.get('updated', 0)} updated, "
@@ -147,7 +146,7 @@ def run_demo(workdir: Path, echo: Echo = print) -> dict[str, Any]:
             }
 
             t0 = time.monotonic()
-            classified = scheduler.classify_pending(store, config)
+            classified = operations.classify_pending(store, config)
             summary["classify"] = {**classified.as_dict(), "seconds": round(time.monotonic() - t0, 1)}
             say(f"  classify {classified.classified} posts ({classified.skipped_language} not English) "
                 f"in {summary['classify']['seconds']} s with {classified.model_version}")
@@ -166,7 +165,7 @@ def run_demo(workdir: Path, echo: Echo = print) -> dict[str, Any]:
             summary["eml"] = sorted(str(p) for p in outbox.glob("*.eml")) if outbox.exists() else []
             say(f"  alert   {len(received)} email(s) delivered to the local SMTP server")
 
-            report_path = scheduler.make_report(store, config, None, now - timedelta(days=30), now, "html",
+            report_path = operations.make_report(store, config, None, now - timedelta(days=30), now, "html",
                                                 workdir / "report.html", email=False)
             summary["report"] = str(report_path)
             store.dispose()

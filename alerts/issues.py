@@ -62,7 +62,7 @@ CHART_DAYS = 28
 
 
 def _job_error(message: str) -> Exception:
-    from scheduler import JobError
+    from operations import JobError
 
     return JobError(message)
 

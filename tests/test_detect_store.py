@@ -137,7 +137,7 @@ def test_competitor_with_the_same_issue_is_named(store: Any, tmp_path: Path) -> 
 
 
 def test_unknown_product_is_a_job_error(store: Any, tmp_path: Path) -> None:
-    from scheduler import JobError
+    from operations import JobError
 
     with pytest.raises(JobError):
         run_detect(store, make_config(tmp_path), "nope")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-import scheduler
+import operations
 from config import Config, load_config
 from store.db import Store
 from store.models import Alert, Delivery
@@ -54,7 +54,7 @@ def _sent(store: Store) -> int:
 
 def test_concurrent_deliverers_send_each_alert_once(tmp_path: Path, db_url: str, smtp_server) -> None:  # type: ignore[no-untyped-def]
     config = load_config(_config(tmp_path, db_url, smtp_server.port))
-    store = scheduler.open_store(config)
+    store = operations.open_store(config)
     total = _queue_alerts(store, config)
     assert total == N_ALERTS * len(RECIPIENTS)
     results: list[dict] = []
@@ -64,7 +64,7 @@ def test_concurrent_deliverers_send_each_alert_once(tmp_path: Path, db_url: str,
         own = Store(db_url)  # each "process" has its own engine and connections
         start.wait()
         for _ in range(5):
-            results.append(scheduler.deliver_alerts(own, config))
+            results.append(operations.deliver_alerts(own, config))
         own.dispose()
 
     threads = [threading.Thread(target=sender) for _ in range(3)]
@@ -84,7 +84,7 @@ def test_concurrent_deliverers_send_each_alert_once(tmp_path: Path, db_url: str,
 def test_two_schedulers_send_each_alert_once(tmp_path: Path, postgres_url: str, smtp_server) -> None:  # type: ignore[no-untyped-def]
     path = _config(tmp_path, postgres_url, smtp_server.port)
     config = load_config(path)
-    store = scheduler.open_store(config)
+    store = operations.open_store(config)
     total = _queue_alerts(store, config)
     procs = [voxpop(path, "run") for _ in range(2)]
     readers = [LogReader(proc) for proc in procs]  # drained all along: a full pipe would stall a scheduler

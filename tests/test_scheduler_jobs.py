@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+import operations
 import scheduler
 from config import ConfigError, load_config
 from store.db import Store
@@ -196,7 +197,7 @@ def test_listener_records_runs_errors_and_misses(tmp_path: Path, db_url: str) ->
     assert runs[("boom", "error")].error == "RuntimeError: the site answered 503"
     assert runs[("late", "missed")].error.startswith("missed its run at")
 
-    status = scheduler.status(store, config)
+    status = operations.status(store, config)
     jobs = status["jobs"]
     assert jobs["boom"]["failures"] == 2 and jobs["boom"]["status"] == "error"
     assert jobs["boom"]["error"] == "RuntimeError: the site answered 503"
@@ -210,8 +211,8 @@ def test_status_shows_next_runs_without_a_running_scheduler(config_path: Path) -
     sched = scheduler.build_scheduler(config)
     expected = {j["id"]: j["next_run"] for j in scheduler.describe_jobs(sched)}
     sched.shutdown()
-    store = scheduler.open_store(config)
-    status = scheduler.status(store, config)
+    store = operations.open_store(config)
+    status = operations.status(store, config)
     for job_id, next_run in expected.items():
         got = datetime.fromisoformat(status["jobs"][job_id]["next_run"])
         assert abs(got - datetime.fromisoformat(next_run)) < timedelta(seconds=1)
@@ -249,7 +250,7 @@ def test_leader_jobs_skip_while_another_process_holds_the_lock(config_path: Path
     from store.locks import leader_lock
 
     config = load_config(config_path)
-    store = scheduler.open_store(config)
+    store = operations.open_store(config)
     other = Store(config.database_url)  # another "process": its own engine and connections
     with leader_lock(other, "alert") as held:
         assert held

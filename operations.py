@@ -1,0 +1,427 @@
+"""What voxpop does: crawl, classify the backlog, detect, deliver, report, status.
+
+Every CLI command calls one of these; the scheduler (``scheduler.py``) and the workers
+(``workers.py``) run the same functions on a clock. Each reads from and writes to the store, so any
+stage can be rerun, resumed or run on another machine.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from config import Config, ConfigError, ProductSpec
+from store.claims import (
+    DEFAULT_LEASE_S,
+    ClaimedPost,
+    ClassificationRow,
+    backlog,
+    claim_pending,
+    requeue_older_models,
+    save_classifications,
+)
+from store.db import Store
+from store.models import CrawlRun, Product, Source
+from store.repo import ensure_product, ensure_source, utcnow
+
+if TYPE_CHECKING:
+    from classify import Classifier
+
+JOBSTORE_TABLE = "apscheduler_jobs"  # APScheduler's job store table (scheduler.py); status reads next runs from it
+
+log = logging.getLogger("voxpop.jobs")
+Progress = Callable[[int], None]
+
+
+class JobError(RuntimeError):
+    """A job cannot run as asked (unknown product, missing input, ...): one clear line for the user."""
+
+
+def open_store(config: Config) -> Store:
+    """Open (and migrate on first use) the configured database and sync products and sources into it."""
+    store = Store(config.database_url)
+    sync_config(store, config)
+    return store
+
+
+def sync_config(store: Store, config: Config) -> None:
+    """Make the store's products and sources match the config (nothing is deleted)."""
+    with store.transaction() as session:
+        for spec in config.products:
+            product = ensure_product(session, spec.slug, spec.name, spec.own)
+            for source in spec.sources:
+                ensure_source(session, product.id, source.name, source.spider, dict(source.params))
+
+
+def product_ids(store: Store, slugs: Sequence[str]) -> dict[str, int]:
+    """Map product slugs to ids; an unknown slug is a :class:`JobError`."""
+    with store.sessions() as session:
+        found = {slug: pid for slug, pid in session.execute(
+            select(Product.slug, Product.id).where(Product.slug.in_(list(slugs))))}
+    missing = [s for s in slugs if s not in found]
+    if missing:
+        raise JobError(f"unknown product(s): {', '.join(missing)} (add them to voxpop.toml or import into them)")
+    return found
+
+
+# ---------------------------------------------------------------- crawl
+
+
+COMMUNITY_SPIDERS = ("reddit", "hackernews", "stackexchange", "github", "mastodon", "bluesky")
+
+
+def also_argument(config: Config, product: str) -> str:
+    """The ``also`` argument of a community spider: the other products and the names that mark them.
+
+    ``slug:Name|keyword,...``: a post naming another product is linked to it too.
+    """
+    parts = []
+    for other in config.products:
+        if other.slug == product:
+            continue
+        words = [w for w in (other.name, *other.keywords) if w]
+        clean = sorted({w.replace(",", " ").replace("|", " ").replace(":", " ").strip() for w in words} - {""})
+        parts.append(f"{other.slug}:{'|'.join(clean)}" if clean else other.slug)
+    return ",".join(parts)
+
+
+def crawl(config: Config, product: str, source: str | None = None, *,
+          base_url: str | None = None, progress: Progress | None = None) -> list[dict[str, Any]]:
+    """Run the configured sources of a product, each crawl in its own process with a timeout.
+
+    A source that fails ends with its reason recorded; the other sources still run.
+    """
+    from spiders.runner import run_crawl
+
+    spec = config.product(product)
+    sources = [s for s in spec.sources if source is None or s.name == source]
+    if not sources:
+        raise JobError(f"product {product!r} has no source {source!r}" if source else
+                       f"product {product!r} has no sources configured")
+    outcomes = []
+    for src in sources:
+        params = dict(src.params)
+        if base_url:
+            params["base_url"] = base_url
+        if src.spider in COMMUNITY_SPIDERS and "also" not in params:
+            params["also"] = also_argument(config, product)
+        outcome = run_crawl(product_slug=product, source_name=src.name, spider=src.spider, params=params,
+                            database_url=config.database_url, timeout_s=src.timeout_s,
+                            since=config.crawl.since.isoformat() if config.crawl.since else None,
+                            extra_settings={"VOXPOP_EVERY_MINUTES": src.every_minutes})  # shared-frontier round
+        outcomes.append(outcome.as_dict() if hasattr(outcome, "as_dict") else dict(vars(outcome)))
+        if progress:
+            progress(1)
+    return outcomes
+
+
+# ---------------------------------------------------------------- classify
+
+
+@lru_cache(maxsize=2)
+def _cached_classifier(model_dir: str | None, batch_size: int, max_tokens: int) -> Classifier:
+    from classify import Classifier
+
+    return Classifier(model_dir, batch_size=batch_size, max_tokens=max_tokens)
+
+
+def get_classifier(config: Config) -> Classifier:
+    """The configured classifier, loaded once per process."""
+    spec = config.classify
+    return _cached_classifier(spec.model_dir, spec.batch_size, spec.max_tokens)
+
+
+@dataclass
+class ClassifyReport:
+    """What a store-mode classify run did."""
+
+    classified: int = 0
+    skipped_language: int = 0
+    requeued: int = 0
+    batches: int = 0
+    model_version: str = ""
+    backlog: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def worker_name() -> str:
+    """A token that names this worker process in claims."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _jobs_by_product_id(store: Store, config: Config) -> dict[int, list[Any]]:
+    from classify import Job
+
+    ids = product_ids(store, [p.slug for p in config.products]) if config.products else {}
+    return {ids[p.slug]: [Job(j.id, j.statement, tuple(j.examples)) for j in p.jobs] for p in config.products}
+
+
+def classify_pending(store: Store, config: Config, *, classifier: Classifier | None = None,
+                     limit: int | None = None, batch_size: int = 256, reclassify: bool = False,
+                     product: str | None = None, worker: str | None = None, lease_s: int = DEFAULT_LEASE_S,
+                     progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> ClassifyReport:
+    """Classify the store's pending posts in claimed batches until none is left (or ``limit``).
+
+    Streaming: one batch in memory at a time. Resumable: a killed run leaves its claim to expire
+    and the posts are claimed again; saved results are never redone. ``reclassify`` first sets
+    posts classified by an older model back to pending.
+    """
+    if classifier is None and not reclassify:
+        with store.sessions() as session:
+            waiting = backlog(session)
+        if not waiting.get("pending") and not waiting.get("classifying"):
+            return ClassifyReport(backlog=waiting)  # nothing to do: do not pay for loading the model
+    model = classifier or get_classifier(config)
+    worker = worker or worker_name()
+    report = ClassifyReport(model_version=model.model_version)
+    only = list(product_ids(store, [product]).values()) if product else None
+    if reclassify:
+        with store.transaction() as session:
+            report.requeued = requeue_older_models(session, model.model_version, only)
+    jobs = _jobs_by_product_id(store, config)
+    while limit is None or report.classified + report.skipped_language < limit:
+        if should_stop and should_stop():
+            break
+        take = batch_size if limit is None else min(batch_size, limit - report.classified - report.skipped_language)
+        with store.transaction() as session:
+            claimed = claim_pending(session, worker, take, lease_s=lease_s, product_ids=only)
+        if not claimed:
+            break
+        rows = _classify_batch(model, claimed, jobs)
+        with store.transaction() as session:
+            save_classifications(session, worker, rows)
+        report.batches += 1
+        report.skipped_language += sum(1 for r in rows if r.skipped)
+        report.classified += sum(1 for r in rows if not r.skipped)
+        if progress:
+            progress(len(rows))
+    with store.sessions() as session:
+        report.backlog = backlog(session)
+    return report
+
+
+def _classify_batch(model: Classifier, posts: list[ClaimedPost], jobs: dict[int, list[Any]]) -> list[ClassificationRow]:
+    rows: list[ClassificationRow] = []
+    by_product: dict[int, list[ClaimedPost]] = {}
+    for post in posts:
+        by_product.setdefault(post.product_id, []).append(post)
+    for product_id, group in by_product.items():
+        predictions = model.predict([p.text for p in group], jobs.get(product_id, []),
+                                    titles=[p.title for p in group], ratings=[p.rating for p in group])
+        for post, pred in zip(group, predictions, strict=True):
+            rows.append(ClassificationRow(
+                post_id=post.id, model_version=pred.model_version, sentiment=pred.sentiment,
+                sentiment_score=float(pred.sentiment_score), need_type=pred.need_type,
+                need_score=float(pred.need_score), unmet_need=bool(pred.unmet_need),
+                jobs=[{"job": j.job, "score": round(float(j.score), 4)} for j in pred.jobs],
+                evidence=pred.evidence, embedding=pred.embedding.astype("float32").tobytes(),
+                skipped=pred.language == "other",
+            ))
+    return rows
+
+
+# ---------------------------------------------------------------- report
+
+
+def make_report(store: Store, config: Config, products: Sequence[str] | None, since: datetime, until: datetime,
+                fmt: str, out_path: Path, *, email: bool = False) -> Path:
+    """Build a comparison report from SQL aggregates, write it, record it, and optionally email it."""
+    from alerts.compare import ReportError, build_report
+    from alerts.report import write_report
+    from store.models import Report
+
+    if products:
+        product_ids(store, list(products))  # a clear error for unknown slugs
+    jobs = {p.slug: list(p.jobs) for p in config.products}
+    with store.sessions() as session:
+        try:
+            data = build_report(session, list(products) if products else None, since, until, jobs_by_product=jobs)
+        except ReportError as exc:
+            raise JobError(str(exc)) from None
+    path = write_report(data, fmt, out_path)
+    with store.transaction() as session:
+        row = Report(products=list(products or []), period_start=since, period_end=until, format=fmt,
+                     path=str(path), created_at=utcnow(), summary={"summary": data.get("summary")})
+        session.add(row)
+        session.flush()
+        report_id = row.id
+    if email:
+        from alerts.deliver import send_report
+
+        send_report(store, config, report_id, data, path)
+    return path
+
+
+# ---------------------------------------------------------------- status
+
+
+def status(store: Store, config: Config) -> dict[str, Any]:
+    """Backlogs, the last crawl of each source, undelivered alerts and recent job runs."""
+    from store.models import Alert, Delivery
+
+    with store.sessions() as session:
+        last_runs = {}
+        latest = (select(CrawlRun.source_id, func.max(CrawlRun.id)).group_by(CrawlRun.source_id)).subquery()
+        rows = session.execute(
+            select(CrawlRun, Source.name).join(latest, latest.c[1] == CrawlRun.id)
+            .outerjoin(Source, Source.id == CrawlRun.source_id)
+        ).all()
+        for run, source_name in rows:
+            last_runs[f"{run.product_slug}/{source_name or run.spider}"] = {
+                "spider": run.spider, "status": run.status, "reason": run.reason,
+                "started_at": run.started_at.isoformat(), "stored": run.stored, "updated": run.updated,
+                "dropped": run.dropped, "reported_total": (run.stats or {}).get("reported_total"),
+                "caps_hit": (run.stats or {}).get("caps_hit", []),
+            }
+        by_status = select(Delivery.status, func.count()).group_by(Delivery.status)
+        deliveries = {st: n for st, n in session.execute(by_status)}
+        failed = [
+            {"delivery": d.id, "target": d.target, "attempts": d.attempts, "error": d.last_error}
+            for d in session.scalars(select(Delivery).where(Delivery.status == "failed").limit(20))
+        ]
+        job_runs = job_history(session)  # last run, result, failures and next run of each job
+        counts = {
+            "products": session.scalar(select(func.count()).select_from(Product)) or 0,
+            "alerts": session.scalar(select(func.count()).select_from(Alert)) or 0,
+        }
+        return {
+            "database": store.engine.url.render_as_string(hide_password=True),
+            "posts": backlog(session), "counts": counts, "crawls": last_runs,
+            "deliveries": deliveries, "failed_deliveries": failed, "jobs": job_runs,
+            "undelivered": sum(n for st, n in deliveries.items() if st != "sent"),
+            "crawl_backlog": crawl_backlog(session, config),
+        }
+
+
+def configured_product(config: Config, slug: str) -> ProductSpec | None:
+    """The product's config, or None for products known only to the store (e.g. imported)."""
+    try:
+        return config.product(slug)
+    except ConfigError:
+        return None
+
+
+def plain(value: Any) -> Any:
+    """A JSON-safe copy of a job result (dataclasses via ``as_dict``)."""
+    if hasattr(value, "as_dict"):
+        value = value.as_dict()
+    return json.loads(json.dumps(value, default=str))
+
+
+def detect_all(store: Store, config: Config) -> dict[str, Any]:
+    """Run issue detection for every configured product, as the only detect leader.
+
+    Returns the per-product reports; a product that fails does not stop the others, but the run
+    then ends with a :class:`JobError` naming it.
+    """
+    from store.locks import leader_lock
+
+    with leader_lock(store, "detect") as held:
+        if not held:
+            return {"skipped": "another process holds the detect lock"}
+        from alerts.issues import run_detect
+
+        results: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for spec in config.products:
+            try:
+                results[spec.slug] = plain(run_detect(store, config, spec.slug))
+            except Exception as exc:  # noqa: BLE001 - one product's failure must not stop the others
+                log.exception("detect failed for %s", spec.slug)
+                errors[spec.slug] = f"{exc.__class__.__name__}: {exc}"
+    if errors:
+        raise JobError("detect failed for " + "; ".join(f"{slug}: {err}" for slug, err in errors.items()))
+    return {"products": results}
+
+
+def deliver_alerts(store: Store, config: Config, *, digest: bool = False) -> dict[str, Any]:
+    """Deliver pending alerts as the only alert leader (never two senders at once)."""
+    from store.locks import leader_lock
+
+    with leader_lock(store, "alert") as held:
+        if not held:
+            return {"skipped": "another process holds the alert lock"}
+        from alerts.deliver import deliver_pending
+
+        return {"delivered": plain(deliver_pending(store, config, digest=digest))}
+
+
+def shared_frontier(config: Config) -> bool:
+    return bool(config.crawl.redis_url or os.environ.get("VOXPOP_REDIS_URL"))
+
+
+def job_history(session: Any, limit: int = 500) -> dict[str, dict[str, Any]]:
+    """Per job: last run, its status, result and error, consecutive failures, last success, next run."""
+    from store.models import JobRun
+
+    jobs: dict[str, dict[str, Any]] = {}
+    for run in session.scalars(select(JobRun).order_by(JobRun.id.desc()).limit(limit)):
+        entry = jobs.get(run.job_id)
+        if entry is None:
+            jobs[run.job_id] = entry = {
+                "last_run": run.started_at.isoformat(), "status": run.status, "result": run.result,
+                "error": run.error, "failures": 0, "last_ok": None, "next_run": None, "_open": True,
+            }
+        if run.status in ("error", "missed"):
+            entry["failures"] += 1 if entry["_open"] else 0
+        elif run.status == "ok":
+            entry["_open"] = False
+            entry["last_ok"] = entry["last_ok"] or run.started_at.isoformat()
+    for job_id, next_run in _next_runs(session).items():
+        jobs.setdefault(job_id, {"last_run": None, "status": "never run", "result": None, "error": None,
+                                 "failures": 0, "last_ok": None, "_open": False})["next_run"] = next_run
+    for entry in jobs.values():
+        entry.pop("_open", None)
+    return dict(sorted(jobs.items()))
+
+
+def _next_runs(session: Any) -> dict[str, str | None]:
+    """Next run times straight from the job store table (no scheduler needed)."""
+    from datetime import UTC
+
+    from sqlalchemy import inspect as sa_inspect
+    from sqlalchemy import text
+
+    if not sa_inspect(session.connection()).has_table(JOBSTORE_TABLE):
+        return {}
+    rows = session.execute(text(f"SELECT id, next_run_time FROM {JOBSTORE_TABLE}")).all()
+    return {job_id: datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else "paused"
+            for job_id, ts in rows}
+
+
+def crawl_backlog(session: Any, config: Config) -> dict[str, Any]:
+    """Sources due (or never crawled) by their interval, and queued requests in the shared frontier."""
+    from datetime import timedelta
+
+    due: list[str] = []
+    now = utcnow()
+    for spec in config.products:
+        for source in spec.sources:
+            last = session.scalar(
+                select(func.max(CrawlRun.started_at)).join(Source, Source.id == CrawlRun.source_id)
+                .join(Product, Product.id == Source.product_id)
+                .where(Product.slug == spec.slug, Source.name == source.name))
+            if last is None or now - last >= timedelta(minutes=source.every_minutes):
+                due.append(f"{spec.slug}/{source.name}")
+    result: dict[str, Any] = {"sources_due": due}
+    if config.crawl.redis_url:
+        try:
+            from spiders.distributed import frontier_sizes
+
+            result["frontier"] = frontier_sizes(config.crawl.redis_url)
+        except Exception as exc:  # noqa: BLE001 - status must work when Redis is down
+            result["frontier"] = f"unavailable: {exc.__class__.__name__}: {exc}"
+    return result
