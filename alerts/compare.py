@@ -14,13 +14,17 @@ differences of mean ratings) and are marked when the interval contains zero. Gro
 from __future__ import annotations
 
 import math
+import os
+import queue
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import case, func, literal_column, select, text
+from sqlalchemy import Connection, Engine, case, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from alerts import stats
@@ -32,6 +36,7 @@ MATCH_SIMILARITY = 0.55  # centroid cosine at which two products' issues count a
 SENTIMENT_ORDER = ("positive", "neutral", "negative")
 INACTIVE_ISSUE_STATES = ("candidate", "resolved")
 SECONDS_PER_WEEK = 7 * 86400
+DEFAULT_QUERY_THREADS = min(4, os.cpu_count() or 1)
 # temp_store=2 is MEMORY; cache_size negative is KiB (256 MiB); mmap_size in bytes (1 GiB).
 SQLITE_REPORT_PRAGMAS = {"temp_store": 2, "cache_size": -262144, "mmap_size": 1 << 30}
 
@@ -52,7 +57,8 @@ class ReportError(ValueError):
 
 def build_report(session: Session, products: Sequence[str] | None, since: datetime, until: datetime,
                  jobs_by_product: Mapping[str, Sequence[JobLike]] | None = None, *, min_n: int = DEFAULT_MIN_N,
-                 top_needs: int = DEFAULT_TOP_NEEDS, generated_at: datetime | None = None) -> dict[str, Any]:
+                 top_needs: int = DEFAULT_TOP_NEEDS, generated_at: datetime | None = None,
+                 threads: int = DEFAULT_QUERY_THREADS) -> dict[str, Any]:
     """Compare products over ``[since, until)`` and return the report as a JSON-able dict.
 
     Args:
@@ -65,6 +71,8 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
         min_n: samples smaller than this are flagged and not ranked.
         top_needs: how many unmet needs to list per product.
         generated_at: the report's timestamp (default now).
+        threads: how many connections run the aggregate queries at once (reads of committed data;
+            1 keeps every query on ``session``).
     """
     since, until = _utc(since), _utc(until)
     if until <= since:
@@ -77,10 +85,12 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
     weeks = [(anchor + timedelta(weeks=i)).date().isoformat() for i in range(n_weeks)]
     mid = since + (until - since) / 2
 
-    with _sqlite_tuned(session, dialect):
-        volume_rows = _volume_cube(session, dialect, ids, since, until, anchor, mid)
-        class_rows = _class_cube(session, dialect, ids, since, until, anchor, mid)
-        issue_rows = _issue_counts(session, ids, since, until, mid)
+    # The slow class cube first, so the threads finish together.
+    queries = (_class_queries(dialect, ids, since, until, anchor, mid)
+               + _volume_queries(dialect, ids, since, until, anchor, mid))
+    cubes = _run_cubes(session, dialect, queries, threads)
+    volume_rows, class_rows = cubes["volume"], cubes["class"]
+    issue_rows = _issue_counts(session, ids, since, until, mid)
 
     slug_of = {r.id: r.slug for r in rows}
     own = next((r.slug for r in rows if r.own), None)
@@ -134,7 +144,7 @@ def _utc(value: datetime) -> datetime:
 
 
 @contextmanager
-def _sqlite_tuned(session: Session, dialect: str) -> Iterator[None]:
+def _sqlite_tuned(session: Session | Connection, dialect: str) -> Iterator[None]:
     """On SQLite, sort in memory with a larger page cache and memory-mapped reads; restored afterwards."""
     if dialect != "sqlite":
         yield
@@ -209,19 +219,27 @@ def _star_expr(dialect: str) -> Any:
     return literal_column("CAST(posts.rating + 0.5 AS INTEGER)")
 
 
-def _cube(session: Session, dialect: str, ids: list[int], since: datetime, until: datetime, anchor: datetime,
-          mid: datetime, dims: list[Any], measures: list[Any],
-          join_class: bool) -> dict[int, list[tuple[int, int, Any]]]:
-    """GROUP BY product and ``dims`` with a week index and period half on every row.
+@dataclass(frozen=True)
+class _CubeQuery:
+    """One GROUP BY query of a cube; ``week``/``half`` are None when its rows carry those columns."""
+
+    cube: str
+    query: Any
+    week: int | None = None
+    half: int | None = None
+
+
+def _cube_queries(cube: str, dialect: str, ids: list[int], since: datetime, until: datetime, anchor: datetime,
+                  mid: datetime, dims: list[Any], measures: list[Any], join_class: bool) -> list[_CubeQuery]:
+    """GROUP BY product and ``dims``, with a week index and period half for every row.
 
     On SQLite a post's own product is read through the covering index one week at a time (SQLite
-    groups by sorting, and many small sorts beat one big one); PostgreSQL hash-aggregates the whole
-    period in one query with a week expression. The few extra links of multi-product posts are
-    grouped in one query with the week expression on both.
+    groups by sorting, and many small sorts beat one big one; they also spread over threads);
+    PostgreSQL hash-aggregates the whole period in one query with a week expression. The few extra
+    links of multi-product posts are grouped in one query with the week expression on both.
     """
-    out: dict[int, list[Any]] = defaultdict(list)
     if not ids:
-        return out
+        return []
 
     def joined(query: Any) -> Any:
         if not join_class:
@@ -232,41 +250,80 @@ def _cube(session: Session, dialect: str, ids: list[int], since: datetime, until
     week_col = _week_expr(dialect, anchor).label("week")
     half_col = case((Post.created_at >= mid, 1), else_=0).label("half")
     own = Post.product_id.label("pid")
-    if dialect == "postgresql":  # hash aggregation: one query over the whole period is fastest
-        query = joined(select(own, week_col, half_col, *dims, *measures).select_from(Post)).where(
-            Post.product_id.in_(ids), Post.created_at >= since, Post.created_at < until,
-        ).group_by(own, week_col, half_col, *dims)
-        for row in session.execute(query):
-            out[row.pid].append((row.week, row.half, row))
-    else:  # SQLite sorts to group: many small sorts beat one big one
+    queries: list[_CubeQuery] = []
+    if dialect == "postgresql":
+        queries.append(_CubeQuery(cube, joined(select(own, week_col, half_col, *dims, *measures).select_from(Post))
+                                  .where(Post.product_id.in_(ids), Post.created_at >= since, Post.created_at < until)
+                                  .group_by(own, week_col, half_col, *dims)))
+    else:
         for start, end, week, half in _ranges(since, until, anchor, mid):
             query = joined(select(own, *dims, *measures).select_from(Post)).where(
                 Post.product_id.in_(ids), Post.created_at >= start, Post.created_at < end).group_by(own, *dims)
-            for row in session.execute(query):
-                out[row.pid].append((week, half, row))
+            queries.append(_CubeQuery(cube, query, week, half))
     pid = PostProduct.product_id.label("pid")
-    query = _extra_scope(select(pid, week_col, half_col, *dims, *measures), ids, since, until)
-    query = joined(query).group_by(pid, week_col, half_col, *dims)
-    for row in session.execute(query):
-        out[row.pid].append((row.week, row.half, row))
-    return out
+    extra = _extra_scope(select(pid, week_col, half_col, *dims, *measures), ids, since, until)
+    queries.append(_CubeQuery(cube, joined(extra).group_by(pid, week_col, half_col, *dims)))
+    return queries
 
 
-def _volume_cube(session: Session, dialect: str, ids: list[int], since: datetime, until: datetime,
-                 anchor: datetime, mid: datetime) -> dict[int, list[Any]]:
+def _volume_queries(dialect: str, ids: list[int], since: datetime, until: datetime, anchor: datetime,
+                    mid: datetime) -> list[_CubeQuery]:
     """Posts by product, week, source, status and star, with rating sums (posts' covering index only)."""
     dims = [Post.source, Post.status, _star_expr(dialect).label("star")]
     measures = [func.count().label("n"), func.sum(Post.rating).label("r_sum"),
                 func.sum(Post.rating * Post.rating).label("r_sq")]
-    return _cube(session, dialect, ids, since, until, anchor, mid, dims, measures, join_class=False)
+    return _cube_queries("volume", dialect, ids, since, until, anchor, mid, dims, measures, join_class=False)
 
 
-def _class_cube(session: Session, dialect: str, ids: list[int], since: datetime, until: datetime,
-                anchor: datetime, mid: datetime) -> dict[int, list[Any]]:
+def _class_queries(dialect: str, ids: list[int], since: datetime, until: datetime, anchor: datetime,
+                   mid: datetime) -> list[_CubeQuery]:
     """Classified posts by product, week, need type, unmet need, top job and sentiment; newest post id."""
     dims = [Classification.need_type, Classification.unmet_need, Classification.top_job, Classification.sentiment]
     measures = [func.count().label("n"), func.max(Post.id).label("latest")]
-    return _cube(session, dialect, ids, since, until, anchor, mid, dims, measures, join_class=True)
+    return _cube_queries("class", dialect, ids, since, until, anchor, mid, dims, measures, join_class=True)
+
+
+def _run_cubes(session: Session, dialect: str, queries: list[_CubeQuery],
+               threads: int) -> dict[str, dict[int, list[tuple[int, int, Any]]]]:
+    """Run every cube query and group the rows as ``{cube: {product id: [(week, half, row)]}}``."""
+    out: dict[str, dict[int, list[tuple[int, int, Any]]]] = {"volume": defaultdict(list), "class": defaultdict(list)}
+    for item, rows in zip(queries, _execute_all(session, dialect, [q.query for q in queries], threads), strict=True):
+        for row in rows:
+            week = row.week if item.week is None else item.week
+            half = row.half if item.half is None else item.half
+            out[item.cube][row.pid].append((week, half, row))
+    return out
+
+
+def _execute_all(session: Session, dialect: str, queries: list[Any], threads: int) -> list[list[Any]]:
+    """The rows of each query, in order; on up to ``threads`` connections of the session's engine at once.
+
+    The queries are independent reads of committed data, and both drivers release the GIL while the
+    database works, so a report uses every core. With one thread (or a bind that is not an engine,
+    or an in-memory SQLite database) they run on the session's own connection.
+    """
+    bind = session.get_bind()
+    if threads <= 1 or len(queries) <= 1 or not isinstance(bind, Engine) or bind.url.database in (None, "", ":memory:"):
+        with _sqlite_tuned(session, dialect):
+            return [list(session.execute(query)) for query in queries]
+    results: list[list[Any]] = [[] for _ in queries]
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for index in range(len(queries)):
+        todo.put(index)
+
+    def drain() -> None:
+        with bind.connect() as connection, _sqlite_tuned(connection, dialect):
+            while True:
+                try:
+                    index = todo.get_nowait()
+                except queue.Empty:
+                    return
+                results[index] = list(connection.execute(queries[index]))
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="report-sql") as pool:
+        for future in [pool.submit(drain) for _ in range(threads)]:
+            future.result()
+    return results
 
 
 def _issue_counts(session: Session, ids: list[int], since: datetime, until: datetime,

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from alerts.compare import build_report  # noqa: E402
+from alerts.compare import DEFAULT_QUERY_THREADS, build_report  # noqa: E402
 from alerts.report import FORMATS, render_report  # noqa: E402
 from store.db import Store  # noqa: E402
 from store.models import Classification, Issue, IssuePost, Post, PostProduct, Product  # noqa: E402
@@ -144,15 +144,16 @@ def main() -> None:
     jobs = {slug: [_Job(j) for j in JOBS] for slug, _, _ in PRODUCTS}
     since = END - timedelta(days=args.days)
     times = []
-    for _ in range(2):
+    for threads in (DEFAULT_QUERY_THREADS, DEFAULT_QUERY_THREADS, 1):
         t, cpu = time.perf_counter(), time.process_time()
         with store.sessions() as session:
-            data = build_report(session, [p[0] for p in PRODUCTS], since, END, jobs)
+            data = build_report(session, [p[0] for p in PRODUCTS], since, END, jobs, threads=threads)
         times.append((time.perf_counter() - t, time.process_time() - cpu))
-    # SQLite runs in this process, so CPU time is the cost without other load on the machine.
+    # SQLite runs in this process, so CPU time (all threads) is the cost without other load on the machine.
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"build_report over {args.days} days: first {times[0][0]:.2f} s wall / {times[0][1]:.2f} s CPU, "
-          f"second {times[1][0]:.2f} s wall / {times[1][1]:.2f} s CPU "
+    print(f"build_report over {args.days} days with {DEFAULT_QUERY_THREADS} query threads: "
+          f"first {times[0][0]:.2f} s wall / {times[0][1]:.2f} s CPU, "
+          f"second {times[1][0]:.2f} s wall / {times[1][1]:.2f} s CPU; one connection: {times[2][0]:.2f} s wall "
           f"(volume {sum(p['volume'] for p in data['products']):,} product-posts; load average {load:.1f} "
           f"on {os.cpu_count()} CPUs)")
     for fmt in FORMATS:

@@ -197,3 +197,13 @@ def test_no_products_gives_an_empty_report(store: Store) -> None:
     assert data["products"] == [] and data["comparisons"] == [] and data["summary"]["text"] == "No products to compare."
     for fmt in FORMATS:
         assert render_report(data, fmt)
+
+
+def test_parallel_queries_give_the_same_report_as_one_connection(store: Store) -> None:
+    with store.transaction() as session:
+        rd.build(session)
+    with store.sessions() as session:
+        one = build_report(session, None, rd.SINCE, rd.UNTIL, rd.JOBS, generated_at=rd.UNTIL, threads=1)
+        three = build_report(session, None, rd.SINCE, rd.UNTIL, rd.JOBS, generated_at=rd.UNTIL, threads=3)
+    assert one == three
+    assert sum(p["volume"] for p in one["products"]) > 0
