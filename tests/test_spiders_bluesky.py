@@ -8,7 +8,7 @@ import time
 import pytest
 
 from spiders.pages import bluesky as pages
-from spiders.pages.community import MalformedBody
+from spiders.pages.common import MalformedBody
 from tests.community_sites import FIXTURES, body, fixture_site, hit_times
 
 CREDS = {"BLUESKY_HANDLE": "voxpop-crawler.bsky.social", "BLUESKY_APP_PASSWORD": "fixture-app-password"}

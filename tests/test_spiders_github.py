@@ -8,7 +8,8 @@ import time
 import pytest
 
 from spiders.pages import github as pages
-from spiders.pages.community import MalformedBody, parse_link_header
+from spiders.pages.common import MalformedBody
+from spiders.pages.community import parse_link_header
 from tests.community_sites import FIXTURES, body, fixture_site, hit_times
 
 PAGE1 = "/repos/notely-app/notely/issues?state=all&per_page=100&since=2000-01-01T00:00:00Z"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from spiders.pages import hackernews as pages
-from spiders.pages.community import MalformedBody
+from spiders.pages.common import MalformedBody
 from tests.community_sites import body, fixture_site, hit_times
 
 BASE = "/api/v1/search_by_date?query=notely&tags=%28story%2Ccomment%29&hitsPerPage=100"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from spiders.pages import mastodon as pages
-from spiders.pages.community import MalformedBody
+from spiders.pages.common import MalformedBody
 from tests.community_sites import FIXTURES, body, fixture_site, hit_times
 
 PAGE1 = "/api/v1/timelines/tag/notely?limit=40"

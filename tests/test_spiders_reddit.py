@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from spiders.pages import reddit as pages
-from spiders.pages.community import MalformedBody
+from spiders.pages.common import MalformedBody
 from tests.community_sites import body, ensure_products, fixture_site, hit_times, linked
 
 CREDS = {"REDDIT_CLIENT_ID": "fixture-id", "REDDIT_CLIENT_SECRET": "fixture-secret"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from spiders.pages import stackexchange as pages
-from spiders.pages.community import MalformedBody
+from spiders.pages.common import MalformedBody
 from tests.community_sites import body, fixture_site, hit_times
 
 PAGE2 = ("/2.3/search/advanced?site=softwarerecs&q=notely&filter=withbody&pagesize=100&page=2&sort=creation"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from spiders.normalize import clean_text
-from spiders.pages.community import MalformedBody, Page, expect, load_json
+from spiders.pages.common import MalformedBody, expect, load_json
+from spiders.pages.community import Page
 
 APP = "https://bsky.app"
 

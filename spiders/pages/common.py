@@ -1,4 +1,4 @@
-"""Small helpers shared by the review-source page parsers."""
+"""Small helpers shared by every page parser: the malformed-body error, JSON decoding, shape checks."""
 
 from __future__ import annotations
 
@@ -7,16 +7,22 @@ from typing import Any
 
 
 class MalformedBody(ValueError):
-    """A response body that is not the shape the parser expects."""
+    """A response body that is not the shape the parser expects (counted, retried once, never stored)."""
 
 
-def load_json(body: bytes | str) -> Any:
-    """Decode a JSON body or raise :class:`MalformedBody`."""
-    try:
-        text = body.decode("utf-8") if isinstance(body, bytes | bytearray) else body
-        return json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedBody(f"not JSON: {exc}") from exc
+def load_json(body: bytes | str | Any) -> Any:
+    """Decode a JSON body (already-decoded values pass through); raise :class:`MalformedBody` otherwise."""
+    if isinstance(body, (bytes, bytearray)):
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedBody(f"body is not UTF-8: {exc}") from exc
+    if isinstance(body, str):
+        try:
+            return json.loads(body)
+        except json.JSONDecodeError as exc:
+            raise MalformedBody(f"body is not JSON: {exc.msg} at {exc.pos}") from exc
+    return body
 
 
 def expect(value: Any, kind: type | tuple[type, ...], what: str) -> Any:

@@ -7,16 +7,11 @@ Parsers turn one response body into plain ``dict`` posts with the fields of ``st
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-
-class MalformedBody(ValueError):
-    """A response body that is not the JSON shape the parser expects."""
 
 
 @dataclass
@@ -26,28 +21,6 @@ class Page:
     posts: list[dict[str, Any]] = field(default_factory=list)
     next: str | None = None  # cursor, ``after``, page number or URL, per source
     info: dict[str, Any] = field(default_factory=dict)  # reported_total, quota, backoff, ...
-
-
-def load_json(body: bytes | str | Any) -> Any:
-    """Decode a JSON body (already-decoded values pass through); raise :class:`MalformedBody` otherwise."""
-    if isinstance(body, (bytes, bytearray)):
-        try:
-            body = body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise MalformedBody(f"body is not UTF-8: {exc}") from exc
-    if isinstance(body, str):
-        try:
-            return json.loads(body)
-        except json.JSONDecodeError as exc:
-            raise MalformedBody(f"body is not JSON: {exc.msg} at {exc.pos}") from exc
-    return body
-
-
-def expect(value: Any, kind: type | tuple[type, ...], what: str) -> Any:
-    """Return ``value`` when it has the expected type, else raise :class:`MalformedBody` naming ``what``."""
-    if not isinstance(value, kind):
-        raise MalformedBody(f"{what}: expected {getattr(kind, '__name__', kind)}, got {type(value).__name__}")
-    return value
 
 
 def iso_from_epoch(value: Any) -> str | None:

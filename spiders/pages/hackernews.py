@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from spiders.normalize import clean_text, html_to_text
-from spiders.pages.community import Page, expect, iso_from_epoch, load_json
+from spiders.pages.common import expect, load_json
+from spiders.pages.community import Page, iso_from_epoch
 
 ITEM_URL = "https://news.ycombinator.com/item?id={}"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from spiders.normalize import clean_text
-from spiders.pages.community import MalformedBody, Page, expect, iso_from_epoch, load_json
+from spiders.pages.common import MalformedBody, expect, load_json
+from spiders.pages.community import Page, iso_from_epoch
 
 WEB = "https://www.reddit.com"
 _GONE = {"[deleted]", "[removed]", ""}

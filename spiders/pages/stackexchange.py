@@ -6,7 +6,8 @@ import html
 from typing import Any
 
 from spiders.normalize import clean_text, html_to_text
-from spiders.pages.community import Page, expect, iso_from_epoch, load_json
+from spiders.pages.common import expect, load_json
+from spiders.pages.community import Page, iso_from_epoch
 
 
 def post_from_question(item: dict[str, Any], found_by: str | None) -> dict[str, Any] | None:

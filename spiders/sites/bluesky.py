@@ -28,7 +28,7 @@ from scrapy.http import Response
 from spiders.community import CommunitySpider
 from spiders.normalize import parse_datetime
 from spiders.pages import bluesky as pages
-from spiders.pages.community import MalformedBody
+from spiders.pages.common import MalformedBody
 
 CREATE_SESSION = "/xrpc/com.atproto.server.createSession"
 REFRESH_SESSION = "/xrpc/com.atproto.server.refreshSession"

@@ -27,7 +27,8 @@ from spiders.community import CommunitySpider
 from spiders.middlewares import retry_after_seconds
 from spiders.normalize import parse_datetime
 from spiders.pages import github as pages
-from spiders.pages.community import MalformedBody, parse_link_header
+from spiders.pages.common import MalformedBody
+from spiders.pages.community import parse_link_header
 
 MAX_RATE_LIMIT_RETRIES = 3
 

@@ -28,7 +28,7 @@ from scrapy.http import Response
 from spiders.community import CommunitySpider
 from spiders.normalize import parse_datetime
 from spiders.pages import reddit as pages
-from spiders.pages.community import MalformedBody
+from spiders.pages.common import MalformedBody
 
 TOKEN_PATH = "/api/v1/access_token"
 CREDENTIALS_HINT = "check REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET (a Reddit 'script' or 'web' app)"

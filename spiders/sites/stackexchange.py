@@ -24,7 +24,7 @@ from scrapy.http import Response
 from spiders.community import CommunitySpider
 from spiders.normalize import parse_datetime
 from spiders.pages import stackexchange as pages
-from spiders.pages.community import MalformedBody
+from spiders.pages.common import MalformedBody
 
 SEARCH_PATH = "/2.3/search/advanced"
 _SECONDS = re.compile(r"available in (\d+) seconds?")
