@@ -1,7 +1,9 @@
-"""A tiny inline-SVG chart renderer: grouped bars with intervals, stacked 100 % bars, trend lines, heat maps.
+"""A tiny inline-SVG chart renderer for reports and alert mail.
 
-Output is a self-contained ``<svg>`` string (no scripts, no external fonts or styles) to paste into
-HTML. Every piece of text is escaped here, so callers may pass scraped or configured names as they are.
+Reports: grouped bars with intervals, stacked 100 % bars, trend lines, heat maps. Alert mail: daily
+bars and a text sparkline. Output is a self-contained ``<svg>`` string (no scripts, no external fonts
+or styles) to paste into HTML, with fixed pixel sizes so mail clients lay it out without CSS. Every
+piece of text is escaped here, so callers may pass scraped or configured names as they are.
 """
 
 from __future__ import annotations
@@ -12,15 +14,20 @@ from html import escape
 PALETTE = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#4b5563")
 SENTIMENT_COLOURS = {"positive": "#16a34a", "neutral": "#9ca3af", "negative": "#dc2626"}
 FONT = "font-family=\"Helvetica,Arial,sans-serif\""
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 
 
 def _t(value: object) -> str:
     return escape(str(value), quote=True)
 
 
-def _svg(width: int, height: int, title: str, body: list[str]) -> str:
+def _num(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _svg(width: int, height: int, title: str, body: list[str], font_size: int = 11) -> str:
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" {FONT} font-size="11"><title>{_t(title)}</title>'
+            f'viewBox="0 0 {width} {height}" {FONT} font-size="{font_size}"><title>{_t(title)}</title>'
             + "".join(body) + "</svg>")
 
 
@@ -184,3 +191,49 @@ def heat_map(title: str, rows: Sequence[str], cols: Sequence[str], values: Seque
                         f'<text x="{label_w + cell_w * j + cell_w / 2}" y="{y + cell_h / 2 + 4}" '
                         f'text-anchor="middle">{_t(texts[i][j])}</text>')
     return _svg(width, height, title, body)
+
+
+# -- alert mail ---------------------------------------------------------------------------------
+
+
+def daily_bars(values: Sequence[float], labels: Sequence[str] | None = None, *, title: str = "",
+               width: int = 420, height: int = 110, highlight_last: int = 0, colour: str = PALETTE[0],
+               highlight: str = SENTIMENT_COLOURS["negative"]) -> str:
+    """Vertical bars, one per value (e.g. posts per day), the last ``highlight_last`` in another colour.
+
+    Labels, when given, are drawn under the first and last bar only (dates stay readable when small).
+    """
+    n = len(values)
+    top, bottom, left = 14, 16, 4
+    plot_h = height - top - bottom
+    body: list[str] = []
+    if title:
+        body.append(f'<text x="{left}" y="10" fill="#374151">{_t(title)}</text>')
+    peak = max([float(v) for v in values if v is not None] or [0.0]) or 1.0
+    step = (width - 2 * left) / max(1, n)
+    bar_w = max(1.0, step * 0.8)
+    for i, v in enumerate(values):
+        v = float(v or 0)
+        h = plot_h * v / peak
+        x = left + i * step
+        fill = highlight if i >= n - highlight_last else colour
+        body.append(f'<rect x="{_num(x)}" y="{_num(top + plot_h - h)}" width="{_num(bar_w)}" height="{_num(h)}" '
+                    f'fill="{fill}"><title>{_t(labels[i] if labels and i < len(labels) else i)}: '
+                    f'{_num(v)}</title></rect>')
+    body.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - left}" y2="{top + plot_h}" stroke="#9ca3af"/>')
+    body.append(f'<text x="{width - left}" y="{top - 3}" text-anchor="end" fill="#6b7280">max {_num(peak)}</text>')
+    if labels and n:
+        body.append(f'<text x="{left}" y="{height - 3}" fill="#6b7280">{_t(labels[0])}</text>')
+        body.append(f'<text x="{width - left}" y="{height - 3}" text-anchor="end" '
+                    f'fill="#6b7280">{_t(labels[-1])}</text>')
+    return _svg(width, height, title or "bar chart", body, font_size=10)
+
+
+def sparkline(values: Sequence[float | None]) -> str:
+    """Unicode block sparkline for plain-text mail (``▁▂▅█``); blanks for missing values."""
+    nums = [float(v) for v in values if v is not None]
+    if not nums:
+        return ""
+    lo, hi = min(0.0, min(nums)), max(nums)
+    span = (hi - lo) or 1.0
+    return "".join(" " if v is None else SPARK_BLOCKS[min(7, int((float(v) - lo) / span * 7.999))] for v in values)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from alerts import svg
+from alerts import charts
 from spiders.normalize import clean_text, header_safe
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -140,8 +140,9 @@ def alert_context(kind: str, payload: Mapping[str, Any], *, alert_id: int | None
         "state": (issue or {}).get("state"), "size": (issue or {}).get("size"),
         "first_seen": clean_text(str((issue or {}).get("first_seen") or ""))[:10] or None,
         "why": why(kind, figures), "p_value": _p(figures.get("p_value")),
-        "chart_svg": svg.bar_chart(counts, days, title=chart_title, highlight_last=window) if counts else "",
-        "sparkline": svg.sparkline(counts), "chart_from": days[0] if days else "", "chart_to": days[-1] if days else "",
+        "chart_svg": charts.daily_bars(counts, days, title=chart_title, highlight_last=window) if counts else "",
+        "sparkline": charts.sparkline(counts),
+        "chart_from": days[0] if days else "", "chart_to": days[-1] if days else "",
         "chart_max": int(max(counts)) if counts else 0,
         "quotes": quotes, "competitors": competitors, "other_products": int(payload.get("other_products") or 0),
         "sentiment": sentiment, "versions": versions, "day": _clip(str(payload.get("day") or ""), 10),

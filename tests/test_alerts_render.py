@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from alerts import svg
+from alerts import charts
 from alerts.deliver import deliver_pending
 from alerts.render import render_alert, render_digest, safe_url, slack_message
 from store.models import Delivery
@@ -54,11 +54,13 @@ def test_competitors_are_listed() -> None:
 
 
 def test_svg_escapes_text_and_has_no_active_content() -> None:
-    chart = svg.bar_chart([1, 2, 3], ["<a>", "b", "</svg><script>"], title="<script>t</script>", highlight_last=1)
+    chart = charts.daily_bars([1, 2, 3], ["<a>", "b", "</svg><script>"], title="<script>t</script>",
+                               highlight_last=1)
     assert "<script" not in chart and "&lt;script&gt;" in chart and chart.count("<svg") == 1
-    line = svg.line_chart([("a&b", [1, None, 3]), ("c", [2, 2, 2])], ["x", "y", "z"], title="t")
-    assert "a&amp;b" in line and line.count("<polyline") == 3
-    assert svg.sparkline([0, 1, 2, None, 8]) == "▁▁▂ █"
+    assert chart.count("<rect") == 3 and chart.count(charts.SENTIMENT_COLOURS["negative"]) == 1
+    line = charts.line_chart("t", ["2026-01-05", "2026-01-12", "2026-01-19"], [("a&b", [1, 2, 3]), ("c", [2, None, 2])])
+    assert "a&amp;b" in line and line.count("<polyline") == 1 and line.count("<circle") == 2
+    assert charts.sparkline([0, 1, 2, None, 8]) == "▁▁▂ █"
 
 
 def test_safe_url() -> None:
