@@ -284,15 +284,29 @@ def _parse_date(r: _Reader, key: str) -> date | None:
         raise ConfigError(f"{r.path}: {r.prefix}{key}: expected a date YYYY-MM-DD, got {value!r}") from None
 
 
+def _redis_url(crawl: _Reader, env: Mapping[str, str]) -> str | None:
+    url = env.get("VOXPOP_REDIS_URL") or crawl.text("redis_url")
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        expected = "a redis://, rediss:// or unix:// URL"
+        if env.get("VOXPOP_REDIS_URL"):
+            raise ConfigError(f"VOXPOP_REDIS_URL: expected {expected}, got {url!r}")
+        raise crawl._fail("redis_url", expected, url)
+    return url or None
+
+
 def parse_config(data: Mapping[str, Any], path: str = "voxpop.toml",
                  environ: Mapping[str, str] | None = None) -> Config:
-    """Validate a parsed TOML document; ``VOXPOP_DATABASE_URL`` overrides ``database_url``."""
+    """Validate a parsed TOML document.
+
+    ``VOXPOP_DATABASE_URL`` overrides ``database_url`` and ``VOXPOP_REDIS_URL`` overrides
+    ``[crawl].redis_url``, so workers on other machines need only those two URLs.
+    """
     env = environ if environ is not None else os.environ
     r = _Reader(path, data, "")
     c = r.sub("crawl")
     crawl = CrawlSpec(contact_url=c.text("contact_url", CrawlSpec.contact_url), since=_parse_date(c, "since"),
                       backfill_days=c.integer("backfill_days", 90, minimum=1),
-                      timeout_s=c.integer("timeout_s", 1800, minimum=1), redis_url=c.text("redis_url"))
+                      timeout_s=c.integer("timeout_s", 1800, minimum=1), redis_url=_redis_url(c, env))
     products = tuple(_product(r.at("products", i, t), crawl) for i, t in enumerate(r.tables("products")))
     slugs = [p.slug for p in products]
     if len(slugs) != len(set(slugs)):

@@ -360,7 +360,7 @@ def deliver_alerts(store: Store, config: Config, *, digest: bool = False) -> dic
 
 
 def shared_frontier(config: Config) -> bool:
-    return bool(config.crawl.redis_url or os.environ.get("VOXPOP_REDIS_URL"))
+    return bool(config.crawl.redis_url)
 
 
 def job_history(session: Any, limit: int = 500) -> dict[str, dict[str, Any]]:

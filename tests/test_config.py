@@ -37,6 +37,15 @@ def test_database_url_env_overrides_file() -> None:
     assert config.database_url == "sqlite:///b.db"
 
 
+def test_redis_url_env_overrides_file_and_is_checked() -> None:
+    data = {"crawl": {"redis_url": "redis://file:6379/0"}}
+    assert parse_config(data, environ={}).crawl.redis_url == "redis://file:6379/0"
+    assert parse_config(data, environ={"VOXPOP_REDIS_URL": "redis://env:6379/1"}).crawl.redis_url == "redis://env:6379/1"
+    assert parse_config({}, environ={}).crawl.redis_url is None
+    with pytest.raises(ConfigError, match=r"^VOXPOP_REDIS_URL: expected a redis://"):
+        parse_config({}, environ={"VOXPOP_REDIS_URL": "localhost:6379"})
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -48,6 +57,7 @@ def test_database_url_env_overrides_file() -> None:
         ({"alerts": {"sensitivity": 2}}, r"alerts\.sensitivity: expected a number"),
         ({"products": [{"slug": "a"}, {"slug": "a"}]}, r"slugs must be unique"),
         ({"reports": [{"name": "weekly", "products": ["ghost"]}]}, r"unknown products \['ghost'\]"),
+        ({"crawl": {"redis_url": "http://cache:6379"}}, r"crawl\.redis_url: expected a redis://"),
     ],
 )
 def test_invalid_config_names_the_key(data: dict, message: str) -> None:
