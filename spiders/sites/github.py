@@ -27,7 +27,6 @@ from spiders.community import CommunitySpider
 from spiders.middlewares import retry_after_seconds
 from spiders.normalize import parse_datetime
 from spiders.pages import github as pages
-from spiders.pages.common import MalformedBody
 from spiders.pages.community import parse_link_header
 
 MAX_RATE_LIMIT_RETRIES = 3
@@ -166,15 +165,12 @@ class GitHubSpider(CommunitySpider):
             async for request in handled:
                 yield request
             return
-        try:
-            page = pages.parse_comments(response.body, found_by=f"github:{self.repo}", number=response.meta["number"])
-        except MalformedBody as exc:
-            retry = self.retry_malformed(response, exc)
-            if retry is not None:
-                yield retry
-                return
-        else:
-            self.count_page()
+        page, retry = self.parse_or_retry(response, pages.parse_comments, found_by=f"github:{self.repo}",
+                                          number=response.meta["number"])
+        if retry is not None:
+            yield retry
+            return
+        if page is not None:
             for post in page.posts:
                 yield self.community_post(post)
             following = parse_link_header(response.headers.get(b"Link")).get("next")

@@ -165,17 +165,14 @@ class RedditSpider(CommunitySpider):
             return
         sub = response.meta["sub"]
         key = self.key_of(sub)
-        try:
-            page = pages.parse_listing(response.body, found_by=self.found_by(sub))
-        except MalformedBody as exc:
-            retry = self.retry_malformed(response, exc)
+        page, retry = self.parse_or_retry(response, pages.parse_listing, found_by=self.found_by(sub))
+        if page is None:
             if retry is not None:
-                yield retry  # once: a truncated answer is often a passing glitch
+                yield retry
                 return
             async for request in self.next_request(response):
                 yield request
             return
-        self.count_page()
         reached_old = False
         for post in page.posts:
             created = parse_datetime(post["created_at"])
@@ -224,18 +221,12 @@ class RedditSpider(CommunitySpider):
                 yield request
             return
         sub = response.meta["sub"]
-        try:
-            if response.meta.get("more"):
-                page = pages.parse_more_children(response.body, found_by=self.found_by(sub))
-            else:
-                page = pages.parse_comments(response.body, found_by=self.found_by(sub))
-        except MalformedBody as exc:
-            retry = self.retry_malformed(response, exc)
-            if retry is not None:
-                yield retry
-                return
-        else:
-            self.count_page()
+        parser = pages.parse_more_children if response.meta.get("more") else pages.parse_comments
+        page, retry = self.parse_or_retry(response, parser, found_by=self.found_by(sub))
+        if retry is not None:
+            yield retry
+            return
+        if page is not None:
             self.expand_more(sub, response.meta["link"], page.info)
             for comment in page.posts:
                 if not self.before_since(parse_datetime(comment["created_at"])):
