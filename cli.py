@@ -333,7 +333,7 @@ def run(state: State) -> None:
 
 
 @main.command()
-@click.option("--role", type=click.Choice(["crawl", "classify", "detect", "alert"]), required=True)
+@click.option("--role", type=click.Choice(workers.ROLES), required=True)
 @click.option("--until-idle", is_flag=True, help="Exit when no work is left.")
 @click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True,
               help="classify: posts claimed per batch.")
