@@ -34,7 +34,7 @@ from operations import (
     shared_frontier,
     sync_config,
 )
-from store.db import Store
+from store.db import Store, create_table_once
 from store.repo import utcnow
 
 log = logging.getLogger("voxpop.scheduler")
@@ -390,7 +390,10 @@ def build_scheduler(config: Config, store: Store | None = None, *, max_workers: 
     with _STORES_GUARD:
         _STORES.setdefault(config.database_url, store)
     plans = [p for p in planned_jobs(config) if roles is None or p.role in roles]
-    jobstore = SQLAlchemyJobStore(engine=store.engine, tablename=JOBSTORE_TABLE) if persistent else MemoryJobStore()
+    jobstore: Any = MemoryJobStore()
+    if persistent:
+        jobstore = SQLAlchemyJobStore(engine=store.engine, tablename=JOBSTORE_TABLE)
+        create_table_once(store.engine, jobstore.jobs_t)  # two schedulers starting at once must not both create it
     sched = BackgroundScheduler(
         jobstores={"default": jobstore}, executors={"default": ThreadPoolExecutor(max_workers)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},

@@ -7,7 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, Table, create_engine, event, inspect
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -79,6 +80,23 @@ def migrate(engine: Engine) -> None:
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
+
+
+def create_table_once(engine: Engine, table: Table) -> None:
+    """Create a table outside our migrations (APScheduler's job store) even when several processes start at once.
+
+    PostgreSQL: under the migration lock, so the second process waits and then finds the table.
+    SQLite: a losing writer fails on the stale check; it is fine when the table exists afterwards.
+    """
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+            table.create(connection, checkfirst=True)
+    except SQLAlchemyError:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table(table.name, schema=table.schema):
+                raise
 
 
 def is_migrated(engine: Engine) -> bool:

@@ -116,3 +116,31 @@ def test_two_processes_creating_one_product_and_source_agree(store: Store) -> No
     thread.join(timeout=30)
     assert not thread.is_alive()
     assert (results["product"], results["source"]) == held_ids
+
+
+def test_a_table_outside_the_migrations_is_created_once_when_processes_race(store: Store) -> None:
+    """APScheduler's job table: two schedulers starting at once both try to create it (a CI failure)."""
+    import threading
+
+    from sqlalchemy import Column, Integer, MetaData, Table
+
+    from store.db import create_table_once
+
+    tables = [Table("race_probe", MetaData(), Column("id", Integer, primary_key=True)) for _ in range(6)]
+    barrier = threading.Barrier(len(tables))
+    errors: list[BaseException] = []
+
+    def start(table: Table) -> None:
+        barrier.wait()
+        try:
+            create_table_once(store.engine, table)
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(table,)) for table in tables]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert inspect(store.engine).has_table("race_probe")
