@@ -49,12 +49,17 @@ def ensure_database(url: str) -> None:
     if not parsed.drivername.startswith("postgresql") or not parsed.database:
         return
     admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    exists_query = text("SELECT 1 FROM pg_database WHERE datname = :name")
     try:
         with admin.connect() as connection:
-            exists = connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
-                                       {"name": parsed.database})
-            if not exists:
+            if connection.scalar(exists_query, {"name": parsed.database}):
+                return
+            try:
                 connection.execute(text(f'CREATE DATABASE "{parsed.database.replace(chr(34), "")}"'))
+            except SQLAlchemyError:
+                # Another worker starting at the same moment may have created it first.
+                if not connection.scalar(exists_query, {"name": parsed.database}):
+                    raise
     finally:
         admin.dispose()
 

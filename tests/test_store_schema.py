@@ -144,3 +144,45 @@ def test_a_table_outside_the_migrations_is_created_once_when_processes_race(stor
         thread.join(60)
     assert errors == []
     assert inspect(store.engine).has_table("race_probe")
+
+
+def test_workers_starting_together_create_one_postgres_database() -> None:
+    import threading
+    import uuid
+
+    import pytest
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from store.db import ensure_database
+    from tests.conftest import postgres_base_url
+
+    base = postgres_base_url()
+    if base is None:
+        pytest.skip("PostgreSQL tests skipped: set VOXPOP_REQUIRE_SERVICES=1 or VOXPOP_TEST_DATABASE_URL")
+    name = f"voxpop_race_{uuid.uuid4().hex[:8]}"
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            ensure_database(url)
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    admin = create_engine(make_url(base).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            found = connection.scalar(text("SELECT count(*) FROM pg_database WHERE datname = :n"), {"n": name})
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    finally:
+        admin.dispose()
+    assert errors == []
+    assert found == 1
