@@ -239,9 +239,9 @@ def _classify_batch(model: Classifier, posts: list[ClaimedPost], jobs: dict[int,
 def make_report(store: Store, config: Config, products: Sequence[str] | None, since: datetime, until: datetime,
                 fmt: str, out_path: Path, *, email: bool = False) -> Path:
     """Build a comparison report from SQL aggregates, write it, record it, and optionally email it."""
-    from alerts.compare import ReportError, build_report
-    from alerts.report import write_report
     from store.models import Report
+    from voxpop.report import ReportError, build_report
+    from voxpop.report.render import write_report
 
     if products:
         product_ids(store, list(products))  # a clear error for unknown slugs

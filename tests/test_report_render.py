@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from alerts.compare import build_report
-from alerts.report import FORMATS, md_escape, render_report, write_report
 from store.db import Store
 from tests import report_data as rd
+from voxpop.report import build_report
+from voxpop.report.render import FORMATS, md_escape, render_report, write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 
