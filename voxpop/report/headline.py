@@ -41,12 +41,12 @@ def _direction(diff: float, up: str, down: str) -> str:
     return up if diff > 0 else down
 
 
-def _verdict_words(verdict: str, diff: float, need: int | None) -> str:
+def _verdict_words(verdict: str, diff: float, need: int | None, ns: tuple[int, int] | None = None) -> str:
     if verdict == REAL:
         return "a real " + ("rise" if diff > 0 else "drop")
     if verdict == SMALL:
-        tail = f"; about {need} per period would be needed to tell" if need else ""
-        return f"too few to tell{tail}"
+        counts = f"n={ns[0]} now and {ns[1]} before, " if ns else ""
+        return f"too few to tell ({counts}about {need} each needed)" if need else "too few to tell"
     return "within normal variation (could be chance)"
 
 
@@ -65,6 +65,8 @@ def posts_change(now: int, before: int, min_n: int) -> dict[str, Any]:
         out.update(verdict=NOISE, text=f"{now} posts, as many as the previous period")
         return out
     words = _verdict_words(verdict, now - before, None if verdict != SMALL else min_n)
+    if verdict == SMALL:
+        words = f"too few posts to tell (about {min_n} in the two periods together needed)"
     out.update(verdict=verdict,
                text=f"posts {_direction(now - before, 'rose', 'fell')} from {before} to {now}, {words}")
     return out
@@ -91,8 +93,8 @@ def mean_change(now: Mapping[str, Any], before: Mapping[str, Any], min_n: int) -
     if a == b:
         out["text"] = f"rating steady at {b} (n={now['n']})"
     else:
-        out["text"] = (f"rating {_direction(diff, 'rose', 'fell')} from {a} to {b}, "
-                       f"{_verdict_words(verdict, diff, max(need or 0, min_n) if small else None)}")
+        words = _verdict_words(verdict, diff, max(need or 0, min_n) if small else None, (now["n"], before["n"]))
+        out["text"] = f"rating {_direction(diff, 'rose', 'fell')} from {a} to {b}, {words}"
     return out
 
 
@@ -115,7 +117,7 @@ def share_change(what: str, now: tuple[int, int], before: tuple[int, int], min_n
         out["text"] = f"{what} steady at {_pct(p1)}"
     else:
         out["text"] = (f"{what} {_direction(p1 - p2, 'rose', 'fell')} from {_pct(p2)} to {_pct(p1)}, "
-                       f"{_verdict_words(verdict, p1 - p2, max(need or 0, min_n) if small else None)}")
+                       f"{_verdict_words(verdict, p1 - p2, max(need or 0, min_n) if small else None, (n1, n2))}")
     return out
 
 
