@@ -27,7 +27,9 @@ def test_hostile_text_is_escaped_in_html_and_flattened_in_subject() -> None:
     assert "\r" not in out.subject and "\n" not in out.subject
     assert out.subject.startswith("[voxpop] Acme Subject: pwned: New issue: crash")
     assert "<script>" not in out.html and "&lt;script&gt;" in out.html
-    assert "<img" not in out.html and "&lt;img src=x onerror=alert(1)&gt;" in out.html
+    # the one <img> is our chart (cid:); the scraped one stayed text
+    assert out.html.count("<img") == 1 and '<img src="cid:chart-3"' in out.html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in out.html
     assert "<b>bold</b>" not in out.html
     assert "javascript:" not in out.html and "javascript:" not in out.text  # unsafe link dropped
     assert "\x00" not in out.text and "\x1b" not in out.text
@@ -37,12 +39,27 @@ def test_hostile_text_is_escaped_in_html_and_flattened_in_subject() -> None:
 
 def test_why_it_fired_chart_quotes_and_sentiment() -> None:
     out = render_alert("issue_new", sample_payload(), alert_id=1)
+    # plain words first, the test figure beside them, the detailed figures after
+    plain = "8 of today's 78 Acme posts are about this; normally about 1 in 4,405."
+    assert out.text.index("Why this fired: " + plain) < out.text.index("binomial test, p = 1.6e-19")
+    assert out.html.index(plain.replace("'", "&#39;")) < out.html.index("binomial test, p = 1.6e-19 (far too many to be chance)")
     assert "8 posts in the last 1 day(s) out of 78" in out.text
-    assert "p = 1.6e-19" in out.text and "p = 1.6e-19" in out.html
-    assert "<svg" in out.html and "<script" not in out.html
+    # the chart is an inline PNG: no SVG in mail, which Gmail and Outlook do not show
+    assert "<svg" not in out.html and '<img src="cid:chart-1"' in out.html and "<script" not in out.html
+    (image,) = out.images
+    assert image.cid == "chart-1" and image.png.startswith(b"\x89PNG")
+    assert "voxpop issue mute 1" in out.text and "voxpop issue resolve 1" in out.html
+    assert "dashboard" not in out.html.lower()  # no [ui] base_url configured: no link
     assert "sync fails every night" in out.html and 'href="https://x.example/1"' in out.html
-    assert "80.0% of the posts in this issue are negative" in out.text
+    assert "mostly negative: 80.0% of the posts in this issue are negative (7 of 9)" in out.text
     assert "None of the 1 other product(s) shows this issue." in out.text
+
+
+def test_dashboard_link_when_a_base_url_is_configured() -> None:
+    out = render_alert("issue_new", sample_payload(), alert_id=1, base_url="https://voxpop.example/ui/")
+    assert 'href="https://voxpop.example/ui/issues/1"' in out.html and "https://voxpop.example/ui/issues/1" in out.text
+    bad = render_alert("issue_new", sample_payload(), alert_id=1, base_url="javascript:alert(1)")
+    assert "javascript:" not in bad.html
 
 
 def test_competitors_are_listed() -> None:
