@@ -328,8 +328,8 @@ def _send_digests(store: Store, config: Config, rows: Sequence[Delivery], alerts
             items = [(r.alert_id, alerts[r.alert_id].kind, alerts[r.alert_id].payload or {})  # type: ignore[index]
                      for r in sorted(claimed, key=lambda r: r.alert_id or 0)]
             listed = ",".join(str(i[0]) for i in items)
-            message = build_email(render_digest(items, base_url=config.ui.base_url), sender=config.smtp.sender, to=[recipient],
-                                  message_id=message_id, headers={"X-Voxpop-Alerts": listed})
+            message = build_email(render_digest(items, base_url=config.ui.base_url), sender=config.smtp.sender,
+                                  to=[recipient], message_id=message_id, headers={"X-Voxpop-Alerts": listed})
             eml = _write_eml(config.alerts.outbox_dir, "digest-" + message_id.strip("<>").split("@")[0][-20:], message)
             smtp_send(config.smtp, message, [recipient])
         except Exception as exc:  # noqa: BLE001
