@@ -73,7 +73,8 @@ def value_text(c: Mapping[str, Any], which: str) -> str:
     return (f"{v:.2f}" if c["kind"] == "mean" else pct(v)) + f" (n={n})"
 
 
-def _environment() -> Environment:
+def environment() -> Environment:
+    """The Jinja2 environment of the report templates (autoescape for HTML, strict undefined, filters)."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "xml"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(pct=pct, share=share_text, diff=diff_text, verdict=verdict, md=md_escape, value=value_text)
@@ -154,7 +155,7 @@ def render_report(data: Mapping[str, Any], fmt: str) -> str:
         return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
     if fmt == "csv":
         return render_csv(data)
-    env = _environment()
+    env = environment()
     names = {p["slug"]: p["name"] for p in data["products"]}
     charts_ = chart_svgs(data) if fmt == "html" else {}
     return env.get_template(f"report.{fmt}").render(d=data, names=names, charts=charts_, need_keys=need_keys(data))

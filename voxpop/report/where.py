@@ -39,20 +39,21 @@ def _causes(job: str, own_issues: Sequence[Mapping[str, Any]], details: Mapping[
     return out[:3]
 
 
-def _cause_text(causes: Sequence[Mapping[str, Any]]) -> str:
+def _cause_text(causes: Sequence[Mapping[str, Any]], ours_n: int) -> str:
     if not causes:
         return "no issue of ours is tied to this job yet"
     c = causes[0]
     if c["kind"] == "unmet":
         return f"{c['count']} of our posts on it describe an unmet need (no issue formed yet)"
-    bits = [f"{c['posts_on_job']} posts on this job"]
+    bits = [f"{c['posts_on_job']} of our {ours_n} posts on this job"]
     if c["trend"] > 0:
-        bits.append(f"rising since {c['first_version']}" if c.get("first_version") else "rising")
-    elif c.get("version"):
-        bits.append(f"mostly on {c['version']}")
+        bits.append("rising")
+    if c.get("version"):
+        bits.append(f"mostly on version {c['version']}")
     more = ", ".join(f"“{x['label']}” ({x['posts_on_job']})" for x in causes[1:] if x["kind"] == "issue")
     tail = f"; also {more}" if more else ""
-    return f"our posts on it are mostly “{c['label']}” ({', '.join(bits)}){tail}"
+    lead = "mostly" if c["posts_on_job"] * 2 > ours_n else "led by"
+    return f"our posts on it are {lead} “{c['label']}” ({', '.join(bits)}){tail}"
 
 
 def where_we_lose(products: Sequence[Mapping[str, Any]], jobs: Sequence[Mapping[str, Any]], baseline: str | None,
@@ -95,7 +96,7 @@ def where_we_lose(products: Sequence[Mapping[str, Any]], jobs: Sequence[Mapping[
                 causes = _causes(job["id"], own_issues, details, own_needs)
                 row["causes"] = causes
                 row["text"] = (f"{p['name']} is ahead on “{job['statement']}” ({figures}) — "
-                               f"{_cause_text(causes)}.")
+                               f"{_cause_text(causes, a['n'])}.")
                 result["lose"].append(row)
             else:
                 row["text"] = (f"{base['name']} is ahead of {p['name']} on “{job['statement']}” "
