@@ -42,7 +42,8 @@ def test_why_it_fired_chart_quotes_and_sentiment() -> None:
     # plain words first, the test figure beside them, the detailed figures after
     plain = "8 of today's 78 Acme posts are about this; normally about 1 in 4,405."
     assert out.text.index("Why this fired: " + plain) < out.text.index("binomial test, p = 1.6e-19")
-    assert out.html.index(plain.replace("'", "&#39;")) < out.html.index("binomial test, p = 1.6e-19 (far too many to be chance)")
+    test = "binomial test, p = 1.6e-19 (far too many to be chance)"
+    assert out.html.index(plain.replace("'", "&#39;")) < out.html.index(test)
     assert "8 posts in the last 1 day(s) out of 78" in out.text
     # the chart is an inline PNG: no SVG in mail, which Gmail and Outlook do not show
     assert "<svg" not in out.html and '<img src="cid:chart-1"' in out.html and "<script" not in out.html

@@ -67,7 +67,8 @@ def test_html_is_standalone(data: dict[str, Any]) -> None:
     html = render_report(data, "html")
     assert "<link" not in html and "<style" not in html and "@import" not in html
     assert not re.search(r'\bsrc\s*=', html)
-    assert html.count("<svg") == 8  # share of voice, volume, rating, rating trend, sentiment, positive trend, needs, jobs
+    # share of voice, volume, rating, rating trend, sentiment, positive trend, needs, jobs
+    assert html.count("<svg") == 8
     assert 'class="cell"' in html and 'class="line"' in html and 'class="bar"' in html
 
 
