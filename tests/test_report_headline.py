@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from store.db import Store
+from tests import report_data as rd
 from tests import report_story as st
 from voxpop.report import build_report, charts, headline
 from voxpop.report.render import chart_svgs, render_report
@@ -90,11 +91,16 @@ def test_where_we_lose_joins_the_job_gap_with_our_issues(story: dict[str, Any]) 
 
 def test_where_we_win_when_the_gap_goes_our_way(store: Store) -> None:
     with store.transaction() as session:
-        st.build(session)
+        rd.build(session)
     with store.sessions() as session:
-        data = build_report(session, ["jotter", "notely"], st.SINCE, st.UNTIL, st.JOBS)
-    # Jotter as the baseline (no own product listed first? notely is own, so it stays the baseline)
-    assert data["meta"]["baseline"] == "notely" and data["where_we_lose"]["lose"]
+        data = build_report(session, ["ours", "rival"], rd.SINCE, rd.UNTIL, rd.JOBS, min_n=20)
+    where = data["where_we_lose"]
+    assert where["lose"] == []
+    (win,) = where["win"]
+    # sync: ours 17 of 23 positive, the rival 7 of 21 (both n >= 20)
+    assert (win["job"], win["ours_n"], win["theirs_n"]) == ("sync", 23, 21) and win["ci"][0] > 0
+    assert win["text"] == ("Our Notes is ahead of Rival <Notes> on “Keep my notes in sync” "
+                           "(74% vs 33% satisfied, n=23 and 21).")
 
 
 def test_markdown_and_json_carry_the_same_headline_and_where_we_lose(story: dict[str, Any]) -> None:
