@@ -110,3 +110,26 @@ def test_hostile_alert_arrives_escaped_with_headers_intact(sqlite_store: Any, sm
     with sqlite_store.sessions() as session:
         row = session.scalars(select(Delivery)).one()
     assert row.eml_path and Path(row.eml_path).read_bytes().count(b"Message-ID:") == 1
+
+
+def test_alert_eml_carries_its_chart_as_an_inline_png(sqlite_store: Any, smtp_server: Any, tmp_path: Path) -> None:
+    from email import message_from_bytes, policy
+
+    from tests.mail_support import assert_cid_images
+
+    config = make_config(tmp_path, smtp_server.port)
+    queue_alert(sqlite_store, config, "issue:1:new:1", payload=sample_payload())
+    assert deliver_pending(sqlite_store, config).sent == 1
+    (sent,) = smtp_server.messages
+    assert assert_cid_images(sent) == ["chart-1"]
+    with sqlite_store.sessions() as session:
+        row = session.scalars(select(Delivery)).one()
+    kept = message_from_bytes(Path(row.eml_path).read_bytes(), policy=policy.default)
+    assert assert_cid_images(kept) == ["chart-1"]  # type: ignore[arg-type]
+    assert "voxpop issue mute 1" in kept.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_digest_gives_each_chart_its_own_cid() -> None:
+    out = render_digest([(1, "issue_new", sample_payload()), (None, "issue_rising", sample_payload("other"))])
+    cids = [i.cid for i in out.images]
+    assert len(cids) == 2 and len(set(cids)) == 2 and all(f'src="cid:{c}"' in out.html for c in cids)
