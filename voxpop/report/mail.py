@@ -61,7 +61,7 @@ def report_mail(data: Mapping[str, Any], attachments: Sequence[str | Path]) -> d
     images = mail_charts(data)
     names = {p["slug"]: p["name"] for p in data["products"]}
     files = [Path(a).name for a in attachments]
-    ctx = {"d": data, "names": names, "images": images, "files": files, "movers_limit": TOP_ISSUES,
+    ctx = {"d": data, "names": names, "images": images, "files": files, "movers_limit": TOP_ISSUES, "in_mail": True,
            "too_small_limit": 5}
     return {
         "subject": subject_for(data),
