@@ -9,6 +9,7 @@ Notely (ours) and Jotter over four weeks from Monday 2026-03-02, and the four we
   20 in the second half on 4.2.0). Jotter has a matching issue "Share link broken".
 - "Capture an idea quickly before I forget it": Notely 9 of 12 positive, Jotter 2 of 10: too small to rank.
 - Tiny: 5 posts now, 3 before: too few to tell.
+- Each product's first post is from 2026-02-01, the day before the previous period.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ def build(session: Session) -> None:
     early, late = SINCE + timedelta(days=3), SINCE + timedelta(days=20)
     prev = BEFORE + timedelta(days=10)
 
+    # Collection began the day before the previous period (one post each, outside both periods).
+    for product in (notely, jotter, tiny):
+        post(session, product, BEFORE - timedelta(days=1), rating=None, sentiment="neutral")
     # The previous period.
     for i in range(60):
         post(session, notely, prev, rating=5 if i < 30 else 4, sentiment="negative" if i < 6 else "positive")

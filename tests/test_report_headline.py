@@ -149,3 +149,16 @@ def test_trend_with_two_weeks_is_drawn_as_bars(store: Store) -> None:
     svgs = chart_svgs(data)
     assert "<polyline" not in str(svgs["volume_trend"]) and 'class="bar"' in str(svgs["volume_trend"])
     assert charts.MIN_LINE_POINTS == 3
+
+
+def test_posts_are_not_compared_with_a_partly_collected_previous_period(store: Store) -> None:
+    with store.transaction() as session:
+        st.build(session)
+    with store.sessions() as session:
+        # 2026-02-20 to 2026-03-20: its previous twin starts 2026-01-21, before the first stored post (2026-02-01).
+        data = build_report(session, ["notely"], st.SINCE - timedelta(days=10), st.SINCE + timedelta(days=18),
+                            st.JOBS)
+    notely = data["headline"][0]
+    assert notely["posts"]["verdict"] == "partial"
+    assert "collection began on 2026-02-01" in notely["posts"]["text"]
+    assert notely["rating"]["verdict"] == "real"  # means and shares are still compared

@@ -92,6 +92,7 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
     volume_rows, class_rows = cubes["volume"], cubes["class"]
     issue_rows = queries.issue_counts(session, ids, since, until, mid)
     before = queries.period_totals(session, ids, since - (until - since), since)
+    first_posts = queries.first_post_dates(session, ids)
 
     slug_of = {r.id: r.slug for r in rows}
     names = {r.slug: r.name for r in rows}
@@ -124,7 +125,8 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
             "min_n": min_n, "confidence": 0.95, "weeks": weeks, "week_bounds": bounds,
             "methods": dict(METHODS),
         },
-        "headline": headline([per[r.slug] for r in rows], previous, min_n),
+        "headline": headline([per[r.slug] for r in rows], previous, min_n, previous_since=since - (until - since),
+                             first_posts={slug_of[pid]: d for pid, d in first_posts.items()}),
         "new_and_rising": new_and_rising(issues, details, slug_of, names, own),
         "where_we_lose": where,
         "jobs": jobs,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from alerts import stats
@@ -19,6 +20,7 @@ REAL = "real"
 NOISE = "noise"
 SMALL = "small"
 NONE = "none"
+PARTIAL = "partial"  # the previous period was only partly collected
 
 
 def needed_n_shares(p1: float, p2: float) -> int | None:
@@ -138,8 +140,13 @@ def tone(key: str, change: Mapping[str, Any]) -> str:
 
 
 def headline(products: Sequence[Mapping[str, Any]], previous: Mapping[str, Mapping[str, float]],
-             min_n: int) -> list[dict[str, Any]]:
-    """One headline block per product: four figures, each with its change and verdict, and a sentence."""
+             min_n: int, *, previous_since: datetime | None = None,
+             first_posts: Mapping[str, datetime] | None = None) -> list[dict[str, Any]]:
+    """One headline block per product: four figures, each with its change and verdict, and a sentence.
+
+    When a product's first stored post came after the previous period began, that period was only
+    partly collected: its post count is not compared (means and shares still are).
+    """
     total_now = sum(int(p["volume"]) for p in products)
     total_before = sum(int(previous.get(p["slug"], {}).get("posts", 0)) for p in products)
     out: list[dict[str, Any]] = []
@@ -159,6 +166,11 @@ def headline(products: Sequence[Mapping[str, Any]], previous: Mapping[str, Mappi
             "share_of_voice": share_change("share of voice", (int(p["volume"]), total_now),
                                            (int(prev["posts"]), total_before), min_n),
         }
+        first = (first_posts or {}).get(p["slug"])
+        if previous_since is not None and first is not None and first > previous_since and prev["posts"]:
+            figures["posts"].update(verdict=PARTIAL, text=f"{int(p['volume'])} posts (collection began on "
+                                    f"{first.date().isoformat()}, so the previous period's {int(prev['posts'])} "
+                                    "cover only part of it)")
         for key, change in figures.items():
             change["tone"] = tone(key, change)
         sentence = "; ".join(f["text"] for f in figures.values()) + "."

@@ -398,3 +398,18 @@ def issue_details(session: Session, issue_ids: Sequence[int], since: datetime,
     for d in out.values():
         d["jobs"] = dict(sorted(d["jobs"].items(), key=lambda kv: (-kv[1], kv[0])))
     return out
+
+
+def first_post_dates(session: Session, ids: list[int]) -> dict[int, datetime]:
+    """The date of each product's earliest stored post (its own posts; read from the product/date index)."""
+    if not ids:
+        return {}
+    rows = session.execute(select(Post.product_id, func.min(Post.created_at)).where(Post.product_id.in_(ids))
+                           .group_by(Post.product_id))
+    out: dict[int, datetime] = {}
+    for pid, first in rows:
+        if isinstance(first, str):
+            first = datetime.fromisoformat(first)
+        if first is not None:
+            out[pid] = utc(first)
+    return out
