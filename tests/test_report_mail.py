@@ -9,11 +9,11 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from cli import main
 from store.db import Store
 from tests import report_story as st
 from tests.conftest import free_port
 from tests.mail_support import assert_cid_images, inline_images
+from voxpop.cli import main
 
 
 def _config(tmp_path: Path, port: int) -> Path:

@@ -1,1 +1,3 @@
-"""voxpop: everything of ours that is not a card package (cli, config, operations, report, ...)."""
+"""voxpop: everything outside the card's top level (cli, operations, workers, config, demo, core, report)."""
+
+__version__ = "0.1.0"
