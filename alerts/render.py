@@ -302,7 +302,7 @@ def slack_message(kind: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     """A Slack-compatible webhook body: ``text`` fallback plus section blocks (scraped text escaped)."""
     ctx = alert_context(kind, payload)
     head = _slack_escape(f"{ctx['product']}: {ctx['headline']}")
-    lines = "\n".join(_slack_escape(w) for w in ctx["why"])
+    lines = _slack_escape(ctx["plain_why"] + (f" ({ctx['test']})" if ctx["test"] else ""))
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": head[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": lines[:2900]}},
@@ -325,7 +325,8 @@ def json_message(alert_id: int, kind: str, payload: Mapping[str, Any], *, delive
         "id": delivery_id, "alert_id": alert_id, "kind": kind,
         "created_at": created_at.isoformat() if created_at else None,
         "product": payload.get("product"), "issue": payload.get("issue"), "figures": payload.get("figures"),
-        "summary": f"{ctx['product']}: {ctx['headline']}", "why": ctx["why"],
+        "summary": f"{ctx['product']}: {ctx['headline']}", "why_plain": ctx["plain_why"], "test": ctx["test"],
+        "why": ctx["why"],
         "quotes": ctx["quotes"], "daily": payload.get("daily"), "competitors": ctx["competitors"],
     }
 
