@@ -19,7 +19,7 @@ from voxpop.report import figures, queries
 from voxpop.report.comparison import comparisons, gaps
 from voxpop.report.figures import DEFAULT_MIN_N, DEFAULT_TOP_NEEDS, JobLike
 from voxpop.report.headline import headline
-from voxpop.report.movers import new_and_rising
+from voxpop.report.movers import NEW_OR_RISING, new_and_rising
 from voxpop.report.queries import DEFAULT_QUERY_THREADS, SECONDS_PER_WEEK, ReportError, utc
 from voxpop.report.summary import summarise
 from voxpop.report.where import where_we_lose
@@ -111,8 +111,11 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
     for r in rows:
         per[r.slug]["top_unmet_needs"] = figures.top_needs(issues.get(r.id, []), needs.get(r.id, []),
                                                            jobs, top_needs, min_n)
-    details = queries.issue_details(session, list(issue_rows), since, until)
     base_id = next((r.id for r in rows if r.slug == baseline), None)
+    # Jobs, sentiment and versions only for the issues shown with them: new or rising ones, and ours.
+    wanted = [i["issue_id"] for pid, items in issues.items() for i in items
+              if pid == base_id or i["state"] in NEW_OR_RISING]
+    details = queries.issue_details(session, wanted, since, until)
     where = where_we_lose([per[r.slug] for r in rows], jobs, baseline, issues.get(base_id or -1, []), details,
                           needs.get(base_id or -1, []), min_n)
     previous = {slug_of[pid]: t for pid, t in before.items()}
