@@ -375,13 +375,13 @@ def issue_details(session: Session, issue_ids: Sequence[int], since: datetime,
                 .select_from(IssuePost).join(Post, Post.id == IssuePost.post_id)
                 .join(Classification, Classification.post_id == Post.id).where(*scope)
                 .group_by(IssuePost.issue_id, Classification.top_job, Classification.sentiment))
-        for row in session.execute(jobs):
-            d = out[row.issue_id]
-            d["classified"] += int(row.n)
-            if row.sentiment == "negative":
-                d["negative"] += int(row.n)
-            if row.top_job:
-                d["jobs"][row.top_job] = d["jobs"].get(row.top_job, 0) + int(row.n)
+        for job_row in session.execute(jobs):
+            d = out[job_row.issue_id]
+            d["classified"] += int(job_row.n)
+            if job_row.sentiment == "negative":
+                d["negative"] += int(job_row.n)
+            if job_row.top_job:
+                d["jobs"][job_row.top_job] = d["jobs"].get(job_row.top_job, 0) + int(job_row.n)
         versions = (select(IssuePost.issue_id, Post.version, func.count().label("n"),
                            func.min(Post.created_at).label("first"))
                     .select_from(IssuePost).join(Post, Post.id == IssuePost.post_id)
