@@ -269,6 +269,9 @@ class StorePipeline:
         self.crawler.stats.inc_value("voxpop/stored", stored)
         self.crawler.stats.inc_value("voxpop/updated", updated)
         self.crawler.stats.inc_value("voxpop/batches")
+        dropped = sum((getattr(self.crawler, "voxpop_dropped", None) or {}).values()) + self.store_errors
+        logger.info("voxpop progress: %d stored, %d updated, %d unchanged, %d dropped", self.stored, self.updated,
+                    self.unchanged, dropped)
 
     def _flush_in_background(self) -> None:
         """Hand the buffer to the writer; batches are written in order while the crawl goes on."""
