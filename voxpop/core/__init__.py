@@ -1,0 +1,1 @@
+"""The core: text, errors, time and language helpers that import nothing else of ours."""
