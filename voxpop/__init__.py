@@ -1,1 +1,3 @@
-"""voxpop: everything of ours beyond the card's top-level rooms (spiders, classify, store, alerts, scheduler)."""
+"""voxpop: everything outside the card's top level (cli, operations, workers, config, demo, core)."""
+
+__version__ = "0.1.0"

@@ -1,1 +1,1 @@
-"""The core: text, errors, time and language helpers that import nothing else of ours."""
+"""The bottom layer: text, time and error helpers that import nothing else of ours."""
