@@ -24,7 +24,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from torch import nn  # noqa: E402
 
 from classify.corpora import Example, load_corpora  # noqa: E402
 from classify.data import (  # noqa: E402
@@ -175,21 +174,32 @@ def export_stage(checkpoint: Path, out: Path) -> None:
     enc_dir.mkdir(parents=True, exist_ok=True)
     model.half().save_pretrained(str(enc_dir), safe_serialization=True)
     AutoTokenizer.from_pretrained(str(base), local_files_only=True).save_pretrained(str(enc_dir))
-    recipe = Recipe()
-    heads = MultiTask.__new__(MultiTask)
-    nn.Module.__init__(heads)
-    heads.sentiment = mlp(int(model.config.hidden_size) + RATING_SLOTS, recipe.hidden, len(SENTIMENTS), 0.0)
-    heads.need = mlp(int(model.config.hidden_size), recipe.hidden, len(NEED_TYPES), 0.0)
-    heads.sentiment.load_state_dict(state["sentiment"])
-    heads.need.load_state_dict(state["need"])
-    arrays = {**head_arrays(heads.sentiment, "sentiment", SENTIMENTS), **head_arrays(heads.need, "need", NEED_TYPES)}
+    recipe, dim = Recipe(), int(model.config.hidden_size)
+    sentiment = mlp(dim + RATING_SLOTS, recipe.hidden, len(SENTIMENTS), 0.0)
+    need = mlp(dim, recipe.hidden, len(NEED_TYPES), 0.0)
+    sentiment.load_state_dict(state["sentiment"])
+    need.load_state_dict(state["need"])
+    arrays = {**head_arrays(sentiment, "sentiment", SENTIMENTS), **head_arrays(need, "need", NEED_TYPES)}
     np.savez_compressed(out / "heads.npz", **arrays)  # type: ignore[arg-type]
 
 
 def finalize_stage(data: Path, checkpoint: Path, out: Path, recipe: Recipe) -> None:
-    """Export, calibrate jobs on the exported encoder, tune the sentence rule on dev, write meta.json."""
+    """Export, refit the heads with our own examples, calibrate jobs, tune the sentence rule, write meta.json."""
+    from classify.refit import refit
+    from classify.tuning import NEED_DEV, tune_sentence_rule
+
     export_stage(checkpoint, out)
     encoder = Encoder(out / "encoder")
+    corpora = load_corpora(data)
+    with np.load(out / "heads.npz") as stored:
+        arrays = {k: stored[k] for k in stored.files}
+    tag = f"{encoder.name}:{encoder.digest}:{encoder.max_tokens}"
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return cached_embeddings(encoder.encode, tag, "refit", texts)
+
+    arrays, refit_report = refit(arrays, corpora, embed, SENTIMENT_TRAIN, NEED_TRAIN, NEED_DEV)
+    np.savez_compressed(out / "heads.npz", **arrays)  # type: ignore[arg-type]
     splits = load_splits(data)
     jobs = calibrate_jobs(Embedder(encoder, splits), splits)
     print(f"jobs: {json.dumps(jobs['report'])}", flush=True)
@@ -198,11 +208,9 @@ def finalize_stage(data: Path, checkpoint: Path, out: Path, recipe: Recipe) -> N
             "checkpoint_step": int(torch.load(checkpoint, weights_only=False)["step"]),
             "jobs": jobs["calibration"], "jobs_calibration_report": jobs["report"],
             "sentiment_sources": list(SENTIMENT_TRAIN), "need_sources": list(NEED_TRAIN),
-            "sentence_rule": DEFAULT_SENTENCE_RULE}
+            "head_refit": refit_report, "sentence_rule": DEFAULT_SENTENCE_RULE}
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    from classify.tuning import tune_sentence_rule
-
-    meta["sentence_rule"] = tune_sentence_rule(load_corpora(data), out)
+    meta["sentence_rule"] = tune_sentence_rule(corpora, out)
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out}", flush=True)
 
