@@ -133,7 +133,7 @@ class Classifier:
                                       language, scored.post_vecs[i], classified=False))
                 continue
             need_p, k, evidence_at = need_from_sentences(scored.need_post[i], scored.need_sentences[i],
-                                                         self.sentence_rule)
+                                                         self.sentence_rule, scored.sentence_fit[i])
             sentences = scored.sentences[i]
             evidence = sentences[evidence_at] if sentences else bodies[i].strip()
             p = scored.sentiment[i]
@@ -163,13 +163,14 @@ class Classifier:
         sentiment = _reorder(self.sentiment_head, SENTIMENTS,
                              self.sentiment_head.proba(np.hstack([post_vecs, rating_features(ratings, len(bodies))])))
         need_post = _reorder(self.need_head, NEED_TYPES, self.need_head.proba(post_vecs))
-        need_sentences, sentences = [], []
+        need_sentences, sentences, fit = [], [], []
         for i, vecs in enumerate(sent_vecs):
             shift = len(composed[i]) - len(bodies[i])
             sentences.append([bodies[i][a - shift:b - shift] for a, b in body_spans[i][: len(vecs)]])
             need_sentences.append(_reorder(self.need_head, NEED_TYPES, self.need_head.proba(vecs)) if len(vecs)
                                   else np.zeros((0, len(NEED_TYPES)), dtype=np.float32))
-        return Scored(post_vecs, sentiment, need_post, need_sentences, sentences)
+            fit.append(vecs @ post_vecs[i] if len(vecs) else np.zeros(0, dtype=np.float32))
+        return Scored(post_vecs, sentiment, need_post, need_sentences, sentences, fit)
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,7 @@ class Scored:
     need_post: np.ndarray  # (n, 5) in NEED_TYPES order
     need_sentences: list[np.ndarray]  # per post (m, 5)
     sentences: list[list[str]]  # per post, the m sentences that got a vector
+    sentence_fit: list[np.ndarray]  # per post (m,), cosine of each sentence vector to the post vector
 
 
 def rating_features(ratings: Sequence[float | None] | None, n: int) -> np.ndarray:
@@ -193,13 +195,14 @@ def rating_features(ratings: Sequence[float | None] | None, n: int) -> np.ndarra
     return out
 
 
-def need_from_sentences(post_p: np.ndarray, sent_p: np.ndarray, rule: dict[str, float]
-                        ) -> tuple[np.ndarray, int, int]:
+def need_from_sentences(post_p: np.ndarray, sent_p: np.ndarray, rule: dict[str, float],
+                        fit: np.ndarray | None = None) -> tuple[np.ndarray, int, int]:
     """A post's need type from its sentences: (probabilities, label index, evidence sentence index).
 
     One sentence that reports a problem or asks for a feature establishes an unmet need even in a post that
     is mostly praise; its weight against the post-level probabilities is ``rule["unmet_weight"]``. The evidence
-    is the sentence most typical of the chosen need type.
+    is the sentence that both carries the chosen need type and stands for the post (its probability times its
+    cosine ``fit`` to the post vector), so a trailing "Reinstalling did not help." loses to the crash it follows.
     """
     agg = post_p.astype(np.float64).copy()
     if len(sent_p):
@@ -207,8 +210,10 @@ def need_from_sentences(post_p: np.ndarray, sent_p: np.ndarray, rule: dict[str, 
             agg[k] = max(agg[k], rule["unmet_weight"] * float(sent_p[:, k].max()))
         agg /= agg.sum()
     k = int(agg.argmax())
-    evidence = int(sent_p[:, k].argmax()) if len(sent_p) else 0
-    return agg, k, evidence
+    if not len(sent_p):
+        return agg, k, 0
+    weight = sent_p[:, k] if fit is None else sent_p[:, k] * np.clip(fit, 0.0, 1.0)
+    return agg, k, int(weight.argmax())
 
 
 def _reorder(head: Head, order: Sequence[str], p: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ import json
 import os
 import time
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -215,6 +215,18 @@ def finalize_stage(data: Path, checkpoint: Path, out: Path, recipe: Recipe) -> N
     print(f"wrote {out}", flush=True)
 
 
+def recipe_with(overrides: list[str]) -> Recipe:
+    """The default recipe with ``KEY=VALUE`` overrides (values typed like the defaults)."""
+    base = Recipe()
+    changes = {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key not in base.__dataclass_fields__:
+            raise SystemExit(f"--set: unknown recipe field {key!r}")
+        changes[key] = type(getattr(base, key))(value)
+    return replace(base, **changes)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Fine-tune, then export and calibrate (see the module docstring)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -225,11 +237,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--stage", choices=("all", "finetune", "finalize"), default="all")
     ap.add_argument("--checkpoint", default=None, help="finalize from this checkpoint (default: WORK/last.pt)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a Recipe field for an experiment (the shipped model uses the defaults)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.time()
-    data, work, out, recipe = Path(args.data), Path(args.work), Path(args.out), Recipe()
+    data, work, out = Path(args.data), Path(args.work), Path(args.out)
+    recipe = recipe_with(args.set)
     if args.stage in ("all", "finetune"):
         finetune_stage(data, work, recipe)
         print(f"fine-tuned in {(time.time() - t0) / 60:.1f} min", flush=True)
