@@ -184,12 +184,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(DEFAULT_DATA_DIR))
     ap.add_argument("--quick", action="store_true", help="at most 400 rows per test set")
+    ap.add_argument("--model", default=None, help="a model folder written by classify.train --out (default: packaged)")
     ap.add_argument("--only", default="", help="comma list of sections: sentiment,need,multilingual,own,jobs")
     args = ap.parse_args()
     t0 = time.time()
     cap = 400 if args.quick else 2000
     corpora = load_corpora(Path(args.data))
-    clf = Classifier()
+    clf = Classifier(heads_dir=args.model) if args.model else Classifier()
     print(f"model_version {clf.model_version}\n")
     sections = set(filter(None, args.only.split(","))) or {"sentiment", "need", "multilingual", "own", "jobs"}
     if "sentiment" in sections:

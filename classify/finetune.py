@@ -43,17 +43,17 @@ class Recipe:
     epochs: float = 1.0
     batch_size: int = 32
     max_tokens: int = 64
-    lr_encoder: float = 4e-5
+    lr_encoder: float = 8e-5
     lr_heads: float = 1e-3
     warmup_steps: int = 200
     weight_decay: float = 0.01
     need_repeat: float = 1.5  # need data is smaller and matters as much: seen 1.5 times per epoch
     intent_pairs: int = 1500
-    relational_weight: float = 100.0
-    anchor_weight: float = 2.0
+    relational_weight: float = 20.0
+    anchor_weight: float = 0.5
     rating_shown: float = 0.5
     checkpoint_every: int = 250
-    frozen_layers: int = 3  # the lower layers stay as packaged: half the cost, and the embedding moves less
+    frozen_layers: int = 2  # the lower layers stay as packaged: cheaper, and the embedding moves less
     hidden: int = 256
     dropout: float = 0.1
 
