@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/speed.py [--n 2000] [--threads N]
 
-Texts are the first N non-empty SwiftKey Google Play reviews of /work/shared/data (real reviews, no labels
+Texts are the first N non-empty SwiftKey Google Play reviews of ../shared/data (real reviews, no labels
 needed). "Bare" is tokenizer + transformer forward + mean pooling with the same length-sorted batches;
 "end to end" adds sentence spans, language detection, the heads, jobs scoring (3 jobs with examples)
 and building the Prediction objects. Peak RSS is the process's maximum resident set size.

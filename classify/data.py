@@ -1,4 +1,4 @@
-"""Training and evaluation sets from /work/shared/data: loading, fixed seeded splits, cached embeddings.
+"""Training and evaluation sets from ../shared/data: loading, fixed seeded splits, cached embeddings.
 
 Used by ``classify/train.py`` and ``bench/quality.py`` only; nothing here runs at prediction time.
 """
@@ -19,7 +19,9 @@ import numpy as np
 from classify.sentences import split_sentences
 
 SEED = 13
-DEFAULT_DATA_DIR = Path(os.environ.get("VOXPOP_DATA_DIR", "/work/shared/data"))
+# The shared data sits beside the checkout (``../shared/data``); VOXPOP_DATA_DIR or ``--data`` point elsewhere.
+DEFAULT_DATA_DIR = Path(os.environ.get("VOXPOP_DATA_DIR",
+                                       Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
 CACHE_DIR = Path(os.environ.get("VOXPOP_EMBED_CACHE", "/tmp/voxpop_classify_cache"))
 OWN_EXAMPLES = Path(__file__).resolve().parent / "data" / "voxpop_own_examples.jsonl"
 

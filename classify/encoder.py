@@ -26,14 +26,15 @@ def default_model_dir() -> Path:
 
 
 def _weights_digest(model_dir: Path) -> str:
-    """Short digest of the encoder's config and weight file names and sizes (cheap, changes with the weights)."""
+    """Short digest of the encoder's config, vocabulary and weights (their bytes: a retrained encoder of the same
+    size gets a new digest)."""
     h = hashlib.sha256()
     for path in sorted(model_dir.glob("*")):
         if path.is_file() and path.suffix in {".json", ".safetensors", ".bin", ".txt"}:
             h.update(path.name.encode())
-            h.update(str(path.stat().st_size).encode())
-            if path.suffix == ".json":
-                h.update(path.read_bytes())
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
     return h.hexdigest()[:8]
 
 
@@ -44,20 +45,22 @@ class Encoder:
         model_dir: a local Hugging Face model directory; None for the packaged MiniLM.
         batch_size: texts per forward pass (16-32 is best on a small CPU).
         max_tokens: truncation length in tokens.
+        name: the name in ``model_version`` (default: the folder's name, or all-MiniLM-L6-v2 when packaged).
     """
 
     def __init__(self, model_dir: str | os.PathLike[str] | None = None, *, batch_size: int = 32,
-                 max_tokens: int = 128) -> None:
+                 max_tokens: int = 128, name: str | None = None) -> None:
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         if not self.model_dir.is_dir():
             raise FileNotFoundError(f"encoder model directory not found: {self.model_dir}")
         self.batch_size = batch_size
         self.max_tokens = max_tokens
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
-        self.model = AutoModel.from_pretrained(str(self.model_dir), local_files_only=True)
+        # Shipped weights are fp16 to keep the repository small; they run in fp32 (fast and exact on CPU).
+        self.model = AutoModel.from_pretrained(str(self.model_dir), local_files_only=True, dtype=torch.float32)
         self.model.eval()
         self.dim = int(self.model.config.hidden_size)
-        self.name = self.model_dir.name if model_dir is not None else "all-MiniLM-L6-v2"
+        self.name = name or (self.model_dir.name if model_dir is not None else "all-MiniLM-L6-v2")
         self.digest = _weights_digest(self.model_dir)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:

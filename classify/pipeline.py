@@ -15,22 +15,26 @@ from classify.heads import Head, load_head
 from classify.jobs import Job, JobCalibration, JobIndex, JobScore
 from classify.labels import NEED_TYPES, SENTIMENTS, UNMET_NEEDS
 from classify.sentences import compose_post, sentence_spans
-from voxpop.core.text import detect_language
+from voxpop.core.language import detect_language, is_classified
 
-PACKAGED_HEADS = Path(__file__).resolve().parent / "model"
-# Need types that one sentence may establish even in a post that is mostly something else (max over sentences).
-# Empty since version 1: on held-out app reviews the max rule lowered macro-F1 (0.776 post-level -> 0.765 with
-# problem and feature_request, 0.760 adding question), so the label comes from the post and sentences give the evidence.
-_SENTENCE_LEVEL_NEEDS: tuple[str, ...] = ()
+PACKAGED_MODEL = Path(__file__).resolve().parent / "model"
+PACKAGED_HEADS = PACKAGED_MODEL  # heads.npz and meta.json sit beside the tuned encoder
+RATING_SLOTS = 6  # the sentiment head's rating input: one-hot of "no rating", 1..5 stars
+# How a post's need type comes from its sentences: an unmet-need sentence (problem, feature request) counts with
+# ``unmet_weight`` x its probability against the post-level probabilities. Tuned on the dev splits by
+# classify/train.py and stored in meta.json (``sentence_rule``); this is the value used when meta has none.
+DEFAULT_SENTENCE_RULE: dict[str, float] = {"unmet_weight": 1.0}
+_UNMET_INDEX = tuple(NEED_TYPES.index(n) for n in ("problem", "feature_request"))
 
 
 @dataclass(frozen=True)
 class Prediction:
     """What the classifier says about one post.
 
-    For posts detected as non-English (``language == "other"``) the heads are not trusted: the
-    prediction is the neutral placeholder (sentiment ``neutral`` 0.0, need ``other`` with score 0.0,
-    no jobs, empty evidence), while ``embedding`` is still the real post vector.
+    ``language`` is the detected ISO 639-1 code (None when too short to tell). For a language outside
+    ``voxpop.core.language.CLASSIFIED_LANGUAGES`` the heads are not trusted: the prediction is the neutral
+    placeholder (sentiment ``neutral`` 0.0, need ``other`` with score 0.0, no jobs, empty evidence) and
+    ``classified`` is False, while ``embedding`` is still the real post vector.
     """
 
     sentiment: str
@@ -43,39 +47,45 @@ class Prediction:
     model_version: str
     language: str | None
     embedding: np.ndarray = field(compare=False, repr=False)
+    classified: bool = True
 
 
 class Classifier:
-    """Sentence encoder plus small trained heads (setfit-like, the encoder stays frozen).
+    """The tuned sentence encoder plus its sentiment and need heads, and job scoring on the same vectors.
 
     Args:
-        model_dir: a local Hugging Face encoder directory; None for the packaged all-MiniLM-L6-v2.
-            The packaged heads match only that encoder; with another encoder, heads are read from
-            ``<model_dir>/voxpop_heads`` (written by ``classify/train.py --encoder DIR --out DIR``).
+        model_dir: a local Hugging Face encoder directory; None for the packaged, fine-tuned encoder
+            (``classify/model/encoder``). With another encoder, heads are read from ``<model_dir>/voxpop_heads``
+            unless ``heads_dir`` is given.
         batch_size: posts per encoder forward pass.
         max_tokens: truncation length; sentences past it give no evidence candidates.
+        heads_dir: a folder with ``heads.npz`` and ``meta.json`` (default: beside the packaged encoder).
     """
 
-    def __init__(self, model_dir: str | None = None, *, batch_size: int = 32, max_tokens: int = 128,
-                 heads_dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, model_dir: str | os.PathLike[str] | None = None, *, batch_size: int = 32,
+                 max_tokens: int = 128, heads_dir: str | os.PathLike[str] | None = None) -> None:
         from classify.encoder import Encoder  # torch is imported only here
 
-        self.encoder = Encoder(model_dir, batch_size=batch_size, max_tokens=max_tokens)
         if heads_dir is None:
             heads_dir = PACKAGED_HEADS if model_dir is None else Path(model_dir) / "voxpop_heads"
         heads_dir = Path(heads_dir)
+        if model_dir is None:
+            model_dir = heads_dir / "encoder"
         npz_path, meta_path = heads_dir / "heads.npz", heads_dir / "meta.json"
         if not npz_path.exists() or not meta_path.exists():
-            raise FileNotFoundError(f"classifier heads not found in {heads_dir} (run classify/train.py)")
+            raise FileNotFoundError(f"classifier heads not found in {heads_dir} (run python -m classify.train)")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        self.encoder = Encoder(model_dir, batch_size=batch_size, max_tokens=max_tokens,
+                               name=meta.get("encoder") if Path(model_dir) == heads_dir / "encoder" else None)
         if meta.get("encoder_dim") != self.encoder.dim:
             raise ValueError(f"heads in {heads_dir} expect a {meta.get('encoder_dim')}-d encoder, "
                              f"{self.encoder.model_dir} gives {self.encoder.dim}-d")
         with np.load(npz_path) as arrays:
             self.sentiment_head = load_head(arrays, "sentiment")
             self.need_head = load_head(arrays, "need")
-            self.rating_ratio = np.asarray(arrays["rating_ratio"], dtype=np.float32)  # (5, 3)
+        self.sentence_rule = {**DEFAULT_SENTENCE_RULE, **meta.get("sentence_rule", {})}
         self.job_calibration = JobCalibration.from_dict(meta.get("jobs", {}))
+        # Weights, thresholds and label maps all live in these two files, so their digest versions the model.
         digest = hashlib.sha256(npz_path.read_bytes() + meta_path.read_bytes()).hexdigest()[:8]
         self.model_version = f"voxpop-{meta.get('version', '0')}-{self.encoder.name}-{self.encoder.digest}-{digest}"
         self._job_cache: tuple[tuple[Job, ...], JobIndex] | None = None
@@ -93,87 +103,117 @@ class Classifier:
 
     def predict(self, texts: Sequence[str], jobs: Sequence[Job] = (), *,
                 titles: Sequence[str | None] | None = None,
-                ratings: Sequence[float | None] | None = None) -> list[Prediction]:
+                ratings: Sequence[float | None] | None = None,
+                languages: Sequence[str | None] | None = None) -> list[Prediction]:
         """Classify posts.
 
         Args:
             texts: post bodies.
             jobs: the product's jobs to be done; empty for none.
             titles: optional titles (seen by the post-level embedding only).
-            ratings: optional star ratings on a 1-5 scale; they sharpen the sentiment.
+            ratings: optional star ratings on a 1-5 scale, an input of the sentiment head (None: no rating).
+            languages: languages already detected (e.g. stored at crawl time); detected here when None.
 
         Returns:
             One Prediction per text, in order.
         """
         n = len(texts)
-        if titles is not None and len(titles) != n or ratings is not None and len(ratings) != n:
-            raise ValueError("titles and ratings must have one entry per text")
+        for name, seq in (("titles", titles), ("ratings", ratings), ("languages", languages)):
+            if seq is not None and len(seq) != n:
+                raise ValueError(f"{name} must have one entry per text")
         bodies = [t if isinstance(t, str) else "" for t in texts]
+        scored = self.score(bodies, titles=titles, ratings=ratings)
+        job_lists = self.job_index(jobs).top(scored.post_vecs) if jobs else [()] * n
+        out = []
+        for i in range(n):
+            language = languages[i] if languages is not None else detect_language(
+                compose_post(bodies[i], titles[i] if titles else None))
+            if not is_classified(language):
+                out.append(Prediction("neutral", 0.0, "other", 0.0, False, (), "", self.model_version,
+                                      language, scored.post_vecs[i], classified=False))
+                continue
+            need_p, k, evidence_at = need_from_sentences(scored.need_post[i], scored.need_sentences[i],
+                                                         self.sentence_rule, scored.sentence_fit[i])
+            sentences = scored.sentences[i]
+            evidence = sentences[evidence_at] if sentences else bodies[i].strip()
+            p = scored.sentiment[i]
+            out.append(Prediction(
+                sentiment=SENTIMENTS[int(p.argmax())],
+                sentiment_score=round(float(p[2] - p[0]), 4),
+                need_type=NEED_TYPES[k],
+                need_score=round(float(need_p[k]), 4),
+                unmet_need=NEED_TYPES[k] in UNMET_NEEDS,
+                jobs=job_lists[i],
+                evidence=evidence,
+                model_version=self.model_version,
+                language=language,
+                embedding=scored.post_vecs[i],
+            ))
+        return out
+
+    def score(self, bodies: Sequence[str], *, titles: Sequence[str | None] | None = None,
+              ratings: Sequence[float | None] | None = None) -> Scored:
+        """One encoder pass over the posts and the raw head outputs (used by ``predict`` and tuning)."""
         composed = [compose_post(b, titles[i] if titles else None) for i, b in enumerate(bodies)]
         body_spans = []
         for body, full in zip(bodies, composed, strict=True):
             shift = len(full) - len(body)
             body_spans.append([(a + shift, b + shift) for a, b in sentence_spans(body)])
         post_vecs, sent_vecs = self.encoder.encode_with_spans(composed, body_spans)
+        sentiment = _reorder(self.sentiment_head, SENTIMENTS,
+                             self.sentiment_head.proba(np.hstack([post_vecs, rating_features(ratings, len(bodies))])))
+        need_post = _reorder(self.need_head, NEED_TYPES, self.need_head.proba(post_vecs))
+        need_sentences, sentences, fit = [], [], []
+        for i, vecs in enumerate(sent_vecs):
+            shift = len(composed[i]) - len(bodies[i])
+            sentences.append([bodies[i][a - shift:b - shift] for a, b in body_spans[i][: len(vecs)]])
+            need_sentences.append(_reorder(self.need_head, NEED_TYPES, self.need_head.proba(vecs)) if len(vecs)
+                                  else np.zeros((0, len(NEED_TYPES)), dtype=np.float32))
+            fit.append(vecs @ post_vecs[i] if len(vecs) else np.zeros(0, dtype=np.float32))
+        return Scored(post_vecs, sentiment, need_post, need_sentences, sentences, fit)
 
-        sent_p = self._sentiment(post_vecs, ratings)
-        need_post = self.need_head.proba(post_vecs)
-        job_lists = self.job_index(jobs).top(post_vecs) if jobs else [()] * n
 
-        out = []
-        for i in range(n):
-            language = detect_language(bodies[i])
-            if language == "other":
-                out.append(Prediction("neutral", 0.0, "other", 0.0, False, (), "", self.model_version,
-                                      language, post_vecs[i]))
-                continue
-            need_p, evidence = self._need(need_post[i], sent_vecs[i], bodies[i], body_spans[i], len(composed[i]))
-            k = int(need_p.argmax())
-            need = NEED_TYPES[k]
-            s = sent_p[i]
-            out.append(Prediction(
-                sentiment=SENTIMENTS[int(s.argmax())],
-                sentiment_score=round(float(s[2] - s[0]), 4),
-                need_type=need,
-                need_score=round(float(need_p[k]), 4),
-                unmet_need=need in UNMET_NEEDS,
-                jobs=job_lists[i],
-                evidence=evidence,
-                model_version=self.model_version,
-                language=language,
-                embedding=post_vecs[i],
-            ))
-        return out
+@dataclass(frozen=True)
+class Scored:
+    """Raw outputs of one encoder pass: post vectors, sentiment and need probabilities, sentences."""
 
-    def _sentiment(self, vecs: np.ndarray, ratings: Sequence[float | None] | None) -> np.ndarray:
-        p = _reorder(self.sentiment_head, SENTIMENTS, self.sentiment_head.proba(vecs))
-        if ratings is None:
-            return p
-        for i, r in enumerate(ratings):
-            if r is None or not np.isfinite(r):
-                continue
-            star = int(np.clip(round(float(r)), 1, 5)) - 1
-            q = p[i] * self.rating_ratio[star]
-            p[i] = q / q.sum()
-        return p
+    post_vecs: np.ndarray
+    sentiment: np.ndarray  # (n, 3) in SENTIMENTS order
+    need_post: np.ndarray  # (n, 5) in NEED_TYPES order
+    need_sentences: list[np.ndarray]  # per post (m, 5)
+    sentences: list[list[str]]  # per post, the m sentences that got a vector
+    sentence_fit: list[np.ndarray]  # per post (m,), cosine of each sentence vector to the post vector
 
-    def _need(self, post_p: np.ndarray, sent_vecs: np.ndarray, body: str, spans: list[tuple[int, int]],
-              full_len: int) -> tuple[np.ndarray, str]:
-        post_p = _reorder(self.need_head, NEED_TYPES, post_p[None, :])[0]
-        if len(sent_vecs) == 0:
-            return post_p, body.strip()
-        shift = full_len - len(body)
-        sentences = [body[a - shift:b - shift] for a, b in spans[: len(sent_vecs)]]
-        if len(sent_vecs) == 1 and shift == 0:
-            return post_p, sentences[0]
-        sp = _reorder(self.need_head, NEED_TYPES, self.need_head.proba(sent_vecs))
-        agg = post_p.copy()
-        for name in _SENTENCE_LEVEL_NEEDS:
-            k = NEED_TYPES.index(name)
-            agg[k] = max(agg[k], float(sp[:, k].max()))
+
+def rating_features(ratings: Sequence[float | None] | None, n: int) -> np.ndarray:
+    """(n, 6) one-hot rating input: slot 0 for no (or an unusable) rating, slots 1-5 for the stars."""
+    out = np.zeros((n, RATING_SLOTS), dtype=np.float32)
+    for i in range(n):
+        r = ratings[i] if ratings is not None else None
+        ok = isinstance(r, int | float) and not isinstance(r, bool) and np.isfinite(r) and 1 <= r <= 5
+        out[i, int(round(float(r))) if ok else 0] = 1.0  # type: ignore[arg-type]
+    return out
+
+
+def need_from_sentences(post_p: np.ndarray, sent_p: np.ndarray, rule: dict[str, float],
+                        fit: np.ndarray | None = None) -> tuple[np.ndarray, int, int]:
+    """A post's need type from its sentences: (probabilities, label index, evidence sentence index).
+
+    One sentence that reports a problem or asks for a feature establishes an unmet need even in a post that
+    is mostly praise; its weight against the post-level probabilities is ``rule["unmet_weight"]``. The evidence
+    is the sentence that both carries the chosen need type and stands for the post (its probability times its
+    cosine ``fit`` to the post vector), so a trailing "Reinstalling did not help." loses to the crash it follows.
+    """
+    agg = post_p.astype(np.float64).copy()
+    if len(sent_p):
+        for k in _UNMET_INDEX:
+            agg[k] = max(agg[k], rule["unmet_weight"] * float(sent_p[:, k].max()))
         agg /= agg.sum()
-        k = int(agg.argmax())
-        return agg, sentences[int(sp[:, k].argmax())]
+    k = int(agg.argmax())
+    if not len(sent_p):
+        return agg, k, 0
+    weight = sent_p[:, k] if fit is None else sent_p[:, k] * np.clip(fit, 0.0, 1.0)
+    return agg, k, int(weight.argmax())
 
 
 def _reorder(head: Head, order: Sequence[str], p: np.ndarray) -> np.ndarray:

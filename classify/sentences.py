@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 
 _BREAK = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\s*\n+\s*")
-_MIN_CHARS = 3
+# A piece shorter than this ("Thanks", "Ugh.", "Why?!") says nothing alone: it joins its neighbour, so that
+# evidence is always a whole, self-explaining sentence.
+_MIN_CHARS = 12
 
 
 def sentence_spans(text: str, max_sentences: int = 12) -> list[tuple[int, int]]:
     """Character spans of the sentences of ``text``.
 
-    Breaks at end punctuation followed by a capital or digit, and at line breaks. Fragments shorter
-    than a few characters join the previous sentence; past ``max_sentences`` the remainder is one
-    last span so the cost stays bounded.
+    Breaks at end punctuation followed by a capital or digit, and at line breaks. A piece shorter than
+    ``_MIN_CHARS`` joins the previous sentence (the next one when it comes first); past ``max_sentences``
+    the remainder is one last span so the cost stays bounded.
     """
     text = text or ""
     spans: list[tuple[int, int]] = []
@@ -31,6 +33,8 @@ def sentence_spans(text: str, max_sentences: int = 12) -> list[tuple[int, int]]:
                 spans.append((a, b))
         if m:
             pos = m.end()
+    if len(spans) > 1 and spans[0][1] - spans[0][0] < _MIN_CHARS:
+        spans[:2] = [(spans[0][0], spans[1][1])]
     if len(spans) > max_sentences:
         spans = spans[: max_sentences - 1] + [(spans[max_sentences - 1][0], spans[-1][1])]
     return spans

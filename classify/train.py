@@ -1,8 +1,13 @@
-"""Train the heads and calibrate the jobs scorer; writes classify/model/heads.npz and meta.json.
+"""Build the shipped classifier: fine-tune the encoder, export it, calibrate jobs, tune the need rule.
 
-Rerunnable and seeded: ``python -m classify.train [--data DIR] [--encoder DIR] [--out DIR]``.
-Embeddings of the training sets are cached under ``$VOXPOP_EMBED_CACHE`` (default
-/tmp/voxpop_classify_cache) and reused. Held-out test splits (see ``classify/data.py``) are never read here.
+Rerunnable and seeded: ``python -m classify.train [--data DIR] [--work DIR] [--out DIR]``. Stages:
+
+1. ``finetune``: multi-task fine-tuning (``classify/finetune.py``) with checkpoints under ``--work``
+   (default /tmp/voxpop_train); rerunning resumes from the last checkpoint.
+2. ``finalize``: writes ``classify/model/encoder/`` (fp16 weights + tokenizer), ``heads.npz`` and ``meta.json``,
+   calibrates the "no job" thresholds on CLINC150 train and tunes the sentence rule on the dev splits.
+
+Held-out test splits (``classify/corpora.py``) are never read here.
 """
 
 from __future__ import annotations
@@ -12,35 +17,43 @@ import json
 import os
 import time
 from collections import Counter
+from dataclasses import asdict, replace
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
+from classify.corpora import Example, load_corpora  # noqa: E402
 from classify.data import (  # noqa: E402
     DEFAULT_DATA_DIR,
-    SEED,
-    VU_SENTIMENT,
     Rows,
     cached_embeddings,
     humanize_label,
     load_splits,
+    read_jsonl,
 )
 from classify.encoder import Encoder  # noqa: E402
-from classify.heads import fit_mlp_head  # noqa: E402
+from classify.finetune import (  # noqa: E402
+    MultiTask,
+    Recipe,
+    head_arrays,
+    intent_pairs,
+    mlp,
+    plan_batches,
+    steps_summary,
+    train,
+)
 from classify.jobs import JobCalibration, JobIndex  # noqa: E402
 from classify.labels import NEED_TYPES, SENTIMENTS  # noqa: E402
+from classify.pipeline import DEFAULT_SENTENCE_RULE, RATING_SLOTS  # noqa: E402
 from classify.sentences import compose_post  # noqa: E402
 
-VERSION = "1"
+VERSION = "2"
 OUT_DIR = Path(__file__).resolve().parent / "model"
-# Share of the sentiment training weight per source (each source's rows share its weight equally).
-SENTIMENT_SOURCES = {"tweet_train": 0.25, "uci_train": 0.15, "steam_train": 0.2, "vu_train": 0.25,
-                     "own_sentiment": 0.15}
 # "No job applies" must catch this share of out-of-scope train posts (CLINC150 oos).
 OOS_RECALL_TARGET = 0.8
-NEED_SOURCES = {"vu_train": 0.4, "tizard_train": 0.5, "own_need": 0.1}
 
 
 def post_texts(name: str, rows: Rows) -> list[str]:
@@ -61,47 +74,6 @@ class Embedder:
         if texts is None:
             texts = post_texts(name, self.splits[name])
         return cached_embeddings(self.encoder.encode, self.tag, name, texts)
-
-
-def weighted(embed: Embedder, splits: dict[str, Rows], sources: dict[str, float],
-             labels_of: dict[str, list[str | None]]) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Stack sources into (X, labels, weights) with each source's total weight as given."""
-    xs: list[np.ndarray] = []
-    ys: list[str] = []
-    ws: list[np.ndarray] = []
-    for name, share in sources.items():
-        if name not in splits:
-            continue
-        labels = labels_of.get(name, splits[name].labels)
-        keep = [i for i, lab in enumerate(labels) if lab]
-        X = embed(name)[keep]
-        xs.append(X)
-        ys.extend(labels[i] for i in keep)  # type: ignore[misc]
-        ws.append(np.full(len(keep), share / max(len(keep), 1), dtype=np.float32))
-    w = np.concatenate(ws)
-    return np.vstack(xs), ys, w * (len(w) / w.sum())
-
-
-def vu_need_labels(rows: Rows) -> list[str | None]:
-    """Need labels of app reviews, with praise derived: Vu et al. file praise under "other", so an
-    "other" review that its annotators marked positive or very positive is taken as praise."""
-    out: list[str | None] = []
-    for label, e in zip(rows.labels, rows.extra or [{}] * len(rows), strict=True):
-        positive = (e or {}).get("sentiment") in ("positive", "very positive")
-        out.append("praise" if label == "other" and positive else label)
-    return out
-
-
-def rating_ratio(rows: Rows) -> np.ndarray:
-    """P(sentiment | stars) / P(sentiment) from app reviews with both (add-one smoothing), shape (5, 3)."""
-    counts = np.ones((5, 3))
-    for e in rows.extra or []:
-        s, r = VU_SENTIMENT.get(e.get("sentiment") or ""), e.get("rating")
-        if s and isinstance(r, int | float) and 1 <= r <= 5:
-            counts[int(r) - 1, SENTIMENTS.index(s)] += 1
-    cond = counts / counts.sum(1, keepdims=True)
-    prior = counts.sum(0) / counts.sum()
-    return (cond / prior).astype(np.float32)
 
 
 def calibrate_jobs(embed: Embedder, splits: dict[str, Rows]) -> dict:
@@ -149,41 +121,136 @@ def calibrate_jobs(embed: Embedder, splits: dict[str, Rows]) -> dict:
     return {"calibration": result, "report": report}
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Train and write the heads."""
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--data", default=str(DEFAULT_DATA_DIR))
-    ap.add_argument("--encoder", default=None, help="local Hugging Face model dir (default: packaged MiniLM)")
-    ap.add_argument("--out", default=None, help="output dir (default: classify/model, or <encoder>/voxpop_heads)")
-    args = ap.parse_args(argv)
-    out = Path(args.out) if args.out else (OUT_DIR if args.encoder is None else Path(args.encoder) / "voxpop_heads")
-    t0 = time.time()
-    splits = load_splits(Path(args.data))
-    encoder = Encoder(args.encoder)
-    embed = Embedder(encoder, splits)
+SENTIMENT_TRAIN = ("semeval_train", "appstore_train", "steam_train", "senti4sd_train", "uci_train", "vusent_train",
+                   "umsab_train", "appstore_ml_train")
+NEED_TRAIN = ("vu_train", "tizard_train", "clap_train", "weakpraise_train")
+OWN_REPEAT = 3  # our own written examples are few and aimed at the thin classes: shown three times
 
-    vu = splits["vu_train"]
-    vu_sent = [VU_SENTIMENT.get((e or {}).get("sentiment") or "") for e in vu.extra or []]
-    X, y, w = weighted(embed, splits, SENTIMENT_SOURCES, {"vu_train": vu_sent})
-    sentiment = fit_mlp_head(X, y, SENTIMENTS, sample_weight=w, seed=SEED)
-    print(f"sentiment head: {len(y)} rows {dict(Counter(y))}", flush=True)
 
-    X, y, w = weighted(embed, splits, NEED_SOURCES, {"vu_train": vu_need_labels(vu)})
-    need = fit_mlp_head(X, y, NEED_TYPES, sample_weight=w, seed=SEED)
-    print(f"need head: {len(y)} rows {dict(Counter(y))}", flush=True)
+def training_sets(corpora: dict[str, list[Example]]) -> tuple[list[Example], list[Example]]:
+    """Sentiment and need training examples (our own examples repeated ``OWN_REPEAT`` times)."""
+    own = corpora.get("own_train", [])
+    sentiment = [e for name in SENTIMENT_TRAIN for e in corpora.get(name, [])]
+    sentiment += [e for e in own if e.task == "sentiment"] * OWN_REPEAT
+    need = [e for name in NEED_TRAIN for e in corpora.get(name, [])]
+    need += [e for e in own if e.task == "need"] * OWN_REPEAT
+    return sentiment, need
 
-    jobs = calibrate_jobs(embed, splits)
-    print(f"jobs: {json.dumps(jobs['report'])}", flush=True)
 
-    out.mkdir(parents=True, exist_ok=True)
-    arrays = {**sentiment.to_arrays("sentiment"), **need.to_arrays("need"), "rating_ratio": rating_ratio(vu)}
+def finetune_stage(data: Path, work: Path, recipe: Recipe) -> None:
+    """Fine-tune (or resume) into ``work/last.pt``."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from classify.encoder import default_model_dir
+
+    corpora = load_corpora(data)
+    sentiment, need = training_sets(corpora)
+    clinc = read_jsonl(data / "jobs/clinc150_train.jsonl")
+    pairs = intent_pairs([(r["text"], r["label"]) for r in clinc if r["label"] != "oos"], recipe.intent_pairs,
+                         recipe.seed)
+    print(f"sentiment {len(sentiment)} {dict(Counter(e.label for e in sentiment))}", flush=True)
+    print(f"need {len(need)} {dict(Counter(e.label for e in need))}", flush=True)
+    batches = plan_batches(sentiment, need, pairs, recipe)
+    print(f"plan: {steps_summary(batches)}", flush=True)
+    base = default_model_dir()
+    tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
+    torch.manual_seed(recipe.seed)
+    model = MultiTask(AutoModel.from_pretrained(str(base), local_files_only=True),
+                      AutoModel.from_pretrained(str(base), local_files_only=True), recipe)
+    train(model, tokenizer, batches, recipe, work)
+
+
+def export_stage(checkpoint: Path, out: Path) -> None:
+    """Write the tuned encoder (fp16 safetensors + tokenizer) and the two heads from a checkpoint."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from classify.encoder import default_model_dir
+
+    base = default_model_dir()
+    state = torch.load(checkpoint, weights_only=False)
+    model = AutoModel.from_pretrained(str(base), local_files_only=True)
+    model.load_state_dict(state["student"])
+    enc_dir = out / "encoder"
+    enc_dir.mkdir(parents=True, exist_ok=True)
+    model.half().save_pretrained(str(enc_dir), safe_serialization=True)
+    AutoTokenizer.from_pretrained(str(base), local_files_only=True).save_pretrained(str(enc_dir))
+    recipe, dim = Recipe(), int(model.config.hidden_size)
+    sentiment = mlp(dim + RATING_SLOTS, recipe.hidden, len(SENTIMENTS), 0.0)
+    need = mlp(dim, recipe.hidden, len(NEED_TYPES), 0.0)
+    sentiment.load_state_dict(state["sentiment"])
+    need.load_state_dict(state["need"])
+    arrays = {**head_arrays(sentiment, "sentiment", SENTIMENTS), **head_arrays(need, "need", NEED_TYPES)}
     np.savez_compressed(out / "heads.npz", **arrays)  # type: ignore[arg-type]
-    meta = {"version": VERSION, "encoder": encoder.name, "encoder_digest": encoder.digest,
-            "encoder_dim": encoder.dim, "max_tokens": encoder.max_tokens, "seed": SEED,
+
+
+def finalize_stage(data: Path, checkpoint: Path, out: Path, recipe: Recipe) -> None:
+    """Export, refit the heads with our own examples, calibrate jobs, tune the sentence rule, write meta.json."""
+    from classify.refit import refit
+    from classify.tuning import NEED_DEV, tune_sentence_rule
+
+    export_stage(checkpoint, out)
+    encoder = Encoder(out / "encoder")
+    corpora = load_corpora(data)
+    with np.load(out / "heads.npz") as stored:
+        arrays = {k: stored[k] for k in stored.files}
+    tag = f"{encoder.name}:{encoder.digest}:{encoder.max_tokens}"
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return cached_embeddings(encoder.encode, tag, "refit", texts)
+
+    arrays, refit_report = refit(arrays, corpora, embed, SENTIMENT_TRAIN, NEED_TRAIN, NEED_DEV)
+    np.savez_compressed(out / "heads.npz", **arrays)  # type: ignore[arg-type]
+    splits = load_splits(data)
+    jobs = calibrate_jobs(Embedder(encoder, splits), splits)
+    print(f"jobs: {json.dumps(jobs['report'])}", flush=True)
+    meta = {"version": VERSION, "encoder": "all-MiniLM-L6-v2-voxpop", "encoder_dim": encoder.dim,
+            "max_tokens": encoder.max_tokens, "seed": recipe.seed, "recipe": asdict(recipe),
+            "checkpoint_step": int(torch.load(checkpoint, weights_only=False)["step"]),
             "jobs": jobs["calibration"], "jobs_calibration_report": jobs["report"],
-            "sentiment_sources": SENTIMENT_SOURCES, "need_sources": NEED_SOURCES}
+            "sentiment_sources": list(SENTIMENT_TRAIN), "need_sources": list(NEED_TRAIN),
+            "head_refit": refit_report, "sentence_rule": DEFAULT_SENTENCE_RULE}
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out} in {time.time() - t0:.0f}s", flush=True)
+    meta["sentence_rule"] = tune_sentence_rule(corpora, out)
+    (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}", flush=True)
+
+
+def recipe_with(overrides: list[str]) -> Recipe:
+    """The default recipe with ``KEY=VALUE`` overrides (values typed like the defaults)."""
+    base = Recipe()
+    changes = {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key not in base.__dataclass_fields__:
+            raise SystemExit(f"--set: unknown recipe field {key!r}")
+        changes[key] = type(getattr(base, key))(value)
+    return replace(base, **changes)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Fine-tune, then export and calibrate (see the module docstring)."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=str(DEFAULT_DATA_DIR), help="the shared data folder")
+    ap.add_argument("--work", default=os.environ.get("VOXPOP_TRAIN_DIR", "/tmp/voxpop_train"),
+                    help="checkpoints (resumed when present)")
+    ap.add_argument("--out", default=str(OUT_DIR), help="model folder to write (default: classify/model)")
+    ap.add_argument("--stage", choices=("all", "finetune", "finalize"), default="all")
+    ap.add_argument("--checkpoint", default=None, help="finalize from this checkpoint (default: WORK/last.pt)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a Recipe field for an experiment (the shipped model uses the defaults)")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    t0 = time.time()
+    data, work, out = Path(args.data), Path(args.work), Path(args.out)
+    recipe = recipe_with(args.set)
+    if args.stage in ("all", "finetune"):
+        finetune_stage(data, work, recipe)
+        print(f"fine-tuned in {(time.time() - t0) / 60:.1f} min", flush=True)
+    if args.stage in ("all", "finalize"):
+        finalize_stage(data, Path(args.checkpoint) if args.checkpoint else work / "last.pt", out, recipe)
+    print(f"done in {(time.time() - t0) / 60:.1f} min", flush=True)
 
 
 if __name__ == "__main__":

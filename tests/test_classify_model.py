@@ -68,7 +68,7 @@ def test_quality_floor_on_our_labeled_set(clf, labeled) -> None:
     assert unmet_acc >= 0.75, unmet_acc
     for p in preds:
         assert p.sentiment in ("negative", "neutral", "positive") and -1.0 <= p.sentiment_score <= 1.0
-        assert 0.0 <= p.need_score <= 1.0 and p.model_version == clf.model_version and p.language == "en"
+        assert 0.0 <= p.need_score <= 1.0 and p.model_version == clf.model_version and p.language in ("en", None)
 
 
 def test_long_review_takes_evidence_from_the_complaining_sentence(clf) -> None:
@@ -86,12 +86,28 @@ def test_rating_moves_sentiment(clf) -> None:
     assert low < none < high
 
 
-def test_non_english_gets_the_neutral_placeholder(clf) -> None:
-    pred = clf.predict(["Die Anwendung stürzt bei jedem Start ab und das ist wirklich nicht gut für mich."])[0]
-    assert pred.language == "other"
+def test_languages_we_do_not_classify_get_the_flagged_placeholder(clf) -> None:
+    pred = clf.predict(["このアプリは起動するたびにクラッシュします。早く直してください。"])[0]
+    assert pred.language == "ja" and not pred.classified
     assert (pred.sentiment, pred.sentiment_score, pred.need_type, pred.unmet_need, pred.jobs) == (
         "neutral", 0.0, "other", False, ())
     assert pred.embedding.shape == (384,)
+
+
+def test_german_spanish_and_french_complaints_are_classified_not_skipped(clf) -> None:
+    texts = ["Die App stürzt bei jedem Start ab und alle meine Notizen sind weg. Katastrophe.",
+             "La aplicación se cierra sola cada vez que intento exportar, es horrible y no sirve para nada.",
+             "Application nulle, elle plante à chaque ouverture depuis la mise à jour."]
+    preds = clf.predict(texts, ratings=[1, 1, 1])
+    assert [p.language for p in preds] == ["de", "es", "fr"]
+    assert all(p.classified for p in preds)
+    assert [p.sentiment for p in preds] == ["negative"] * 3
+
+
+def test_given_languages_skip_detection(clf) -> None:
+    # Store mode passes the language detected at crawl time; an unsupported one is flagged without re-detecting.
+    pred = clf.predict(["The app crashes on start."], languages=["nl"])[0]
+    assert pred.language == "nl" and not pred.classified
 
 
 JOBS_ZERO = [Job("share_photos", "share photos with family"), Job("get_paid", "get paid on time for my work"),

@@ -15,8 +15,9 @@ from classify.sentences import compose_post, sentence_spans, split_sentences
 
 def test_sentences_split_at_punctuation_and_line_breaks() -> None:
     text = "Love the app. But it crashes when I upload!! Please add dark mode?\nThanks"
-    assert split_sentences(text) == ["Love the app.", "But it crashes when I upload!!", "Please add dark mode?",
-                                     "Thanks"]
+    assert split_sentences(text) == ["Love the app.", "But it crashes when I upload!!", "Please add dark mode?\nThanks"]
+    # A fragment too short to explain itself joins its neighbour (the next one when it comes first).
+    assert split_sentences("Ugh. The app crashes on start. Why?") == ["Ugh. The app crashes on start. Why?"]
     assert [text[a:b] for a, b in sentence_spans(text)] == split_sentences(text)
     whole = "version 2.0 is out. e.g. this stays whole."
     assert split_sentences(whole) == [whole]

@@ -76,3 +76,25 @@ def test_classify_resumes_after_kill_without_repeating(tmp_path: Path, db_url: s
     assert len(after) + statuses.get("skipped", 0) == n
     assert statuses.get("pending", 0) == 0 and statuses.get("classifying", 0) == 0
     assert all(after[pid] == ts for pid, ts in before.items()), "a saved classification was redone"
+
+
+def test_reclassify_redoes_posts_of_an_older_model_version(tmp_path: Path, db_url: str) -> None:
+    from sqlalchemy import update
+
+    assert _voxpop(db_url, "import", "--input", str(_posts_file(tmp_path, 12)), "--product", "notely").wait() == 0
+    first = _voxpop(db_url, "classify", "--json")
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err[-2000:]
+    store = Store(db_url)
+    with store.transaction() as session:  # as if 5 posts had been classified by the previous model
+        ids = session.scalars(select(Classification.post_id).order_by(Classification.post_id).limit(5)).all()
+        session.execute(update(Classification).where(Classification.post_id.in_(ids))
+                        .values(model_version="voxpop-1-all-MiniLM-L6-v2-b8123b7a-8106382f"))
+    again = _voxpop(db_url, "classify", "--reclassify", "--json")
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err[-2000:]
+    report = json.loads(out)
+    assert report["requeued"] == 5 and report["classified"] == 5
+    with store.sessions() as session:
+        versions = set(session.scalars(select(Classification.model_version)).all())
+    assert versions == {report["model_version"]}

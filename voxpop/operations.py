@@ -228,7 +228,8 @@ def _classify_batch(model: Classifier, posts: list[ClaimedPost], jobs: dict[int,
         by_product.setdefault(post.product_id, []).append(post)
     for product_id, group in by_product.items():
         predictions = model.predict([p.text for p in group], jobs.get(product_id, []),
-                                    titles=[p.title for p in group], ratings=[p.rating for p in group])
+                                    titles=[p.title for p in group], ratings=[p.rating for p in group],
+                                    languages=[p.language for p in group])
         for post, pred in zip(group, predictions, strict=True):
             rows.append(ClassificationRow(
                 post_id=post.id, model_version=pred.model_version, sentiment=pred.sentiment,
@@ -236,7 +237,7 @@ def _classify_batch(model: Classifier, posts: list[ClaimedPost], jobs: dict[int,
                 need_score=float(pred.need_score), unmet_need=bool(pred.unmet_need),
                 jobs=[{"job": j.job, "score": round(float(j.score), 4)} for j in pred.jobs],
                 evidence=pred.evidence, embedding=pred.embedding.astype("float32").tobytes(),
-                skipped=pred.language == "other",
+                skipped=not pred.classified,
             ))
     return rows
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from voxpop.core.text import clean_text, detect_language, html_to_text
+from voxpop.core.language import detect_language
+from voxpop.core.text import clean_text, html_to_text
 from voxpop.core.timeutil import parse_datetime
 
 RATING_MIN, RATING_MAX = 1.0, 5.0

@@ -1,0 +1,48 @@
+"""Choose the sentence rule of the need type on the dev splits (never on test splits)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from classify.corpora import Example
+from classify.labels import NEED_TYPES
+from classify.metrics import macro_f1
+from classify.pipeline import Classifier, need_from_sentences
+
+UNMET_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
+# Dev sets of need type, and the classes each source's scheme can tell apart (ours fold into "other").
+NEED_DEV = {"vu_dev": ("problem", "feature_request", "praise", "other"),
+            "clap_dev": ("problem", "feature_request", "other"),
+            "tizard_dev": ("problem", "feature_request", "question", "other")}
+
+
+def fold(label: str, classes: tuple[str, ...]) -> str:
+    """A predicted label in a source's scheme: a class the source does not have counts as ``other``."""
+    return label if label in classes else "other"
+
+
+def tune_sentence_rule(corpora: dict[str, list[Example]], model_dir: Path) -> dict[str, float]:
+    """The ``unmet_weight`` with the best mean macro-F1 over the need dev splits; prints the grid."""
+    clf = Classifier(heads_dir=model_dir)
+    scored = {}
+    for name in NEED_DEV:
+        rows = corpora[name]
+        scored[name] = (rows, clf.score([e.text for e in rows], titles=[e.title for e in rows],
+                                        ratings=[e.rating for e in rows]))
+    best_weight, best = 1.0, -1.0
+    for weight in UNMET_WEIGHTS:
+        rule = {"unmet_weight": weight}
+        scores = []
+        for name, classes in NEED_DEV.items():
+            rows, s = scored[name]
+            pred = [fold(NEED_TYPES[need_from_sentences(s.need_post[i], s.need_sentences[i], rule)[1]], classes)
+                    for i in range(len(rows))]
+            scores.append(macro_f1([e.label for e in rows], pred, classes))
+        mean = float(np.mean(scores))
+        print(f"sentence rule unmet_weight {weight}: dev macro-F1 {mean:.4f} "
+              + " ".join(f"{n} {v:.3f}" for n, v in zip(NEED_DEV, scores, strict=True)), flush=True)
+        if mean > best:
+            best_weight, best = weight, mean
+    return {"unmet_weight": best_weight}
