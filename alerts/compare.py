@@ -28,7 +28,8 @@ from sqlalchemy import Connection, Engine, case, func, literal_column, select, t
 from sqlalchemy.orm import Session
 
 from alerts import stats
-from store.models import POST_SKIPPED, Classification, Issue, IssuePost, Post, PostProduct, Product
+from store.curation import effective_columns
+from store.models import POST_SKIPPED, Classification, Issue, IssuePost, Post, PostLabel, PostProduct, Product
 
 DEFAULT_MIN_N = 30
 DEFAULT_TOP_NEEDS = 5
@@ -244,8 +245,10 @@ def _cube_queries(cube: str, dialect: str, ids: list[int], since: datetime, unti
     def joined(query: Any) -> Any:
         if not join_class:
             return query
-        # A skipped post keeps no reading, even if an older classification row is left over.
-        return query.join(Classification, Classification.post_id == Post.id).where(Post.status != POST_SKIPPED)
+        # A skipped post keeps no reading, even if an older classification row is left over. A person's
+        # correction (post_labels, a small table) wins over the model's labels.
+        return (query.join(Classification, Classification.post_id == Post.id)
+                .outerjoin(PostLabel, PostLabel.post_id == Post.id).where(Post.status != POST_SKIPPED))
 
     week_col = _week_expr(dialect, anchor).label("week")
     half_col = case((Post.created_at >= mid, 1), else_=0).label("half")
@@ -278,7 +281,8 @@ def _volume_queries(dialect: str, ids: list[int], since: datetime, until: dateti
 def _class_queries(dialect: str, ids: list[int], since: datetime, until: datetime, anchor: datetime,
                    mid: datetime) -> list[_CubeQuery]:
     """Classified posts by product, week, need type, unmet need, top job and sentiment; newest post id."""
-    dims = [Classification.need_type, Classification.unmet_need, Classification.top_job, Classification.sentiment]
+    labels = effective_columns()
+    dims = [labels["need_type"], labels["unmet_need"], labels["top_job"], labels["sentiment"]]
     measures = [func.count().label("n"), func.max(Post.id).label("latest")]
     return _cube_queries("class", dialect, ids, since, until, anchor, mid, dims, measures, join_class=True)
 
@@ -486,6 +490,11 @@ def _product_figures(product: Any, vrows: list[Any], crows: list[Any], weeks: li
     if ms is not None:
         rating.update(mean=ms[0], sd=ms[1], ci=list(stats.mean_ci(ms[0], ms[1], r_n)))
 
+    # Posts whose top job is no longer configured (removed or renamed, not rescored yet, or a person's
+    # label naming it) are counted, never silently dropped.
+    listed = {job["id"] for job in jobs}
+    removed_jobs = {j: n for j, n in sorted(job_n.items(), key=lambda kv: (-kv[1], str(kv[0])))
+                    if j is not None and j not in listed}
     job_figs: dict[str, Any] = {}
     for job in jobs:
         n_job = job_n.get(job["id"], 0)
@@ -509,6 +518,7 @@ def _product_figures(product: Any, vrows: list[Any], crows: list[Any], weeks: li
         "unmet": share(unmet, classified, min_n),
         "weekly": weekly,
         "jobs": job_figs,
+        "unlisted_jobs": removed_jobs,
         "opportunities": [
             j for j, f in sorted(job_figs.items(), key=lambda kv: -(kv[1]["opportunity"] or 0.0))
             if f["opportunity"] is not None and not f["small"]
@@ -697,6 +707,13 @@ def summarise(data: Mapping[str, Any]) -> dict[str, Any]:
         parts.append(sentence + ".")
     if unclear:
         parts.append(f"{unclear} other difference{'s are' if unclear != 1 else ' is'} not significant at 95%.")
+    for p in data["products"]:
+        unlisted = p.get("unlisted_jobs") or {}
+        if unlisted:
+            n = sum(unlisted.values())
+            parts.append(f"{n} post{'s' if n != 1 else ''} of {p['name']} carr{'y' if n != 1 else 'ies'} a job no "
+                         f"longer configured ({', '.join(f'{j}: {c}' for j, c in unlisted.items())}); "
+                         "voxpop classify rescores them.")
     if small:
         parts.append("Too few classified posts to compare (n < {}): {}.".format(
             data["meta"]["min_n"], ", ".join(names[s] for s in small)))

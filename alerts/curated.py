@@ -1,13 +1,14 @@
 """Where detection consults what people decided (``store.curation.CurationState``).
 
-``run_detect`` calls :func:`curate_clusters` once after loading a product's issues, :func:`keeps_label`
-before relabelling and :func:`may_alert` before queueing an alert; ``backtest`` passes a
+``run_detect`` calls :func:`curate_clusters` once after loading a product's issues, :func:`hold_muted`
+on the detector's events before saving, and :func:`keeps_label` before relabelling; ``backtest`` passes a
 :class:`BacktestCuration` to the replay. The rules:
 
 * a renamed issue keeps its human label however it grows;
 * a merged issue is left out of detection (its posts and centroid live in the survivor), so its id
   never takes posts or alerts again;
-* a muted issue is tracked as usual but queues no alert before its date;
+* a muted issue is tracked as usual but queues no alert before its date (and does not enter an
+  alerted state, so the first significant day after the mute alerts);
 * an issue resolved by hand reopens only on posts created after the resolution (the detector's rule
   ``last_seen > state_changed_at``), and its reopened alert quotes those posts.
 """
@@ -44,6 +45,33 @@ def keeps_label(state: CurationState, issue_id: int) -> bool:
 def may_alert(state: CurationState, issue_id: int | None, day: date) -> bool:
     """Whether an event of this issue on ``day`` may queue an alert (not while it is muted)."""
     return issue_id is None or not state.silenced(issue_id, day)
+
+
+def hold_muted(detector: Detector, events: list[Event], state: CurationState) -> list[Event]:
+    """Drop the events of muted issues and undo what alerting did to them.
+
+    A muted issue is tracked (it takes posts, its counts and tests run) but never enters an alerted
+    state: a new or rising one stays ``ongoing`` and its cool-down clock is not started, so once the
+    mute ends the next significant day alerts. Must run before the clusters are saved.
+    """
+    kept = []
+    for event in events:
+        if event.key is None or event.key < 0 or may_alert(state, event.key, event.day):
+            kept.append(event)
+            continue
+        cluster = detector.clusters.get(event.key)
+        if cluster is None or event.state is None:
+            continue
+        count = cluster.alert_counts.get(event.state, 0)
+        if count > 1:
+            cluster.alert_counts[event.state] = count - 1
+        else:
+            cluster.alert_counts.pop(event.state, None)
+        cluster.last_alert_at = None
+        if cluster.state in ("new", "rising"):
+            cluster.state = "ongoing"
+        cluster.dirty = True
+    return kept
 
 
 def new_evidence_since(state: CurationState, issue_id: int, event: Event) -> datetime | None:

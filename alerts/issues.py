@@ -24,7 +24,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from alerts.curated import BacktestCuration, curate_clusters, keeps_label, may_alert, new_evidence_since
+from alerts.curated import BacktestCuration, curate_clusters, hold_muted, keeps_label, new_evidence_since
 from alerts.detect import (
     ACTIVE_STATES,
     Cluster,
@@ -243,12 +243,12 @@ def run_detect(store: Store, config: Config, product_slug: str, as_of: datetime 
         detector = Detector(params, clusters, totals_from_json(kept.get("totals")), kept.get("product"))
         last_eval = date.fromisoformat(kept["last_evaluated"]) if kept.get("last_evaluated") else None
         events, evaluated = detector.run(posts, as_of, last_evaluated=last_eval)
+        events = hold_muted(detector, events, curation)  # muted issues are tracked, never alerted
         detector.prune_totals(evaluated)
         ids = _save_clusters(session, product.id, detector, report)
         _relabel(session, product.id, detector, ids, as_of, {e.key for e in events if e.key is not None}, curation)
         for event in events:
-            if may_alert(curation, ids.get(event.key) if event.key is not None else None, event.day):
-                _queue_alert(session, config, product, detector, ids, event, as_of, report, curation)
+            _queue_alert(session, config, product, detector, ids, event, as_of, report, curation)
         state.last_post_id = max(state.last_post_id, limit)
         state.state = {"as_of": max(as_of, seen_until or as_of).isoformat(), "last_evaluated": evaluated.isoformat(),
                        "totals": totals_to_json(detector.totals), "product": _jsonable(detector.product_state)}

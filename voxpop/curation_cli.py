@@ -232,7 +232,7 @@ def review_cmd(state: Any, product: str, n: int, as_json: bool) -> None:
     """The posts whose correction would help most, with the model's guess; label them with voxpop label."""
     from voxpop.review import review_queue
 
-    items = review_queue(state.store, product, n=n)
+    items = review_queue(state.store, product, n=n, config=state.config)
     lines = [f"{i.post_id:>8}  {i.sentiment:<8} {i.need_type:<15} {i.reason:<22} {i.snippet}" for i in items]
     human = "\n".join(lines) if lines else f"nothing to review for {product} (no classified posts without a label)"
     if lines:
