@@ -64,8 +64,13 @@ class ResidualHead:
 
 def fit_residual(vecs: np.ndarray, base_p: np.ndarray, labels: Sequence[str], classes: Sequence[str], *,
                  l2: float = DEFAULT_L2, bias_l2: float = DEFAULT_BIAS_L2, knn_weight: float = KNN_WEIGHT,
-                 temperature: float = KNN_TEMPERATURE, max_iter: int = 200, seed: int = 13) -> ResidualHead:
-    """Fit ``W`` and ``b`` on corrected posts (full-batch L-BFGS, deterministic)."""
+                 temperature: float = KNN_TEMPERATURE, max_iter: int = 200, seed: int = 13,
+                 balanced: bool = True) -> ResidualHead:
+    """Fit ``W`` and ``b`` on corrected posts (full-batch L-BFGS, deterministic).
+
+    ``balanced`` weighs each class's corrections equally (macro F1 counts every class the same, and the
+    posts people correct are rarely a fair sample of the classes).
+    """
     import torch
 
     torch.manual_seed(seed)
@@ -78,9 +83,17 @@ def fit_residual(vecs: np.ndarray, base_p: np.ndarray, labels: Sequence[str], cl
     b = torch.zeros(len(classes), requires_grad=True)
     opt = torch.optim.LBFGS([W, b], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")
 
+    weight = None
+    if balanced and len(y_np):
+        counts = np.bincount(y_np, minlength=len(classes)).astype(np.float32)
+        present = counts > 0
+        weight = torch.tensor(np.where(present, counts.sum() / (present.sum() * np.maximum(counts, 1)), 0.0),
+                              dtype=torch.float32)
+
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(base + x @ W + b, y) + l2 * (W * W).sum() + bias_l2 * (b * b).sum()
+        loss = (torch.nn.functional.cross_entropy(base + x @ W + b, y, weight=weight)
+                + l2 * (W * W).sum() + bias_l2 * (b * b).sum())
         loss.backward()
         return loss
 

@@ -227,7 +227,7 @@ class ProductTuning:
     @classmethod
     def load(cls, session: Session, config: Config, classifier: Classifier) -> ProductTuning:
         """Layers trained on the current shared model, and the configured jobs, of every product."""
-        slugs = dict(session.execute(select(Product.id, Product.slug)).tuples())
+        slugs = dict(session.execute(select(Product.id, Product.slug)).tuples().all())
         models = {m.product_id: m for m in session.scalars(
             select(ProductModel).where(ProductModel.base_version == classifier.model_version))}
         out = {}
@@ -285,7 +285,7 @@ def _product_filter(product_id: int, taxonomy: str) -> Any:
 def stale_taxonomy(session: Session, config: Config) -> dict[int, int]:
     """Per product id: classified posts whose job scores were made against other jobs than the configured ones."""
     out = {}
-    ids = dict(session.execute(select(Product.slug, Product.id)).tuples())
+    ids = dict(session.execute(select(Product.slug, Product.id)).tuples().all())
     for spec in config.products:
         product_id = ids.get(spec.slug)
         if product_id is None:
@@ -309,7 +309,7 @@ def rescore_stale_jobs(store: Store, config: Config, classifier: Classifier | No
         return 0
     slug_of = {}
     with store.sessions() as session:
-        slug_of = dict(session.execute(select(Product.id, Product.slug)).tuples())
+        slug_of = dict(session.execute(select(Product.id, Product.slug)).tuples().all())
     total = 0
     for product_id in stale:
         jobs = product_jobs(config, slug_of[product_id])
@@ -354,9 +354,9 @@ def learn_due(store: Store, config: Config) -> list[str]:
     """Products with corrections newer than their layer (what the scheduler's ``learn`` job trains)."""
     with store.sessions() as session:
         latest = dict(session.execute(select(LabelCorrection.product_id, func.max(LabelCorrection.id))
-                                      .group_by(LabelCorrection.product_id)).tuples())
-        done = dict(session.execute(select(ProductModel.product_id, ProductModel.last_correction_id)).tuples())
-        slug_of = dict(session.execute(select(Product.id, Product.slug)).tuples())
+                                      .group_by(LabelCorrection.product_id)).tuples().all())
+        done = dict(session.execute(select(ProductModel.product_id, ProductModel.last_correction_id)).tuples().all())
+        slug_of = dict(session.execute(select(Product.id, Product.slug)).tuples().all())
     return sorted(slug_of[p] for p, last in latest.items() if last > done.get(p, 0) and p in slug_of)
 
 

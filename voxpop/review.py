@@ -75,7 +75,7 @@ def review_queue(store: Store, product_slug: str, *, n: int = 20, classifier: Cl
         ).all()
         issue_of = dict(session.execute(
             select(IssuePost.post_id, IssuePost.issue_id).join(Issue, Issue.id == IssuePost.issue_id)
-            .where(Issue.product_id == product.id, Issue.state.in_(ACTIVE))).tuples())
+            .where(Issue.product_id == product.id, Issue.state.in_(ACTIVE))).tuples().all())
         model = session.get(ProductModel, product.id)
         weights, base = (model.weights, model.base_version) if model is not None else (None, None)
     if not rows:
