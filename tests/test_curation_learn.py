@@ -68,7 +68,7 @@ def _posts(tmp_path: Path) -> Path:
     path = tmp_path / "posts.jsonl"
     rows = [(f"{name}-{i}", text) for name, texts in FAMILIES.items() for i, text in enumerate(texts)]
     rows += [(f"other-{i}", text) for i, text in enumerate(OTHERS)]
-    path.write_text("".join(json.dumps({"id": key, "text": text, "date": "2026-11-0{}".format(1 + n % 9)}) + "\n"
+    path.write_text("".join(json.dumps({"id": key, "text": text, "date": f"2026-11-0{1 + n % 9}"}) + "\n"
                             for n, (key, text) in enumerate(rows)), encoding="utf-8")
     return path
 
