@@ -171,6 +171,9 @@ def run(product: Product, rounds: int, seeds: int) -> None:
                   f"  goal +{goal:.0f}: {'met' if gain_r >= goal else 'NOT met'}; "
                   f"review {'beats' if gain_r > gain_x else 'does NOT beat'} random")
         print(f"   learn on {budget} corrections took {learn_s:.2f} s (CPU)")
+    ceiling = product.score(product.learn(list(product.pool)))
+    print(f"   ceiling, every one of the {len(product.pool)} posts corrected: "
+          + ", ".join(f"{t} {ceiling[t]:.1f} ({ceiling[t] - before[t]:+.1f})" for t in tasks))
 
 
 def main() -> None:

@@ -26,9 +26,9 @@ import numpy as np
 from classify.labels import NEED_TYPES, SENTIMENTS
 
 EPS = 1e-6
-DEFAULT_L2 = 0.05
-DEFAULT_BIAS_L2 = 0.02
-KNN_WEIGHT = 4.0
+DEFAULT_L2 = 0.001
+DEFAULT_BIAS_L2 = 0.002
+KNN_WEIGHT = 2.0
 KNN_TEMPERATURE = 0.05
 
 

@@ -11,11 +11,11 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from alerts.issues import run_detect
-from cli import main
 from store.db import Store
 from store.models import Issue, IssuePost
 from tests.alert_support import make_config
 from tests.detect_data import burst, insert_posts, stream
+from voxpop.cli import main
 
 
 def _cli(url: str, *args: str) -> Any:

@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
-import operations
 from alerts.compare import build_report
-from cli import main
-from config import load_config
 from store.db import Store
 from store.models import AuditLog, Classification, Post, ProductModel
+from voxpop import operations
+from voxpop.cli import main
+from voxpop.config import load_config
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,6 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from classify.labels import NEED_TYPES, SENTIMENTS, UNMET_NEEDS
-from operations import JobError
 from store.curation import MERGED, recompute_issue
 from store.models import (
     AuditLog,
@@ -34,6 +33,7 @@ from store.models import (
     PostLabel,
     PostProduct,
 )
+from voxpop.core.errors import JobError
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
 MAX_LABEL = 200
@@ -238,9 +238,14 @@ def _curation(session: Session, issue_id: int, who: str, now: datetime) -> Issue
     return row
 
 
+def clean_text(text: str) -> str:
+    """Text on one line without control or direction characters (safe on a terminal)."""
+    return " ".join(_CONTROL.sub(" ", text or "").split())
+
+
 def clean_label(label: str) -> str:
     """An issue label as people typed it, without control characters; one clear error when empty or long."""
-    text = " ".join(_CONTROL.sub(" ", label or "").split())
+    text = clean_text(label)
     if not text:
         raise CurationError("an issue label cannot be empty")
     if len(text) > MAX_LABEL:

@@ -217,8 +217,10 @@ def history_cmd(state: Any, issue_id: int | None, post_id: int | None, limit: in
 def learn_cmd(state: Any, product: str, as_json: bool) -> None:
     """Train the product's own layer from its corrections and apply it to its posts."""
     from voxpop.learning import learn
+    from voxpop.operations import get_classifier
 
-    report = learn(state.store, state.config, product, by=_default_by())
+    report = learn(state.store, state.config, product, classifier=lambda: get_classifier(state.config),
+                   by=_default_by())
     data = report.as_dict()
     _emit(data, as_json, "\n".join(f"{k}: {v}" for k, v in data.items()))
 
@@ -230,9 +232,10 @@ def learn_cmd(state: Any, product: str, as_json: bool) -> None:
 @click.pass_obj
 def review_cmd(state: Any, product: str, n: int, as_json: bool) -> None:
     """The posts whose correction would help most, with the model's guess; label them with voxpop label."""
+    from voxpop.operations import get_classifier
     from voxpop.review import review_queue
 
-    items = review_queue(state.store, product, n=n, config=state.config)
+    items = review_queue(state.store, product, n=n, classifier=lambda: get_classifier(state.config))
     lines = [f"{i.post_id:>8}  {i.sentiment:<8} {i.need_type:<15} {i.reason:<22} {i.snippet}" for i in items]
     human = "\n".join(lines) if lines else f"nothing to review for {product} (no classified posts without a label)"
     if lines:

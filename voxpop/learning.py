@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -39,12 +39,26 @@ from store.repo import utcnow
 
 if TYPE_CHECKING:
     from classify import Classifier
-    from config import Config
     from store.claims import ClaimedPost, ClassificationRow
     from store.db import Store
+    from voxpop.config import Config
 
 log = logging.getLogger("voxpop.learn")
 APPLY_BATCH = 2000
+
+
+def resolve_classifier(source: Any, config: Config | None) -> Classifier:
+    """A classifier from an instance, a loader (called only now, when the model is needed) or the config."""
+    if source is not None and callable(source) and not hasattr(source, "predict"):
+        return source()  # type: ignore[no-any-return]
+    if source is not None:
+        return source  # type: ignore[no-any-return]
+    from classify import Classifier
+
+    spec = config.classify if config is not None else None
+    if spec is None:
+        return Classifier()
+    return Classifier(spec.model_dir, batch_size=spec.batch_size, max_tokens=spec.max_tokens)
 
 
 @dataclass
@@ -86,9 +100,12 @@ def _labelled(session: Session, product_id: int) -> list[Any]:
     ))
 
 
-def learn(store: Store, config: Config | None, product_slug: str, *, classifier: Classifier | None = None,
-          by: str = "voxpop learn") -> LearnReport:
-    """Fit the product's layer from its human labels, store it, and re-apply it to its posts."""
+def learn(store: Store, config: Config | None, product_slug: str, *,
+          classifier: Classifier | Callable[[], Classifier] | None = None, by: str = "voxpop learn") -> LearnReport:
+    """Fit the product's layer from its human labels, store it, and re-apply it to its posts.
+
+    ``classifier`` may be a loader: the model is loaded only when there is something to learn.
+    """
     from voxpop.curation import CurationError, audit
 
     started = time.perf_counter()
@@ -109,11 +126,7 @@ def learn(store: Store, config: Config | None, product_slug: str, *, classifier:
     if not rows:
         report.note = f"no corrected posts for {product_slug} yet: label some with voxpop label (see voxpop review)"
         return report
-    if classifier is None:
-        from operations import get_classifier
-
-        assert config is not None
-        classifier = get_classifier(config)
+    classifier = resolve_classifier(classifier, config)
     vecs = np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in rows])
     sent_p, need_p = shared_probabilities(classifier, vecs, [r.rating for r in rows])
     layer = fit_layer(vecs, sent_p, need_p, sentiment=[r.sentiment for r in rows], need=[r.need_type for r in rows],
@@ -297,7 +310,8 @@ def stale_taxonomy(session: Session, config: Config) -> dict[int, int]:
     return out
 
 
-def rescore_stale_jobs(store: Store, config: Config, classifier: Classifier | None = None) -> int:
+def rescore_stale_jobs(store: Store, config: Config,
+                       classifier: Classifier | Callable[[], Classifier] | None = None) -> int:
     """Rescore the jobs of posts classified against an older job set, from stored embeddings.
 
     A product with no jobs just has its job lists emptied. Sentiment and need type are left alone.
@@ -321,10 +335,7 @@ def rescore_stale_jobs(store: Store, config: Config, classifier: Classifier | No
                                          .execution_options(synchronize_session=False))
                 total += int(getattr(result, "rowcount", 0) or 0)
                 continue
-            if classifier is None:
-                from operations import get_classifier
-
-                classifier = get_classifier(config)
+            classifier = resolve_classifier(classifier, config)
             model = session.get(ProductModel, product_id)
             layer = (ProductLayer.from_bytes(model.weights)
                      if model is not None and model.base_version == classifier.model_version else None)
@@ -360,7 +371,8 @@ def learn_due(store: Store, config: Config) -> list[str]:
     return sorted(slug_of[p] for p, last in latest.items() if last > done.get(p, 0) and p in slug_of)
 
 
-def learn_all(store: Store, config: Config, *, classifier: Classifier | None = None) -> dict[str, Any]:
+def learn_all(store: Store, config: Config, *,
+              classifier: Classifier | Callable[[], Classifier] | None = None) -> dict[str, Any]:
     """Run :func:`learn` for every product with new corrections (the scheduler runs it after classify).
 
     Under the ``learn`` leader lock, so two schedulers never train the same layer at once.

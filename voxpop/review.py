@@ -8,6 +8,7 @@ decides what that issue counts). Near-duplicates of a post already proposed are 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,8 @@ from store.models import (
     Product,
     ProductModel,
 )
+from voxpop.curation import CurationError, clean_text
+from voxpop.learning import resolve_classifier
 
 if TYPE_CHECKING:
     from classify import Classifier
@@ -56,11 +59,10 @@ class ReviewItem:
         return asdict(self)
 
 
-def review_queue(store: Store, product_slug: str, *, n: int = 20, classifier: Classifier | None = None,
+def review_queue(store: Store, product_slug: str, *, n: int = 20,
+                 classifier: Classifier | Callable[[], Classifier] | None = None,
                  config: Any = None) -> list[ReviewItem]:
     """Up to ``n`` posts of a product to label next, best first."""
-    from voxpop.curation import CurationError
-
     with store.sessions() as session:
         product = session.scalar(select(Product).where(Product.slug == product_slug))
         if product is None:
@@ -80,10 +82,7 @@ def review_queue(store: Store, product_slug: str, *, n: int = 20, classifier: Cl
         weights, base = (model.weights, model.base_version) if model is not None else (None, None)
     if not rows:
         return []
-    if classifier is None:
-        from operations import get_classifier
-
-        classifier = get_classifier(config)
+    classifier = resolve_classifier(classifier, config)
     vecs = np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in rows])
     sent_p, need_p = shared_probabilities(classifier, vecs, [r.rating for r in rows])
     if weights is not None and base == classifier.model_version:
@@ -93,7 +92,7 @@ def review_queue(store: Store, product_slug: str, *, n: int = 20, classifier: Cl
     for pick in rank_for_review(vecs, sent_p, need_p, n, influence=influence):
         r = rows[pick.index]
         s, q = sent_p[pick.index], need_p[pick.index]
-        text = " ".join((r.text or "").split())
+        text = clean_text(r.text or "")
         out.append(ReviewItem(
             post_id=r.id, sentiment=SENTIMENTS[int(s.argmax())], sentiment_p=round(float(s.max()), 3),
             need_type=NEED_TYPES[int(q.argmax())], need_p=round(float(q.max()), 3),
