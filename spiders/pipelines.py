@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 
+from spiders.health import STORE_ERROR_STAT, RunRecord, verdict_of
 from spiders.items import PostItem
 from voxpop.core.post import InvalidPost, PostRecord, validate_post
 
@@ -65,22 +65,23 @@ class NormalizePipeline:
 
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
-        self.dropped: Counter[str] = Counter()
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> NormalizePipeline:
-        pipeline = cls(crawler)
-        crawler.voxpop_dropped = pipeline.dropped  # read by StorePipeline when the run is finished
-        return pipeline
+        return cls(crawler)
 
     def process_item(self, item: Any) -> PostRecord:
         spider = self.crawler.spider
         try:
             return normalize_item(item, default_source=getattr(spider, "name", ""), check_raw=False)
         except Dropped as exc:
-            self.dropped[exc.reason] += 1
-            self.crawler.stats.inc_value(f"voxpop/dropped/{exc.reason}")
+            self.crawler.stats.inc_value(f"voxpop/dropped/{exc.reason}")  # the run's dropped_by_reason
             raise
+
+
+def _dropped_by_reason(stats: Mapping[str, Any]) -> dict[str, int]:
+    prefix = "voxpop/dropped/"
+    return {key[len(prefix):]: int(value) for key, value in stats.items() if key.startswith(prefix) and value}
 
 
 def _status_counts(stats: dict[str, Any]) -> dict[str, int]:
@@ -170,14 +171,12 @@ class StorePipeline:
                  bad_raw: int = 0) -> None:
         """Add a written batch's counts (on the reactor thread)."""
         if bad_raw:
-            dropped = getattr(self.crawler, "voxpop_dropped", None)
-            if dropped is not None:
-                dropped["bad_raw"] += bad_raw
             self.crawler.stats.inc_value("voxpop/dropped/bad_raw", bad_raw)
             batch_size -= bad_raw
         if error is not None:
             self.store_errors += batch_size
             self.store_error = error
+            self.crawler.stats.set_value(STORE_ERROR_STAT, error)
             self.crawler.stats.inc_value("voxpop/dropped/store_error", batch_size)
             logger.error("voxpop: could not store %d posts: %s", batch_size, error)
             return
@@ -189,8 +188,9 @@ class StorePipeline:
         self.unchanged += unchanged
         self.crawler.stats.inc_value("voxpop/stored", stored)
         self.crawler.stats.inc_value("voxpop/updated", updated)
+        self.crawler.stats.inc_value("voxpop/unchanged", unchanged)
         self.crawler.stats.inc_value("voxpop/batches")
-        dropped = sum((getattr(self.crawler, "voxpop_dropped", None) or {}).values()) + self.store_errors
+        dropped = sum(_dropped_by_reason(self.crawler.stats.get_stats()).values())
         logger.info("voxpop progress: %d stored, %d updated, %d unchanged, %d dropped", self.stored, self.updated,
                     self.unchanged, dropped)
 
@@ -253,68 +253,38 @@ class StorePipeline:
     # ---------------------------------------------------------------- close
 
     def run_figures(self, reason: str) -> tuple[str, str | None, dict[str, Any]]:
-        """The run's status, reason and statistics from the spider and the crawler stats."""
+        """The run's status and reason (the crawl-health verdict) and its statistics."""
         spider = self.crawler.spider
         stats = dict(self.crawler.stats.get_stats())
-        dropped = dict(getattr(self.crawler, "voxpop_dropped", {}) or {})
-        if self.store_errors:
-            dropped["store_error"] = self.store_errors
-        pages = getattr(spider, "pages", 0)
-        malformed = getattr(spider, "malformed_pages", 0)
-        errors = getattr(spider, "error_count", 0)
+        record = RunRecord.of(spider)
         figures: dict[str, Any] = {
-            "pages": pages,
-            "malformed_pages": malformed,
-            "malformed_skipped": getattr(spider, "malformed_given_up", malformed),
+            "pages": record.pages,
+            "malformed_pages": record.malformed_pages,
+            "malformed_skipped": record.malformed_given_up,
             "requests": int(stats.get("downloader/request_count", 0)),
             "responses": int(stats.get("downloader/response_count", 0)),
             "http_status": _status_counts(stats),
             "retries": int(stats.get("retry/count", 0)),
             "retry_after_honoured": int(stats.get("voxpop/retry_after_honoured", 0)),
             "robots_forbidden": int(stats.get("robotstxt/forbidden", 0)),
-            "errors": list(getattr(spider, "errors", [])),
-            "error_count": errors,
-            "dropped_by_reason": dropped,
+            "errors": list(record.errors),
+            "error_count": record.error_count,
+            "dropped_by_reason": _dropped_by_reason(stats),
             "unchanged": self.unchanged,
-            "caps_hit": list(getattr(spider, "caps_hit", [])),
+            "caps_hit": list(record.caps_hit),
             "finish_reason": reason,
             "duration_s": round(time.monotonic() - self.started, 3),
             "items_scraped": int(stats.get("item_scraped_count", 0)),
             "store_s": round(self.store_seconds, 3),
         }
-        totals = dict(getattr(spider, "reported_total", {}))
+        totals = dict(record.reported_total)
         if totals:
             figures["reported_total"] = totals["default"] if list(totals) == ["default"] else totals
-        figures.update(getattr(spider, "info", {}) or {})
+        figures.update(record.info or {})
         if self.config_error:
             figures["config_error"] = self.config_error
-        disabled = getattr(spider, "disabled_reason", None)
-        if disabled:
-            return "failed", disabled, figures
-        if self.store_error and not (self.stored or self.updated or self.unchanged):
-            return "failed", self.store_error, figures
-        problems: list[str] = []
-        if reason != "finished":
-            problems.append(f"ended early: {reason}")
-        if errors:
-            failures = [e for e in spider.errors if not e["error"].startswith("malformed")]
-            first = failures[0] if failures else {"error": "request failed", "url": ""}
-            problems.append(f"{errors} request(s) failed, first: {first['error']} at {first['url']}")
-        lost = getattr(spider, "malformed_given_up", malformed)
-        if lost:
-            problems.append(f"{lost} malformed page(s) skipped")
-        forbidden = max(figures["robots_forbidden"], getattr(spider, "forbidden_by_robots", 0))
-        if forbidden:
-            problems.append(f"{forbidden} request(s) forbidden by robots.txt")
-        if getattr(spider, "rate_limited", 0):
-            problems.append("rate limit ended the crawl early")
-        if self.store_error:
-            problems.append(self.store_error)
-        if not problems:
-            return "ok", None, figures
-        if pages == 0:
-            return "failed", "; ".join(problems), figures
-        return "partial", "; ".join(problems), figures
+        verdict = verdict_of(self.crawler, spider, reason)
+        return verdict.status, verdict.reason, figures
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         from store.repo import finish_crawl_run

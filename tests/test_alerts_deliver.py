@@ -19,7 +19,7 @@ from alerts.deliver import LEASE_S, deliver_pending, undelivered_summary
 from alerts.issues import run_detect
 from store.models import Alert, Delivery
 from tests.alert_support import FlakyHandler, WebhookReceiver, make_config, queue_alert
-from tests.conftest import PROJECT_ROOT, free_port
+from tests.conftest import PROJECT_ROOT, free_port, start_smtp
 from tests.detect_data import burst, insert_posts, stream
 
 
@@ -51,12 +51,8 @@ def test_injected_burst_is_alerted_once_and_reruns_send_nothing(store: Any, smtp
 
 
 def _flaky_server(script: list[str]) -> tuple[Any, FlakyHandler, int]:
-    from aiosmtpd.controller import Controller
-
     handler = FlakyHandler(script, delay=2.5)
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
+    controller, port = start_smtp(handler)
     return controller, handler, port
 
 

@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner
-
 from store.db import Store
 from store.locks import leader_lock
-from voxpop.cli import main
+from tests.cli_support import invoke
+from tests.scale_support import write_config
 
 ROWS = [
     '{"id": "r1", "text": "The sync between my phone and laptop is instant.", "rating": 5, "date": "2026-10-01"}',
@@ -19,15 +18,11 @@ ROWS = [
 
 
 def _config(tmp_path: Path, db_url: str) -> Path:
-    path = tmp_path / "voxpop.toml"
-    path.write_text(f'database_url = "{db_url}"\n[[products]]\nslug = "notely"\nname = "Notely"\nown = true\n'
-                    '[[products]]\nslug = "jotter"\nname = "Jotter"\n', encoding="utf-8")
-    return path
+    return write_config(tmp_path / "voxpop.toml", db_url, [{"slug": "notely"}, {"slug": "jotter"}])
 
 
 def _run(config: Path, *args: str) -> Any:
-    return CliRunner().invoke(main, ["--config", str(config), *args], env={"VOXPOP_DATABASE_URL": ""},
-                              catch_exceptions=False)
+    return invoke(*args, config=config)
 
 
 def test_alert_and_detect_take_the_leader_lock(sqlite_url: str, tmp_path: Path) -> None:

@@ -75,9 +75,6 @@ def product_ids(store: Store, slugs: Sequence[str]) -> dict[str, int]:
 # ---------------------------------------------------------------- crawl
 
 
-COMMUNITY_SPIDERS = ("reddit", "hackernews", "stackexchange", "github", "mastodon", "bluesky")
-
-
 def also_argument(config: Config, product: str) -> str:
     """The ``also`` argument of a community spider: the other products and the names that mark them.
 
@@ -101,6 +98,7 @@ def crawl(config: Config, product: str, source: str | None = None, *,
     A source that fails ends with its reason recorded; the other sources still run.
     ``on_progress(source, figures)`` is called as the child logs pages crawled and posts stored.
     """
+    from spiders.registry import community_spiders
     from spiders.runner import progress_of, run_crawl
 
     def watcher(source_name: str) -> Callable[[str], None] | None:
@@ -123,7 +121,7 @@ def crawl(config: Config, product: str, source: str | None = None, *,
         params = dict(src.params)
         if base_url:
             params["base_url"] = base_url
-        if src.spider in COMMUNITY_SPIDERS and "also" not in params:
+        if src.spider in community_spiders() and "also" not in params:
             params["also"] = also_argument(config, product)
         outcome = run_crawl(product_slug=product, source_name=src.name, spider=src.spider, params=params,
                             database_url=config.database_url, timeout_s=src.timeout_s,
@@ -314,8 +312,12 @@ def status(store: Store, config: Config) -> dict[str, Any]:
             "products": session.scalar(select(func.count()).select_from(Product)) or 0,
             "alerts": session.scalar(select(func.count()).select_from(Alert)) or 0,
         }
+        # The crawl-health verdicts that need a look: a failed or empty last crawl is named at the top.
+        unhealthy = {key: f"{run['status']}: {run['reason'] or 'no reason recorded'}"
+                     for key, run in last_runs.items() if run["status"] in ("failed", "partial")}
         return {
             "database": store.engine.url.render_as_string(hide_password=True),
+            "crawl_problems": unhealthy,
             "posts": backlog(session), "counts": counts, "crawls": last_runs,
             "deliveries": deliveries, "failed_deliveries": failed, "jobs": job_runs,
             "undelivered": sum(n for st, n in deliveries.items() if st != "sent"),
