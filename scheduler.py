@@ -25,6 +25,7 @@ from voxpop.operations import (
     crawl,
     deliver_alerts,
     detect_all,
+    get_classifier,
     make_report,
     open_store,
     plain,
@@ -104,9 +105,12 @@ def job_classify(config_path: str) -> dict[str, Any]:
     """Scheduled job: classify pending posts in claimed batches until none is left (or a stop)."""
     config, store = _job_context(config_path)
     report = classify_pending(store, config, should_stop=STOP.is_set)
-    if report.classified:
+    from voxpop.learning import learn_all  # products with corrections newer than their layer (voxpop learn)
+
+    learned = learn_all(store, config, classifier=lambda: get_classifier(config))
+    if report.classified or learned.get("learned"):
         wake("detect")
-    return plain(report)
+    return {**plain(report), **plain(learned)}
 
 
 def job_detect(config_path: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -509,7 +509,9 @@ class Detector:
             self._set_state(cluster, "ongoing", now)
             return None
         if state == "resolved":
-            if x == 0:
+            # Only posts after the resolution bring it back (a person may resolve an issue mid-day).
+            if x == 0 or (cluster.state_changed_at is not None and cluster.last_seen is not None
+                          and cluster.last_seen <= cluster.state_changed_at):
                 return None
             self._set_state(cluster, "reopened", now)
             if significant and self._cooled(cluster, now):
@@ -678,11 +680,14 @@ def describe_event(detector: Detector, event: Event, background: Sequence[str]) 
 
 
 def replay(posts: Sequence[PostRow], params: Params, start: date, end: date, *,
-           background_size: int = 1000, keep_texts: int = 60) -> list[dict[str, Any]]:
+           background_size: int = 1000, keep_texts: int = 60,
+           curate: Callable[[Detector, Event, dict[str, Any]], dict[str, Any] | None] | None = None,
+           ) -> list[dict[str, Any]]:
     """Replay a product's history day by day from its first post, in memory, with no look-ahead.
 
     Each day sees only the posts created up to its end. Returns one entry per day from ``start`` to
-    ``end`` with the alerts that would have fired that day. Nothing is written or sent.
+    ``end`` with the alerts that would have fired that day. Nothing is written or sent. ``curate``
+    (see ``alerts.curated.BacktestCuration``) may rewrite or drop each alert as people's decisions say.
     """
     by_day: dict[date, list[PostRow]] = {}
     for post in posts:
@@ -700,7 +705,10 @@ def replay(posts: Sequence[PostRow], params: Params, start: date, end: date, *,
             del background[: len(background) - background_size]
         if day >= start:
             recent = background[-background_size:]
-            out.append({"day": day.isoformat(), "alerts": [describe_event(detector, e, recent) for e in events]})
+            alerts = [describe_event(detector, e, recent) for e in events]
+            if curate is not None:
+                alerts = [a for a in (curate(detector, e, a) for e, a in zip(events, alerts, strict=True)) if a]
+            out.append({"day": day.isoformat(), "alerts": alerts})
         detector.prune_totals(day)
         day += timedelta(days=1)
     return out

@@ -24,6 +24,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from alerts.curated import BacktestCuration, curate_clusters, hold_muted, keeps_label, new_evidence_since
 from alerts.detect import (
     ACTIVE_STATES,
     Cluster,
@@ -38,6 +39,7 @@ from alerts.detect import (
     totals_from_json,
     totals_to_json,
 )
+from store.curation import MERGED, CurationState, effective_columns, load_curation
 from store.db import Store
 from store.models import (
     POST_CLASSIFIED,
@@ -49,6 +51,7 @@ from store.models import (
     Issue,
     IssuePost,
     Post,
+    PostLabel,
     PostProduct,
     Product,
 )
@@ -109,11 +112,13 @@ def get_product_row(session: Session, slug: str) -> Product:
 
 
 def _post_query(product_id: int) -> Any:
+    labels = effective_columns()  # a person's correction wins over the model's labels
     return (
         select(Post.id, Post.created_at, Post.rating, Post.text, Post.version, Classification.embedding,
-               Classification.unmet_need, Classification.need_type, Classification.sentiment)
+               labels["unmet_need"], labels["need_type"], labels["sentiment"])
         .join(PostProduct, and_(PostProduct.post_id == Post.id, PostProduct.product_id == product_id))
         .join(Classification, Classification.post_id == Post.id)
+        .outerjoin(PostLabel, PostLabel.post_id == Post.id)
         .where(Post.status == POST_CLASSIFIED, Post.created_at.is_not(None))
     )
 
@@ -230,15 +235,19 @@ def run_detect(store: Store, config: Config, product_slug: str, as_of: datetime 
         posts = load_posts(session, product.id, until=as_of, after_id=state.last_post_id, upto_id=limit,
                            seen_until=seen_until)
         report.posts, report.unmet = len(posts), sum(1 for p in posts if p.unmet)
-        clusters = [_cluster_from_row(i) for i in session.scalars(select(Issue).where(Issue.product_id == product.id))]
+        curation = load_curation(session, product.id)
+        clusters = curate_clusters(
+            (_cluster_from_row(i) for i in session.scalars(select(Issue).where(Issue.product_id == product.id))),
+            curation)
         detector = Detector(params, clusters, totals_from_json(kept.get("totals")), kept.get("product"))
         last_eval = date.fromisoformat(kept["last_evaluated"]) if kept.get("last_evaluated") else None
         events, evaluated = detector.run(posts, as_of, last_evaluated=last_eval)
+        events = hold_muted(detector, events, curation)  # muted issues are tracked, never alerted
         detector.prune_totals(evaluated)
         ids = _save_clusters(session, product.id, detector, report)
-        _relabel(session, product.id, detector, ids, as_of, {e.key for e in events if e.key is not None})
+        _relabel(session, product.id, detector, ids, as_of, {e.key for e in events if e.key is not None}, curation)
         for event in events:
-            _queue_alert(session, config, product, detector, ids, event, as_of, report)
+            _queue_alert(session, config, product, detector, ids, event, as_of, report, curation)
         state.last_post_id = max(state.last_post_id, limit)
         state.state = {"as_of": max(as_of, seen_until or as_of).isoformat(), "last_evaluated": evaluated.isoformat(),
                        "totals": totals_to_json(detector.totals), "product": _jsonable(detector.product_state)}
@@ -305,7 +314,7 @@ def _background(session: Session, product_id: int, until: datetime) -> list[str]
 
 
 def _relabel(session: Session, product_id: int, detector: Detector, ids: dict[int, int], as_of: datetime,
-             alerting: set[int]) -> None:
+             alerting: set[int], curation: CurationState | None = None) -> None:
     """Label issues that are new or doubled, and pick their representative post (nearest the centroid)."""
     due = [c for c in detector.clusters.values() if c.label_due or (c.key in alerting)]
     if not due:
@@ -315,7 +324,8 @@ def _relabel(session: Session, product_id: int, detector: Detector, ids: dict[in
     for cluster in due:
         issue_id = ids[cluster.key]
         members = _member_posts(session, issue_id, LABEL_SAMPLE)
-        if cluster.label_due or not cluster.label:
+        human = curation is not None and keeps_label(curation, issue_id)
+        if (cluster.label_due or not cluster.label) and not human:
             cluster.label, cluster.keywords = label_terms([m.text or "" for m in members], background)
             cluster.labelled_size = cluster.size
         rep = _nearest_members(cluster, members, 1)
@@ -359,8 +369,10 @@ def _competitors(session: Session, product: Product, cluster: Cluster) -> list[d
 
 
 def _issue_payload(session: Session, product: Product, cluster: Cluster, issue_id: int, event: Event,
-                   as_of: datetime) -> dict[str, Any]:
+                   as_of: datetime, since: datetime | None = None) -> dict[str, Any]:
     members = _member_posts(session, issue_id, LABEL_SAMPLE)
+    if since is not None:  # reopened after a person resolved it: quote the posts that brought it back
+        members = [m for m in members if m.created_at is not None and _utc(m.created_at) > since] or members
     quotes = [{"post_id": m.id, "text": (m.evidence or m.text or "")[:400], "full_text": (m.text or "")[:600],
                "url": m.url, "date": _utc(m.created_at).date().isoformat() if m.created_at else None,
                "rating": m.rating} for m in _nearest_members(cluster, members, QUOTES)]
@@ -403,13 +415,14 @@ def dedupe_key(product_id: int, event: Event, issue_id: int | None, cluster: Clu
 
 
 def _queue_alert(session: Session, config: Config, product: Product, detector: Detector, ids: dict[int, int],
-                 event: Event, as_of: datetime, report: DetectReport) -> None:
+                 event: Event, as_of: datetime, report: DetectReport, curation: CurationState | None = None) -> None:
     from alerts.deliver import queue_deliveries
 
     cluster = detector.clusters.get(event.key) if event.key is not None else None
     issue_id = ids.get(event.key) if event.key is not None else None
     if cluster is not None and issue_id is not None:
-        payload = _issue_payload(session, product, cluster, issue_id, event, as_of)
+        since = new_evidence_since(curation, issue_id, event) if curation is not None else None
+        payload = _issue_payload(session, product, cluster, issue_id, event, as_of, since)
     else:
         payload = _product_payload(product, detector, event, as_of)
     key = dedupe_key(product.id, event, issue_id, cluster)
@@ -447,15 +460,41 @@ def backtest(store: Store, config: Config, product_slug: str, start: datetime | 
         product = get_product_row(session, product_slug)
         until = datetime(d1.year, d1.month, d1.day, 23, 59, 59, tzinfo=UTC)
         posts = _rows(session.execute(_post_query(product.id).where(Post.created_at <= until)))
+        curate = _backtest_curation(session, product.id)
         session.rollback()
-    return replay(posts, params_for(config), d0, d1)
+    return replay(posts, params_for(config), d0, d1, curate=curate)
+
+
+def _backtest_curation(session: Session, product_id: int) -> BacktestCuration | None:
+    """People's decisions as the replay applies them (None when nothing was curated)."""
+    curation = load_curation(session, product_id)
+    if not curation.issues:
+        return None
+    membership = {pid: iid for pid, iid in session.execute(
+        select(IssuePost.post_id, IssuePost.issue_id).join(Issue, Issue.id == IssuePost.issue_id)
+        .where(Issue.product_id == product_id))}
+    return BacktestCuration(curation, membership)
+
+
+def _curation_fields(curation: CurationState, issue_id: int) -> dict[str, Any]:
+    decision = curation.issues.get(issue_id)
+    merged_from = sorted(i for i, d in curation.issues.items() if d.merged_into == issue_id)
+    return {
+        "label_source": "human" if decision and decision.label else "model",
+        "muted": bool(decision and decision.muted),
+        "muted_until": decision.muted_until.isoformat() if decision and decision.muted and decision.muted_until
+        else None,
+        "resolved_by_hand": bool(decision and decision.resolved_at),
+        "merged_from": merged_from,
+    }
 
 
 def list_issues(store: Store, product_slug: str, *, include_resolved: bool = True) -> list[dict[str, Any]]:
     """A product's issues (not candidates), most recently active first."""
     with store.sessions() as session:
         product = get_product_row(session, product_slug)
-        query = select(Issue).where(Issue.product_id == product.id, Issue.state != "candidate")
+        curation = load_curation(session, product.id)
+        query = select(Issue).where(Issue.product_id == product.id, Issue.state.not_in(("candidate", MERGED)))
         if not include_resolved:
             query = query.where(Issue.state != "resolved")
         issues = list(session.scalars(query.order_by(Issue.last_seen.desc(), Issue.id)))
@@ -474,5 +513,6 @@ def list_issues(store: Store, product_slug: str, *, include_resolved: bool = Tru
                 "last_seen": issue.last_seen.isoformat() if issue.last_seen else None,
                 "daily_counts": dict(issue.daily_counts or {}), "representative_post_id": issue.representative_post_id,
                 "example_post_ids": examples, "p_value": last_test.get("p_value"),
+                **_curation_fields(curation, issue.id),
             })
         return out

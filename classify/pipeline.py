@@ -151,6 +151,13 @@ class Classifier:
             ))
         return out
 
+    def head_probabilities(self, vecs: np.ndarray, ratings: Sequence[float | None] | None = None
+                           ) -> tuple[np.ndarray, np.ndarray]:
+        """Sentiment (the rating is an input) and post-level need-type probabilities of post vectors."""
+        sentiment = self.sentiment_head.proba(np.hstack([vecs, rating_features(ratings, len(vecs))]))
+        return (_reorder(self.sentiment_head, SENTIMENTS, sentiment),
+                _reorder(self.need_head, NEED_TYPES, self.need_head.proba(vecs)))
+
     def score(self, bodies: Sequence[str], *, titles: Sequence[str | None] | None = None,
               ratings: Sequence[float | None] | None = None) -> Scored:
         """One encoder pass over the posts and the raw head outputs (used by ``predict`` and tuning)."""
@@ -160,9 +167,7 @@ class Classifier:
             shift = len(full) - len(body)
             body_spans.append([(a + shift, b + shift) for a, b in sentence_spans(body)])
         post_vecs, sent_vecs = self.encoder.encode_with_spans(composed, body_spans)
-        sentiment = _reorder(self.sentiment_head, SENTIMENTS,
-                             self.sentiment_head.proba(np.hstack([post_vecs, rating_features(ratings, len(bodies))])))
-        need_post = _reorder(self.need_head, NEED_TYPES, self.need_head.proba(post_vecs))
+        sentiment, need_post = self.head_probabilities(post_vecs, ratings)
         need_sentences, sentences, fit = [], [], []
         for i, vecs in enumerate(sent_vecs):
             shift = len(composed[i]) - len(bodies[i])

@@ -57,6 +57,7 @@ class ClassificationRow:
     evidence: str | None
     embedding: bytes | None
     skipped: bool = False  # not English: stored and counted, not classified
+    taxonomy: str | None = None  # hash of the product's jobs the job scores were computed against
 
 
 def _claimable(now: datetime, lease_s: int) -> Any:
@@ -118,7 +119,7 @@ def save_classifications(session: Session, worker: str, rows: Sequence[Classific
             model_version=row.model_version, sentiment=row.sentiment, sentiment_score=row.sentiment_score,
             need_type=row.need_type, need_score=row.need_score, unmet_need=row.unmet_need, jobs=row.jobs,
             top_job=row.jobs[0]["job"] if row.jobs else None, evidence=row.evidence, embedding=row.embedding,
-            classified_at=now,
+            classified_at=now, taxonomy=row.taxonomy,
         )
         existing = session.scalar(select(Classification).where(Classification.post_id == row.post_id))
         if existing is None:
@@ -132,7 +133,9 @@ def save_classifications(session: Session, worker: str, rows: Sequence[Classific
 
 def requeue_older_models(session: Session, model_version: str, product_ids: Sequence[int] | None = None) -> int:
     """Set posts classified by another model version back to pending (``classify --reclassify``)."""
-    older = select(Classification.post_id).where(Classification.model_version != model_version)
+    # "<version>+<product>.<digest>" is the same shared model with a product's learnt layer (voxpop learn).
+    tuned = Classification.model_version.startswith(model_version + "+", autoescape=True)
+    older = select(Classification.post_id).where(Classification.model_version != model_version, ~tuned)
     stmt = update(Post).where(Post.id.in_(older), Post.status == POST_CLASSIFIED)
     if product_ids:
         stmt = stmt.where(Post.product_id.in_(list(product_ids)))

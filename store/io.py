@@ -12,15 +12,15 @@ from typing import IO, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.models import Classification, Issue, IssuePost, Post, PostProduct
+from store.models import Classification, Issue, IssuePost, Post, PostLabel, PostProduct
 from store.repo import UpsertResult, upsert_posts
 from voxpop.core.post import PostRecord, validate_post
 
 IMPORT_BATCH = 500
 EXPORT_FIELDS = [
-    "source", "external_id", "url", "author", "title", "text", "rating", "created_at", "version", "language",
+    "id", "source", "external_id", "url", "author", "title", "text", "rating", "created_at", "version", "language",
     "status", "sentiment", "sentiment_score", "need_type", "need_score", "unmet_need", "jobs", "evidence",
-    "model_version", "issue_ids",
+    "model_version", "label_source", "issue_ids",
 ]
 
 
@@ -54,8 +54,10 @@ def parse_import_row(obj: Any, source: str) -> PostRecord:
     """
     if not isinstance(obj, dict):
         raise ValueError("not a JSON object")
+    # An export file carries the store's id in "id" and the origin's id in "external_id": prefer the latter.
     return validate_post(
-        source=source, external_id=obj.get("id"), text=obj.get("text"), title=obj.get("title"),
+        source=source, external_id=obj.get("external_id", obj.get("id")), text=obj.get("text"),
+        title=obj.get("title"),
         rating=obj.get("rating"), created_at=obj.get("date"), author=obj.get("author"), url=obj.get("url"),
         version=obj.get("version"), raw={k: v for k, v in obj.items() if k != "text"})
 
@@ -91,11 +93,16 @@ def import_posts(session: Session, product_id: int, path: Path, *, source: str =
 
 
 def iter_export_rows(session: Session, product_id: int) -> Iterator[dict[str, Any]]:
-    """Every post of a product (primary or linked) with its classification and issue ids, streamed."""
+    """Every post of a product (primary or linked) with its labels and issue ids, streamed.
+
+    ``id`` is the store's post id (what ``voxpop label --post`` takes). A person's correction wins over
+    the model's value field by field; ``label_source`` says ``human`` when the post was corrected.
+    """
     linked = select(PostProduct.post_id).where(PostProduct.product_id == product_id)
     query = (
-        select(Post, Classification)
+        select(Post, Classification, PostLabel)
         .outerjoin(Classification, Classification.post_id == Post.id)
+        .outerjoin(PostLabel, PostLabel.post_id == Post.id)
         .where((Post.product_id == product_id) | Post.id.in_(linked))
         .order_by(Post.id)
         .execution_options(yield_per=1000)
@@ -104,20 +111,33 @@ def iter_export_rows(session: Session, product_id: int) -> Iterator[dict[str, An
     members = select(IssuePost.post_id, IssuePost.issue_id).join(Issue, Issue.id == IssuePost.issue_id)
     for post_id, issue_id in session.execute(members.where(Issue.product_id == product_id)):
         issues_of.setdefault(post_id, []).append(issue_id)
-    for post, cls in session.execute(query):
+    for post, cls, human in session.execute(query):
         issue_ids = issues_of.get(post.id, [])
         row: dict[str, Any] = {
-            "source": post.source, "external_id": post.external_id, "url": post.url, "author": post.author,
-            "title": post.title, "text": post.text, "rating": post.rating,
+            "id": post.id, "source": post.source, "external_id": post.external_id, "url": post.url,
+            "author": post.author, "title": post.title, "text": post.text, "rating": post.rating,
             "created_at": post.created_at.isoformat().replace("+00:00", "Z") if post.created_at else None,
             "version": post.version, "language": post.language, "status": post.status,
         }
         if cls is not None:
             row.update(sentiment=cls.sentiment, sentiment_score=cls.sentiment_score, need_type=cls.need_type,
                        need_score=cls.need_score, unmet_need=cls.unmet_need, jobs=cls.jobs, evidence=cls.evidence,
-                       model_version=cls.model_version)
+                       model_version=cls.model_version, label_source="model")
+        if human is not None:
+            _apply_human(row, human)
         row["issue_ids"] = issue_ids
         yield row
+
+
+def _apply_human(row: dict[str, Any], human: PostLabel) -> None:
+    """Let a person's labels win over the model's in an export row."""
+    if human.sentiment is not None:
+        row["sentiment"] = human.sentiment
+    if human.need_type is not None:
+        row["need_type"], row["unmet_need"] = human.need_type, bool(human.unmet_need)
+    if human.jobs is not None:
+        row["jobs"] = [{"job": job, "score": 1.0} for job in human.jobs]
+    row["label_source"] = "human"
 
 
 def write_export(rows: Iterator[dict[str, Any]], fmt: str, handle: IO[str]) -> int:

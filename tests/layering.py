@@ -2,7 +2,8 @@
 
 Layers, lowest first (an import may only point down or stay inside its own layer without a cycle)::
 
-    voxpop.core  <-  voxpop.config  <-  store  <-  spiders, classify  <-  alerts, voxpop.report
+    voxpop.core  <-  voxpop.config  <-  store  <-  spiders, classify  <-  alerts, voxpop.report,
+        voxpop.curation, voxpop.learning, voxpop.review
         <-  voxpop.operations, voxpop.runtime  <-  voxpop.cli, scheduler, voxpop.workers, voxpop.demo, voxpop.web
 
 ``python -m tests.layering`` prints the module graph (packages collapsed to their layer names) and
@@ -29,9 +30,13 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("classify", 3),
     ("alerts", 4),
     ("voxpop.report", 4),
+    ("voxpop.curation", 4),  # the human-in-the-loop actions, learning and review (issue 15)
+    ("voxpop.learning", 4),
+    ("voxpop.review", 4),
     ("voxpop.operations", 5),
     ("voxpop.runtime", 5),
     ("voxpop.cli", 6),
+    ("voxpop.curation_cli", 6),
     ("voxpop.__main__", 6),
     ("voxpop.workers", 6),
     ("voxpop.demo", 6),

@@ -21,6 +21,7 @@ import scheduler  # noqa: E402
 from voxpop import operations, workers  # noqa: E402
 from voxpop.config import Config, load_config  # noqa: E402
 from voxpop.core.errors import VoxpopError  # noqa: E402
+from voxpop.curation_cli import COMMANDS as CURATION_COMMANDS  # noqa: E402
 
 if TYPE_CHECKING:
     from store.db import Store
@@ -377,6 +378,10 @@ def worker(state: State, role: str, until_idle: bool, batch_size: int, lease_s: 
     """Run one kind of work; start any number of these on machines sharing PostgreSQL and Redis."""
     emit(workers.run_worker(state.store, state.config, role, until_idle=until_idle, batch_size=batch_size,
                               lease_s=lease_s), as_json)
+
+
+for _command in CURATION_COMMANDS:  # label, issue ..., history, learn, review (voxpop/curation_cli.py)
+    main.add_command(_command)
 
 
 if __name__ == "__main__":

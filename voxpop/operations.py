@@ -157,6 +157,7 @@ class ClassifyReport:
     classified: int = 0
     skipped_language: int = 0
     requeued: int = 0
+    rescored_jobs: int = 0  # posts whose jobs were rescored for a changed job set (from stored embeddings)
     batches: int = 0
     model_version: str = ""
     backlog: dict[str, int] = field(default_factory=dict)
@@ -187,10 +188,13 @@ def classify_pending(store: Store, config: Config, *, classifier: Classifier | N
     and the posts are claimed again; saved results are never redone. ``reclassify`` first sets
     posts classified by an older model back to pending.
     """
+    from voxpop.learning import ProductTuning, rescore_stale_jobs, stale_taxonomy
+
     if classifier is None and not reclassify:
         with store.sessions() as session:
             waiting = backlog(session)
-        if not waiting.get("pending") and not waiting.get("classifying"):
+            stale = stale_taxonomy(session, config)
+        if not waiting.get("pending") and not waiting.get("classifying") and not stale:
             return ClassifyReport(backlog=waiting)  # nothing to do: do not pay for loading the model
     model = classifier or get_classifier(config)
     worker = worker or worker_name()
@@ -199,6 +203,9 @@ def classify_pending(store: Store, config: Config, *, classifier: Classifier | N
     if reclassify:
         with store.transaction() as session:
             report.requeued = requeue_older_models(session, model.model_version, only)
+    report.rescored_jobs = rescore_stale_jobs(store, config, model)
+    with store.sessions() as session:
+        tuning = ProductTuning.load(session, config, model)  # products' learnt layers and taxonomy hashes
     jobs = _jobs_by_product_id(store, config)
     while limit is None or report.classified + report.skipped_language < limit:
         if should_stop and should_stop():
@@ -208,7 +215,7 @@ def classify_pending(store: Store, config: Config, *, classifier: Classifier | N
             claimed = claim_pending(session, worker, take, lease_s=lease_s, product_ids=only)
         if not claimed:
             break
-        rows = _classify_batch(model, claimed, jobs)
+        rows = tuning.apply(model, _classify_batch(model, claimed, jobs), claimed)
         with store.transaction() as session:
             save_classifications(session, worker, rows)
         report.batches += 1

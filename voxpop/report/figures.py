@@ -110,6 +110,11 @@ def product_figures(product: Any, vrows: list[Any], crows: list[Any], weeks: lis
     if ms is not None:
         rating.update(mean=ms[0], sd=ms[1], ci=list(stats.mean_ci(ms[0], ms[1], r_n)))
 
+    # Posts whose top job is no longer configured (removed or renamed, not rescored yet, or a person's
+    # label naming it) are counted, never silently dropped.
+    listed = {job["id"] for job in jobs}
+    removed_jobs = {j: n for j, n in sorted(job_n.items(), key=lambda kv: (-kv[1], str(kv[0])))
+                    if j is not None and j not in listed}
     job_figs: dict[str, Any] = {}
     for job in jobs:
         n_job = job_n.get(job["id"], 0)
@@ -133,6 +138,7 @@ def product_figures(product: Any, vrows: list[Any], crows: list[Any], weeks: lis
         "unmet": share(unmet, classified, min_n),
         "weekly": weekly,
         "jobs": job_figs,
+        "unlisted_jobs": removed_jobs,
         "opportunities": [
             j for j, f in sorted(job_figs.items(), key=lambda kv: -(kv[1]["opportunity"] or 0.0))
             if f["opportunity"] is not None and not f["small"]

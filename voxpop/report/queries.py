@@ -22,7 +22,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, case, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
-from store.models import POST_SKIPPED, Classification, Issue, IssuePost, Post, PostProduct, Product
+from store.curation import effective_columns
+from store.models import POST_SKIPPED, Classification, Issue, IssuePost, Post, PostLabel, PostProduct, Product
 
 SECONDS_PER_WEEK = 7 * 86400
 DEFAULT_QUERY_THREADS = min(4, os.cpu_count() or 1)
@@ -139,8 +140,10 @@ def _cube_queries(cube: str, dialect: str, ids: list[int], since: datetime, unti
     def joined(query: Any) -> Any:
         if not join_class:
             return query
-        # A skipped post keeps no reading, even if an older classification row is left over.
-        return query.join(Classification, Classification.post_id == Post.id).where(Post.status != POST_SKIPPED)
+        # A skipped post keeps no reading, even if an older classification row is left over. A person's
+        # correction (post_labels, a small table) wins over the model's labels.
+        return (query.join(Classification, Classification.post_id == Post.id)
+                .outerjoin(PostLabel, PostLabel.post_id == Post.id).where(Post.status != POST_SKIPPED))
 
     week_col = _week_expr(dialect, anchor).label("week")
     half_col = case((Post.created_at >= mid, 1), else_=0).label("half")
@@ -173,7 +176,8 @@ def volume_queries(dialect: str, ids: list[int], since: datetime, until: datetim
 def class_queries(dialect: str, ids: list[int], since: datetime, until: datetime, anchor: datetime,
                    mid: datetime) -> list[_CubeQuery]:
     """Classified posts by product, week, need type, unmet need, top job and sentiment; newest post id."""
-    dims = [Classification.need_type, Classification.unmet_need, Classification.top_job, Classification.sentiment]
+    labels = effective_columns()
+    dims = [labels["need_type"], labels["unmet_need"], labels["top_job"], labels["sentiment"]]
     measures = [func.count().label("n"), func.max(Post.id).label("latest")]
     return _cube_queries("class", dialect, ids, since, until, anchor, mid, dims, measures, join_class=True)
 

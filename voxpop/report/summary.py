@@ -57,6 +57,13 @@ def summarise(data: Mapping[str, Any]) -> dict[str, Any]:
         parts.append(sentence + ".")
     if unclear:
         parts.append(f"{unclear} other difference{'s are' if unclear != 1 else ' is'} not significant at 95%.")
+    for p in data["products"]:
+        unlisted = p.get("unlisted_jobs") or {}
+        if unlisted:
+            n = sum(unlisted.values())
+            parts.append(f"{n} post{'s' if n != 1 else ''} of {p['name']} carr{'y' if n != 1 else 'ies'} a job no "
+                         f"longer configured ({', '.join(f'{j}: {c}' for j, c in unlisted.items())}); "
+                         "voxpop classify rescores them.")
     if small:
         parts.append("Too few classified posts to compare (n < {}): {}.".format(
             data["meta"]["min_n"], ", ".join(names[s] for s in small)))

@@ -1,0 +1,246 @@
+"""CLI of the human in the loop: ``label``, ``issue ...``, ``history``, ``learn``, ``review``.
+
+Each command opens one transaction and calls the one implementation in :mod:`voxpop.curation`
+(the dashboard calls the same functions). Registered in ``cli.py`` from :data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from datetime import date
+from typing import Any
+
+import click
+
+from voxpop import curation
+
+
+def _default_by() -> str:
+    try:
+        return os.environ.get("VOXPOP_USER") or getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "cli"
+
+
+BY = click.option("--by", default=None, help="Who is acting (default: $VOXPOP_USER or your login name).")
+AS_JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def _emit(data: dict[str, Any] | list[Any], as_json: bool, human: str) -> None:
+    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False) if as_json else human)
+
+
+def _ids(value: str, what: str) -> list[int]:
+    try:
+        ids = [int(p) for p in value.replace(" ", "").split(",") if p]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated {what} ids, got {value!r}") from None
+    if not ids:
+        raise click.BadParameter(f"give at least one {what} id")
+    return ids
+
+
+def _date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _known_jobs(state: Any, session: Any, post_id: int) -> tuple[str, set[str]] | None:
+    """The post's product slug and its configured job ids (None when the product has no jobs in the config)."""
+    from store.models import Post, Product
+
+    row = session.get(Post, post_id)
+    if row is None:
+        return None
+    product = session.get(Product, row.product_id)
+    spec = next((p for p in state.config.products if product and p.slug == product.slug), None)
+    if spec is None or not spec.jobs:
+        return None
+    return spec.slug, {j.id for j in spec.jobs}
+
+
+@click.command("label")
+@click.option("--post", "post_id", type=int, required=True, help="Post id (the 'id' field of voxpop export).")
+@click.option("--sentiment", type=click.Choice(["negative", "neutral", "positive"]))
+@click.option("--need", type=click.Choice(["problem", "feature_request", "question", "praise", "other"]))
+@click.option("--jobs", default=None, help="Comma-separated job ids from voxpop.toml.")
+@click.option("--no-jobs", is_flag=True, help="The post is about none of the product's jobs.")
+@BY
+@AS_JSON
+@click.pass_obj
+def label_cmd(state: Any, post_id: int, sentiment: str | None, need: str | None, jobs: str | None, no_jobs: bool,
+              by: str | None, as_json: bool) -> None:
+    """Correct a post's labels; the correction wins over the model everywhere and survives reclassification."""
+    if jobs is not None and no_jobs:
+        raise click.UsageError("give --jobs or --no-jobs, not both")
+    job_list = [j.strip() for j in jobs.split(",") if j.strip()] if jobs is not None else None
+    with state.store.transaction() as session:
+        known = _known_jobs(state, session, post_id) if job_list else None
+        if known is not None and job_list:
+            unknown = [j for j in job_list if j not in known[1]]
+            if unknown:
+                raise curation.CurationError(f"unknown job(s) for {known[0]}: {', '.join(unknown)} "
+                                             f"(configured: {', '.join(sorted(known[1]))})")
+        result = curation.label_post(session, post_id, sentiment=sentiment, need=need, jobs=job_list,
+                                     no_jobs=no_jobs, by=by or _default_by())
+    human = "; ".join(f"{c.field}: {_show(c.old)} ({c.old_source}) -> {_show(c.new)}" for c in result.changes)
+    if result.issues_touched:
+        human += f"; issues updated: {', '.join(map(str, result.issues_touched))}"
+    _emit(result.as_dict(), as_json, f"post {post_id}: {human}")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value)) or "(no jobs)"
+    return "(none)" if value is None else str(value)
+
+
+@click.group("issue")
+def issue_group() -> None:
+    """Curate issues: rename, merge, split, mute, unmute, resolve, reopen."""
+
+
+def _issue_action(state: Any, as_json: bool, call: Any) -> None:
+    with state.store.transaction() as session:
+        action = call(session)
+    data = action.as_dict()
+    extra = ", ".join(f"{k}={v}" for k, v in data.items() if k not in ("action", "issue_id", "by", "at"))
+    _emit(data, as_json, f"issue {action.issue_id}: {action.action}" + (f" ({extra})" if extra else ""))
+
+
+@issue_group.command("rename")
+@click.argument("issue_id", type=int)
+@click.argument("label")
+@BY
+@AS_JSON
+@click.pass_obj
+def rename_cmd(state: Any, issue_id: int, label: str, by: str | None, as_json: bool) -> None:
+    """Give an issue a human label; it keeps it as it grows."""
+    _issue_action(state, as_json, lambda s: curation.rename_issue(s, issue_id, label, by=by or _default_by()))
+
+
+@issue_group.command("merge")
+@click.argument("issue_id", type=int)
+@click.option("--into", "into", type=int, required=True, help="The issue that stays.")
+@BY
+@AS_JSON
+@click.pass_obj
+def merge_cmd(state: Any, issue_id: int, into: int, by: str | None, as_json: bool) -> None:
+    """Merge ISSUE_ID into another issue; ISSUE_ID never re-forms."""
+    _issue_action(state, as_json, lambda s: curation.merge_issue(s, issue_id, into=into, by=by or _default_by()))
+
+
+@issue_group.command("split")
+@click.argument("issue_id", type=int)
+@click.option("--posts", required=True, help="Comma-separated post ids to move into a new issue.")
+@BY
+@AS_JSON
+@click.pass_obj
+def split_cmd(state: Any, issue_id: int, posts: str, by: str | None, as_json: bool) -> None:
+    """Move some posts of an issue into a new issue."""
+    post_ids = _ids(posts, "post")
+    with state.store.transaction() as session:
+        new_id = curation.split_issue(session, issue_id, post_ids=post_ids, by=by or _default_by())
+    _emit({"issue_id": issue_id, "new_issue_id": new_id, "posts": post_ids}, as_json,
+          f"issue {issue_id}: {len(post_ids)} post(s) moved into new issue {new_id}")
+
+
+@issue_group.command("mute")
+@click.argument("issue_id", type=int)
+@click.option("--until", default=None, help="YYYY-MM-DD: alerts resume on that day (default: until unmuted).")
+@BY
+@AS_JSON
+@click.pass_obj
+def mute_cmd(state: Any, issue_id: int, until: str | None, by: str | None, as_json: bool) -> None:
+    """Stop an issue's alerts (detection still tracks it)."""
+    day = _date(until)
+    _issue_action(state, as_json, lambda s: curation.mute_issue(s, issue_id, until=day, by=by or _default_by()))
+
+
+@issue_group.command("unmute")
+@click.argument("issue_id", type=int)
+@BY
+@AS_JSON
+@click.pass_obj
+def unmute_cmd(state: Any, issue_id: int, by: str | None, as_json: bool) -> None:
+    """Let a muted issue alert again."""
+    _issue_action(state, as_json, lambda s: curation.unmute_issue(s, issue_id, by=by or _default_by()))
+
+
+@issue_group.command("resolve")
+@click.argument("issue_id", type=int)
+@BY
+@AS_JSON
+@click.pass_obj
+def resolve_cmd(state: Any, issue_id: int, by: str | None, as_json: bool) -> None:
+    """Mark an issue resolved; it reopens if the complaint comes back."""
+    _issue_action(state, as_json, lambda s: curation.resolve_issue(s, issue_id, by=by or _default_by()))
+
+
+@issue_group.command("reopen")
+@click.argument("issue_id", type=int)
+@BY
+@AS_JSON
+@click.pass_obj
+def reopen_cmd(state: Any, issue_id: int, by: str | None, as_json: bool) -> None:
+    """Reopen a resolved issue."""
+    _issue_action(state, as_json, lambda s: curation.reopen_issue(s, issue_id, by=by or _default_by()))
+
+
+@click.command("history")
+@click.option("--issue", "issue_id", type=int, default=None)
+@click.option("--post", "post_id", type=int, default=None)
+@click.option("--limit", type=click.IntRange(1), default=None, help="Only the newest N entries.")
+@AS_JSON
+@click.pass_obj
+def history_cmd(state: Any, issue_id: int | None, post_id: int | None, limit: int | None, as_json: bool) -> None:
+    """The audit log of human actions: of one issue, one post, or everything."""
+    with state.store.sessions() as session:
+        entries = curation.history(session, issue_id=issue_id, post_id=post_id, limit=limit)
+    lines = [f"{e.at.isoformat(timespec='seconds')}  {e.by}  {e.action}"
+             f"{f'  issue {e.issue_id}' if e.issue_id is not None else ''}"
+             f"{f'  post {e.post_id}' if e.post_id is not None else ''}"
+             f"  {json.dumps(e.details, default=str, ensure_ascii=False)}" for e in entries]
+    _emit([e.as_dict() for e in entries], as_json, "\n".join(lines) or "no actions recorded")
+
+
+@click.command("learn")
+@click.option("--product", required=True, help="Product slug.")
+@AS_JSON
+@click.pass_obj
+def learn_cmd(state: Any, product: str, as_json: bool) -> None:
+    """Train the product's own layer from its corrections and apply it to its posts."""
+    from voxpop.learning import learn
+    from voxpop.operations import get_classifier
+
+    report = learn(state.store, state.config, product, classifier=lambda: get_classifier(state.config),
+                   by=_default_by())
+    data = report.as_dict()
+    _emit(data, as_json, "\n".join(f"{k}: {v}" for k, v in data.items()))
+
+
+@click.command("review")
+@click.option("--product", required=True, help="Product slug.")
+@click.option("--n", "n", type=click.IntRange(1, 1000), default=20, show_default=True)
+@AS_JSON
+@click.pass_obj
+def review_cmd(state: Any, product: str, n: int, as_json: bool) -> None:
+    """The posts whose correction would help most, with the model's guess; label them with voxpop label."""
+    from voxpop.operations import get_classifier
+    from voxpop.review import review_queue
+
+    items = review_queue(state.store, product, n=n, classifier=lambda: get_classifier(state.config))
+    lines = [f"{i.post_id:>8}  {i.sentiment:<8} {i.need_type:<15} {i.reason:<22} {i.snippet}" for i in items]
+    human = "\n".join(lines) if lines else f"nothing to review for {product} (no classified posts without a label)"
+    if lines:
+        human += f"\nlabel one: voxpop label --post {items[0].post_id} --need ... --sentiment ..."
+    _emit([i.as_dict() for i in items], as_json, human)
+
+
+COMMANDS = (label_cmd, issue_group, history_cmd, learn_cmd, review_cmd)

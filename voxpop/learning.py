@@ -1,0 +1,391 @@
+"""``voxpop learn`` and what classification does with its result; job scores that follow the taxonomy.
+
+* :func:`learn` fits a product's own layer (``classify.adapt``) from the human labels of its posts,
+  stores it with a per-product ``model_version`` (``<shared version>+<slug>.<digest>``) and re-applies
+  it to the product's stored classifications from their embeddings (nothing is encoded again).
+* :class:`ProductTuning` is loaded once per classify run: new posts of a product get its layer, its
+  corrected posts as job examples, and the product's taxonomy hash.
+* :func:`rescore_stale_jobs` rescores the jobs of posts whose taxonomy hash is not the product's
+  current one (a job added, removed, renamed or reworded), from stored embeddings.
+
+Human labels themselves are never changed here: readers still take them over the model's.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from classify.adapt import ProductLayer, fit_layer, shared_probabilities, taxonomy_hash
+from classify.jobs import Job, JobIndex
+from classify.labels import NEED_TYPES, SENTIMENTS, UNMET_NEEDS
+from store.models import (
+    POST_CLASSIFIED,
+    Classification,
+    LabelCorrection,
+    Post,
+    PostLabel,
+    Product,
+    ProductModel,
+)
+from store.repo import utcnow
+
+if TYPE_CHECKING:
+    from classify import Classifier
+    from store.claims import ClaimedPost, ClassificationRow
+    from store.db import Store
+    from voxpop.config import Config
+
+log = logging.getLogger("voxpop.learn")
+APPLY_BATCH = 2000
+
+
+def resolve_classifier(source: Any, config: Config | None) -> Classifier:
+    """A classifier from an instance, a loader (called only now, when the model is needed) or the config."""
+    if source is not None and callable(source) and not hasattr(source, "predict"):
+        return source()  # type: ignore[no-any-return]
+    if source is not None:
+        return source  # type: ignore[no-any-return]
+    from classify import Classifier
+
+    spec = config.classify if config is not None else None
+    if spec is None:
+        return Classifier()
+    return Classifier(spec.model_dir, batch_size=spec.batch_size, max_tokens=spec.max_tokens)
+
+
+@dataclass
+class LearnReport:
+    """What one ``learn`` run did."""
+
+    product: str
+    corrections: int = 0
+    labelled_posts: int = 0
+    model_version: str | None = None
+    previous_version: str | None = None
+    posts_updated: int = 0
+    predictions_changed: int = 0
+    seconds: float = 0.0
+    note: str | None = None
+    heads: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return asdict(self)
+
+
+def product_jobs(config: Config | None, slug: str) -> list[Job]:
+    """The configured jobs of a product (empty when it has none or is not in the config)."""
+    if config is None:
+        return []
+    spec = next((p for p in config.products if p.slug == slug), None)
+    return [Job(j.id, j.statement, tuple(j.examples)) for j in spec.jobs] if spec else []
+
+
+def _labelled(session: Session, product_id: int) -> list[Any]:
+    return list(session.execute(
+        select(PostLabel.post_id, PostLabel.sentiment, PostLabel.need_type, PostLabel.jobs, Post.rating,
+               Classification.embedding)
+        .join(Post, Post.id == PostLabel.post_id)
+        .join(Classification, Classification.post_id == PostLabel.post_id)
+        .where(Post.product_id == product_id, Classification.embedding.is_not(None))
+        .order_by(PostLabel.post_id)
+    ))
+
+
+def learn(store: Store, config: Config | None, product_slug: str, *,
+          classifier: Classifier | Callable[[], Classifier] | None = None, by: str = "voxpop learn") -> LearnReport:
+    """Fit the product's layer from its human labels, store it, and re-apply it to its posts.
+
+    ``classifier`` may be a loader: the model is loaded only when there is something to learn.
+    """
+    from voxpop.curation import CurationError, audit
+
+    started = time.perf_counter()
+    report = LearnReport(product=product_slug)
+    with store.sessions() as session:
+        product = session.scalar(select(Product).where(Product.slug == product_slug))
+        if product is None:
+            raise CurationError(f"unknown product: {product_slug} (add it to voxpop.toml or import into it)")
+        product_id = product.id
+        rows = _labelled(session, product_id)
+        last_correction = int(session.scalar(select(func.max(LabelCorrection.id)).where(
+            LabelCorrection.product_id == product_id)) or 0)
+        report.corrections = int(session.scalar(select(func.count()).select_from(LabelCorrection).where(
+            LabelCorrection.product_id == product_id)) or 0)
+        previous = session.get(ProductModel, product_id)
+        report.previous_version = previous.model_version if previous else None
+    report.labelled_posts = len(rows)
+    if not rows:
+        report.note = f"no corrected posts for {product_slug} yet: label some with voxpop label (see voxpop review)"
+        return report
+    classifier = resolve_classifier(classifier, config)
+    vecs = np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in rows])
+    sent_p, need_p = shared_probabilities(classifier, vecs, [r.rating for r in rows])
+    layer = fit_layer(vecs, sent_p, need_p, sentiment=[r.sentiment for r in rows], need=[r.need_type for r in rows],
+                      jobs=[r.jobs for r in rows])
+    version = f"{classifier.model_version}+{product_slug}.{layer.digest()}"[:200]
+    report.model_version = version
+    report.heads = {"sentiment": sum(r.sentiment is not None for r in rows),
+                    "need_type": sum(r.need_type is not None for r in rows),
+                    "jobs": sum(len(v) for v in layer.job_examples.values())}
+    jobs = product_jobs(config, product_slug)
+    with store.transaction() as session:
+        row = session.get(ProductModel, product_id)
+        if row is None:
+            row = ProductModel(product_id=product_id)
+            session.add(row)
+        row.model_version, row.base_version, row.weights = version, classifier.model_version, layer.to_bytes()
+        row.corrections, row.last_correction_id, row.trained_at = report.corrections, last_correction, utcnow()
+        row.stats = dict(report.heads)
+        tuning = Tuning(layer, version, jobs, _job_index(classifier, jobs, layer), taxonomy_hash(jobs))
+        report.posts_updated, report.predictions_changed = apply_to_stored(session, classifier, product_id, tuning)
+        audit(session, "learn", by=by, product_id=product_id,
+              details={"model_version": version, "previous": report.previous_version,
+                       "labelled_posts": report.labelled_posts, "changed": report.predictions_changed})
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """One product's learnt layer and job set, ready to apply."""
+
+    layer: ProductLayer | None
+    version: str | None
+    jobs: list[Job]
+    job_index: JobIndex | None
+    taxonomy: str
+
+
+def _job_index(classifier: Classifier, jobs: Sequence[Job], layer: ProductLayer | None) -> JobIndex | None:
+    """The product's jobs, with its corrected posts as extra few-shot examples."""
+    if not jobs:
+        return None
+    base = classifier.job_index(list(jobs))
+    if layer is None or not layer.job_examples:
+        return base
+    vectors = []
+    for job_id, vecs in zip(base.ids, base.example_vecs, strict=True):
+        extra = layer.job_examples.get(job_id)
+        vectors.append(np.vstack([vecs, extra]) if extra is not None and extra.shape[1] == vecs.shape[1] else vecs)
+    return JobIndex.from_vectors(list(base.ids), vectors, base.calibration)
+
+
+def _labels_from(sent_p: np.ndarray, need_p: np.ndarray) -> list[tuple[str, float, str, float]]:
+    out = []
+    for s, q in zip(sent_p, need_p, strict=True):
+        k = int(q.argmax())
+        out.append((SENTIMENTS[int(s.argmax())], round(float(s[2] - s[0]), 4), NEED_TYPES[k], round(float(q[k]), 4)))
+    return out
+
+
+def _jobs_json(index: JobIndex | None, vecs: np.ndarray) -> list[list[dict[str, Any]]]:
+    if index is None:
+        return [[] for _ in range(len(vecs))]
+    return [[{"job": j.job, "score": round(float(j.score), 4)} for j in top] for top in index.top(vecs)]
+
+
+def apply_to_stored(session: Session, classifier: Classifier, product_id: int, tuning: Tuning) -> tuple[int, int]:
+    """Re-derive the product's stored classifications from their embeddings with its layer and jobs.
+
+    Returns (posts updated, posts whose sentiment or need type changed).
+    """
+    updated = changed = 0
+    last = 0
+    while True:
+        batch = session.execute(
+            select(Classification.id, Classification.post_id, Classification.embedding, Classification.sentiment,
+                   Classification.need_type, Post.rating)
+            .join(Post, Post.id == Classification.post_id)
+            .where(Post.product_id == product_id, Post.status == POST_CLASSIFIED,
+                   Classification.embedding.is_not(None), Classification.id > last)
+            .order_by(Classification.id).limit(APPLY_BATCH)
+        ).all()
+        if not batch:
+            return updated, changed
+        last = batch[-1].id
+        vecs = np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in batch])
+        if vecs.shape[1] != classifier.encoder.dim:
+            continue
+        sent_p, need_p = shared_probabilities(classifier, vecs, [r.rating for r in batch])
+        if tuning.layer is not None:
+            sent_p, need_p = tuning.layer.adjust(vecs, sent_p, need_p)
+        labels = _labels_from(sent_p, need_p)
+        jobs = _jobs_json(tuning.job_index, vecs)
+        values = []
+        for r, (sentiment, s_score, need, n_score), job_list in zip(batch, labels, jobs, strict=True):
+            changed += int(sentiment != r.sentiment or need != r.need_type)
+            values.append({"id": r.id, "sentiment": sentiment, "sentiment_score": s_score, "need_type": need,
+                           "need_score": n_score, "unmet_need": need in UNMET_NEEDS, "jobs": job_list,
+                           "top_job": job_list[0]["job"] if job_list else None, "taxonomy": tuning.taxonomy,
+                           "model_version": tuning.version or classifier.model_version})
+        session.execute(update(Classification), values)
+        updated += len(values)
+
+
+class ProductTuning:
+    """Per-product layers, job sets and taxonomy hashes for one classify run."""
+
+    def __init__(self, by_product: dict[int, Tuning]) -> None:
+        self.by_product = by_product
+
+    @classmethod
+    def load(cls, session: Session, config: Config, classifier: Classifier) -> ProductTuning:
+        """Layers trained on the current shared model, and the configured jobs, of every product."""
+        slugs = dict(session.execute(select(Product.id, Product.slug)).tuples().all())
+        models = {m.product_id: m for m in session.scalars(
+            select(ProductModel).where(ProductModel.base_version == classifier.model_version))}
+        out = {}
+        for product_id, slug in slugs.items():
+            model = models.get(product_id)
+            layer = ProductLayer.from_bytes(model.weights) if model is not None else None
+            jobs = product_jobs(config, slug)
+            out[product_id] = Tuning(layer, model.model_version if model else None, jobs,
+                                     _job_index(classifier, jobs, layer) if layer and jobs else None,
+                                     taxonomy_hash(jobs))
+        return cls(out)
+
+    def apply(self, classifier: Classifier, rows: list[ClassificationRow],
+              posts: Sequence[ClaimedPost]) -> list[ClassificationRow]:
+        """Rows with each product's layer, learnt job examples and taxonomy hash applied."""
+        product_of = {p.id: p for p in posts}
+        out = list(rows)
+        groups: dict[int, list[int]] = {}
+        for i, row in enumerate(rows):
+            post = product_of.get(row.post_id)
+            if post is not None and not row.skipped and row.embedding:
+                groups.setdefault(post.product_id, []).append(i)
+        for i, row in enumerate(rows):
+            post = product_of.get(row.post_id)
+            tuning = self.by_product.get(post.product_id) if post else None
+            if tuning is not None:
+                out[i] = replace(row, taxonomy=tuning.taxonomy)
+        for product_id, idx in groups.items():
+            tuning = self.by_product.get(product_id)
+            if tuning is None or tuning.layer is None:
+                continue
+            vecs = np.stack([np.frombuffer(rows[i].embedding or b"", dtype=np.float32) for i in idx])
+            sent_p, need_p = shared_probabilities(classifier, vecs, [product_of[rows[i].post_id].rating for i in idx])
+            sent_p, need_p = tuning.layer.adjust(vecs, sent_p, need_p)
+            jobs = _jobs_json(tuning.job_index, vecs) if tuning.job_index is not None else None
+            for n, (i, (sentiment, s_score, need, n_score)) in enumerate(zip(idx, _labels_from(sent_p, need_p),
+                                                                          strict=True)):
+                changes: dict[str, Any] = dict(sentiment=sentiment, sentiment_score=s_score, need_type=need,
+                                               need_score=n_score, unmet_need=need in UNMET_NEEDS,
+                                               model_version=tuning.version or out[i].model_version)
+                if jobs is not None:
+                    changes["jobs"] = jobs[n]
+                out[i] = replace(out[i], **changes)
+        return out
+
+
+# ---------------------------------------------------------------- taxonomy
+
+
+def _product_filter(product_id: int, taxonomy: str) -> Any:
+    return and_(Classification.post_id.in_(select(Post.id).where(Post.product_id == product_id)),
+                or_(Classification.taxonomy.is_(None), Classification.taxonomy != taxonomy))
+
+
+def stale_taxonomy(session: Session, config: Config) -> dict[int, int]:
+    """Per product id: classified posts whose job scores were made against other jobs than the configured ones."""
+    out = {}
+    ids = dict(session.execute(select(Product.slug, Product.id)).tuples().all())
+    for spec in config.products:
+        product_id = ids.get(spec.slug)
+        if product_id is None:
+            continue
+        n = int(session.scalar(select(func.count()).select_from(Classification).where(
+            _product_filter(product_id, taxonomy_hash(product_jobs(config, spec.slug))))) or 0)
+        if n:
+            out[product_id] = n
+    return out
+
+
+def rescore_stale_jobs(store: Store, config: Config,
+                       classifier: Classifier | Callable[[], Classifier] | None = None) -> int:
+    """Rescore the jobs of posts classified against an older job set, from stored embeddings.
+
+    A product with no jobs just has its job lists emptied. Sentiment and need type are left alone.
+    Returns how many posts were rescored.
+    """
+    with store.sessions() as session:
+        stale = stale_taxonomy(session, config)
+    if not stale:
+        return 0
+    slug_of = {}
+    with store.sessions() as session:
+        slug_of = dict(session.execute(select(Product.id, Product.slug)).tuples().all())
+    total = 0
+    for product_id in stale:
+        jobs = product_jobs(config, slug_of[product_id])
+        taxonomy = taxonomy_hash(jobs)
+        with store.transaction() as session:
+            if not jobs:
+                result = session.execute(update(Classification).where(_product_filter(product_id, taxonomy))
+                                         .values(jobs=[], top_job=None, taxonomy=taxonomy)
+                                         .execution_options(synchronize_session=False))
+                total += int(getattr(result, "rowcount", 0) or 0)
+                continue
+            classifier = resolve_classifier(classifier, config)
+            model = session.get(ProductModel, product_id)
+            layer = (ProductLayer.from_bytes(model.weights)
+                     if model is not None and model.base_version == classifier.model_version else None)
+            index = _job_index(classifier, jobs, layer)
+            while True:
+                batch = session.execute(
+                    select(Classification.id, Classification.embedding)
+                    .where(_product_filter(product_id, taxonomy), Classification.embedding.is_not(None))
+                    .limit(APPLY_BATCH)).all()
+                if not batch:
+                    break
+                vecs = np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in batch])
+                job_lists = _jobs_json(index, vecs)
+                session.execute(update(Classification), [
+                    {"id": r.id, "jobs": jl, "top_job": jl[0]["job"] if jl else None, "taxonomy": taxonomy}
+                    for r, jl in zip(batch, job_lists, strict=True)])
+                total += len(batch)
+            # rows without an embedding cannot be rescored: their jobs are dropped rather than left stale
+            session.execute(update(Classification).where(_product_filter(product_id, taxonomy))
+                            .values(jobs=[], top_job=None, taxonomy=taxonomy)
+                            .execution_options(synchronize_session=False))
+    log.info("rescored jobs of %d posts against the configured jobs", total)
+    return total
+
+
+def learn_due(store: Store, config: Config) -> list[str]:
+    """Products with corrections newer than their layer (what the scheduler's ``learn`` job trains)."""
+    with store.sessions() as session:
+        latest = dict(session.execute(select(LabelCorrection.product_id, func.max(LabelCorrection.id))
+                                      .group_by(LabelCorrection.product_id)).tuples().all())
+        done = dict(session.execute(select(ProductModel.product_id, ProductModel.last_correction_id)).tuples().all())
+        slug_of = dict(session.execute(select(Product.id, Product.slug)).tuples().all())
+    return sorted(slug_of[p] for p, last in latest.items() if last > done.get(p, 0) and p in slug_of)
+
+
+def learn_all(store: Store, config: Config, *,
+              classifier: Classifier | Callable[[], Classifier] | None = None) -> dict[str, Any]:
+    """Run :func:`learn` for every product with new corrections (the scheduler runs it after classify).
+
+    Under the ``learn`` leader lock, so two schedulers never train the same layer at once.
+    """
+    from store.locks import leader_lock
+
+    due = learn_due(store, config)
+    if not due:
+        return {"learned": {}}
+    out: dict[str, Any] = {}
+    with leader_lock(store, "learn") as held:
+        if not held:
+            return {"learned": {}, "skipped": "another process holds the learn lock"}
+        for slug in due:
+            out[slug] = learn(store, config, slug, classifier=classifier, by="scheduler").as_dict()
+    return {"learned": out}
