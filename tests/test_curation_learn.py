@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
-from alerts.compare import build_report
 from store.db import Store
 from store.models import AuditLog, Classification, Post, ProductModel
 from voxpop import operations
 from voxpop.cli import main
 from voxpop.config import load_config
+from voxpop.report import build_report
 
 pytestmark = pytest.mark.slow
 
