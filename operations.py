@@ -259,9 +259,15 @@ def make_report(store: Store, config: Config, products: Sequence[str] | None, si
         session.flush()
         report_id = row.id
     if email:
-        from alerts.deliver import send_report
+        from alerts.deliver import report_recipients, send_report
 
-        send_report(store, config, report_id, data, path)
+        if not report_recipients(config, [str(p) for p in products or []]):
+            raise JobError(f"report written to {path}, but no recipients to email it to: set [[reports]] "
+                           "recipients or [alerts] recipients")
+        sent = send_report(store, config, report_id, data, path)
+        if sent.retrying or sent.failed:
+            raise JobError(f"report written to {path}, but email delivery failed ({sent.failed} failed for good, "
+                           f"{sent.retrying} queued for retry by `voxpop alert`): {'; '.join(sent.errors[:3])}")
     return path
 
 

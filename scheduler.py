@@ -20,7 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from config import Config, ConfigError
+from config import Config, cron_trigger, parse_clock
+from config import check_timezone as check_zone
 from operations import (
     JOBSTORE_TABLE,
     JobError,
@@ -189,51 +190,9 @@ class JobPlan:
     first_run_in_s: float | None = None  # a new job's first run (None: the trigger's first time)
 
 
-def parse_clock(value: str, where: str) -> tuple[int, int]:
-    """``"07:00"`` as (hour, minute); a :class:`ConfigError` naming ``where`` otherwise."""
-    try:
-        hour, minute = (int(part) for part in value.split(":"))
-    except ValueError:
-        raise ConfigError(f"{where}: expected a time HH:MM, got {value!r}") from None
-    if not (0 <= hour < 24 and 0 <= minute < 60):
-        raise ConfigError(f"{where}: expected a time HH:MM, got {value!r}")
-    return hour, minute
-
-
-def cron_trigger(expr: str, timezone: str, where: str) -> Any:
-    """A CronTrigger from ``"mon 07:00"``, ``"mon,thu 07:00"``, ``"daily 07:00"``, ``"07:00"`` or crontab."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    parts = expr.split()
-    try:
-        if len(parts) == 5:
-            return CronTrigger.from_crontab(expr, timezone=timezone)
-        if len(parts) == 1:
-            days, clock = "*", parts[0]
-        elif len(parts) == 2:
-            days, clock = parts
-        else:
-            raise ValueError(expr)
-        hour, minute = parse_clock(clock, where)
-        days = "*" if days.lower() in ("daily", "*", "every") else days.lower()
-        return CronTrigger(day_of_week=days, hour=hour, minute=minute, timezone=timezone)
-    except ConfigError:
-        raise
-    except (ValueError, LookupError) as exc:
-        raise ConfigError(f"{where}: expected e.g. 'mon 07:00', '07:00' or a crontab line, got {expr!r} "
-                          f"({exc})") from None
-
-
 def check_timezone(config: Config) -> str:
     """``[schedule].timezone`` if it names a known IANA zone, else a :class:`ConfigError`."""
-    from zoneinfo import ZoneInfo
-
-    try:
-        ZoneInfo(config.schedule.timezone)
-    except (LookupError, ValueError) as exc:
-        raise ConfigError(f"{config.path}: schedule.timezone: expected an IANA zone like 'Europe/Berlin', "
-                          f"got {config.schedule.timezone!r} ({exc.__class__.__name__})") from None
-    return config.schedule.timezone
+    return check_zone(config.schedule.timezone, f"{config.path}: schedule.timezone")
 
 
 def planned_jobs(config: Config) -> list[JobPlan]:

@@ -347,6 +347,8 @@ class StorePipeline:
             "retries": int(stats.get("retry/count", 0)),
             "retry_after_honoured": int(stats.get("voxpop/retry_after_honoured", 0)),
             "robots_forbidden": int(stats.get("robotstxt/forbidden", 0)),
+            "offsite_redirects": int(stats.get("voxpop/offsite_redirect_refused", 0)),
+            "oversize_skipped": int(stats.get("voxpop/oversize_skipped", 0)),
             "errors": list(getattr(spider, "errors", [])),
             "error_count": errors,
             "dropped_by_reason": dropped,
@@ -366,8 +368,8 @@ class StorePipeline:
         disabled = getattr(spider, "disabled_reason", None)
         if disabled:
             return "failed", disabled, figures
-        if self.store_error and not (self.stored or self.updated or self.unchanged):
-            return "failed", self.store_error, figures
+        if self.store_error:  # posts were lost: a failure, whatever else went well
+            return "failed", f"{self.store_errors} post(s) not stored: {self.store_error}", figures
         problems: list[str] = []
         if reason != "finished":
             problems.append(f"ended early: {reason}")
@@ -381,6 +383,10 @@ class StorePipeline:
         forbidden = max(figures["robots_forbidden"], getattr(spider, "forbidden_by_robots", 0))
         if forbidden:
             problems.append(f"{forbidden} request(s) forbidden by robots.txt")
+        if figures["offsite_redirects"]:
+            problems.append(f"{figures['offsite_redirects']} redirect(s) to other hosts refused")
+        if figures["oversize_skipped"]:
+            problems.append(f"{figures['oversize_skipped']} response(s) over DOWNLOAD_MAXSIZE skipped")
         if getattr(spider, "rate_limited", 0):
             problems.append("rate limit ended the crawl early")
         if self.store_error:
@@ -399,10 +405,12 @@ class StorePipeline:
         self.finished = True
         self.flush()
         status, why, figures = self.run_figures(reason)
-        high_water = spider.next_high_water() if hasattr(spider, "next_high_water") else None
+        # Posts that could not be stored must be fetched again: the high-water mark stays where it was.
+        high_water = spider.next_high_water() if hasattr(spider, "next_high_water") and not self.store_errors else None
         if high_water is not None:
             figures["high_water"] = high_water
-        try:
+
+        def close_run() -> None:
             with self.store.transaction() as session:
                 from store.models import Source
                 from store.repo import utcnow
@@ -415,6 +423,17 @@ class StorePipeline:
                 dropped_total = sum(figures["dropped_by_reason"].values())
                 finish_crawl_run(session, self.run_id, status=status, reason=why, stored=self.stored,
                                  updated=self.updated, dropped=dropped_total, stats=figures)
+
+        from store.db import describe_db_fault, is_db_fault, with_retry
+
+        try:
+            with_retry(close_run, what=f"closing crawl run {self.run_id}")
+        except Exception as exc:
+            if not is_db_fault(exc):
+                raise
+            # The runner closes the run as failed when the database is back (or the next crawl does).
+            logger.error("voxpop: could not record crawl run %s: %s", self.run_id, describe_db_fault(exc))
+            return
         finally:
             self.store.dispose()
         logger.info("voxpop: run %s %s: %d stored, %d updated, %d unchanged, %d dropped%s", self.run_id, status,

@@ -20,6 +20,8 @@ from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 COMMON_ARGS = ("product", "source", "base_url", "since")
+ABANDON_GRACE_S = 120.0  # a run still 'running' this long after its timeout belongs to a dead crawl
+CLOSE_ATTEMPTS = int(os.environ.get("VOXPOP_DB_RETRY_ATTEMPTS") or 7)  # 0.5 + 1 + ... + 8 s: about half a minute
 
 
 @dataclass
@@ -89,16 +91,20 @@ def run_crawl(product_slug: str, source_name: str, spider: str, params: Mapping[
         since: ``YYYY-MM-DD`` start of a first crawl's backfill.
         extra_settings: Scrapy settings passed with ``-s``.
     """
-    from store.db import Store
+    from store.db import Store, StoreError, describe_db_fault, is_db_fault, with_retry
     from store.models import CrawlRun
     from store.repo import ensure_product, finish_crawl_run, get_product, start_crawl_run
 
     started = time.monotonic()
     store = Store(database_url)
     try:
-        with store.transaction() as session:
-            product = get_product(session, product_slug) or ensure_product(session, product_slug)
-            run_id = start_crawl_run(session, spider, product.slug, None).id
+        def open_run() -> int:
+            with store.transaction() as session:
+                product = get_product(session, product_slug) or ensure_product(session, product_slug)
+                close_abandoned_runs(session, product.slug, spider, older_than_s=timeout_s + ABANDON_GRACE_S)
+                return start_crawl_run(session, spider, product.slug, None).id
+
+        run_id = with_retry(open_run, what="starting a crawl run")
         settings = {"VOXPOP_CRAWL_RUN_ID": run_id, "LOG_LEVEL": "INFO", **dict(extra_settings or {})}
         cmd = crawl_command(spider, product_slug, source_name, params or {}, base_url, since, settings)
         env = {**os.environ, "VOXPOP_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
@@ -115,24 +121,55 @@ def run_crawl(product_slug: str, source_name: str, spider: str, params: Mapping[
             _out, err = proc.communicate()
             returncode = proc.returncode
             failure = f"timed out after {timeout_s:g} s"
-        with store.transaction() as session:
-            run = session.get(CrawlRun, run_id)
-            assert run is not None
-            if run.status == "running":
-                reason = failure or f"crawl process exited with code {returncode}: {_tail(err or '')}"
-                finish_crawl_run(session, run_id, status="failed", reason=reason, stored=run.stored,
-                                 updated=run.updated, dropped=run.dropped,
-                                 stats={**(run.stats or {}), "duration_s": round(time.monotonic() - started, 3)})
-                session.flush()
-            elif failure:
-                run.status, run.reason = "failed", failure
-            session.refresh(run)
-            return CrawlOutcome(run_id=run_id, product=product_slug, source=source_name, spider=spider,
-                                status=run.status, reason=run.reason, stored=run.stored, updated=run.updated,
-                                dropped=run.dropped, stats=dict(run.stats or {}),
-                                duration_s=round(time.monotonic() - started, 3), returncode=returncode)
+
+        def close_run() -> CrawlOutcome:
+            with store.transaction() as session:
+                run = session.get(CrawlRun, run_id)
+                assert run is not None
+                if run.status == "running":
+                    reason = failure or f"crawl process exited with code {returncode}: {_tail(err or '')}"
+                    finish_crawl_run(session, run_id, status="failed", reason=reason, stored=run.stored,
+                                     updated=run.updated, dropped=run.dropped,
+                                     stats={**(run.stats or {}), "duration_s": round(time.monotonic() - started, 3)})
+                    session.flush()
+                elif failure:
+                    run.status, run.reason = "failed", failure
+                session.refresh(run)
+                return CrawlOutcome(run_id=run_id, product=product_slug, source=source_name, spider=spider,
+                                    status=run.status, reason=run.reason, stored=run.stored, updated=run.updated,
+                                    dropped=run.dropped, stats=dict(run.stats or {}),
+                                    duration_s=round(time.monotonic() - started, 3), returncode=returncode)
+
+        try:  # closing the run is safe to repeat: wait for a database that went away to come back
+            return with_retry(close_run, what=f"closing crawl run {run_id}", attempts=CLOSE_ATTEMPTS)
+        except Exception as exc:
+            if is_db_fault(exc):
+                raise StoreError(f"crawl run {run_id} of {product_slug}/{source_name} could not be recorded: "
+                                 f"{describe_db_fault(exc)} (the next crawl of it closes the run as failed)") from None
+            raise
     finally:
         store.dispose()
+
+
+def close_abandoned_runs(session: Any, product_slug: str, spider: str, *, older_than_s: float) -> int:
+    """Close as failed the runs of this product and spider still ``running`` long after any crawl would end.
+
+    Their process died or lost the database before it could record the end; nothing else will close them.
+    """
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from store.models import CrawlRun
+    from store.repo import utcnow
+
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    result = session.execute(
+        update(CrawlRun).where(CrawlRun.product_slug == product_slug, CrawlRun.spider == spider,
+                               CrawlRun.status == "running", CrawlRun.started_at < cutoff)
+        .values(status="failed", finished_at=utcnow(),
+                reason="abandoned: its crawl ended without recording the end (process killed or database lost)"))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _stop(proc: subprocess.Popen[str], grace_s: float = 3.0) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,10 +38,13 @@ class PostRecord:
     found_by: str | None = None
     raw: dict[str, Any] | None = None
     extra_product_ids: tuple[int, ...] = ()
+    segments: dict[str, str] | None = None  # extra columns of an imported file (segment fields)
 
     def content_hash(self) -> str:
         """A digest of the fields whose change means the post was edited."""
         parts = [self.title or "", self.text, "" if self.rating is None else f"{self.rating:g}", self.version or ""]
+        if self.segments:  # only then: posts without segments keep the digest they always had
+            parts.append(json.dumps(self.segments, sort_keys=True, ensure_ascii=False))
         return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
@@ -167,7 +171,7 @@ def _post_values(record: PostRecord, digest: str) -> dict[str, Any]:
         "source": record.source, "external_id": record.external_id, "text": record.text, "url": record.url,
         "author": record.author, "title": record.title, "rating": record.rating, "created_at": record.created_at,
         "version": record.version, "language": record.language, "found_by": record.found_by, "raw": record.raw,
-        "content_hash": digest,
+        "segments": record.segments or None, "content_hash": digest,
     }
 
 
