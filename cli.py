@@ -393,13 +393,16 @@ def run(state: State) -> None:
               help="classify: posts claimed per batch.")
 @click.option("--lease-s", type=click.IntRange(1), default=600, show_default=True,
               help="classify: a claim older than this (its worker died) is taken over.")
+@click.option("--threads", type=click.IntRange(1), default=None,
+              help="classify: torch threads (default: the cores divided by the classify workers on this machine).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def worker(state: State, role: str, until_idle: bool, batch_size: int, lease_s: int, as_json: bool) -> None:
+def worker(state: State, role: str, until_idle: bool, batch_size: int, lease_s: int, threads: int | None,
+           as_json: bool) -> None:
     """Run one kind of work; start any number of these on machines sharing PostgreSQL and Redis."""
     state.need_config()
     emit(workers.run_worker(state.store, state.config, role, until_idle=until_idle, batch_size=batch_size,
-                              lease_s=lease_s), as_json)
+                              lease_s=lease_s, threads=threads), as_json)
 
 
 if __name__ == "__main__":

@@ -172,7 +172,8 @@ def _jobs_by_product_id(store: Store, config: Config) -> dict[int, list[Any]]:
 def classify_pending(store: Store, config: Config, *, classifier: Classifier | None = None,
                      limit: int | None = None, batch_size: int = 256, reclassify: bool = False,
                      product: str | None = None, worker: str | None = None, lease_s: int = DEFAULT_LEASE_S,
-                     progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> ClassifyReport:
+                     progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+                     before_batch: Callable[[], Any] | None = None) -> ClassifyReport:
     """Classify the store's pending posts in claimed batches until none is left (or ``limit``).
 
     Streaming: one batch in memory at a time. Resumable: a killed run leaves its claim to expire
@@ -200,6 +201,8 @@ def classify_pending(store: Store, config: Config, *, classifier: Classifier | N
             claimed = claim_pending(session, worker, take, lease_s=lease_s, product_ids=only)
         if not claimed:
             break
+        if before_batch:
+            before_batch()  # e.g. resize torch's threads to this worker's share of the machine
         rows = _classify_batch(model, claimed, jobs)
         with store.transaction() as session:
             save_classifications(session, worker, rows)
