@@ -168,7 +168,8 @@ def main() -> None:
             for workers in (1, 2):
                 r = bench_classify(workers, args.posts, args.batch_size, work)
                 steady[workers] = r["steady_posts_per_s"] or 0.0
-                print(f"  {workers} worker(s) on this machine: wall {r['wall_s']:>6.1f}s  {r['wall_posts_per_s']:>6.1f} "
+                print(f"  {workers} worker(s) on this machine: wall {r['wall_s']:>6.1f}s  "
+                      f"{r['wall_posts_per_s']:>6.1f} "
                       f"posts/s (incl. start + model load)  steady {r['steady_posts_per_s']} posts/s  "
                       f"per-worker rate {round(steady[workers] / workers, 1)} posts/s  torch threads {r['threads']}  "
                       f"posts per worker {r['per_worker']}  processed {r['processed_total']} / "
