@@ -149,11 +149,11 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, PostRecord | str]]:
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
         sample = handle.read(8192)
         handle.seek(0)
-        try:
-            dialect: Any = csv.Sniffer().sniff(sample.split("\n", 1)[0], delimiters=",;\t|")
+        try:  # only the delimiter is guessed (from the header); quoting is the standard one
+            delimiter = csv.Sniffer().sniff(sample.split("\n", 1)[0], delimiters=",;\t|").delimiter
         except csv.Error:
-            dialect = csv.excel
-        reader = csv.reader(handle, dialect)
+            delimiter = ","
+        reader = csv.reader(handle, csv.excel, delimiter=delimiter)
         header = next(reader, None)
         if header is None:
             return
