@@ -60,7 +60,7 @@ def test_csv_import_keeps_segments_and_export_is_formula_safe(tmp_path: Path, db
     assert len(exported) == len(FORMULAS) + 1
     for row in exported:
         for value in row.values():
-            assert not value.lstrip(" ")[:1] in ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d"), value
+            assert value.lstrip(" ")[:1] not in ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d"), value
     by_id = {r["external_id"]: r for r in exported}
     assert by_id["f0"]["text"].startswith("'=HYPERLINK") and by_id["f1"]["author"] == "'+1+1"
     assert (by_id["f0"]["region"], by_id["f0"]["plan"], by_id["ok1"]["region"], by_id["ok1"]["plan"]) == (
