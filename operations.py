@@ -279,8 +279,12 @@ def make_report(store: Store, config: Config, products: Sequence[str] | None, si
 
 def status(store: Store, config: Config) -> dict[str, Any]:
     """Backlogs, the last crawl of each source, undelivered alerts and recent job runs."""
+    from spiders.runner import close_abandoned_runs
     from store.models import Alert, Delivery
 
+    with store.transaction() as session:  # a run whose crawl died with the database is shown as failed
+        close_abandoned_runs(session, older_than_s=max([s.timeout_s for p in config.products for s in p.sources],
+                                                       default=config.crawl.timeout_s) + 120)
     with store.sessions() as session:
         last_runs = {}
         latest = (select(CrawlRun.source_id, func.max(CrawlRun.id)).group_by(CrawlRun.source_id)).subquery()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -101,8 +102,11 @@ def run_crawl(product_slug: str, source_name: str, spider: str, params: Mapping[
         def open_run() -> int:
             with store.transaction() as session:
                 product = get_product(session, product_slug) or ensure_product(session, product_slug)
-                close_abandoned_runs(session, product.slug, spider, older_than_s=timeout_s + ABANDON_GRACE_S)
-                return start_crawl_run(session, spider, product.slug, None).id
+                close_abandoned_runs(session, older_than_s=timeout_s + ABANDON_GRACE_S, product_slug=product.slug,
+                                     spider=spider)
+                run = start_crawl_run(session, spider, product.slug, None)
+                run.stats = {"runner": runner_token()}  # who closes it; replaced by the crawl's figures
+                return run.id
 
         run_id = with_retry(open_run, what="starting a crawl run")
         settings = {"VOXPOP_CRAWL_RUN_ID": run_id, "LOG_LEVEL": "INFO", **dict(extra_settings or {})}
@@ -151,25 +155,53 @@ def run_crawl(product_slug: str, source_name: str, spider: str, params: Mapping[
         store.dispose()
 
 
-def close_abandoned_runs(session: Any, product_slug: str, spider: str, *, older_than_s: float) -> int:
-    """Close as failed the runs of this product and spider still ``running`` long after any crawl would end.
+def runner_token() -> str:
+    """``host:pid`` of this process, kept on the runs it starts until they are closed."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
-    Their process died or lost the database before it could record the end; nothing else will close them.
+
+def _runner_gone(token: Any) -> bool:
+    host, _, pid = str(token or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's run: only its age tells
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def close_abandoned_runs(session: Any, *, older_than_s: float = 0, product_slug: str | None = None,
+                         spider: str | None = None) -> int:
+    """Close as failed the runs still ``running`` whose runner is gone, or older than any crawl could last.
+
+    A runner that lost the database could not record the end; nothing else would close its run. A
+    run of this machine is closed as soon as its runner process is gone; one of another machine once
+    it is ``older_than_s`` old (0: never by age).
     """
     from datetime import timedelta
 
-    from sqlalchemy import update
+    from sqlalchemy import select
 
     from store.models import CrawlRun
     from store.repo import utcnow
 
-    cutoff = utcnow() - timedelta(seconds=older_than_s)
-    result = session.execute(
-        update(CrawlRun).where(CrawlRun.product_slug == product_slug, CrawlRun.spider == spider,
-                               CrawlRun.status == "running", CrawlRun.started_at < cutoff)
-        .values(status="failed", finished_at=utcnow(),
-                reason="abandoned: its crawl ended without recording the end (process killed or database lost)"))
-    return int(getattr(result, "rowcount", 0) or 0)
+    query = select(CrawlRun).where(CrawlRun.status == "running")
+    if product_slug:
+        query = query.where(CrawlRun.product_slug == product_slug)
+    if spider:
+        query = query.where(CrawlRun.spider == spider)
+    now = utcnow()
+    closed = 0
+    for run in session.scalars(query):
+        too_old = older_than_s > 0 and run.started_at < now - timedelta(seconds=older_than_s)
+        if _runner_gone((run.stats or {}).get("runner")) or too_old:
+            run.status, run.finished_at = "failed", now
+            run.reason = "abandoned: the crawl ended without recording its end (process killed or database lost)"
+            closed += 1
+    return closed
 
 
 def _stop(proc: subprocess.Popen[str], grace_s: float = 3.0) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-SQLITE_BUSY_TIMEOUT_S = float(os.environ.get("VOXPOP_SQLITE_BUSY_TIMEOUT_S") or 30)  # tests shorten it
+SQLITE_BUSY_TIMEOUT_S = 30.0  # how long SQLite waits for another writer; $VOXPOP_SQLITE_BUSY_TIMEOUT_S overrides
 # A database that went away, refused a connection, or stayed locked past the busy timeout.
 DB_FAULTS: tuple[type[Exception], ...] = (OperationalError, SAInterfaceError)
 MIGRATION_LOCK_KEY = 0x766F78  # "vox"
@@ -40,7 +40,7 @@ def describe_db_fault(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     detail = " ".join(str(orig).split())[:200] or orig.__class__.__name__
     if "locked" in detail.lower() or "busy" in detail.lower():
-        return (f"database is locked (another process held it longer than the {SQLITE_BUSY_TIMEOUT_S:g} s busy "
+        return (f"database is locked (another process held it longer than the {sqlite_busy_timeout_s():g} s busy "
                 f"timeout): {detail}; nothing was written, run the command again")
     return f"database unavailable: {detail}; nothing half-written was kept, run the command again when it is back"
 
@@ -65,12 +65,17 @@ def with_retry(action: Callable[[], T], *, what: str, attempts: int = 5, base_s:
     raise AssertionError("unreachable")
 
 
+def sqlite_busy_timeout_s() -> float:
+    """Seconds a SQLite connection waits for a lock before "database is locked"."""
+    return float(os.environ.get("VOXPOP_SQLITE_BUSY_TIMEOUT_S") or SQLITE_BUSY_TIMEOUT_S)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+    cursor.execute(f"PRAGMA busy_timeout={int(sqlite_busy_timeout_s() * 1000)}")
     cursor.close()
 
 
@@ -79,7 +84,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        engine = create_engine(url, connect_args={"timeout": sqlite_busy_timeout_s()})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
