@@ -15,6 +15,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.orm import Session, sessionmaker
 
+from voxpop.core.errors import StoreError
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -22,10 +24,6 @@ SQLITE_BUSY_TIMEOUT_S = 30.0  # how long SQLite waits for another writer; $VOXPO
 # A database that went away, refused a connection, or stayed locked past the busy timeout.
 DB_FAULTS: tuple[type[Exception], ...] = (OperationalError, SAInterfaceError)
 MIGRATION_LOCK_KEY = 0x766F78  # "vox"
-
-
-class StoreError(RuntimeError):
-    """The database cannot be reached or is not in a usable state."""
 
 
 def is_db_fault(exc: BaseException) -> bool:

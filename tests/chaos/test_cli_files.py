@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from cli import main
 from store.db import Store
 from tests import report_data as rd
 from tests.conftest import PROJECT_ROOT, free_port
+from voxpop.cli import main
 
 pytestmark = pytest.mark.chaos
 FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1+1", "\r=1+1",
@@ -80,7 +80,7 @@ def test_csv_import_keeps_segments_and_export_is_formula_safe(tmp_path: Path, db
 def test_import_that_stores_nothing_exits_non_zero(tmp_path: Path, sqlite_url: str, name: str, content: str) -> None:
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "cli", "import", "--input", str(path), "--product", "p"],
+    result = subprocess.run([sys.executable, "-m", "voxpop.cli", "import", "--input", str(path), "--product", "p"],
                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
                             env={"PATH": "/usr/bin:/bin", "VOXPOP_DATABASE_URL": sqlite_url, "VOXPOP_CONFIG": "",
                                  "HOME": str(tmp_path)})

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from cli import main
-from config import ConfigError, load_config, parse_config
-from spiders.arguments import SPIDER_ARGS, required
 from tests.conftest import PROJECT_ROOT
+from voxpop.cli import main
+from voxpop.config import ConfigError, load_config, parse_config
+from voxpop.core.spider_args import SPIDER_ARGS, required
 
 pytestmark = pytest.mark.chaos
 
@@ -114,7 +114,7 @@ def test_commands_that_need_products_refuse_a_missing_config(tmp_path: Path, mon
 def test_misspelt_key_stops_the_cli_with_one_line(tmp_path: Path) -> None:
     path = tmp_path / "voxpop.toml"
     path.write_text('databse_url = "sqlite:///elsewhere.db"\n', encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "cli", "--config", str(path), "status"], cwd=PROJECT_ROOT,
+    result = subprocess.run([sys.executable, "-m", "voxpop.cli", "--config", str(path), "status"], cwd=PROJECT_ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [

@@ -45,7 +45,7 @@ def _config(tmp_path: Path, database_url: str, base_url: str) -> Path:
 
 
 def _voxpop(config: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cli", "--config", str(config), *args], cwd=PROJECT_ROOT,
+    return subprocess.run([sys.executable, "-m", "voxpop.cli", "--config", str(config), *args], cwd=PROJECT_ROOT,
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, "VOXPOP_DATABASE_URL": "", "HF_HUB_OFFLINE": "1", **env})
 
@@ -105,8 +105,8 @@ def test_locked_sqlite_gives_one_clear_line_and_a_passing_lock_is_waited_out(tmp
     # A lock that passes: the crawl run is opened with retries and backoff, then the crawl goes on.
     log = tmp_path / "crawl.err"
     with log.open("w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "cli", "--config", str(config), "crawl", "--product", "p"],
-                                cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=err, text=True,
+        command = [sys.executable, "-m", "voxpop.cli", "--config", str(config), "crawl", "--product", "p"]
+        proc = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=err, text=True,
                                 env={**os.environ, "VOXPOP_DATABASE_URL": "", "VOXPOP_SQLITE_BUSY_TIMEOUT_S": "0.5"})
         deadline = time.monotonic() + 120
         while "retry 1 of" not in log.read_text() and time.monotonic() < deadline and proc.poll() is None:
@@ -180,7 +180,7 @@ def test_postgres_gone_for_good_ends_with_one_line_and_no_running_run(tmp_path: 
     site = _site(tmp_path, site_server, delay_s=0.5)
     config = _config(tmp_path, url, site.base_url)
     assert _voxpop(config, "init").returncode == 0
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "--config", str(config), "crawl", "--product", "p"],
+    proc = subprocess.Popen([sys.executable, "-m", "voxpop.cli", "--config", str(config), "crawl", "--product", "p"],
                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "VOXPOP_DATABASE_URL": "", "VOXPOP_DB_RETRY_ATTEMPTS": "2"})
     deadline = time.monotonic() + 120

@@ -17,10 +17,10 @@ from sqlalchemy import select
 from alerts.deliver import PermanentDeliveryError, deliver_pending, smtp_send
 from alerts.render import build_email, render_alert, slack_message
 from alerts.signing import signature, verify
-from config import SmtpSpec
 from store.models import Delivery
 from tests.alert_support import WebhookReceiver, make_config, queue_alert, sample_payload
 from tests.conftest import free_port
+from voxpop.config import SmtpSpec
 
 pytestmark = pytest.mark.chaos
 BIDI = "\u202e\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d\u200e\u200f\u061c\u200b\u200c\u200d\u2060\ufeff"

@@ -1,4 +1,4 @@
-"""What each spider takes as arguments: names, kinds, which are required.
+"""What each spider takes as arguments: names, kinds, which are required (a plain table, no imports of ours).
 
 One table, read by the config loader (``params`` of every ``[[products.sources]]`` is checked at
 load, naming the TOML key) and by :class:`spiders.base.VoxpopSpider` (its ``required_args``). No

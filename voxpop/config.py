@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from spiders.arguments import arguments as spider_arguments
+from voxpop.core.errors import ConfigError  # noqa: F401 - re-exported: callers catch it from here
+from voxpop.core.spider_args import arguments as spider_arguments
 
 DEFAULT_DATABASE_URL = "sqlite:///voxpop.db"
 DEFAULT_CONFIG_PATH = "voxpop.toml"
@@ -27,10 +28,6 @@ KNOWN_SPIDERS = (
     "appstore", "googleplay", "steam", "jsonld", "discourse",
     "reddit", "hackernews", "stackexchange", "github", "mastodon", "bluesky",
 )
-
-
-class ConfigError(ValueError):
-    """The configuration file is missing, unreadable or invalid."""
 
 
 @dataclass(frozen=True)
