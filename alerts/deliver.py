@@ -131,8 +131,8 @@ def smtp_send(spec: SmtpSpec, message: EmailMessage, recipients: Sequence[str]) 
             refused = client.send_message(message, from_addr=spec.sender, to_addrs=list(recipients))
     except smtplib.SMTPResponseException as exc:
         if 500 <= exc.smtp_code < 600:
-            message = _smtp_text(exc.smtp_error)
-            raise PermanentDeliveryError(f"smtp: permanent refusal {exc.smtp_code}: {message}") from exc
+            detail = _smtp_text(exc.smtp_error)
+            raise PermanentDeliveryError(f"smtp: permanent refusal {exc.smtp_code}: {detail}") from exc
         raise
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]

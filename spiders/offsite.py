@@ -44,7 +44,7 @@ class OffsiteRedirectMiddleware:
     def process_response(self, request: Request, response: Response) -> Response:
         if response.status not in REDIRECT_STATUSES or b"Location" not in response.headers:
             return response
-        location = response.headers[b"Location"].decode("latin-1").strip()
+        location = (response.headers.get(b"Location") or b"").decode("latin-1").strip()
         target = urljoin(request.url, location)
         parts = urlsplit(target)
         spider = self.crawler.spider

@@ -411,6 +411,8 @@ class StorePipeline:
         if high_water is not None:
             figures["high_water"] = high_water
 
+        run_id = self.run_id
+
         def close_run() -> None:
             with self.store.transaction() as session:
                 from store.models import Source
@@ -422,7 +424,7 @@ class StorePipeline:
                         source.high_water = high_water
                         source.updated_at = utcnow()
                 dropped_total = sum(figures["dropped_by_reason"].values())
-                finish_crawl_run(session, self.run_id, status=status, reason=why, stored=self.stored,
+                finish_crawl_run(session, run_id, status=status, reason=why, stored=self.stored,
                                  updated=self.updated, dropped=dropped_total, stats=figures)
 
         from store.db import describe_db_fault, is_db_fault, with_retry
