@@ -38,7 +38,6 @@ from voxpop.runtime import (
     JobRecorder,
     active_scheduler,
     configure_logging,
-    export_redis_url,
     request_stop,
     stop_on_signals,
     stop_requested,
@@ -361,7 +360,6 @@ def run_forever(store: Store, config: Config, *, max_workers: int = 4,
     between batches; a crawl subprocess ends by itself or at its timeout) and the process exits.
     """
     configure_logging()
-    export_redis_url(config)
     STOP.clear()
     started = time.monotonic()
     with stop_on_signals("the scheduler"):

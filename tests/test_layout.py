@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
-
-import pytest
 
 from tests.conftest import PROJECT_ROOT
 from tests.layering import cycles, import_graph, upward_imports
 
 CARD_NAMES = {"spiders", "classify", "store", "alerts", "scheduler.py", "voxpop"}
-
-
-@pytest.fixture(scope="session")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``pip wheel . --no-deps`` of this checkout (setuptools from the running environment)."""
-    out = tmp_path_factory.mktemp("wheel")
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--no-build-isolation",
-                           "--quiet", "-w", str(out)], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    (found,) = out.glob("voxpop-*.whl")
-    return found
 
 
 def test_wheel_installs_at_most_six_top_level_names(wheel: Path) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -18,13 +18,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import click  # noqa: E402
 
 import scheduler  # noqa: E402
-from store.db import DB_FAULTS, Store, describe_db_fault  # noqa: E402
-from voxpop import (
-    operations,  # noqa: E402
-    workers,  # noqa: E402
-)
+from store.db import DB_FAULTS, describe_db_fault  # noqa: E402
+from voxpop import operations, workers  # noqa: E402
 from voxpop.config import Config, load_config  # noqa: E402
 from voxpop.core.errors import VoxpopError  # noqa: E402
+
+if TYPE_CHECKING:
+    from store.db import Store
 
 DOMAIN_ERRORS: tuple[type[Exception], ...] = (VoxpopError, FileNotFoundError)
 
@@ -114,6 +114,31 @@ def progress_bar(label: str, length: int | None) -> Iterator[Any]:
         yield bar.update
 
 
+class CrawlProgress:
+    """One progress line on stderr while a crawl child runs: pages, posts stored, drops.
+
+    On a terminal the line is rewritten in place; otherwise each update is its own line.
+    """
+
+    def __init__(self, product: str) -> None:
+        self.product = product
+        self.figures: dict[str, dict[str, int]] = {}
+        self.tty = sys.stderr.isatty()
+        self.written = False
+
+    def update(self, source: str, figures: dict[str, int]) -> None:
+        current = self.figures.setdefault(source, {})
+        current.update(figures)
+        line = (f"crawl {self.product}/{source}: {current.get('pages', 0)} pages, {current.get('stored', 0)} new, "
+                f"{current.get('updated', 0)} updated, {current.get('dropped', 0)} dropped")
+        click.echo(f"\r{line}\x1b[K" if self.tty else line, err=True, nl=not self.tty)
+        self.written = True
+
+    def close(self) -> None:
+        if self.tty and self.written:
+            click.echo("", err=True)
+
+
 def parse_day(value: str | None) -> datetime | None:
     """``YYYY-MM-DD`` (or a full ISO time) as an aware UTC datetime."""
     if value is None:
@@ -166,9 +191,17 @@ def crawl(state: State, product: str, source: str | None, as_json: bool) -> None
     """Crawl a product's configured sources (each in its own process)."""
     state.need_config()
     state.store  # noqa: B018 - migrate and sync products before the crawl subprocesses start
-    outcomes = operations.crawl(state.config, product, source)
+    shown = CrawlProgress(product)
+    try:
+        outcomes = operations.crawl(state.config, product, source, on_progress=shown.update)
+    finally:
+        shown.close()
     emit(outcomes, as_json)
-    if any(o.get("status") == "failed" for o in outcomes):
+    failed = [o for o in outcomes if o.get("status") == "failed"]
+    for outcome in failed:
+        click.echo(f"voxpop: error: crawl {outcome['product']}/{outcome['source']} failed: {outcome.get('reason')}",
+                   err=True)
+    if failed:
         sys.exit(2)
 
 
@@ -192,21 +225,13 @@ def classify_cmd(state: State, input_path: Path | None, output_path: Path | None
     if input_path is not None:
         if output_path is None:
             raise click.UsageError("--input needs --output")
-        from classify.filemode import classify_file, load_jobs
-
-        if jobs_path is not None:
-            load_jobs(jobs_path)  # fail fast on a bad jobs file, before the model loads
         total = sum(1 for line in input_path.open(encoding="utf-8", errors="replace") if line.strip())
         with progress_bar("classifying", total) as advance:
-            result = classify_file(input_path, output_path, jobs_path, operations.get_classifier(state.config),
-                                   progress=advance)
+            result = operations.classify_file(state.config, input_path, output_path, jobs_path, progress=advance)
         emit(result.as_dict() if hasattr(result, "as_dict") else vars(result), as_json)
         return
     store = state.store
-    with store.sessions() as session:
-        from store.claims import backlog
-
-        pending = backlog(session).get("pending", 0)
+    pending = operations.pending_count(store)
     with progress_bar("classifying", limit or pending) as advance:
         report = operations.classify_pending(store, state.config, limit=limit, reclassify=reclassify,
                                             product=product, lease_s=lease_s, progress=advance)
@@ -227,23 +252,18 @@ def import_cmd(state: State, input_path: Path, product: str, source: str, fmt: s
     A CSV file has a header row; its other columns are kept as segment fields of each post. Exits
     with status 1 when no row could be imported.
     """
-    from store.io import ImportFormatError, import_format, import_posts
-    from store.repo import ensure_product
+    from store.io import import_format
 
-    spec = operations.configured_product(state.config, product)
     total = sum(1 for line in input_path.open(encoding="utf-8", errors="replace") if line.strip())
     if import_format(input_path, fmt) == "csv":
         total = max(0, total - 1)  # the header
-    try:
-        with state.store.transaction() as session:
-            pid = ensure_product(session, product, spec.name if spec else product, spec.own if spec else False).id
-            with progress_bar("importing", total) as advance:
-                report = import_posts(session, pid, input_path, source=source, progress=advance, fmt=fmt)
-    except (ImportFormatError, UnicodeDecodeError) as exc:
-        raise operations.JobError(str(exc)) from None
+    with progress_bar("importing", total) as advance:
+        report = operations.import_file(state.store, state.config, product, input_path, source=source,
+                                        progress=advance, fmt=fmt)
     data = report.as_dict()
     human = (f"imported {report.rows - len(report.bad)} of {report.rows} rows: {report.result.stored} new, "
-             f"{report.result.updated} updated, {report.result.unchanged} unchanged, {len(report.bad)} skipped")
+             f"{report.result.updated} updated, {report.result.unchanged} unchanged, "
+             f"{report.result.linked} linked to {product}, {len(report.bad)} skipped")
     for bad in report.bad:
         human += f"\n  line {bad.line}: {bad.reason}"
     emit(data, as_json, human)
@@ -257,20 +277,21 @@ def import_cmd(state: State, input_path: Path, product: str, source: str, fmt: s
 @click.option("--product", required=True)
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON summary on stdout (needs --out).")
 @pass_state
-def export_cmd(state: State, product: str, fmt: str, out_path: Path | None) -> None:
+def export_cmd(state: State, product: str, fmt: str, out_path: Path | None, as_json: bool) -> None:
     """Export a product's posts with their classifications and issue ids."""
-    from store.io import iter_export_rows, segment_names, write_export
-
-    pid = operations.product_ids(state.store, [product])[product]
-    with state.store.sessions() as session:
-        segments = segment_names(session, pid) if fmt == "csv" else None
-        if out_path is None:
-            write_export(iter_export_rows(session, pid), fmt, sys.stdout, segments)
-            return
-        with out_path.open("w", encoding="utf-8", newline="") as handle:
-            count = write_export(iter_export_rows(session, pid), fmt, handle, segments)
-    click.echo(f"wrote {count} posts to {out_path}", err=True)
+    if out_path is None:
+        if as_json:
+            raise click.UsageError("--json needs --out (the posts themselves go to stdout otherwise)")
+        operations.export_posts(state.store, product, fmt, sys.stdout)
+        return
+    with out_path.open("w", encoding="utf-8", newline="") as handle:
+        count = operations.export_posts(state.store, product, fmt, handle)
+    if as_json:
+        emit({"product": product, "format": fmt, "path": str(out_path), "posts": count}, True)
+    else:
+        click.echo(f"wrote {count} posts to {out_path}", err=True)
 
 
 @main.command()
@@ -293,6 +314,10 @@ def demo(workdir: Path, as_json: bool) -> None:
     summary = run_demo(workdir, echo=None if as_json else click.echo)
     if as_json:
         emit(summary, True)
+    if summary["failed"]:
+        stages = "; ".join(f"{f['stage']}: {f['reason']}" for f in summary["failed"])
+        click.echo(f"voxpop: error: demo failed at {stages}", err=True)
+        sys.exit(1)
 
 
 @main.command()
@@ -303,10 +328,11 @@ def demo(workdir: Path, as_json: bool) -> None:
 def detect(state: State, product: str, as_of: str | None, as_json: bool) -> None:
     """Group unmet needs into issues and queue alerts for new or rising ones."""
     state.need_config()
-    from alerts.issues import run_detect
-
-    report = run_detect(state.store, state.config, product, as_of=parse_day(as_of))
-    emit(report.as_dict() if hasattr(report, "as_dict") else report, as_json)
+    result = operations.detect_product(state.store, state.config, product, as_of=parse_day(as_of))
+    if "skipped" in result:
+        click.echo(f"voxpop: {result['skipped']}; nothing done", err=True)
+        sys.exit(3)
+    emit(result["report"], as_json)
 
 
 @main.command()
@@ -318,11 +344,9 @@ def detect(state: State, product: str, as_of: str | None, as_json: bool) -> None
 def backtest(state: State, product: str, start: str, end: str, as_json: bool) -> None:
     """Replay history day by day and print the alerts that would have fired (nothing is sent)."""
     state.need_config()
-    from alerts.issues import backtest as run_backtest
-
     first, last = parse_day(start), parse_day(end)
     assert first is not None and last is not None  # both options are required
-    emit(run_backtest(state.store, state.config, product, first, last), as_json)
+    emit(operations.backtest(state.store, state.config, product, first, last), as_json)
 
 
 @main.command("issues")
@@ -331,9 +355,12 @@ def backtest(state: State, product: str, start: str, end: str, as_json: bool) ->
 @pass_state
 def issues_cmd(state: State, product: str, as_json: bool) -> None:
     """List a product's issues with state, size and daily counts."""
-    from alerts.issues import list_issues
-
-    emit(list_issues(state.store, product), as_json)
+    operations.product_ids(state.store, [product])  # an unknown product is one clear error line
+    found = operations.list_issues(state.store, product)
+    if not found and not as_json:
+        click.echo(f"no issues for {product} yet (run `voxpop detect --product {product}` after classifying)")
+        return
+    emit(found, as_json)
 
 
 @main.command()
@@ -343,10 +370,11 @@ def issues_cmd(state: State, product: str, as_json: bool) -> None:
 def alert(state: State, digest: bool, as_json: bool) -> None:
     """Deliver pending alerts (email, webhooks), retrying failures with backoff."""
     state.need_config()
-    from alerts.deliver import deliver_pending
-
-    report = deliver_pending(state.store, state.config, digest=digest or None)  # None: the config decides
-    emit(report.as_dict() if hasattr(report, "as_dict") else report, as_json)
+    result = operations.deliver_alerts(state.store, state.config, digest=digest or None)  # None: the config decides
+    if "skipped" in result:
+        click.echo(f"voxpop: {result['skipped']}; nothing sent", err=True)
+        sys.exit(3)
+    emit(result["delivered"], as_json)
 
 
 @main.command()

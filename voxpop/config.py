@@ -332,7 +332,7 @@ def _source(r: _Reader, crawl: CrawlSpec) -> SourceSpec:
                           f"got {spider!r}{hint}")
     params = spider_params(r.sub("params"), spider)
     return SourceSpec(name=r.text("name", spider), spider=spider, params=params,
-                      every_minutes=r.integer("every_minutes", 360, minimum=1),
+                      every_minutes=r.integer("every_minutes", SourceSpec.every_minutes, minimum=1),
                       timeout_s=r.integer("timeout_s", crawl.timeout_s, minimum=1))
 
 
@@ -409,8 +409,8 @@ def _product(r: _Reader, crawl: CrawlSpec) -> ProductSpec:
     if len(names) != len(set(names)):
         raise ConfigError(f"{r.path}: {r.prefix}sources: source names must be unique, got {names}")
     jobs = tuple(_job(r.at("jobs", i, t)) for i, t in enumerate(r.tables("jobs")))
-    return ProductSpec(slug=slug, name=r.text("name", slug), own=r.flag("own", False), sources=sources,
-                       jobs=jobs, recipients=r.addresses("recipients"), keywords=r.strings("keywords"))
+    return ProductSpec(slug=slug, name=r.text("name", slug), own=r.flag("own", ProductSpec.own),
+                       sources=sources, jobs=jobs, recipients=r.addresses("recipients"), keywords=r.strings("keywords"))
 
 
 def _parse_date(r: _Reader, key: str) -> date | None:

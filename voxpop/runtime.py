@@ -19,7 +19,6 @@ from typing import Any
 
 from store.db import Store
 from store.repo import utcnow
-from voxpop.config import Config
 from voxpop.operations import plain
 
 log = logging.getLogger("voxpop.scheduler")
@@ -117,12 +116,6 @@ class JobRecorder:
         with self.store.transaction() as session:
             session.add(JobRun(job_id=job_id, started_at=started, finished_at=finished, status=status_,
                                result=result, error=error))
-
-
-def export_redis_url(config: Config) -> None:
-    """Hand ``[crawl].redis_url`` to the crawl subprocesses (spiders/settings.py reads VOXPOP_REDIS_URL)."""
-    if config.crawl.redis_url and not os.environ.get("VOXPOP_REDIS_URL"):
-        os.environ["VOXPOP_REDIS_URL"] = config.crawl.redis_url
 
 
 def configure_logging() -> None:

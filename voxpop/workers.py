@@ -30,7 +30,7 @@ from voxpop.operations import (
     shared_frontier,
     worker_name,
 )
-from voxpop.runtime import STOP, JobRecorder, active_scheduler, configure_logging, export_redis_url, stop_on_signals
+from voxpop.runtime import STOP, JobRecorder, active_scheduler, configure_logging, stop_on_signals
 
 log = logging.getLogger("voxpop.worker")
 ROLES = ("crawl", "classify", "detect", "alert")
@@ -76,7 +76,6 @@ def run_worker(store: Store, config: Config, role: str, *, until_idle: bool = Fa
     if role not in ROLES:
         raise JobError(f"unknown worker role {role!r} (expected one of {', '.join(ROLES)})")
     configure_logging()
-    export_redis_url(config)
     STOP.clear()
     name = worker_name()
     started = time.monotonic()
