@@ -12,12 +12,14 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from store.db import Store, create_table_once
-from voxpop.config import Config, ConfigError
+from store.repo import utcnow
+from voxpop.config import Config, cron_trigger, parse_clock
+from voxpop.config import check_timezone as check_zone
 from voxpop.operations import (
     JOBSTORE_TABLE,
     JobError,
@@ -169,51 +171,9 @@ class JobPlan:
     first_run_in_s: float | None = None  # a new job's first run (None: the trigger's first time)
 
 
-def parse_clock(value: str, where: str) -> tuple[int, int]:
-    """``"07:00"`` as (hour, minute); a :class:`ConfigError` naming ``where`` otherwise."""
-    try:
-        hour, minute = (int(part) for part in value.split(":"))
-    except ValueError:
-        raise ConfigError(f"{where}: expected a time HH:MM, got {value!r}") from None
-    if not (0 <= hour < 24 and 0 <= minute < 60):
-        raise ConfigError(f"{where}: expected a time HH:MM, got {value!r}")
-    return hour, minute
-
-
-def cron_trigger(expr: str, timezone: str, where: str) -> Any:
-    """A CronTrigger from ``"mon 07:00"``, ``"mon,thu 07:00"``, ``"daily 07:00"``, ``"07:00"`` or crontab."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    parts = expr.split()
-    try:
-        if len(parts) == 5:
-            return CronTrigger.from_crontab(expr, timezone=timezone)
-        if len(parts) == 1:
-            days, clock = "*", parts[0]
-        elif len(parts) == 2:
-            days, clock = parts
-        else:
-            raise ValueError(expr)
-        hour, minute = parse_clock(clock, where)
-        days = "*" if days.lower() in ("daily", "*", "every") else days.lower()
-        return CronTrigger(day_of_week=days, hour=hour, minute=minute, timezone=timezone)
-    except ConfigError:
-        raise
-    except (ValueError, LookupError) as exc:
-        raise ConfigError(f"{where}: expected e.g. 'mon 07:00', '07:00' or a crontab line, got {expr!r} "
-                          f"({exc})") from None
-
-
 def check_timezone(config: Config) -> str:
     """``[schedule].timezone`` if it names a known IANA zone, else a :class:`ConfigError`."""
-    from zoneinfo import ZoneInfo
-
-    try:
-        ZoneInfo(config.schedule.timezone)
-    except (LookupError, ValueError) as exc:
-        raise ConfigError(f"{config.path}: schedule.timezone: expected an IANA zone like 'Europe/Berlin', "
-                          f"got {config.schedule.timezone!r} ({exc.__class__.__name__})") from None
-    return config.schedule.timezone
+    return check_zone(config.schedule.timezone, f"{config.path}: schedule.timezone")
 
 
 def planned_jobs(config: Config) -> list[JobPlan]:
@@ -310,8 +270,6 @@ def build_scheduler(config: Config, store: Store | None = None, *, max_workers: 
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.jobstores.memory import MemoryJobStore
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-    from apscheduler.schedulers.background import BackgroundScheduler
-
     store = store or shared_store(config)
     with _STORES_GUARD:
         _STORES.setdefault(config.database_url, store)
@@ -320,7 +278,7 @@ def build_scheduler(config: Config, store: Store | None = None, *, max_workers: 
     if persistent:
         jobstore = SQLAlchemyJobStore(engine=store.engine, tablename=JOBSTORE_TABLE)
         create_table_once(store.engine, jobstore.jobs_t)  # two schedulers starting at once must not both create it
-    sched = BackgroundScheduler(
+    sched = _StoppableScheduler(
         jobstores={"default": jobstore}, executors={"default": ThreadPoolExecutor(max_workers)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         timezone=check_timezone(config))
@@ -330,10 +288,65 @@ def build_scheduler(config: Config, store: Store | None = None, *, max_workers: 
     sched.start(paused=True)
     try:
         sched.voxpop_changes = sync_jobs(sched, plans)
+        if persistent:
+            sched.voxpop_changes["overdue"] = run_overdue_now(sched, recorder)
     except Exception:
         sched.shutdown(wait=False)
         raise
     return sched
+
+
+def _stoppable_scheduler_class() -> type:
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.schedulers.base import STATE_RUNNING
+
+    class StoppableScheduler(BackgroundScheduler):  # type: ignore[misc]
+        """A BackgroundScheduler that starts nothing once it is paused or stopping.
+
+        APScheduler 3 wakes its thread once more during ``shutdown()`` and processes due jobs even
+        though the executors are closed: the job fails to submit ("cannot schedule new futures after
+        shutdown") and is moved a whole interval on, recorded nowhere. Here such a job stays due in the
+        job store and runs at the next start.
+        """
+
+        def _process_jobs(self) -> float | None:
+            if self.state != STATE_RUNNING:
+                return None
+            return super()._process_jobs()  # type: ignore[no-any-return]
+
+    return StoppableScheduler
+
+
+def _StoppableScheduler(**kwargs: Any) -> Any:  # noqa: N802 - a class factory, used like a class
+    return _stoppable_scheduler_class()(**kwargs)
+
+
+def run_overdue_now(sched: Any, recorder: JobRecorder) -> list[str]:
+    """Jobs that fell due while no scheduler ran, past their grace time: recorded as missed, run at start.
+
+    APScheduler alone would skip such a run to the next fire time (a weekly report would lose a
+    week); here the run is written to ``job_runs`` as missed and the job is set to run now instead.
+    """
+    now = datetime.now(sched.timezone)
+    overdue: list[str] = []
+    for job in sched.get_jobs():
+        due = job.next_run_time
+        grace = job.misfire_grace_time
+        if due is None or grace is None or now - due <= timedelta(seconds=grace):
+            continue
+        recorder.record(recorder.prefix + job.id, due, utcnow(), "missed", None,
+                        f"missed its run at {due:%Y-%m-%d %H:%M:%S %Z} (no scheduler was running); run at start")
+        log.warning("job %s was due at %s while no scheduler ran: running it now", job.id, due)
+        sched.modify_job(job.id, next_run_time=now)
+        overdue.append(job.id)
+    return overdue
+
+
+def stop_gracefully(sched: Any) -> None:
+    """Stop without losing a due job: pause first (a job that falls due now stays due in the job store
+    and runs at the next start), then wait for the running jobs."""
+    sched.pause()
+    sched.shutdown(wait=True)
 
 
 def describe_jobs(sched: Any) -> list[dict[str, Any]]:
@@ -369,7 +382,7 @@ def run_forever(store: Store, config: Config, *, max_workers: int = 4,
                     if stop_after_s is not None and time.monotonic() - started >= stop_after_s:
                         break
                 log.info("stopping: waiting for running jobs")
-                sched.shutdown(wait=True)
+                stop_gracefully(sched)
         finally:
             if sched.running:
                 sched.shutdown(wait=False)

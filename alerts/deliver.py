@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 import os
 import smtplib
@@ -27,22 +26,23 @@ from email.message import EmailMessage
 from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from alerts.render import build_email, json_message, render_alert, render_digest, slack_message
+from alerts.signing import SIGNATURE_HEADER, signature
 from store.db import Store
 from store.models import Alert, Delivery
 from voxpop.config import Config, SmtpSpec, WebhookSpec, secret
-from voxpop.core.errors import DeliveryError  # noqa: F401 - re-exported
+from voxpop.core.errors import DeliveryError
 from voxpop.core.text import header_safe
 
 LEASE_S = 300.0  # a 'sending' row older than this is taken to belong to a dead process
 MAX_BACKOFF_S = 6 * 3600.0
 WEBHOOK_TIMEOUT_S = 15.0
-SIGNATURE_HEADER = "X-Voxpop-Signature"
 
 
 @dataclass
@@ -99,33 +99,78 @@ def queue_deliveries(session: Session, config: Config, alert: Alert, product_slu
 # ---------------------------------------------------------------- sending
 
 
+class PermanentDeliveryError(DeliveryError):
+    """The target refused for good (SMTP 5xx, a webhook 4xx other than 408/429): retrying cannot help."""
+
+
 def smtp_send(spec: SmtpSpec, message: EmailMessage, recipients: Sequence[str]) -> None:
-    """Send one message: STARTTLS or SSL per ``spec.security``, login when a username is set."""
+    """Send one message: STARTTLS or SSL per ``spec.security``, login when a username is set.
+
+    The password never crosses the network in clear text: with ``security = "none"`` a login is
+    refused unless ``allow_plaintext_auth = true``. A permanent refusal (5xx) raises
+    :class:`PermanentDeliveryError`, which is not retried.
+    """
+    if spec.username and spec.security == "none" and not spec.allow_plaintext_auth:
+        raise PermanentDeliveryError(
+            "smtp: refusing to send the password without TLS: set [smtp] security = \"starttls\" or \"ssl\" "
+            "(or allow_plaintext_auth = true for a trusted local relay)")
     context = ssl.create_default_context()
     client: smtplib.SMTP
-    if spec.security == "ssl":
-        client = smtplib.SMTP_SSL(spec.host, spec.port, timeout=spec.timeout_s, context=context)
-    else:
-        client = smtplib.SMTP(spec.host, spec.port, timeout=spec.timeout_s)
-    with client:
-        client.ehlo()
-        if spec.security == "starttls":
-            client.starttls(context=context)
+    try:
+        if spec.security == "ssl":
+            client = smtplib.SMTP_SSL(spec.host, spec.port, timeout=spec.timeout_s, context=context)
+        else:
+            client = smtplib.SMTP(spec.host, spec.port, timeout=spec.timeout_s)
+        with client:
             client.ehlo()
-        if spec.username:
-            client.login(spec.username, secret(spec.password_env) or "")
-        refused = client.send_message(message, from_addr=spec.sender, to_addrs=list(recipients))
-        if refused:
-            raise DeliveryError(f"recipients refused: {sorted(refused)}")
+            if spec.security == "starttls":
+                client.starttls(context=context)
+                client.ehlo()
+            if spec.username:
+                client.login(spec.username, secret(spec.password_env) or "")
+            refused = client.send_message(message, from_addr=spec.sender, to_addrs=list(recipients))
+    except smtplib.SMTPResponseException as exc:
+        if 500 <= exc.smtp_code < 600:
+            detail = _smtp_text(exc.smtp_error)
+            raise PermanentDeliveryError(f"smtp: permanent refusal {exc.smtp_code}: {detail}") from exc
+        raise
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        if codes and all(500 <= code < 600 for code in codes):
+            raise PermanentDeliveryError(f"smtp: recipients refused for good: {sorted(exc.recipients)}") from exc
+        raise
+    if refused:
+        raise DeliveryError(f"recipients refused: {sorted(refused)}")
 
 
-def sign(body: bytes, key: str) -> str:
-    """The ``X-Voxpop-Signature`` value: ``sha256=<hex HMAC of the body>``."""
-    return "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+def _smtp_text(value: bytes | str) -> str:
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return " ".join(text.split())[:200]
+
+
+def sign(body: bytes, key: str, timestamp: int | None = None) -> str:
+    """The ``X-Voxpop-Signature`` value ``t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`` (see alerts.signing)."""
+    return signature(body, key, timestamp)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Never follow a redirect: a webhook that answers 3xx did not accept the alert."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect())
 
 
 def webhook_send(spec: WebhookSpec, body: dict[str, Any], delivery_id: str, timeout: float = WEBHOOK_TIMEOUT_S) -> None:
-    """POST a JSON body; generic JSON bodies are signed with HMAC-SHA256 when ``secret_env`` is set."""
+    """POST a JSON body; generic JSON bodies are signed with a timestamped HMAC when ``secret_env`` is set.
+
+    Only a 2xx answer counts as delivered. Redirects are not followed (a 3xx is a failure, retried);
+    a 4xx other than 408 and 429 is permanent.
+    """
+    if urlsplit(spec.url).scheme not in ("http", "https"):
+        raise PermanentDeliveryError(f"webhook {spec.name}: only http and https URLs are allowed")
     data = json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")
     headers = {"Content-Type": "application/json", "User-Agent": "voxpop-alerts",
                "X-Voxpop-Delivery": header_safe(delivery_id)}
@@ -136,11 +181,18 @@ def webhook_send(spec: WebhookSpec, body: dict[str, Any], delivery_id: str, time
         headers[SIGNATURE_HEADER] = sign(data, key)
     request = urllib.request.Request(spec.url, data=data, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - configured URL
-            if not 200 <= response.status < 300:
-                raise DeliveryError(f"webhook {spec.name}: HTTP {response.status}")
+        with _OPENER.open(request, timeout=timeout) as response:
+            status = response.status
     except urllib.error.HTTPError as exc:
-        raise DeliveryError(f"webhook {spec.name}: HTTP {exc.code}") from exc
+        status = exc.code
+        exc.close()
+    if 200 <= status < 300:
+        return
+    if 300 <= status < 400:
+        raise DeliveryError(f"webhook {spec.name}: HTTP {status} (redirects are not followed)")
+    if 400 <= status < 500 and status not in (408, 425, 429):
+        raise PermanentDeliveryError(f"webhook {spec.name}: HTTP {status}")
+    raise DeliveryError(f"webhook {spec.name}: HTTP {status}")
 
 
 def _record_sent(store: Store, ids: list[int], eml: str | None, report: DeliveryReport) -> None:
@@ -194,11 +246,11 @@ def _mark_sent(store: Store, ids: Sequence[int], eml_path: str | None, message_i
 
 
 def _mark_failed(store: Store, config: Config, rows: Sequence[Delivery], error: str, now: datetime,
-                 report: DeliveryReport) -> None:
+                 report: DeliveryReport, *, permanent: bool = False) -> None:
     spec = config.alerts
     with store.transaction() as session:
         for row in rows:
-            if row.attempts >= spec.max_attempts:
+            if permanent or row.attempts >= spec.max_attempts:
                 values: dict[str, Any] = {"status": "failed", "next_attempt_at": None}
                 report.failed += 1
             else:
@@ -228,6 +280,12 @@ def _webhook(config: Config, name: str) -> WebhookSpec:
 
 def _describe(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {exc}".replace("\r", " ").replace("\n", " ")
+
+
+def _fail(store: Store, config: Config, rows: Sequence[Delivery], exc: BaseException, now: datetime,
+          report: DeliveryReport) -> None:
+    """Record a failed send: a permanent refusal fails the rows now, anything else is retried later."""
+    _mark_failed(store, config, rows, _describe(exc), now, report, permanent=isinstance(exc, PermanentDeliveryError))
 
 
 def deliver_pending(store: Store, config: Config, now: datetime | None = None, *, digest: bool | None = None,
@@ -279,7 +337,7 @@ def _send_one_mail(store: Store, config: Config, row: Delivery, alert: Alert, no
         eml = _write_eml(config.alerts.outbox_dir, f"alert-{alert.id}-{row.id}", message)
         smtp_send(config.smtp, message, [recipient])
     except Exception as exc:  # noqa: BLE001 - every failure is recorded and retried
-        _mark_failed(store, config, [row], _describe(exc), now, report)
+        _fail(store, config, [row], exc, now, report)
         return
     _record_sent(store, [row.id], eml, report)
 
@@ -297,7 +355,7 @@ def _send_one_hook(store: Store, config: Config, row: Delivery, alert: Alert, no
                                 created_at=alert.created_at)
         webhook_send(spec, body, row.message_id)
     except Exception as exc:  # noqa: BLE001
-        _mark_failed(store, config, [row], _describe(exc), now, report)
+        _fail(store, config, [row], exc, now, report)
         return
     _record_sent(store, [row.id], None, report)
 
@@ -328,7 +386,7 @@ def _send_digests(store: Store, config: Config, rows: Sequence[Delivery], alerts
             eml = _write_eml(config.alerts.outbox_dir, "digest-" + message_id.strip("<>").split("@")[0][-20:], message)
             smtp_send(config.smtp, message, [recipient])
         except Exception as exc:  # noqa: BLE001
-            _mark_failed(store, config, claimed, _describe(exc), now, report)
+            _fail(store, config, claimed, exc, now, report)
             continue
         _record_sent(store, ids, eml, report)
 
@@ -415,11 +473,12 @@ def _send_report_mail(store: Store, config: Config, row: Delivery, now: datetime
         try:
             smtp_send(config.smtp, message, [row.target[len("mailto:"):]])
         except Exception as exc:  # noqa: BLE001
-            raise DeliveryError(f"SMTP server {config.smtp.host}:{config.smtp.port} did not take the report mail: "
-                                f"{_describe(exc)}") from exc
+            # Name the server; keep "permanent" so a 5xx refusal is not retried.
+            kind = PermanentDeliveryError if isinstance(exc, PermanentDeliveryError) else DeliveryError
+            raise kind(f"SMTP server {config.smtp.host}:{config.smtp.port} did not take the report mail: "
+                       f"{_describe(exc)}") from exc
     except Exception as exc:  # noqa: BLE001
-        _mark_failed(store, config, [row], _describe(exc) if not isinstance(exc, DeliveryError) else str(exc), now,
-                     report)
+        _fail(store, config, [row], exc, now, report)
         return
     _record_sent(store, [row.id], eml, report)
 

@@ -298,6 +298,17 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def slack_link(url: str, label: str) -> str:
+    """A Slack ``<url|label>`` link whose URL cannot end early or set its own label.
+
+    ``|`` would start the label and ``>`` end the link, so both are percent-encoded in the URL (as
+    are spaces and ``<``); ``&`` is written as Slack's ``&amp;``. The label is escaped like any text.
+    """
+    for char, code in (("|", "%7C"), ("<", "%3C"), (">", "%3E"), (" ", "%20")):
+        url = url.replace(char, code)
+    return f"<{url.replace('&', '&amp;')}|{_slack_escape(label).replace('|', '¦')}>"
+
+
 def slack_message(kind: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     """A Slack-compatible webhook body: ``text`` fallback plus section blocks (scraped text escaped)."""
     ctx = alert_context(kind, payload)
@@ -312,7 +323,7 @@ def slack_message(kind: str, payload: Mapping[str, Any]) -> dict[str, Any]:
             f"{ctx['chart_from']} {ctx['sparkline']} {ctx['chart_to']} (max {ctx['chart_max']}/day)")}]})
     for q in ctx["quotes"]:
         quote = _slack_escape(q["text"])
-        link = f" <{q['url']}|link>" if q["url"] else ""
+        link = " " + slack_link(q["url"], "link") if q["url"] else ""
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f">{quote}\n_{q['date']}_{link}"[:2900]}})
     return {"text": head, "blocks": blocks}
 

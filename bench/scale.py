@@ -85,6 +85,7 @@ def bench_classify(workers: int, posts: int, batch_size: int, work: Path) -> dic
                 "wall_posts_per_s": round(posts / wall, 1),
                 "steady_posts_per_s": round((done - first_batch * workers) / span, 1) if done > first_batch else None,
                 "per_worker": [s["classified"] + s["skipped_language"] for s in summaries],
+                "threads": [s.get("threads") for s in summaries],
                 "processed_total": sum(s["classified"] + s["skipped_language"] for s in summaries)}
     finally:
         db.drop()
@@ -164,11 +165,20 @@ def main() -> None:
         work = Path(tmp)
         if not args.skip_classify:
             print(f"\n== classify: {args.posts} short posts, claims of {args.batch_size}, real model")
+            steady: dict[int, float] = {}
             for workers in (1, 2):
                 r = bench_classify(workers, args.posts, args.batch_size, work)
-                print(f"  {workers} worker(s): wall {r['wall_s']:>6.1f}s  {r['wall_posts_per_s']:>6.1f} posts/s "
-                      f"(incl. start + model load)  steady {r['steady_posts_per_s']} posts/s  "
-                      f"per worker {r['per_worker']}  processed {r['processed_total']} / classified {r['classified']}")
+                steady[workers] = r["steady_posts_per_s"] or 0.0
+                print(f"  {workers} worker(s) on this machine: wall {r['wall_s']:>6.1f}s  "
+                      f"{r['wall_posts_per_s']:>6.1f} "
+                      f"posts/s (incl. start + model load)  steady {r['steady_posts_per_s']} posts/s  "
+                      f"per-worker rate {round(steady[workers] / workers, 1)} posts/s  torch threads {r['threads']}  "
+                      f"posts per worker {r['per_worker']}  processed {r['processed_total']} / "
+                      f"classified {r['classified']}")
+            if steady[1]:
+                ratio = steady[2] / steady[1]
+                print(f"  2 workers vs 1 on one machine: {ratio:.2f}x  (goal: >= 0.9x; threads sized by --threads, "
+                      f"default cores / local classify workers)  {'OK' if ratio >= 0.9 else 'BELOW GOAL'}")
         if not args.skip_crawl:
             pages = args.countries * args.pages
             print(f"\n== crawl: one App Store source, {args.countries} countries x {args.pages} pages = {pages} pages, "

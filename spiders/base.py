@@ -16,6 +16,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Generator, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.http import Response
@@ -27,6 +28,11 @@ from voxpop.config import CrawlSpec
 from voxpop.core.timeutil import parse_datetime
 
 T = TypeVar("T")
+
+
+def _is_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 MAX_ERRORS_KEPT = 20
 COMMON_ARGS = ("product", "source", "base_url", "since")
@@ -55,6 +61,8 @@ class VoxpopSpider(scrapy.Spider):
         self.product_slug = product
         self.source_name = source or self.name
         self.base_url = (base_url or self.default_base_url).rstrip("/")
+        if self.base_url and not _is_http_url(self.base_url):
+            raise ValueError(f"spider {self.name}: base_url must be an http:// or https:// URL, got {self.base_url!r}")
         self.params: dict[str, str] = {k: str(v) for k, v in params.items()}
         self.since_arg = since
         self.since: datetime | None = None  # resolved in from_crawler (needs settings)
@@ -70,6 +78,8 @@ class VoxpopSpider(scrapy.Spider):
         self.error_count = 0
         self.forbidden_by_robots = 0
         self.rate_limited = 0
+        self.offsite_redirects = 0
+        self.oversize_skipped = 0
         self.reported_total: dict[str, int] = {}
         self.caps_hit: list[str] = []
         self.info: dict[str, Any] = {}  # anything else worth keeping in the run's stats
@@ -106,6 +116,21 @@ class VoxpopSpider(scrapy.Spider):
         for request in self.first_requests():
             yield request
 
+    def allowed_hosts(self) -> set[str]:
+        """Hosts a redirect may lead to: the base URL's host and its ``www.`` twin (subdomains too),
+        plus :meth:`extra_urls`."""
+        hosts: set[str] = set()
+        for url in [self.base_url or self.default_base_url, *self.extra_urls()]:
+            host = (urlsplit(url).hostname or "").lower()
+            if host:
+                hosts.add(host)
+                hosts.add(host.removeprefix("www."))
+        return hosts
+
+    def extra_urls(self) -> list[str]:
+        """Other URLs the spider's arguments name (their hosts are the source's too)."""
+        return []
+
     def first_requests(self) -> Iterable[scrapy.Request]:
         """The requests a crawl starts with."""
         raise NotImplementedError
@@ -120,7 +145,16 @@ class VoxpopSpider(scrapy.Spider):
         request = getattr(failure, "request", None)
         url = request.url if request is not None else ""
         exc = failure.value
-        if isinstance(exc, HttpError):
+        if exc.__class__.__name__ == "OffsiteRedirectRefused":
+            message = str(exc)  # counted by the middleware
+        elif exc.__class__.__name__ == "DownloadCancelledError" and "max size" in str(exc).lower():
+            self.oversize_skipped += 1
+            self.crawler.stats.inc_value("voxpop/oversize_skipped")
+            size = self.crawler.settings.getint("DOWNLOAD_MAXSIZE") if getattr(self, "crawler", None) else 0
+            self.logger.warning("%s: skipped %s: response larger than DOWNLOAD_MAXSIZE (%d bytes)", self.name, url,
+                                size)
+            return
+        elif isinstance(exc, HttpError):
             status = exc.response.status
             message = f"HTTP {status}"
             if status == 429:

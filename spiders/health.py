@@ -62,14 +62,15 @@ def assess(record: RunRecord, stats: dict[str, Any], finish_reason: str) -> Verd
     failed: the spider was switched off, nothing could be stored, or no page was parsed at all
     (an empty crawl); partial: pages came in but requests failed, pages were malformed or skipped,
     robots.txt or a rate limit stopped part of it, the crawl ended early, or some batches failed to
-    store; ok otherwise.
+    store (then failed: the lost posts must be fetched again); ok otherwise. Redirects to other hosts
+    and responses over the size cap are counted skips (partial).
     """
     if record.disabled_reason:
         return Verdict("failed", record.disabled_reason)
     store_error = stats.get(STORE_ERROR_STAT)
-    kept = sum(int(stats.get(f"voxpop/{k}", 0)) for k in ("stored", "updated", "unchanged"))
-    if store_error and not kept:
-        return Verdict("failed", str(store_error))
+    if store_error:  # posts were lost: a failure, whatever else went well (the high-water mark stays)
+        lost = int(stats.get("voxpop/dropped/store_error", 0))
+        return Verdict("failed", f"{lost} post(s) not stored: {store_error}" if lost else str(store_error))
     problems: list[str] = []
     if finish_reason != "finished":
         problems.append(f"ended early: {finish_reason}")
@@ -82,10 +83,14 @@ def assess(record: RunRecord, stats: dict[str, Any], finish_reason: str) -> Verd
     forbidden = max(int(stats.get("robotstxt/forbidden", 0)), record.forbidden_by_robots)
     if forbidden:
         problems.append(f"{forbidden} request(s) forbidden by robots.txt")
+    offsite = int(stats.get("voxpop/offsite_redirect_refused", 0))
+    if offsite:
+        problems.append(f"{offsite} redirect(s) to other hosts refused")
+    oversize = int(stats.get("voxpop/oversize_skipped", 0))
+    if oversize:
+        problems.append(f"{oversize} response(s) over DOWNLOAD_MAXSIZE skipped")
     if record.rate_limited:
         problems.append("rate limit ended the crawl early")
-    if store_error:
-        problems.append(str(store_error))
     if record.pages == 0 and not int(stats.get("item_scraped_count", 0)):
         return Verdict("failed", "; ".join(problems) or "empty crawl: no page was parsed")
     if problems:

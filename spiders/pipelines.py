@@ -267,6 +267,8 @@ class StorePipeline:
             "retries": int(stats.get("retry/count", 0)),
             "retry_after_honoured": int(stats.get("voxpop/retry_after_honoured", 0)),
             "robots_forbidden": int(stats.get("robotstxt/forbidden", 0)),
+            "offsite_redirects": int(stats.get("voxpop/offsite_redirect_refused", 0)),
+            "oversize_skipped": int(stats.get("voxpop/oversize_skipped", 0)),
             "errors": list(record.errors),
             "error_count": record.error_count,
             "dropped_by_reason": _dropped_by_reason(stats),
@@ -294,10 +296,14 @@ class StorePipeline:
         self.finished = True
         self.flush()
         status, why, figures = self.run_figures(reason)
-        high_water = spider.next_high_water() if hasattr(spider, "next_high_water") else None
+        # Posts that could not be stored must be fetched again: the high-water mark stays where it was.
+        high_water = spider.next_high_water() if hasattr(spider, "next_high_water") and not self.store_errors else None
         if high_water is not None:
             figures["high_water"] = high_water
-        try:
+
+        run_id = self.run_id
+
+        def close_run() -> None:
             with self.store.transaction() as session:
                 from store.models import Source
                 from store.repo import utcnow
@@ -308,8 +314,19 @@ class StorePipeline:
                         source.high_water = high_water
                         source.updated_at = utcnow()
                 dropped_total = sum(figures["dropped_by_reason"].values())
-                finish_crawl_run(session, self.run_id, status=status, reason=why, stored=self.stored,
+                finish_crawl_run(session, run_id, status=status, reason=why, stored=self.stored,
                                  updated=self.updated, dropped=dropped_total, stats=figures)
+
+        from store.db import describe_db_fault, is_db_fault, with_retry
+
+        try:
+            with_retry(close_run, what=f"closing crawl run {self.run_id}")
+        except Exception as exc:
+            if not is_db_fault(exc):
+                raise
+            # The runner closes the run as failed when the database is back (or the next crawl does).
+            logger.error("voxpop: could not record crawl run %s: %s", self.run_id, describe_db_fault(exc))
+            return
         finally:
             self.store.dispose()
         logger.info("voxpop: run %s %s: %d stored, %d updated, %d unchanged, %d dropped%s", self.run_id, status,

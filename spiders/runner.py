@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +38,8 @@ _EXCEPTION = re.compile(r"^[\w.]*(Error|Exception|Exit)\b")
 _LOG_ERROR = re.compile(r"\] (ERROR|CRITICAL): ")
 _ERROR_LINE = re.compile(f"{_EXCEPTION.pattern}|{_LOG_ERROR.pattern}|^\\w+: error: ")
 COMMON_ARGS = ("product", "source", "base_url", "since")
+ABANDON_GRACE_S = 120.0  # a run still 'running' this long after its timeout belongs to a dead crawl
+CLOSE_ATTEMPTS = int(os.environ.get("VOXPOP_DB_RETRY_ATTEMPTS") or 7)  # 0.5 + 1 + ... + 8 s: about half a minute
 
 
 @dataclass
@@ -185,16 +188,23 @@ def run_crawl(product_slug: str, source_name: str, spider: str, params: Mapping[
             and the caller's ``VOXPOP_REDIS_URL``.
         on_line: called with each line the child logs, as it comes (progress display).
     """
-    from store.db import Store
+    from store.db import Store, StoreError, describe_db_fault, is_db_fault, with_retry
     from store.models import CrawlRun
     from store.repo import ensure_product, finish_crawl_run, get_product, start_crawl_run
 
     started = time.monotonic()
     store = Store(database_url)
     try:
-        with store.transaction() as session:
-            product = get_product(session, product_slug) or ensure_product(session, product_slug)
-            run_id = start_crawl_run(session, spider, product.slug, None).id
+        def open_run() -> int:
+            with store.transaction() as session:
+                product = get_product(session, product_slug) or ensure_product(session, product_slug)
+                close_abandoned_runs(session, older_than_s=timeout_s + ABANDON_GRACE_S, product_slug=product.slug,
+                                     spider=spider)
+                run = start_crawl_run(session, spider, product.slug, None)
+                run.stats = {"runner": runner_token()}  # who closes it; replaced by the crawl's figures
+                return run.id
+
+        run_id = with_retry(open_run, what="starting a crawl run")
         settings = {**(crawl_settings(crawl) if crawl is not None else {}), "VOXPOP_CRAWL_RUN_ID": run_id,
                     "LOG_LEVEL": "INFO", **dict(extra_settings or {})}
         cmd = crawl_command(spider, product_slug, source_name, params or {}, base_url, since, settings)
@@ -213,24 +223,83 @@ def run_crawl(product_slug: str, source_name: str, spider: str, params: Mapping[
             returncode = proc.wait()
             failure = f"timed out after {timeout_s:g} s"
         reader.join(10)
-        with store.transaction() as session:
-            run = session.get(CrawlRun, run_id)
-            assert run is not None
-            if run.status == "running":
-                reason = failure or f"crawl process exited with code {returncode}: {last_error_line(tail)}"
-                finish_crawl_run(session, run_id, status="failed", reason=reason, stored=run.stored,
-                                 updated=run.updated, dropped=run.dropped,
-                                 stats={**(run.stats or {}), "duration_s": round(time.monotonic() - started, 3)})
-                session.flush()
-            elif failure:
-                run.status, run.reason = "failed", failure
-            session.refresh(run)
-            return CrawlOutcome(run_id=run_id, product=product_slug, source=source_name, spider=spider,
-                                status=run.status, reason=run.reason, stored=run.stored, updated=run.updated,
-                                dropped=run.dropped, stats=dict(run.stats or {}),
-                                duration_s=round(time.monotonic() - started, 3), returncode=returncode)
+
+        def close_run() -> CrawlOutcome:
+            with store.transaction() as session:
+                run = session.get(CrawlRun, run_id)
+                assert run is not None
+                if run.status == "running":
+                    reason = failure or f"crawl process exited with code {returncode}: {last_error_line(tail)}"
+                    finish_crawl_run(session, run_id, status="failed", reason=reason, stored=run.stored,
+                                     updated=run.updated, dropped=run.dropped,
+                                     stats={**(run.stats or {}), "duration_s": round(time.monotonic() - started, 3)})
+                    session.flush()
+                elif failure:
+                    run.status, run.reason = "failed", failure
+                session.refresh(run)
+                return CrawlOutcome(run_id=run_id, product=product_slug, source=source_name, spider=spider,
+                                    status=run.status, reason=run.reason, stored=run.stored, updated=run.updated,
+                                    dropped=run.dropped, stats=dict(run.stats or {}),
+                                    duration_s=round(time.monotonic() - started, 3), returncode=returncode)
+
+        try:  # closing the run is safe to repeat: wait for a database that went away to come back
+            return with_retry(close_run, what=f"closing crawl run {run_id}", attempts=CLOSE_ATTEMPTS)
+        except Exception as exc:
+            if is_db_fault(exc):
+                raise StoreError(f"crawl run {run_id} of {product_slug}/{source_name} could not be recorded: "
+                                 f"{describe_db_fault(exc)} (the next crawl of it closes the run as failed)") from None
+            raise
     finally:
         store.dispose()
+
+
+def runner_token() -> str:
+    """``host:pid`` of this process, kept on the runs it starts until they are closed."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _runner_gone(token: Any) -> bool:
+    host, _, pid = str(token or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's run: only its age tells
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def close_abandoned_runs(session: Any, *, older_than_s: float = 0, product_slug: str | None = None,
+                         spider: str | None = None) -> int:
+    """Close as failed the runs still ``running`` whose runner is gone, or older than any crawl could last.
+
+    A runner that lost the database could not record the end; nothing else would close its run. A
+    run of this machine is closed as soon as its runner process is gone; one of another machine once
+    it is ``older_than_s`` old (0: never by age).
+    """
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from store.models import CrawlRun
+    from store.repo import utcnow
+
+    query = select(CrawlRun).where(CrawlRun.status == "running")
+    if product_slug:
+        query = query.where(CrawlRun.product_slug == product_slug)
+    if spider:
+        query = query.where(CrawlRun.spider == spider)
+    now = utcnow()
+    closed = 0
+    for run in session.scalars(query):
+        too_old = older_than_s > 0 and run.started_at < now - timedelta(seconds=older_than_s)
+        if _runner_gone((run.stats or {}).get("runner")) or too_old:
+            run.status, run.finished_at = "failed", now
+            run.reason = "abandoned: the crawl ended without recording its end (process killed or database lost)"
+            closed += 1
+    return closed
 
 
 def _stop(proc: subprocess.Popen[str], grace_s: float = 3.0) -> None:

@@ -53,7 +53,13 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.middlewares.BackoffRetryMiddleware": 550,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "spiders.middlewares.RobotsTxtMiddleware": 100,
+    "spiders.offsite.OffsiteRedirectMiddleware": 650,  # sees a 3xx before RedirectMiddleware (600) follows it
 }
+# Responses: at most 10 MB each (a bigger one is cancelled while it downloads, counted and skipped),
+# a warning from 2 MB; redirects only within the source's hosts (spiders.offsite).
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+REDIRECT_MAX_TIMES = 5
 ITEM_PIPELINES = {
     "spiders.pipelines.NormalizePipeline": 100,
     "spiders.pipelines.StorePipeline": 800,

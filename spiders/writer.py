@@ -59,16 +59,22 @@ def write_batch(store: Any, product_id: int, source_id: int | None, rows: list[P
 
 def _write_once(store: Any, product_id: int, source_id: int | None, rows: list[PostRecord],
                 cache: dict[str, int | None]) -> tuple[tuple[int, int, int] | None, str | None]:
+    from store.db import describe_db_fault, is_db_fault, with_retry
     from store.repo import upsert_posts
 
-    try:
+    def once() -> tuple[int, int, int]:
         with store.transaction() as session:
             resolve_products(session, {slug for row in rows for slug in row.products}, cache)
             records = [row if not row.products else replace(row, extra_product_ids=tuple(sorted(
                 {pid for slug in row.products if (pid := cache.get(slug)) and pid != product_id}))) for row in rows]
             done = upsert_posts(session, product_id, records, source_id=source_id)
-            return (done.stored, done.updated, done.unchanged), None
+            return done.stored, done.updated, done.unchanged
+
+    try:  # an upsert on natural keys is safe to repeat: a lost or locked database is waited for
+        return with_retry(once, what="storing a batch of posts"), None
     except Exception as exc:  # noqa: BLE001 - reported back and recorded in the crawl run
+        if is_db_fault(exc):
+            return None, f"store error: {describe_db_fault(exc)}"
         return None, f"store error: {exc.__class__.__name__}: {str(exc)[:200]}"
 
 

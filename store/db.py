@@ -2,20 +2,70 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Table, create_engine, event, inspect
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.orm import Session, sessionmaker
 
-from voxpop.core.errors import StoreError  # noqa: F401 - re-exported: callers catch it from here
+from voxpop.core.errors import StoreError
 
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-SQLITE_BUSY_TIMEOUT_S = 30
+SQLITE_BUSY_TIMEOUT_S = 30.0  # how long SQLite waits for another writer; $VOXPOP_SQLITE_BUSY_TIMEOUT_S overrides
+# A database that went away, refused a connection, or stayed locked past the busy timeout.
+DB_FAULTS: tuple[type[Exception], ...] = (OperationalError, SAInterfaceError)
 MIGRATION_LOCK_KEY = 0x766F78  # "vox"
+
+
+def is_db_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database is unreachable, gone or locked (worth a retry), not a bug."""
+    if isinstance(exc, DB_FAULTS):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def describe_db_fault(exc: BaseException) -> str:
+    """One line for a database fault: what happened, in the driver's words, without SQL or parameters."""
+    orig = getattr(exc, "orig", None) or exc
+    detail = " ".join(str(orig).split())[:200] or orig.__class__.__name__
+    if "locked" in detail.lower() or "busy" in detail.lower():
+        return (f"database is locked (another process held it longer than the {sqlite_busy_timeout_s():g} s busy "
+                f"timeout): {detail}; nothing was written, run the command again")
+    return f"database unavailable: {detail}; nothing half-written was kept, run the command again when it is back"
+
+
+def with_retry(action: Callable[[], T], *, what: str, attempts: int = 5, base_s: float = 0.5,
+               max_s: float = 8.0, sleep: Callable[[float], None] = time.sleep) -> T:
+    """Run ``action`` (a whole transaction, safe to repeat) again after a database fault, with backoff.
+
+    Only for idempotent work (upserts on natural keys, closing a run, marking rows): a repeat must
+    not change the result. The last fault is raised when every attempt failed.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except Exception as exc:
+            if not is_db_fault(exc) or attempt == attempts:
+                raise
+            delay = min(max_s, base_s * 2 ** (attempt - 1))
+            log.warning("%s: %s; retry %d of %d in %.1f s", what, describe_db_fault(exc), attempt,
+                        attempts - 1, delay)
+            sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def sqlite_busy_timeout_s() -> float:
+    """Seconds a SQLite connection waits for a lock before "database is locked"."""
+    return float(os.environ.get("VOXPOP_SQLITE_BUSY_TIMEOUT_S") or SQLITE_BUSY_TIMEOUT_S)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -23,7 +73,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+    cursor.execute(f"PRAGMA busy_timeout={int(sqlite_busy_timeout_s() * 1000)}")
     cursor.close()
 
 
@@ -32,7 +82,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        engine = create_engine(url, connect_args={"timeout": sqlite_busy_timeout_s()})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -129,7 +179,8 @@ class Store:
         except Exception as exc:  # noqa: BLE001 - turned into one clear line for the CLI
             if isinstance(exc, StoreError):
                 raise
-            raise StoreError(f"cannot open database {_safe_url(url)}: {exc.__class__.__name__}: {exc}") from exc
+            detail = describe_db_fault(exc) if is_db_fault(exc) else f"{exc.__class__.__name__}: {exc}"
+            raise StoreError(f"cannot open database {_safe_url(url)}: {' '.join(detail.split())[:400]}") from exc
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -148,6 +148,8 @@ class Post(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     claimed_by: Mapped[str | None] = mapped_column(String(100))  # worker token of a classify claim
     raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Issue 16 (migration 0002): extra columns of an imported CSV (region, plan, ...), kept and exported.
+    segments: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     classification: Mapped[Classification | None] = relationship(back_populates="post", uselist=False)
 

@@ -140,7 +140,7 @@ def _post_values(record: PostRecord, digest: str) -> dict[str, Any]:
         "source": record.source, "external_id": record.external_id, "text": record.text, "url": record.url,
         "author": record.author, "title": record.title, "rating": record.rating, "created_at": record.created_at,
         "version": record.version, "language": record.language, "found_by": record.found_by, "raw": record.raw,
-        "content_hash": digest,
+        "segments": record.segments or None, "content_hash": digest,
     }
 
 

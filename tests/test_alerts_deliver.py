@@ -171,8 +171,10 @@ def test_webhooks_slack_and_signed_json_routed_per_product(store: Any, receiver:
     slack = by_path["/slack"]["json"]
     assert "Acme" in slack["text"] and slack["blocks"][0]["type"] == "header"
     signed = by_path["/json"]
-    expected = "sha256=" + hmac.new(b"s3cret", signed["body"], hashlib.sha256).hexdigest()
-    assert signed["headers"]["X-Voxpop-Signature"] == expected
+    header = signed["headers"]["X-Voxpop-Signature"]
+    stamp = header.split(",")[0].removeprefix("t=")
+    expected = hmac.new(b"s3cret", stamp.encode() + b"." + signed["body"], hashlib.sha256).hexdigest()
+    assert header == f"t={stamp},v1={expected}"
     assert signed["json"]["kind"] == "issue_new" and signed["json"]["figures"]["p_value"] == 1.6e-19
 
 

@@ -18,6 +18,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import click  # noqa: E402
 
 import scheduler  # noqa: E402
+from store.db import DB_FAULTS, describe_db_fault  # noqa: E402
 from voxpop import operations, workers  # noqa: E402
 from voxpop.config import Config, load_config  # noqa: E402
 from voxpop.core.errors import VoxpopError  # noqa: E402
@@ -30,7 +31,7 @@ DOMAIN_ERRORS: tuple[type[Exception], ...] = (VoxpopError, FileNotFoundError)
 
 
 class VoxpopGroup(click.Group):
-    """Turns domain errors into one clear line on stderr and exit status 1."""
+    """Turns domain errors and database faults into one clear line on stderr and exit status 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -38,6 +39,18 @@ class VoxpopGroup(click.Group):
         except DOMAIN_ERRORS as exc:
             click.echo(f"voxpop: error: {exc}", err=True)
             sys.exit(1)
+        except DB_FAULTS as exc:
+            click.echo(f"voxpop: error: {describe_db_fault(exc)}", err=True)
+            sys.exit(1)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("voxpop")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 class State:
@@ -52,6 +65,12 @@ class State:
     def config(self) -> Config:
         if self._config is None:
             self._config = load_config(self.config_path)
+        return self._config
+
+    def need_config(self) -> Config:
+        """The config of a command that works on configured products: a missing file is an error."""
+        if self._config is None:
+            self._config = load_config(self.config_path, required=True)
         return self._config
 
     @property
@@ -144,6 +163,7 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
 
 
 @click.group(cls=VoxpopGroup)
+@click.version_option(_version(), "--version", prog_name="voxpop", message="%(prog)s %(version)s")
 @click.option("--config", "config_path", envvar="VOXPOP_CONFIG", type=click.Path(dir_okay=False),
               help="Config file (default: ./voxpop.toml; $VOXPOP_CONFIG).")
 @click.pass_context
@@ -157,6 +177,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 @pass_state
 def init(state: State, as_json: bool) -> None:
     """Create or upgrade the database schema and load products from the config."""
+    state.need_config()
     store = state.store
     emit({"database": store.engine.url.render_as_string(hide_password=True), "products": len(state.config.products),
           "status": "ready"}, as_json)
@@ -169,6 +190,7 @@ def init(state: State, as_json: bool) -> None:
 @pass_state
 def crawl(state: State, product: str, source: str | None, as_json: bool) -> None:
     """Crawl a product's configured sources (each in its own process)."""
+    state.need_config()
     state.store  # noqa: B018 - migrate and sync products before the crawl subprocesses start
     shown = CrawlProgress(product)
     try:
@@ -221,14 +243,24 @@ def classify_cmd(state: State, input_path: Path | None, output_path: Path | None
 @click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--product", required=True, help="Product slug (created if new).")
 @click.option("--source", default="import", show_default=True, help="Source name stored with each post.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv"]), default="auto", show_default=True,
+              help="auto: CSV for .csv/.tsv files, else JSONL.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def import_cmd(state: State, input_path: Path, product: str, source: str, as_json: bool) -> None:
-    """Import posts from JSONL (id, text, optional title, rating, date, author, url, version)."""
+def import_cmd(state: State, input_path: Path, product: str, source: str, fmt: str, as_json: bool) -> None:
+    """Import posts from JSONL or CSV (id, text, optional title, rating, date, author, url, version).
+
+    A CSV file has a header row; its other columns are kept as segment fields of each post. Exits
+    with status 1 when no row could be imported.
+    """
+    from store.io import import_format
+
     total = sum(1 for line in input_path.open(encoding="utf-8", errors="replace") if line.strip())
+    if import_format(input_path, fmt) == "csv":
+        total = max(0, total - 1)  # the header
     with progress_bar("importing", total) as advance:
         report = operations.import_file(state.store, state.config, product, input_path, source=source,
-                                        progress=advance)
+                                        progress=advance, fmt=fmt)
     data = report.as_dict()
     human = (f"imported {report.rows - len(report.bad)} of {report.rows} rows: {report.result.stored} new, "
              f"{report.result.updated} updated, {report.result.unchanged} unchanged, "
@@ -236,6 +268,10 @@ def import_cmd(state: State, input_path: Path, product: str, source: str, as_jso
     for bad in report.bad:
         human += f"\n  line {bad.line}: {bad.reason}"
     emit(data, as_json, human)
+    if report.rows == len(report.bad):
+        click.echo(f"voxpop: error: no row of {input_path} could be imported"
+                   + (" (the file has no rows)" if not report.rows else ""), err=True)
+        sys.exit(1)
 
 
 @main.command("export")
@@ -264,6 +300,7 @@ def export_cmd(state: State, product: str, fmt: str, out_path: Path | None, as_j
 @pass_state
 def status(state: State, as_json: bool) -> None:
     """Backlogs, last crawls, undelivered alerts and job runs."""
+    state.need_config()
     emit(operations.status(state.store, state.config), as_json)
 
 
@@ -291,6 +328,7 @@ def demo(workdir: Path, as_json: bool) -> None:
 @pass_state
 def detect(state: State, product: str, as_of: str | None, as_json: bool) -> None:
     """Group unmet needs into issues and queue alerts for new or rising ones."""
+    state.need_config()
     result = operations.detect_product(state.store, state.config, product, as_of=parse_day(as_of))
     if "skipped" in result:
         click.echo(f"voxpop: {result['skipped']}; nothing done", err=True)
@@ -306,6 +344,7 @@ def detect(state: State, product: str, as_of: str | None, as_json: bool) -> None
 @pass_state
 def backtest(state: State, product: str, start: str, end: str, as_json: bool) -> None:
     """Replay history day by day and print the alerts that would have fired (nothing is sent)."""
+    state.need_config()
     first, last = parse_day(start), parse_day(end)
     assert first is not None and last is not None  # both options are required
     emit(operations.backtest(state.store, state.config, product, first, last), as_json)
@@ -331,6 +370,7 @@ def issues_cmd(state: State, product: str, as_json: bool) -> None:
 @pass_state
 def alert(state: State, digest: bool, as_json: bool) -> None:
     """Deliver pending alerts (email, webhooks), retrying failures with backoff."""
+    state.need_config()
     result = operations.deliver_alerts(state.store, state.config, digest=digest or None)  # None: the config decides
     if "skipped" in result:
         click.echo(f"voxpop: {result['skipped']}; nothing sent", err=True)
@@ -344,8 +384,9 @@ def alert(state: State, digest: bool, as_json: bool) -> None:
 @click.option("--since", default="30d", show_default=True, help="30d, 12w or a date.")
 @click.option("--until", default=None, help="End date (default: now).")
 @click.option("--format", "fmt", type=click.Choice(["html", "md", "csv", "json"]), default="html", show_default=True)
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--email", is_flag=True, help="Also send it to the configured recipients.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), required=True,
+              help="The file to write, or - for stdout.")
+@click.option("--email", is_flag=True, help="Also send it to the configured recipients (exit 1 when that fails).")
 @pass_state
 def report(state: State, products: str | None, all_products: bool, since: str, until: str | None, fmt: str,
            out_path: Path, email: bool) -> None:
@@ -353,15 +394,27 @@ def report(state: State, products: str | None, all_products: bool, since: str, u
     if not products and not all_products:
         raise click.UsageError("give --products A,B or --all")
     slugs = None if all_products else [p.strip() for p in (products or "").split(",") if p.strip()]
-    path = operations.make_report(state.store, state.config, slugs, parse_since(since),
-                                 parse_day(until) or datetime.now(UTC), fmt, out_path, email=email)
-    click.echo(f"report written to {path}")
+    to_stdout = str(out_path) == "-"
+    if to_stdout:  # rendered to a file first: an emailed report is attached (and retried) from it
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        out_path = Path(state.config.alerts.outbox_dir) / f"report-{stamp}.{fmt}"
+    try:
+        path = operations.make_report(state.store, state.config, slugs, parse_since(since),
+                                     parse_day(until) or datetime.now(UTC), fmt, out_path, email=email)
+    finally:
+        if to_stdout and out_path.exists():
+            sys.stdout.write(out_path.read_text(encoding="utf-8"))
+            sys.stdout.flush()
+            if not email:
+                out_path.unlink()
+    click.echo(f"report written to {'stdout' if to_stdout else path}", err=to_stdout)
 
 
 @main.command()
 @pass_state
 def run(state: State) -> None:
     """Run the scheduler in the foreground (crawl, classify, detect, alert, report on their clocks)."""
+    state.need_config()
     scheduler.run_forever(state.store, state.config)
 
 
@@ -372,12 +425,16 @@ def run(state: State) -> None:
               help="classify: posts claimed per batch.")
 @click.option("--lease-s", type=click.IntRange(1), default=600, show_default=True,
               help="classify: a claim older than this (its worker died) is taken over.")
+@click.option("--threads", type=click.IntRange(1), default=None,
+              help="classify: torch threads (default: the cores divided by the classify workers on this machine).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def worker(state: State, role: str, until_idle: bool, batch_size: int, lease_s: int, as_json: bool) -> None:
+def worker(state: State, role: str, until_idle: bool, batch_size: int, lease_s: int, threads: int | None,
+           as_json: bool) -> None:
     """Run one kind of work; start any number of these on machines sharing PostgreSQL and Redis."""
+    state.need_config()
     emit(workers.run_worker(state.store, state.config, role, until_idle=until_idle, batch_size=batch_size,
-                              lease_s=lease_s), as_json)
+                              lease_s=lease_s, threads=threads), as_json)
 
 
 for _command in CURATION_COMMANDS:  # label, issue ..., history, learn, review (voxpop/curation_cli.py)

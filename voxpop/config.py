@@ -6,16 +6,20 @@ the config names environment variables and :func:`secret` reads them when needed
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import date
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from voxpop.core.errors import ConfigError  # noqa: F401 - re-exported: callers catch it from here
+from voxpop.core.spider_args import arguments as spider_arguments
 
 DEFAULT_DATABASE_URL = "sqlite:///voxpop.db"
 DEFAULT_CONFIG_PATH = "voxpop.toml"
@@ -70,6 +74,7 @@ class SmtpSpec:
     password_env: str = "VOXPOP_SMTP_PASSWORD"
     sender: str = "voxpop@localhost"
     timeout_s: float = 30.0
+    allow_plaintext_auth: bool = False  # send the password without TLS (a trusted local relay only)
 
 
 @dataclass(frozen=True)
@@ -248,24 +253,162 @@ class _Reader:
     def at(self, key: str, index: int, table: Mapping[str, Any]) -> _Reader:
         return _Reader(self.path, table, f"{self.prefix}{key}[{index}].")
 
+    def known(self, spec: type, *, skip: Iterable[str] = ()) -> _Reader:
+        """Refuse keys that are not fields of the dataclass ``spec`` (its fields are the only list of keys)."""
+        allowed = [f.name for f in fields(spec) if f.name not in set(skip)]
+        self.only(allowed)
+        return self
+
+    def only(self, allowed: Iterable[str]) -> None:
+        """Refuse any key outside ``allowed``, suggesting the closest allowed one."""
+        allowed = list(allowed)
+        for key, value in self.table.items():
+            if key not in allowed:
+                raise unknown_key(self.path, self.prefix, key, allowed, is_table=isinstance(value, dict | list)
+                                  and bool(value) and all(isinstance(v, dict) for v in _as_list(value)))
+
+    def url(self, key: str, default: Any = None, *, required: bool = False) -> Any:
+        value = self.text(key, default, required=required)
+        if value is not None:
+            check_http_url(value, f"{self.path}: {self.prefix}{key}")
+        return value
+
+    def address(self, key: str, default: str) -> str:
+        """One address, optionally with a display name: ``ops@example.com`` or ``Ops <ops@example.com>``."""
+        value = self.text(key, default)
+        where = f"{self.path}: {self.prefix}{key}"
+        name, addr = parseaddr(value)
+        if "<" not in value:
+            check_address(value, where)
+        elif not addr or any(ord(c) < 32 or c in "<>,;\"" for c in name) or value.strip() != f"{name} <{addr}>".strip():
+            raise ConfigError(f"{where}: expected an email address like Name <ops@example.com>, got {value!r}")
+        else:
+            check_address(addr, where)
+        return str(value)
+
+    def addresses(self, key: str) -> tuple[str, ...]:
+        values = self.strings(key)
+        for i, value in enumerate(values):
+            check_address(value, f"{self.path}: {self.prefix}{key}[{i}]")
+        return values
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def unknown_key(path: str, prefix: str, key: str, allowed: Iterable[str], *, is_table: bool = False) -> ConfigError:
+    """``unknown key 'databse_url' (did you mean 'database_url'?)``, for keys and tables alike."""
+    close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+    what = f"unknown table [{prefix}{key}]" if is_table else f"{prefix}{key}: unknown key"
+    hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(allowed)) or 'none'})"
+    return ConfigError(f"{path}: {what}{hint}")
+
+
+def check_http_url(value: str, where: str) -> str:
+    """``value`` when it is an http(s) URL with a host; a :class:`ConfigError` naming ``where`` otherwise."""
+    parts = urlsplit(value.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or any(ord(c) < 33 for c in value.strip()):
+        raise ConfigError(f"{where}: expected an http:// or https:// URL with a host, got {value!r}")
+    return value
+
+
+_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$")
+
+
+def check_address(value: str, where: str) -> str:
+    """``value`` when it is one plain email address (``name@domain``); a :class:`ConfigError` otherwise."""
+    if not isinstance(value, str) or len(value) > 254 or not _ADDRESS.match(value):
+        raise ConfigError(f"{where}: expected an email address like ops@example.com, got {value!r}")
+    return value
+
 
 def _job(r: _Reader) -> JobSpec:
+    r.known(JobSpec)
     return JobSpec(id=r.text("id", required=True), statement=r.text("statement", required=True),
                    examples=r.strings("examples"))
 
 
 def _source(r: _Reader, crawl: CrawlSpec) -> SourceSpec:
+    r.known(SourceSpec)
     spider = r.text("spider", required=True)
     if spider not in KNOWN_SPIDERS:
-        raise ConfigError(f"{r.path}: {r.prefix}spider: expected one of {', '.join(KNOWN_SPIDERS)}, got {spider!r}")
-    params_raw = r.get("params", dict, {}, "a table of spider arguments")
-    params = {str(k): ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in params_raw.items()}
+        close = difflib.get_close_matches(spider, KNOWN_SPIDERS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"{r.path}: {r.prefix}spider: expected one of {', '.join(KNOWN_SPIDERS)}, "
+                          f"got {spider!r}{hint}")
+    params = spider_params(r.sub("params"), spider)
     return SourceSpec(name=r.text("name", spider), spider=spider, params=params,
                       every_minutes=r.integer("every_minutes", SourceSpec.every_minutes, minimum=1),
                       timeout_s=r.integer("timeout_s", crawl.timeout_s, minimum=1))
 
 
+_FLAGS = {"1": "1", "true": "1", "yes": "1", "0": "0", "false": "0", "no": "0"}
+
+
+def spider_params(r: _Reader, spider: str) -> dict[str, str]:
+    """A source's ``params`` checked against what ``spider`` takes (names, kinds, required), as ``-a`` strings."""
+    takes = spider_arguments(spider)
+    r.only(takes)
+    out: dict[str, str] = {}
+    for name, arg in takes.items():
+        where = f"{r.path}: {r.prefix}{name}"
+        if name not in r.table:
+            if arg.required:
+                raise ConfigError(f"{where}: required by the {spider} spider ({_expected(arg.kind)})")
+            continue
+        out[name] = _param_value(r.table[name], arg.kind, where)
+    return out
+
+
+def _expected(kind: str) -> str:
+    return {"text": "a non-empty string", "int": "a whole number >= 1", "number": "a number > 0",
+            "flag": "true or false", "list": "a list of strings", "url": "an http:// or https:// URL",
+            "urls": "a list of http(s) URLs or paths"}[kind]
+
+
+def _param_value(value: Any, kind: str, where: str) -> str:
+    def fail() -> ConfigError:
+        return ConfigError(f"{where}: expected {_expected(kind)}, got {value!r}")
+
+    if kind in ("list", "urls"):
+        items = value if isinstance(value, list) else value.split(",") if isinstance(value, str) else None
+        if items is None or not all(isinstance(v, str) for v in items):
+            raise fail()
+        items = [v.strip() for v in items if v.strip()]
+        if not items or any("," in v for v in items):
+            raise fail()
+        if kind == "urls":
+            for item in items:
+                if "://" in item:
+                    check_http_url(item, where)
+        return ",".join(items)
+    if kind == "flag":
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if isinstance(value, str) and value.strip().lower() in _FLAGS:
+            return _FLAGS[value.strip().lower()]
+        raise fail()
+    if kind in ("int", "number"):
+        if isinstance(value, bool):
+            raise fail()
+        try:
+            number = int(value) if kind == "int" and not isinstance(value, float) else float(value)
+        except (TypeError, ValueError):
+            raise fail() from None
+        if number <= 0 or (kind == "int" and isinstance(value, float)):
+            raise fail()
+        return str(number)
+    if not isinstance(value, str | int) or isinstance(value, bool) or not str(value).strip():
+        raise fail()
+    if kind == "url":
+        check_http_url(str(value), where)
+    return str(value).strip()
+
+
 def _product(r: _Reader, crawl: CrawlSpec) -> ProductSpec:
+    r.known(ProductSpec)
     slug = r.text("slug", required=True)
     if not SLUG_RE.match(slug):
         raise ConfigError(f"{r.path}: {r.prefix}slug: expected lowercase letters, digits, '-' or '_', got {slug!r}")
@@ -274,8 +417,8 @@ def _product(r: _Reader, crawl: CrawlSpec) -> ProductSpec:
     if len(names) != len(set(names)):
         raise ConfigError(f"{r.path}: {r.prefix}sources: source names must be unique, got {names}")
     jobs = tuple(_job(r.at("jobs", i, t)) for i, t in enumerate(r.tables("jobs")))
-    return ProductSpec(slug=slug, name=r.text("name", slug), own=r.flag("own", ProductSpec.own), sources=sources,
-                       jobs=jobs, recipients=r.strings("recipients"), keywords=r.strings("keywords"))
+    return ProductSpec(slug=slug, name=r.text("name", slug), own=r.flag("own", ProductSpec.own),
+                       sources=sources, jobs=jobs, recipients=r.addresses("recipients"), keywords=r.strings("keywords"))
 
 
 def _parse_date(r: _Reader, key: str) -> date | None:
@@ -304,34 +447,41 @@ def parse_config(data: Mapping[str, Any], path: str = "voxpop.toml",
                  environ: Mapping[str, str] | None = None) -> Config:
     """Validate a parsed TOML document.
 
+    Every table and key must be one the dataclasses above define (a misspelt one is an error with a
+    "did you mean" hint); URLs must be http(s); addresses, cron lines and the timezone are checked.
     ``VOXPOP_DATABASE_URL`` overrides ``database_url`` and ``VOXPOP_REDIS_URL`` overrides
     ``[crawl].redis_url``, so workers on other machines need only those two URLs.
     """
     env = environ if environ is not None else os.environ
     r = _Reader(path, data, "")
-    c = r.sub("crawl")
-    crawl = CrawlSpec(contact_url=c.text("contact_url", CrawlSpec.contact_url), since=_parse_date(c, "since"),
+    r.known(Config, skip=("path",))
+    c = r.sub("crawl").known(CrawlSpec)
+    crawl = CrawlSpec(contact_url=c.url("contact_url", CrawlSpec.contact_url), since=_parse_date(c, "since"),
                       backfill_days=c.integer("backfill_days", CrawlSpec.backfill_days, minimum=1),
                       timeout_s=c.integer("timeout_s", CrawlSpec.timeout_s, minimum=1), redis_url=_redis_url(c, env))
     products = tuple(_product(r.at("products", i, t), crawl) for i, t in enumerate(r.tables("products")))
     slugs = [p.slug for p in products]
     if len(slugs) != len(set(slugs)):
         raise ConfigError(f"{path}: products: slugs must be unique, got {slugs}")
-    s = r.sub("smtp")
+    s = r.sub("smtp").known(SmtpSpec)
     smtp = SmtpSpec(host=s.text("host", SmtpSpec.host), port=s.integer("port", SmtpSpec.port, minimum=1),
                     security=s.choice("security", SmtpSpec.security, ("none", "starttls", "ssl")),
                     username=s.text("username"), password_env=s.text("password_env", SmtpSpec.password_env),
-                    sender=s.text("sender", SmtpSpec.sender),
-                    timeout_s=s.number("timeout_s", SmtpSpec.timeout_s, low=0.1))
+                    sender=s.address("sender", SmtpSpec.sender),
+                    timeout_s=s.number("timeout_s", SmtpSpec.timeout_s, low=0.1),
+                    allow_plaintext_auth=s.flag("allow_plaintext_auth", SmtpSpec.allow_plaintext_auth))
+    if smtp.username and smtp.security == "none" and not smtp.allow_plaintext_auth:
+        raise ConfigError(f"{path}: smtp.username: the password would cross the network in clear text; set "
+                          "smtp.security = \"starttls\" or \"ssl\" (or smtp.allow_plaintext_auth = true)")
     webhooks = tuple(
-        WebhookSpec(name=w.text("name", required=True), url=w.text("url", required=True),
+        WebhookSpec(name=w.text("name", required=True), url=w.url("url", required=True),
                     kind=w.choice("kind", WebhookSpec.kind, ("json", "slack")), secret_env=w.text("secret_env"),
                     products=w.strings("products"))
-        for w in (r.at("webhooks", i, t) for i, t in enumerate(r.tables("webhooks")))
+        for w in (r.at("webhooks", i, t).known(WebhookSpec) for i, t in enumerate(r.tables("webhooks")))
     )
-    a = r.sub("alerts")
+    a = r.sub("alerts").known(AlertSpec)
     alerts = AlertSpec(
-        recipients=a.strings("recipients"), digest=a.flag("digest", AlertSpec.digest),
+        recipients=a.addresses("recipients"), digest=a.flag("digest", AlertSpec.digest),
         outbox_dir=a.text("outbox_dir", AlertSpec.outbox_dir),
         max_attempts=a.integer("max_attempts", AlertSpec.max_attempts, minimum=1),
         retry_base_s=a.number("retry_base_s", AlertSpec.retry_base_s),
@@ -344,37 +494,107 @@ def parse_config(data: Mapping[str, Any], path: str = "voxpop.toml",
         baseline_days=a.integer("baseline_days", AlertSpec.baseline_days, minimum=1),
         min_volume=a.integer("min_volume", AlertSpec.min_volume, minimum=1),
     )
-    reports = tuple(
-        ReportSpec(name=x.text("name", required=True), products=x.strings("products"),
-                   recipients=x.strings("recipients"),
-                   since_days=x.integer("since_days", ReportSpec.since_days, minimum=1),
-                   cron=x.text("cron", ReportSpec.cron),
-                   format=x.choice("format", ReportSpec.format, ("html", "md", "csv", "json")))
-        for x in (r.at("reports", i, t) for i, t in enumerate(r.tables("reports")))
-    )
-    for report in reports:
-        unknown = set(report.products) - set(slugs)
-        if unknown:
-            raise ConfigError(f"{path}: reports: report {report.name!r} names unknown products {sorted(unknown)}")
-    sc = r.sub("schedule")
+    sc = r.sub("schedule").known(ScheduleSpec)
     default = ScheduleSpec()
     schedule = ScheduleSpec(
         classify_every_minutes=sc.integer("classify_every_minutes", default.classify_every_minutes, minimum=1),
         detect_every_minutes=sc.integer("detect_every_minutes", default.detect_every_minutes, minimum=1),
         deliver_every_minutes=sc.integer("deliver_every_minutes", default.deliver_every_minutes, minimum=1),
         digest_at=sc.text("digest_at", default.digest_at), timezone=sc.text("timezone", default.timezone))
-    k = r.sub("classify")
+    check_timezone(schedule.timezone, f"{path}: schedule.timezone")
+    parse_clock(schedule.digest_at, f"{path}: schedule.digest_at")
+    reports = tuple(
+        ReportSpec(name=x.text("name", required=True), products=x.strings("products"),
+                   recipients=x.addresses("recipients"),
+                   since_days=x.integer("since_days", ReportSpec.since_days, minimum=1),
+                   cron=x.text("cron", ReportSpec.cron),
+                   format=x.choice("format", ReportSpec.format, ("html", "md", "csv", "json")))
+        for x in (r.at("reports", i, t).known(ReportSpec) for i, t in enumerate(r.tables("reports")))
+    )
+    for i, report in enumerate(reports):
+        unknown = set(report.products) - set(slugs)
+        if unknown:
+            raise ConfigError(f"{path}: reports: report {report.name!r} names unknown products {sorted(unknown)}")
+        cron_trigger(report.cron, schedule.timezone, f"{path}: reports[{i}].cron")
+    k = r.sub("classify").known(ClassifySpec)
     classify = ClassifySpec(model_dir=k.text("model_dir"),
                             batch_size=k.integer("batch_size", ClassifySpec.batch_size, minimum=1),
                             max_tokens=k.integer("max_tokens", ClassifySpec.max_tokens, minimum=8))
-    u = r.sub("ui")
-    base_url = u.text("base_url")
-    if base_url is not None and not str(base_url).lower().startswith(("http://", "https://")):
-        raise u._fail("base_url", "an http(s) URL", base_url)
-    database_url = env.get("VOXPOP_DATABASE_URL") or r.text("database_url", DEFAULT_DATABASE_URL)
+    u = r.sub("ui").known(UiSpec)
+    base_url = u.url("base_url")
+    if env.get("VOXPOP_DATABASE_URL"):
+        database_url = check_database_url(env["VOXPOP_DATABASE_URL"], "VOXPOP_DATABASE_URL")
+    else:
+        database_url = check_database_url(r.text("database_url", DEFAULT_DATABASE_URL), f"{path}: database_url")
     return Config(path=path, database_url=database_url, products=products, smtp=smtp, webhooks=webhooks,
                   alerts=alerts, reports=reports, schedule=schedule, classify=classify, crawl=crawl,
                   ui=UiSpec(base_url=base_url))
+
+
+def check_database_url(url: str, where: str) -> str:
+    """A SQLite or PostgreSQL SQLAlchemy URL; a :class:`ConfigError` naming the key or variable otherwise."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        parsed = None
+    if parsed is None or parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(f"{where}: expected a database URL like sqlite:///voxpop.db or "
+                          f"postgresql+psycopg://user@host/db, got {_mask(url)!r}")
+    return url
+
+
+def _mask(url: str) -> str:
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def parse_clock(value: str, where: str) -> tuple[int, int]:
+    """``"07:00"`` as (hour, minute); a :class:`ConfigError` naming ``where`` otherwise."""
+    try:
+        hour, minute = (int(part) for part in value.split(":"))
+    except ValueError:
+        raise ConfigError(f"{where}: expected a time HH:MM, got {value!r}") from None
+    if not (0 <= hour < 24 and 0 <= minute < 60):
+        raise ConfigError(f"{where}: expected a time HH:MM, got {value!r}")
+    return hour, minute
+
+
+def check_timezone(name: str, where: str) -> str:
+    """``name`` if it is a known IANA zone, else a :class:`ConfigError` naming ``where``."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except (LookupError, ValueError) as exc:
+        raise ConfigError(f"{where}: expected an IANA zone like 'Europe/Berlin', got {name!r} "
+                          f"({exc.__class__.__name__})") from None
+    return name
+
+
+def cron_trigger(expr: str, timezone: str, where: str) -> Any:
+    """A CronTrigger from ``"mon 07:00"``, ``"mon,thu 07:00"``, ``"daily 07:00"``, ``"07:00"`` or crontab."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    parts = expr.split()
+    try:
+        if len(parts) == 5:
+            return CronTrigger.from_crontab(expr, timezone=timezone)
+        if len(parts) == 1:
+            days, clock = "*", parts[0]
+        elif len(parts) == 2:
+            days, clock = parts
+        else:
+            raise ValueError(expr)
+        hour, minute = parse_clock(clock, where)
+        days = "*" if days.lower() in ("daily", "*", "every") else days.lower()
+        return CronTrigger(day_of_week=days, hour=hour, minute=minute, timezone=timezone)
+    except ConfigError:
+        raise
+    except (ValueError, LookupError) as exc:
+        raise ConfigError(f"{where}: expected e.g. 'mon 07:00', '07:00' or a crontab line, got {expr!r} "
+                          f"({exc})") from None
 
 
 def load_config(path: str | os.PathLike[str] | None = None, *, required: bool = False,
@@ -390,7 +610,8 @@ def load_config(path: str | os.PathLike[str] | None = None, *, required: bool = 
     chosen = Path(path or env.get("VOXPOP_CONFIG") or DEFAULT_CONFIG_PATH)
     if not chosen.exists():
         if required or path is not None:
-            raise ConfigError(f"{chosen}: config file not found (copy voxpop.example.toml to start)")
+            raise ConfigError(f"{chosen.absolute()}: config file not found (copy voxpop.example.toml to start, "
+                              "or pass --config / set VOXPOP_CONFIG)")
         return parse_config({}, str(chosen), env)
     try:
         data = tomllib.loads(chosen.read_text(encoding="utf-8"))

@@ -181,7 +181,8 @@ def _jobs_by_product_id(store: Store, config: Config) -> dict[int, list[Any]]:
 def classify_pending(store: Store, config: Config, *, classifier: Classifier | None = None,
                      limit: int | None = None, batch_size: int = 256, reclassify: bool = False,
                      product: str | None = None, worker: str | None = None, lease_s: int = DEFAULT_LEASE_S,
-                     progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> ClassifyReport:
+                     progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+                     before_batch: Callable[[], Any] | None = None) -> ClassifyReport:
     """Classify the store's pending posts in claimed batches until none is left (or ``limit``).
 
     Streaming: one batch in memory at a time. Resumable: a killed run leaves its claim to expire
@@ -215,6 +216,8 @@ def classify_pending(store: Store, config: Config, *, classifier: Classifier | N
             claimed = claim_pending(session, worker, take, lease_s=lease_s, product_ids=only)
         if not claimed:
             break
+        if before_batch:
+            before_batch()  # e.g. resize torch's threads to this worker's share of the machine
         rows = tuning.apply(model, _classify_batch(model, claimed, jobs), claimed)
         with store.transaction() as session:
             save_classifications(session, worker, rows)
@@ -288,14 +291,15 @@ def make_report(store: Store, config: Config, products: Sequence[str] | None, si
         session.flush()
         report_id = row.id
     if email:
-        from alerts.deliver import send_report
+        from alerts.deliver import report_recipients, send_report
 
+        if not report_recipients(config, [str(p) for p in products or []]):
+            raise JobError(f"report written to {path}, but no recipients to email it to: set [[reports]] "
+                           "recipients or [alerts] recipients")
         sent = send_report(store, config, report_id, data, path)
-        if sent.failed or sent.retrying or sent.errors:
-            raise JobError(f"report written to {path}, but not emailed: {sent.errors[0] if sent.errors else 'failed'}")
-        if not sent.sent:
-            raise JobError(f"report written to {path}, but not emailed: no recipients configured for these products "
-                           "(add recipients to a [[reports]] entry)")
+        if sent.retrying or sent.failed or sent.errors:
+            raise JobError(f"report written to {path}, but email delivery failed ({sent.failed} failed for good, "
+                           f"{sent.retrying} queued for retry by `voxpop alert`): {'; '.join(sent.errors[:3])}")
     return path
 
 
@@ -304,8 +308,12 @@ def make_report(store: Store, config: Config, products: Sequence[str] | None, si
 
 def status(store: Store, config: Config) -> dict[str, Any]:
     """Backlogs, the last crawl of each source, undelivered alerts and recent job runs."""
+    from spiders.runner import close_abandoned_runs
     from store.models import Alert, Delivery
 
+    with store.transaction() as session:  # a run whose crawl died with the database is shown as failed
+        close_abandoned_runs(session, older_than_s=max([s.timeout_s for p in config.products for s in p.sources],
+                                                       default=config.crawl.timeout_s) + 120)
     with store.sessions() as session:
         last_runs = {}
         latest = (select(CrawlRun.source_id, func.max(CrawlRun.id)).group_by(CrawlRun.source_id)).subquery()
@@ -429,23 +437,27 @@ def classify_file(config: Config, input_path: Path, output_path: Path, jobs_path
 
 
 def import_file(store: Store, config: Config, product: str, input_path: Path, *, source: str = "import",
-                progress: Progress | None = None) -> Any:
-    """``voxpop import``: a JSONL file into ``product`` (created if new) through the one post validator."""
-    from store.io import import_posts
+                progress: Progress | None = None, fmt: str = "auto") -> Any:
+    """``voxpop import``: a JSONL or CSV file into ``product`` (created if new) through the one post validator."""
+    from store.io import ImportFormatError, import_posts
 
     spec = configured_product(config, product)
-    with store.transaction() as session:
-        pid = ensure_product(session, product, spec.name if spec else product, spec.own if spec else False).id
-        return import_posts(session, pid, input_path, source=source, progress=progress)
+    try:
+        with store.transaction() as session:
+            pid = ensure_product(session, product, spec.name if spec else product, spec.own if spec else False).id
+            return import_posts(session, pid, input_path, source=source, progress=progress, fmt=fmt)
+    except (ImportFormatError, UnicodeDecodeError) as exc:
+        raise JobError(str(exc)) from None
 
 
 def export_posts(store: Store, product: str, fmt: str, handle: Any) -> int:
     """``voxpop export``: a product's posts with classifications and issue ids, as JSONL or CSV; returns the count."""
-    from store.io import iter_export_rows, write_export
+    from store.io import iter_export_rows, segment_names, write_export
 
     pid = product_ids(store, [product])[product]
     with store.sessions() as session:
-        return int(write_export(iter_export_rows(session, pid), fmt, handle))
+        segments = segment_names(session, pid) if fmt == "csv" else None
+        return int(write_export(iter_export_rows(session, pid), fmt, handle, segments))
 
 
 def deliver_alerts(store: Store, config: Config, *, digest: bool | None = False) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from scheduler import build_scheduler  # the same job plans as `voxpop run`, kept to one role
+from classify.threads import ThreadShare
+from scheduler import build_scheduler, stop_gracefully  # the same job plans as `voxpop run`, kept to one role
 from store.claims import DEFAULT_LEASE_S, backlog
 from store.db import Store
 from store.repo import utcnow
@@ -43,11 +44,11 @@ def _in_flight(store: Store) -> int:
 
 
 def _classify_until_idle(store: Store, config: Config, worker: str, batch_size: int, lease_s: int,
-                         poll_s: float) -> dict[str, Any]:
+                         poll_s: float, threads: ThreadShare | None = None) -> dict[str, Any]:
     totals = {"classified": 0, "skipped_language": 0, "batches": 0}
     while not STOP.is_set():
         report = classify_pending(store, config, worker=worker, batch_size=batch_size, lease_s=lease_s,
-                                  should_stop=STOP.is_set)
+                                  should_stop=STOP.is_set, before_batch=threads.apply if threads else None)
         for key in totals:
             totals[key] += getattr(report, key)
         if report.batches:
@@ -63,7 +64,8 @@ def _classify_until_idle(store: Store, config: Config, worker: str, batch_size: 
 
 
 def run_worker(store: Store, config: Config, role: str, *, until_idle: bool = False, batch_size: int = 256,
-               lease_s: int = DEFAULT_LEASE_S, poll_s: float = 2.0, max_workers: int = 2) -> dict[str, Any]:
+               lease_s: int = DEFAULT_LEASE_S, poll_s: float = 2.0, max_workers: int = 2,
+               threads: int | None = None) -> dict[str, Any]:
     """Run one kind of work; any number of workers may share one PostgreSQL (and Redis for crawls).
 
     crawl: every configured source (sharing the frontier through scrapy-redis when ``redis_url`` is
@@ -80,15 +82,21 @@ def run_worker(store: Store, config: Config, role: str, *, until_idle: bool = Fa
     summary: dict[str, Any] = {"role": role, "worker": name, "until_idle": until_idle}
     log.info("voxpop worker %s (role %s%s) on %s", name, role, ", until idle" if until_idle else "",
              store.engine.url.render_as_string(hide_password=True))
-    with stop_on_signals(f"the {role} worker"):
-        if until_idle:
-            summary.update(_work_until_idle(store, config, role, name, batch_size, lease_s, poll_s))
-        elif role == "classify":
-            while not STOP.is_set():
-                summary.update(_classify_until_idle(store, config, name, batch_size, lease_s, poll_s))
-                STOP.wait(config.schedule.classify_every_minutes * 60 if not summary["classified"] else poll_s)
-        else:
-            summary.update(_run_role_scheduler(store, config, role, max_workers))
+    share = ThreadShare(role, threads) if role == "classify" else None
+    try:
+        with stop_on_signals(f"the {role} worker"):
+            if until_idle:
+                summary.update(_work_until_idle(store, config, role, name, batch_size, lease_s, poll_s, share))
+            elif role == "classify":
+                while not STOP.is_set():
+                    summary.update(_classify_until_idle(store, config, name, batch_size, lease_s, poll_s, share))
+                    STOP.wait(config.schedule.classify_every_minutes * 60 if not summary["classified"] else poll_s)
+            else:
+                summary.update(_run_role_scheduler(store, config, role, max_workers))
+    finally:
+        if share is not None:
+            summary["threads"] = share.current or share.threads()
+            share.close()
     summary["stopped"] = STOP.is_set()
     summary["duration_s"] = round(time.monotonic() - started, 2)
     log.info("worker %s done: %s", name, json.dumps(summary, default=str)[:500])
@@ -96,11 +104,11 @@ def run_worker(store: Store, config: Config, role: str, *, until_idle: bool = Fa
 
 
 def _work_until_idle(store: Store, config: Config, role: str, name: str, batch_size: int, lease_s: int,
-                     poll_s: float) -> dict[str, Any]:
+                     poll_s: float, share: ThreadShare | None = None) -> dict[str, Any]:
     recorder = JobRecorder(store)
     if role == "classify":
         begun = utcnow()
-        result = _classify_until_idle(store, config, name, batch_size, lease_s, poll_s)
+        result = _classify_until_idle(store, config, name, batch_size, lease_s, poll_s, share)
         recorder.record("worker:classify", begun, utcnow(), "ok", plain(result), None)
         return result
     if role == "crawl":
@@ -150,7 +158,7 @@ def _run_role_scheduler(store: Store, config: Config, role: str, max_workers: in
             sched.resume()
             while not STOP.wait(0.5):
                 pass
-            sched.shutdown(wait=True)
+            stop_gracefully(sched)
     finally:
         if sched.running:
             sched.shutdown(wait=False)

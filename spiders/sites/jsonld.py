@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy.http import Response
@@ -27,6 +27,13 @@ class JsonLdSpider(VoxpopSpider):
         super().__init__(*args, **kwargs)
         raw_urls = [u.strip() for u in str(self.params["urls"]).split(",") if u.strip()]
         self.urls = [urljoin(self.base_url + "/", u) if self.base_url and "://" not in u else u for u in raw_urls]
+        for url in self.urls:
+            if urlsplit(url).scheme.lower() not in ("http", "https"):
+                raise ValueError(f"spider {self.name}: urls must be http:// or https:// URLs, got {url!r}")
+
+    def extra_urls(self) -> list[str]:
+        """Every listed page's host is the source's own."""
+        return list(self.urls)
 
     def first_requests(self) -> Iterable[scrapy.Request]:
         for url in self.urls:

@@ -58,6 +58,10 @@ class RedditSpider(CommunitySpider):
 
     # ---------------------------------------------------------------- requests
 
+    def extra_urls(self) -> list[str]:
+        """The token endpoint's host is Reddit's too."""
+        return [self.auth_url]
+
     def first_requests(self) -> Iterable[scrapy.Request]:
         yield self.token_request()
 

@@ -60,10 +60,13 @@ class PostRecord:
     raw: dict[str, Any] | None = None
     products: tuple[str, ...] = ()
     extra_product_ids: tuple[int, ...] = ()
+    segments: dict[str, str] | None = None  # extra columns of an imported file (segment fields)
 
     def content_hash(self) -> str:
         """A digest of the fields whose change means the post was edited."""
         parts = [self.title or "", self.text, "" if self.rating is None else f"{self.rating:g}", self.version or ""]
+        if self.segments:  # only then: posts without segments keep the digest they always had
+            parts.append(json.dumps(self.segments, sort_keys=True, ensure_ascii=False))
         return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 

@@ -10,9 +10,12 @@ import unicodedata
 
 from w3lib.html import remove_comments, remove_tags_with_content, replace_entities, replace_tags
 
-# C0/C1 controls (but tab, LF, CR), zero-width characters, line/paragraph separators, BOM and the
-# bidirectional controls (embeddings, overrides, isolates, marks) that can disguise text.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+# Control characters, zero-width characters and every bidirectional formatting control (embeddings,
+# overrides, isolates, marks: U+061C, U+200E-F, U+202A-E, U+2066-9), which can reverse how a subject or
+# a file name reads ("Trojan Source"), plus invisible joiners and separators.
+_INVISIBLE = ("\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+              "\u2060-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029" + _INVISIBLE + "]")
 _SPACE = re.compile(r"[ \t\r\f\v\xa0]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _BLOCK_TAGS = re.compile(r"(?i)<\s*(br|/p|/div|/li|/h[1-6]|/blockquote|/pre|/tr)\b[^>]*>")
@@ -20,8 +23,7 @@ _HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f]+")
 # Anything clean_text would change: control/zero-width characters, tabs, CR, NBSP, doubled or
 # line-edge spaces, more than one blank line, leading or trailing whitespace.
 _DIRTY = re.compile(
-    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff\t\xa0]"
-    r"|  | \n|\n |\n\n\n|\A\s|\s\Z")
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\t\xa0" + _INVISIBLE + r"]|  | \n|\n |\n\n\n|\A\s|\s\Z")
 
 
 def clean_text(value: str | None) -> str:
@@ -52,7 +54,8 @@ def html_to_text(markup: str | None) -> str:
 
 
 def header_safe(value: str, limit: int = 200) -> str:
-    """Make scraped text safe for an email header: no CR/LF or control characters, bounded length."""
+    """Make scraped text safe for an email header or a one-line display: no CR/LF, control, zero-width or
+    bidirectional formatting characters, bounded length."""
     flat = _HEADER_UNSAFE.sub(" ", clean_text(value))
     flat = re.sub(r"\s+", " ", flat).strip()
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
