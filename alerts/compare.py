@@ -28,11 +28,12 @@ from sqlalchemy import Connection, Engine, case, func, literal_column, select, t
 from sqlalchemy.orm import Session
 
 from alerts import stats
+from config import AlertSpec
 from store.models import POST_SKIPPED, Classification, Issue, IssuePost, Post, PostProduct, Product
 
 DEFAULT_MIN_N = 30
 DEFAULT_TOP_NEEDS = 5
-MATCH_SIMILARITY = 0.55  # centroid cosine at which two products' issues count as the same problem
+MATCH_SIMILARITY = AlertSpec.match_similarity  # the [alerts] default; one constant for the whole system
 SENTIMENT_ORDER = ("positive", "neutral", "negative")
 INACTIVE_ISSUE_STATES = ("candidate", "resolved")
 SECONDS_PER_WEEK = 7 * 86400
