@@ -28,8 +28,8 @@ from sqlalchemy import Connection, Engine, case, func, literal_column, select, t
 from sqlalchemy.orm import Session
 
 from alerts import stats
-from config import AlertSpec
 from store.models import POST_SKIPPED, Classification, Issue, IssuePost, Post, PostProduct, Product
+from voxpop.config import AlertSpec
 
 DEFAULT_MIN_N = 30
 DEFAULT_TOP_NEEDS = 5

@@ -33,7 +33,7 @@ import numpy as np
 
 from alerts.policy import MERGED, Gate, OpenGate, may_seed
 from alerts.stats import benjamini_hochberg, binom_sf, norm_sf
-from config import AlertSpec
+from voxpop.config import AlertSpec
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
 ISSUE_ALERT_KINDS = {"new": "issue_new", "rising": "issue_rising", "reopened": "issue_reopened"}

@@ -41,7 +41,6 @@ from alerts.detect import (
 )
 from alerts.labels import PhraseEncoder, label_issue, labeller_with, pick_sentences, rank_members
 from alerts.policy import MERGED
-from config import Config
 from store.db import Store
 from store.models import (
     POST_CLASSIFIED,
@@ -56,6 +55,8 @@ from store.models import (
     PostProduct,
     Product,
 )
+from voxpop.config import Config
+from voxpop.core.errors import JobError
 
 LABEL_SAMPLE = MEMBERS_KEPT  # recent members an issue is (re)labelled from, as in the backtest
 BACKGROUND_SAMPLE = 1000  # recent product posts the label is contrasted with
@@ -64,8 +65,6 @@ CHART_DAYS = 28
 
 
 def _job_error(message: str) -> Exception:
-    from operations import JobError
-
     return JobError(message)
 
 

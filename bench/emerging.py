@@ -48,7 +48,7 @@ import numpy as np  # noqa: E402
 
 from alerts.detect import Params, PostRow, replay  # noqa: E402
 from alerts.labels import PhraseEncoder, content_words, labeller_with  # noqa: E402
-from config import AlertSpec  # noqa: E402
+from voxpop.config import AlertSpec  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "emerging"
 CACHE = Path(tempfile.gettempdir()) / "voxpop_emerging" / "cache"

@@ -23,7 +23,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from spiders.items import PostItem
-from spiders.normalize import parse_datetime
+from voxpop.config import CrawlSpec
+from voxpop.core.timeutil import parse_datetime
 
 T = TypeVar("T")
 
@@ -92,7 +93,7 @@ class VoxpopSpider(scrapy.Spider):
             parsed = parse_datetime(value)
             if parsed is not None:
                 return parsed
-        days = settings.getint("VOXPOP_BACKFILL_DAYS", 90)
+        days = settings.getint("VOXPOP_BACKFILL_DAYS", CrawlSpec.backfill_days)
         return datetime.now(UTC) - timedelta(days=days)
 
     # ---------------------------------------------------------------- requests

@@ -1,7 +1,11 @@
 """Run one crawl in its own process with a timeout and return what its crawl run recorded.
 
 The Twisted reactor cannot be restarted, so every crawl is ``python -m scrapy crawl ...`` in a
-subprocess (cwd = project root, ``VOXPOP_DATABASE_URL`` in its environment). The runner creates the
+subprocess. The child is self-contained: it is told its settings module (``SCRAPY_SETTINGS_MODULE``,
+so no ``scrapy.cfg`` is needed and a wheel install crawls from any folder), runs in the folder that
+holds our packages (so a user's own ``spiders/`` cannot shadow ours), and gets the resolved config
+from the caller: the database URL (made absolute) and Redis URL in its environment, the ``[crawl]``
+values as ``-s`` settings. It reads no config file itself. The runner creates the
 :class:`store.models.CrawlRun` first and hands its id to the crawl, so it can always read the figures
 back, and records a failure itself when the process dies or times out before finishing the run.
 """
@@ -9,16 +13,29 @@ back, and records a failure itself when the process dies or times out before fin
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from voxpop.config import CrawlSpec
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the folder holding `spiders`: a checkout or site-packages
+PROJECT_ROOT = PACKAGE_ROOT  # the crawl child's working folder
+SETTINGS_MODULE = "spiders.settings"
+USER_AGENT = "voxpop/0.1 (+{contact_url})"
+LineHandler = Callable[[str], None]
+# The child's error lines: a traceback's last line, a Scrapy log line at ERROR/CRITICAL, a usage error.
+_EXCEPTION = re.compile(r"^[\w.]*(Error|Exception|Exit)\b")
+_LOG_ERROR = re.compile(r"\] (ERROR|CRITICAL): ")
+_ERROR_LINE = re.compile(f"{_EXCEPTION.pattern}|{_LOG_ERROR.pattern}|^\\w+: error: ")
 COMMON_ARGS = ("product", "source", "base_url", "since")
 
 
@@ -68,14 +85,90 @@ def crawl_command(spider: str, product_slug: str, source_name: str, params: Mapp
     return cmd
 
 
-def _tail(text: str, limit: int = 600) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return "\n".join(lines[-6:])[-limit:]
+def crawl_settings(crawl: CrawlSpec) -> dict[str, Any]:
+    """The resolved ``[crawl]`` config as Scrapy settings for the child (``-s NAME=VALUE``)."""
+    return {"VOXPOP_CONTACT_URL": crawl.contact_url, "USER_AGENT": USER_AGENT.format(contact_url=crawl.contact_url),
+            "VOXPOP_BACKFILL_DAYS": crawl.backfill_days, "VOXPOP_SINCE": crawl.since.isoformat() if crawl.since else ""}
+
+
+def absolute_database_url(url: str, base: Path | None = None) -> str:
+    """A SQLite URL with a relative path made absolute against ``base`` (default: this process's folder).
+
+    The child runs in another folder; it must open the same file the caller means.
+    """
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:" \
+            or parsed.database.startswith("file:") or Path(parsed.database).is_absolute():
+        return url
+    return parsed.set(database=str((base or Path.cwd()) / parsed.database)).render_as_string(hide_password=False)
+
+
+def crawl_environment(database_url: str, crawl: CrawlSpec | None,
+                      inherited: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The child's environment: our settings module, the database URL and (from ``crawl``) the Redis URL."""
+    env = dict(os.environ if inherited is None else inherited)
+    env.update({"SCRAPY_SETTINGS_MODULE": SETTINGS_MODULE, "VOXPOP_DATABASE_URL": absolute_database_url(database_url),
+                "PYTHONUNBUFFERED": "1"})
+    env.pop("SCRAPY_PROJECT", None)
+    if crawl is not None:  # the config decides; without one the caller's environment does
+        if crawl.redis_url:
+            env["VOXPOP_REDIS_URL"] = crawl.redis_url
+        else:
+            env.pop("VOXPOP_REDIS_URL", None)
+    return env
+
+
+def last_error_line(lines: list[str] | deque[str], limit: int = 400) -> str:
+    """The child's last error line (a traceback's last line, an ERROR log line), else its last line.
+
+    When the last error is a chain (``During handling of the above exception...``), the exception it
+    was raised during is named too: ``RuntimeError: ... (after redis...ConnectionError: ...)``.
+    """
+    texts = [line.strip() for line in lines if line.strip() and not line.strip().startswith(("'", "{"))]
+    for i in range(len(texts) - 1, -1, -1):
+        if not _ERROR_LINE.search(texts[i]):
+            continue
+        start = max((j for j in range(i) if _LOG_ERROR.search(texts[j])), default=-1)
+        chain = [t for t in texts[start + 1:i] if _EXCEPTION.match(t)]
+        cause = f" (after {chain[-1][:limit // 2]})" if chain and texts[i] != chain[-1] else ""
+        return texts[i][:limit] + cause
+    return texts[-1][:limit] if texts else "no output"
+
+
+_PAGES = re.compile(r"Crawled (\d+) pages? \(at \d+ pages?/min\), scraped (\d+) items?")
+_STORED = re.compile(r"voxpop progress: (\d+) stored, (\d+) updated, (\d+) unchanged, (\d+) dropped")
+_FINISHED = re.compile(r"voxpop: run \d+ (\w+): (\d+) stored, (\d+) updated, (\d+) unchanged, (\d+) dropped")
+
+
+def progress_of(line: str) -> dict[str, int] | None:
+    """The figures in one line of the child's log (Scrapy's page count, our batch counts), or None."""
+    if match := _PAGES.search(line):
+        return {"pages": int(match[1]), "items": int(match[2])}
+    if match := _STORED.search(line):
+        return {"stored": int(match[1]), "updated": int(match[2]), "unchanged": int(match[3]),
+                "dropped": int(match[4])}
+    if match := _FINISHED.search(line):
+        return {"stored": int(match[2]), "updated": int(match[3]), "unchanged": int(match[4]),
+                "dropped": int(match[5])}
+    return None
+
+
+def _pump(stream: Any, keep: deque[str], on_line: LineHandler | None) -> None:
+    for line in stream:
+        keep.append(line.rstrip("\n"))
+        if on_line is not None:
+            try:
+                on_line(line.rstrip("\n"))
+            except Exception:  # noqa: BLE001 - a progress display must never break the crawl
+                on_line = None
 
 
 def run_crawl(product_slug: str, source_name: str, spider: str, params: Mapping[str, Any] | None,
               database_url: str, timeout_s: float, base_url: str | None = None, since: str | None = None,
-              extra_settings: Mapping[str, Any] | None = None) -> CrawlOutcome:
+              extra_settings: Mapping[str, Any] | None = None, crawl: CrawlSpec | None = None,
+              on_line: LineHandler | None = None) -> CrawlOutcome:
     """Run one crawl of one source in a subprocess and return its recorded figures.
 
     Args:
@@ -88,6 +181,9 @@ def run_crawl(product_slug: str, source_name: str, spider: str, params: Mapping[
         base_url: overrides the real service (tests, demo).
         since: ``YYYY-MM-DD`` start of a first crawl's backfill.
         extra_settings: Scrapy settings passed with ``-s``.
+        crawl: the resolved ``[crawl]`` config (contact URL, backfill, Redis); None keeps the defaults
+            and the caller's ``VOXPOP_REDIS_URL``.
+        on_line: called with each line the child logs, as it comes (progress display).
     """
     from store.db import Store
     from store.models import CrawlRun
@@ -99,27 +195,29 @@ def run_crawl(product_slug: str, source_name: str, spider: str, params: Mapping[
         with store.transaction() as session:
             product = get_product(session, product_slug) or ensure_product(session, product_slug)
             run_id = start_crawl_run(session, spider, product.slug, None).id
-        settings = {"VOXPOP_CRAWL_RUN_ID": run_id, "LOG_LEVEL": "INFO", **dict(extra_settings or {})}
+        settings = {**(crawl_settings(crawl) if crawl is not None else {}), "VOXPOP_CRAWL_RUN_ID": run_id,
+                    "LOG_LEVEL": "INFO", **dict(extra_settings or {})}
         cmd = crawl_command(spider, product_slug, source_name, params or {}, base_url, since, settings)
-        env = {**os.environ, "VOXPOP_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
-        env.pop("SCRAPY_SETTINGS_MODULE", None)
         returncode: int | None
         failure: str | None = None
-        proc = subprocess.Popen(cmd, cwd=str(PROJECT_ROOT), env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        tail: deque[str] = deque(maxlen=400)
+        proc = subprocess.Popen(cmd, cwd=str(PACKAGE_ROOT), env=crawl_environment(database_url, crawl),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace",
+                                start_new_session=True)
+        reader = threading.Thread(target=_pump, args=(proc.stderr, tail, on_line), daemon=True)
+        reader.start()
         try:
-            _out, err = proc.communicate(timeout=timeout_s)
-            returncode = proc.returncode
+            returncode = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             _stop(proc)
-            _out, err = proc.communicate()
-            returncode = proc.returncode
+            returncode = proc.wait()
             failure = f"timed out after {timeout_s:g} s"
+        reader.join(10)
         with store.transaction() as session:
             run = session.get(CrawlRun, run_id)
             assert run is not None
             if run.status == "running":
-                reason = failure or f"crawl process exited with code {returncode}: {_tail(err or '')}"
+                reason = failure or f"crawl process exited with code {returncode}: {last_error_line(tail)}"
                 finish_crawl_run(session, run_id, status="failed", reason=reason, stored=run.stored,
                                  updated=run.updated, dropped=run.dropped,
                                  stats={**(run.stats or {}), "duration_s": round(time.monotonic() - started, 3)})

@@ -1,34 +1,27 @@
 """Scrapy settings of every voxpop crawl: polite by default, items stored in batches.
 
-The database comes from ``VOXPOP_DATABASE_URL``, else from ``voxpop.toml`` (``config.load_config``);
-the User-Agent names the configured contact URL. Tests and the runner override any of these with
-``-s NAME=VALUE``.
+The crawl process reads no config file. ``spiders.runner`` starts it with this module named
+explicitly (``SCRAPY_SETTINGS_MODULE``) and hands over the resolved config: the database and Redis
+URLs as ``VOXPOP_DATABASE_URL`` / ``VOXPOP_REDIS_URL`` (the frontier settings below depend on the
+latter) and the rest as ``-s NAME=VALUE`` (contact URL, User-Agent, backfill window). The defaults
+here are the config dataclasses' own, so a bare ``scrapy crawl`` behaves like an empty voxpop.toml.
 """
 
 from __future__ import annotations
 
 import os
 
-from config import DEFAULT_DATABASE_URL, Config, ConfigError, CrawlSpec, load_config
-
-_CONFIG: Config | None
-try:
-    _CONFIG = load_config()
-    _CONFIG_ERROR = ""
-except ConfigError as exc:  # a broken config must not break `scrapy list`; the run records it
-    _CONFIG = None
-    _CONFIG_ERROR = str(exc)
+from voxpop.config import DEFAULT_DATABASE_URL, CrawlSpec
 
 BOT_NAME = "voxpop"
 SPIDER_MODULES = ["spiders.sites"]
 NEWSPIDER_MODULE = "spiders.sites"
 
-VOXPOP_DATABASE_URL = os.environ.get("VOXPOP_DATABASE_URL") or (
-    _CONFIG.database_url if _CONFIG else DEFAULT_DATABASE_URL)
-VOXPOP_CONFIG_ERROR = _CONFIG_ERROR
-VOXPOP_CONTACT_URL = _CONFIG.crawl.contact_url if _CONFIG else CrawlSpec.contact_url
-VOXPOP_BACKFILL_DAYS = _CONFIG.crawl.backfill_days if _CONFIG else CrawlSpec.backfill_days
-VOXPOP_SINCE = _CONFIG.crawl.since.isoformat() if _CONFIG and _CONFIG.crawl.since else ""
+VOXPOP_DATABASE_URL = os.environ.get("VOXPOP_DATABASE_URL") or DEFAULT_DATABASE_URL
+VOXPOP_CONFIG_ERROR = ""  # a config problem the caller found; the run records it as its failure
+VOXPOP_CONTACT_URL = CrawlSpec.contact_url
+VOXPOP_BACKFILL_DAYS = CrawlSpec.backfill_days
+VOXPOP_SINCE = ""  # YYYY-MM-DD: a first crawl's backfill starts here instead of VOXPOP_BACKFILL_DAYS ago
 VOXPOP_BATCH_SIZE = 500  # posts per upsert transaction
 VOXPOP_WRITER = "thread"  # who writes full batches beside the crawl: "thread" or "process" (spiders.writer)
 VOXPOP_CRAWL_RUN_ID = 0  # set by spiders.runner: record into this CrawlRun instead of starting one
@@ -76,12 +69,13 @@ TELNETCONSOLE_ENABLED = False
 # a crawler of untrusted sites has no use for it.
 REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
+LOGSTATS_INTERVAL = 15.0  # pages crawled so far, in the log the runner streams as progress
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
 
-# Several crawl workers share one frontier through Redis when VOXPOP_REDIS_URL (or [crawl].redis_url)
-# is set: see spiders/distributed.py. Without it nothing changes.
+# Several crawl workers share one frontier through Redis when VOXPOP_REDIS_URL (the runner passes
+# [crawl].redis_url so) is set: see spiders/distributed.py. Without it nothing changes.
 from spiders.distributed import distributed_settings  # noqa: E402
 
-_REDIS_URL = os.environ.get("VOXPOP_REDIS_URL") or (_CONFIG.crawl.redis_url if _CONFIG else None)
+_REDIS_URL = os.environ.get("VOXPOP_REDIS_URL") or CrawlSpec.redis_url
 globals().update(distributed_settings(_REDIS_URL, base_extensions=EXTENSIONS))

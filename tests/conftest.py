@@ -23,7 +23,7 @@ from store.db import Store  # noqa: E402
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.wheel_support"]  # the built wheel, a venv with it installed
 if (Path(__file__).parent / "conftest_sites.py").exists():
     pytest_plugins.append("tests.conftest_sites")
 

@@ -17,13 +17,16 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import click  # noqa: E402
 
-import operations  # noqa: E402
 import scheduler  # noqa: E402
-import workers  # noqa: E402
-from config import Config, ConfigError, load_config  # noqa: E402
-from store.db import Store, StoreError  # noqa: E402
+from store.db import Store  # noqa: E402
+from voxpop import (
+    operations,  # noqa: E402
+    workers,  # noqa: E402
+)
+from voxpop.config import Config, load_config  # noqa: E402
+from voxpop.core.errors import VoxpopError  # noqa: E402
 
-DOMAIN_ERRORS: tuple[type[Exception], ...] = (ConfigError, StoreError, operations.JobError, FileNotFoundError)
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (VoxpopError, FileNotFoundError)
 
 
 class VoxpopGroup(click.Group):
@@ -93,6 +96,31 @@ def progress_bar(label: str, length: int | None) -> Iterator[Any]:
         yield bar.update
 
 
+class CrawlProgress:
+    """One progress line on stderr while a crawl child runs: pages, posts stored, drops.
+
+    On a terminal the line is rewritten in place; otherwise each update is its own line.
+    """
+
+    def __init__(self, product: str) -> None:
+        self.product = product
+        self.figures: dict[str, dict[str, int]] = {}
+        self.tty = sys.stderr.isatty()
+        self.written = False
+
+    def update(self, source: str, figures: dict[str, int]) -> None:
+        current = self.figures.setdefault(source, {})
+        current.update(figures)
+        line = (f"crawl {self.product}/{source}: {current.get('pages', 0)} pages, {current.get('stored', 0)} new, "
+                f"{current.get('updated', 0)} updated, {current.get('dropped', 0)} dropped")
+        click.echo(f"\r{line}\x1b[K" if self.tty else line, err=True, nl=not self.tty)
+        self.written = True
+
+    def close(self) -> None:
+        if self.tty and self.written:
+            click.echo("", err=True)
+
+
 def parse_day(value: str | None) -> datetime | None:
     """``YYYY-MM-DD`` (or a full ISO time) as an aware UTC datetime."""
     if value is None:
@@ -142,9 +170,17 @@ def init(state: State, as_json: bool) -> None:
 def crawl(state: State, product: str, source: str | None, as_json: bool) -> None:
     """Crawl a product's configured sources (each in its own process)."""
     state.store  # noqa: B018 - migrate and sync products before the crawl subprocesses start
-    outcomes = operations.crawl(state.config, product, source)
+    shown = CrawlProgress(product)
+    try:
+        outcomes = operations.crawl(state.config, product, source, on_progress=shown.update)
+    finally:
+        shown.close()
     emit(outcomes, as_json)
-    if any(o.get("status") == "failed" for o in outcomes):
+    failed = [o for o in outcomes if o.get("status") == "failed"]
+    for outcome in failed:
+        click.echo(f"voxpop: error: crawl {outcome['product']}/{outcome['source']} failed: {outcome.get('reason')}",
+                   err=True)
+    if failed:
         sys.exit(2)
 
 
@@ -247,11 +283,15 @@ def status(state: State, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def demo(workdir: Path, as_json: bool) -> None:
     """Run the whole path offline: local site, crawl, classify, detect, email, report."""
-    from demo import run_demo
+    from voxpop.demo.runner import run_demo
 
     summary = run_demo(workdir, echo=None if as_json else click.echo)
     if as_json:
         emit(summary, True)
+    if summary["failed"]:
+        stages = "; ".join(f"{f['stage']}: {f['reason']}" for f in summary["failed"])
+        click.echo(f"voxpop: error: demo failed at {stages}", err=True)
+        sys.exit(1)
 
 
 @main.command()

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from config import Config, ConfigError, ProductSpec
 from store.claims import (
     DEFAULT_LEASE_S,
     ClaimedPost,
@@ -34,6 +33,8 @@ from store.claims import (
 from store.db import Store
 from store.models import CrawlRun, Product, Source
 from store.repo import ensure_product, ensure_source, utcnow
+from voxpop.config import Config, ConfigError, ProductSpec
+from voxpop.core.errors import JobError  # noqa: F401 - re-exported: callers catch it from here
 
 if TYPE_CHECKING:
     from classify import Classifier
@@ -42,10 +43,6 @@ JOBSTORE_TABLE = "apscheduler_jobs"  # APScheduler's job store table (scheduler.
 
 log = logging.getLogger("voxpop.jobs")
 Progress = Callable[[int], None]
-
-
-class JobError(RuntimeError):
-    """A job cannot run as asked (unknown product, missing input, ...): one clear line for the user."""
 
 
 def open_store(config: Config) -> Store:
@@ -97,12 +94,24 @@ def also_argument(config: Config, product: str) -> str:
 
 
 def crawl(config: Config, product: str, source: str | None = None, *,
-          base_url: str | None = None, progress: Progress | None = None) -> list[dict[str, Any]]:
+          base_url: str | None = None, progress: Progress | None = None,
+          on_progress: Callable[[str, dict[str, int]], None] | None = None) -> list[dict[str, Any]]:
     """Run the configured sources of a product, each crawl in its own process with a timeout.
 
     A source that fails ends with its reason recorded; the other sources still run.
+    ``on_progress(source, figures)`` is called as the child logs pages crawled and posts stored.
     """
-    from spiders.runner import run_crawl
+    from spiders.runner import progress_of, run_crawl
+
+    def watcher(source_name: str) -> Callable[[str], None] | None:
+        if on_progress is None:
+            return None
+
+        def on_line(line: str) -> None:
+            figures = progress_of(line)
+            if figures:
+                on_progress(source_name, figures)
+        return on_line
 
     spec = config.product(product)
     sources = [s for s in spec.sources if source is None or s.name == source]
@@ -118,8 +127,9 @@ def crawl(config: Config, product: str, source: str | None = None, *,
             params["also"] = also_argument(config, product)
         outcome = run_crawl(product_slug=product, source_name=src.name, spider=src.spider, params=params,
                             database_url=config.database_url, timeout_s=src.timeout_s,
-                            since=config.crawl.since.isoformat() if config.crawl.since else None,
-                            extra_settings={"VOXPOP_EVERY_MINUTES": src.every_minutes})  # shared-frontier round
+                            since=config.crawl.since.isoformat() if config.crawl.since else None, crawl=config.crawl,
+                            extra_settings={"VOXPOP_EVERY_MINUTES": src.every_minutes},  # shared-frontier round
+                            on_line=watcher(src.name))
         outcomes.append(outcome.as_dict() if hasattr(outcome, "as_dict") else dict(vars(outcome)))
         if progress:
             progress(1)

@@ -20,8 +20,8 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
-import demo_content
-from config import Config, load_config
+from voxpop.config import Config, load_config
+from voxpop.demo import content as demo_content
 
 Echo = Callable[[str], None] | None
 APPSTORE_PAGES = 2
@@ -36,7 +36,7 @@ def _free_port() -> int:
 
 def write_site(root: Path, today: datetime) -> None:
     """Write the demo's site content in the local site server's format (see demo_site)."""
-    from demo_site import write_routes
+    from voxpop.demo.site import write_routes
 
     routes: dict[str, Any] = {}
     for product in demo_content.PRODUCTS:
@@ -105,21 +105,57 @@ def smtp_server(maildir: Path) -> Iterator[tuple[int, list[Any]]]:
         controller.stop()
 
 
+class StageFailed(Exception):
+    """A demo stage failed; the demo stops there (see :func:`run_demo`)."""
+
+
+def _stored_posts(store: Any) -> tuple[int, int]:
+    """(posts, alerts) the demo's database already holds."""
+    from sqlalchemy import func, select
+
+    from store.models import Alert, Post
+
+    with store.sessions() as session:
+        posts = session.scalar(select(func.count()).select_from(Post)) or 0
+        alerts = session.scalar(select(func.count()).select_from(Alert)) or 0
+    return int(posts), int(alerts)
+
+
 def run_demo(workdir: Path, echo: Echo = print) -> dict[str, Any]:
-    """Run every stage once and return a summary (also printed through ``echo``)."""
-    import operations
+    """Run every stage once and return a summary (also printed through ``echo``).
+
+    A stage that fails stops the demo: ``summary["failed"]`` lists ``{"stage", "reason"}`` (the crawl
+    child's own last error line for a crawl) and the ``voxpop demo`` command exits non-zero. A second
+    run in the same folder reuses its database (nothing is stored or sent twice) and says so.
+    """
     from alerts.deliver import deliver_pending
     from alerts.issues import run_detect
-    from demo_site import start_site
+    from voxpop import operations
+    from voxpop.demo.site import start_site
 
     say = echo or (lambda _line: None)
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     site_root, outbox = workdir / "site", workdir / "outbox"
     database_url = os.environ.get("VOXPOP_DATABASE_URL") or f"sqlite:///{workdir / 'voxpop.db'}"
-    summary: dict[str, Any] = {"workdir": str(workdir), "database": database_url.split("@")[-1]}
+    summary: dict[str, Any] = {"workdir": str(workdir), "database": database_url.split("@")[-1], "failed": []}
     started = time.monotonic()
     now = datetime.now(UTC)
+    earlier_eml = set(outbox.glob("*.eml")) if outbox.exists() else set()
+
+    def fail(stage: str, reason: str) -> None:
+        summary["failed"].append({"stage": stage, "reason": reason})
+        say(f"  {stage:7} FAILED: {reason}")
+
+    def stage(name: str, work: Callable[[], None]) -> None:
+        if summary["failed"]:
+            return
+        try:
+            work()
+        except StageFailed as exc:
+            fail(name, str(exc))
+        except Exception as exc:  # noqa: BLE001 - any stage error ends the demo with its name and reason
+            fail(name, f"{exc.__class__.__name__}: {exc}")
 
     write_site(site_root, now)
     site_url, stop_site = start_site(site_root)
@@ -130,52 +166,82 @@ def run_demo(workdir: Path, echo: Echo = print) -> dict[str, Any]:
             config: Config = load_config(config_path, environ={})
             say(f"voxpop demo: site {site_url}, database {summary['database']}, SMTP 127.0.0.1:{smtp_port}")
             store = operations.open_store(config)
+            before_posts, before_alerts = _stored_posts(store)
+            summary["reused"] = {"posts": before_posts, "alerts": before_alerts, "eml": len(earlier_eml)}
+            if before_posts or earlier_eml:
+                say(f"  reusing {summary['database']} from an earlier demo: {before_posts} posts, {before_alerts} "
+                    f"alerts, {len(earlier_eml)} .eml in {outbox}; nothing is stored or sent twice "
+                    f"(delete {workdir} to start clean)")
 
-            crawled = []
-            for product in config.products:
-                for outcome in operations.crawl(config, product.slug):
-                    crawled.append(outcome)
-                    say(f"  crawl   {product.slug:9} {outcome.get('source', ''):9} {outcome.get('status')}: "
-                        f"{outcome.get('stored', 0)} new, {outcome.get('updated', 0)} updated, "
-                        f"{outcome.get('dropped', 0)} dropped")
-            summary["crawl"] = {
-                "runs": len(crawled), "stored": sum(o.get("stored", 0) for o in crawled),
-                "updated": sum(o.get("updated", 0) for o in crawled),
-                "dropped": sum(o.get("dropped", 0) for o in crawled),
-                "failed": [o for o in crawled if o.get("status") == "failed"],
-            }
+            def crawl() -> None:
+                crawled = []
+                for product in config.products:
+                    for outcome in operations.crawl(config, product.slug):
+                        crawled.append(outcome)
+                        say(f"  crawl   {product.slug:9} {outcome.get('source', ''):9} {outcome.get('status')}: "
+                            f"{outcome.get('stored', 0)} new, {outcome.get('updated', 0)} updated, "
+                            f"{outcome.get('dropped', 0)} dropped")
+                summary["crawl"] = {
+                    "runs": len(crawled), "stored": sum(o.get("stored", 0) for o in crawled),
+                    "updated": sum(o.get("updated", 0) for o in crawled),
+                    "dropped": sum(o.get("dropped", 0) for o in crawled),
+                    "failed": [o for o in crawled if o.get("status") == "failed"],
+                }
+                failed = summary["crawl"]["failed"]
+                if failed:
+                    raise StageFailed("; ".join(f"{o['product']}/{o['source']}: {o.get('reason')}" for o in failed))
+                if not _stored_posts(store)[0]:
+                    raise StageFailed("the crawls finished but stored no posts")
 
-            t0 = time.monotonic()
-            classified = operations.classify_pending(store, config)
-            summary["classify"] = {**classified.as_dict(), "seconds": round(time.monotonic() - t0, 1)}
-            say(f"  classify {classified.classified} posts ({classified.skipped_language} not English) "
-                f"in {summary['classify']['seconds']} s with {classified.model_version}")
+            def classify() -> None:
+                t0 = time.monotonic()
+                classified = operations.classify_pending(store, config)
+                summary["classify"] = {**classified.as_dict(), "seconds": round(time.monotonic() - t0, 1)}
+                say(f"  classify {classified.classified} posts ({classified.skipped_language} not English) "
+                    f"in {summary['classify']['seconds']} s with {classified.model_version}")
 
-            detections = {}
-            for product in config.products:
-                report = run_detect(store, config, product.slug)
-                detections[product.slug] = report.as_dict() if hasattr(report, "as_dict") else report
-            summary["detect"] = detections
-            for slug, det in detections.items():
-                say(f"  detect  {slug:9} {json.dumps(_short(det), default=str)}")
+            def detect() -> None:
+                detections = {}
+                for product in config.products:
+                    report = run_detect(store, config, product.slug)
+                    detections[product.slug] = report.as_dict() if hasattr(report, "as_dict") else report
+                summary["detect"] = detections
+                for slug, det in detections.items():
+                    say(f"  detect  {slug:9} {json.dumps(_short(det), default=str)}")
 
-            delivered = deliver_pending(store, config)
-            summary["alert"] = delivered.as_dict() if hasattr(delivered, "as_dict") else delivered
-            summary["emails_received"] = len(received)
-            summary["eml"] = sorted(str(p) for p in outbox.glob("*.eml")) if outbox.exists() else []
-            say(f"  alert   {len(received)} email(s) delivered to the local SMTP server")
+            def alert() -> None:
+                delivered = deliver_pending(store, config)
+                summary["alert"] = delivered.as_dict() if hasattr(delivered, "as_dict") else delivered
+                summary["emails_received"] = len(received)
+                summary["eml"] = sorted(str(p) for p in set(outbox.glob("*.eml")) - earlier_eml) \
+                    if outbox.exists() else []
+                say(f"  alert   {len(received)} email(s) delivered to the local SMTP server")
+                if delivered.failed or delivered.retrying:
+                    raise StageFailed(f"{delivered.failed + delivered.retrying} delivery(ies) failed: "
+                                      f"{'; '.join(delivered.errors[:3]) or 'see the deliveries table'}")
 
-            report_path = operations.make_report(store, config, None, now - timedelta(days=30), now, "html",
-                                                workdir / "report.html", email=False)
-            summary["report"] = str(report_path)
+            def report() -> None:
+                report_path = operations.make_report(store, config, None, now - timedelta(days=30), now, "html",
+                                                     workdir / "report.html", email=False)
+                summary["report"] = str(report_path)
+
+            for name, work in (("crawl", crawl), ("classify", classify), ("detect", detect), ("alert", alert),
+                               ("report", report)):
+                stage(name, work)
             store.dispose()
     finally:
         stop_site()
     summary["seconds"] = round(time.monotonic() - started, 1)
     say("")
+    if summary["failed"]:
+        first = summary["failed"][0]
+        say(f"demo FAILED at stage {first['stage']}: {first['reason']}")
+        return summary
     say("outputs:")
     for path in summary["eml"]:
         say(f"  email   {path}")
+    if earlier_eml:
+        say(f"  ({len(earlier_eml)} earlier .eml kept in {outbox})")
     say(f"  report  {summary['report']}")
     say(f"  store   {summary['database']}")
     say(f"done in {summary['seconds']} s")

@@ -1,0 +1,3 @@
+"""voxpop: everything outside the card's top level (cli, operations, workers, config, demo, core)."""
+
+__version__ = "0.1.0"
