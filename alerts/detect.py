@@ -117,6 +117,7 @@ class Cluster:
     last_alert_at: datetime | None = None
     alert_counts: dict[str, int] = field(default_factory=dict)
     version_alerts: list[str] = field(default_factory=list)  # versions this issue was alerted in
+    last_version: str | None = None  # the app version of the latest member
     merged_into: int | None = None
     stats: dict[str, Any] = field(default_factory=dict)
     added: list[tuple[int, float]] = field(default_factory=list)  # members added since the last save
@@ -291,6 +292,8 @@ class Detector:
             cluster.need_types[post.need_type] = cluster.need_types.get(post.need_type, 0) + 1
         if post.version:
             cluster.versions[post.version] = cluster.versions.get(post.version, 0) + 1
+            if cluster.last_seen == post.created_at:
+                cluster.last_version = post.version
         cluster.negative += int(post.negative)
         cluster.added.append((post.id, round(float(similarity), 4)))
         if self.keep_texts:
@@ -419,6 +422,8 @@ class Detector:
         if gone.last_alert_at and (survivor.last_alert_at is None or gone.last_alert_at > survivor.last_alert_at):
             survivor.last_alert_at = gone.last_alert_at
         survivor.version_alerts = sorted(set(survivor.version_alerts) | set(gone.version_alerts))
+        if gone.last_seen and survivor.last_seen == gone.last_seen and gone.last_version:
+            survivor.last_version = gone.last_version
         if survivor.state == "candidate" and gone.state != "candidate":
             survivor.state, survivor.state_changed_at = gone.state, gone.state_changed_at
         survivor.members = sorted(survivor.members + gone.members, key=lambda m: (m.created_at, m.id))[
@@ -527,7 +532,7 @@ class Detector:
                 out = dict(chosen or {})
                 if vfig is not None and chosen is not vfig:
                     out["version_test"] = vfig
-                version = release[0] if release is not None else None
+                version = release[0] if by_version and release is not None else cluster.last_version
                 events.append(Event(kind=ISSUE_ALERT_KINDS[state], day=day, key=key, state=state, figures=out,
                                     version=version))
         if warm:

@@ -167,6 +167,7 @@ def _cluster_from_row(issue: Issue) -> Cluster:
         labelled_size=int(stats.get("labelled_size", 0)), state_changed_at=issue.state_changed_at,
         last_alert_at=datetime.fromisoformat(last_alert) if last_alert else None,
         alert_counts=dict(stats.get("alert_counts", {})), version_alerts=list(stats.get("version_alerts", [])),
+        last_version=stats.get("last_version"),
         merged_into=issue.merged_into, stats={"last_test": stats.get("last_test")},
     )
 
@@ -181,7 +182,7 @@ def _issue_values(cluster: Cluster) -> dict[str, Any]:
         "stats": {"need_types": cluster.need_types, "versions": cluster.versions, "negative": cluster.negative,
                   "labelled_size": cluster.labelled_size, "alert_counts": cluster.alert_counts,
                   "last_alert_at": cluster.last_alert_at.isoformat() if cluster.last_alert_at else None,
-                  "version_alerts": list(cluster.version_alerts),
+                  "version_alerts": list(cluster.version_alerts), "last_version": cluster.last_version,
                   "last_test": _jsonable((cluster.stats or {}).get("last_test"))},
         "merged_into": cluster.merged_into,
     }
