@@ -15,7 +15,7 @@ date ranges between releases.
 3. Scoring as IDEA (Gao et al., ICSE 2018) does: each issue alert falls in the release window of its
    day; an alert in window v is correct when its label or first 10 keywords share a word (lowercase,
    light stemming, stopwords never count) with a keyword group of the notes of v or v+1 (strict: two
-   words). Precision is averaged over windows with alerts; recall is the share of fix-keyword groups
+   words); alerts of windows where neither note is informative are not judged. Precision is averaged over windows with alerts; recall is the share of fix-keyword groups
    (of releases whose windows the replay covers) matched by an alert of window v-1 or v; F is their
    harmonic mean. A second line counts no generic release-note word ("bug", "fix", "update", ...).
 4. Apps are split into tuning and reported apps; the reported mean is over the apps not tuned on.
@@ -167,6 +167,8 @@ def score(alerts: list[dict[str, Any]], gold: list[dict[str, Any]], first: date,
         w = next((i for i, (_, s, e) in enumerate(wins) if s <= day <= e), None)
         if w is None:
             continue
+        if not any(by_version[wins[u][0]].get("informative") for u in (w, w + 1) if u < len(wins)):
+            continue  # notes that say nothing ("bug fixes") judge no alert: IDEA scores informative releases
         words = words_of([a.get("label") or "", *list(a.get("keywords") or [])[:10]], generic)
         ok = False
         for u in (w, w + 1):
