@@ -15,7 +15,8 @@ date ranges between releases.
 3. Scoring as IDEA (Gao et al., ICSE 2018) does: each issue alert falls in the release window of its
    day; an alert in window v is correct when its label or first 10 keywords share a word (lowercase,
    light stemming, stopwords never count) with a keyword group of the notes of v or v+1 (strict: two
-   words); alerts of windows where neither note is informative are not judged. Precision is averaged over windows with alerts; recall is the share of fix-keyword groups
+   words); alerts of windows where neither note is informative are not judged. Precision is
+   averaged over windows with alerts; recall is the share of fix-keyword groups
    (of releases whose windows the replay covers) matched by an alert of window v-1 or v; F is their
    harmonic mean. A second line counts no generic release-note word ("bug", "fix", "update", ...).
 4. Apps are split into tuning and reported apps; the reported mean is over the apps not tuned on.
