@@ -1,8 +1,9 @@
-"""The item every voxpop spider yields: one post with the fields of ``store.repo.PostRecord``.
+"""The item every voxpop spider yields: one post as the source gave it, not yet validated.
 
-Spiders fill what the source gives; the pipelines validate, normalise (HTML to text, control
-characters, whitespace, dates to UTC, language) and store. Plain ``dict`` items with the same keys
-are accepted too.
+Spiders fill what the source gives; ``NormalizePipeline`` turns it, once, into the one post
+contract :class:`voxpop.core.post.PostRecord` through :func:`voxpop.core.post.validate_post` (the
+validator ``voxpop import`` uses too), and that record is what the store pipeline writes. Plain
+``dict`` items with the same keys are accepted too.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-TEXT_FORMATS = ("text", "html")
+from voxpop.core.post import TEXT_FORMATS
+
+__all__ = ["ITEM_FIELDS", "TEXT_FORMATS", "PostItem"]
 
 
 @dataclass
@@ -22,7 +25,7 @@ class PostItem:
         source: the spider name (``appstore``, ``discourse``, ...); filled from the spider when empty.
         external_id: the id the source gives the post; unique within the source.
         text: the body; HTML when ``text_format == "html"``.
-        rating: on a 1..5 scale (spiders scale the source's own scale), or None.
+        rating: on the 1..5 scale of ``voxpop.core.post`` (spiders scale the source's own), or None.
         created_at: a ``datetime`` or any form ``voxpop.core.text.parse_datetime`` reads.
         products: extra product slugs a community post names (the crawled product is implied).
         raw: the source's own record, kept as-is (must be JSON-serialisable).
@@ -46,8 +49,7 @@ class PostItem:
     @classmethod
     def from_dict(cls, data: dict[str, Any], **overrides: Any) -> PostItem:
         """Build an item from a parser's dict, ignoring keys that are not item fields."""
-        names = {f.name for f in fields(cls)}
-        values = {k: v for k, v in {**data, **overrides}.items() if k in names}
+        values = {k: v for k, v in {**data, **overrides}.items() if k in _NAMES}
         values.setdefault("external_id", "")
         values.setdefault("text", "")
         if values.get("products") is None:
@@ -60,3 +62,4 @@ class PostItem:
 
 
 ITEM_FIELDS = tuple(f.name for f in fields(PostItem))
+_NAMES = frozenset(ITEM_FIELDS)

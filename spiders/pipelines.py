@@ -1,9 +1,10 @@
 """Item pipelines: validate and normalise posts, then store them in batches and record the crawl run.
 
 ``NormalizePipeline`` turns whatever a spider yielded (a :class:`spiders.items.PostItem` or a dict
-with the same keys) into a clean ``PostItem``: HTML to text, control characters stripped,
-whitespace collapsed, dates in UTC, language detected. A bad item is dropped with a counted reason
-(``voxpop/dropped/<reason>`` in the stats, ``dropped_by_reason`` in the run) and never stored half-way.
+with the same keys) into the post contract, a :class:`voxpop.core.post.PostRecord`: HTML to text,
+control characters stripped, whitespace collapsed, dates in UTC, language detected. A bad item is
+dropped with a counted reason (``voxpop/dropped/<reason>`` in the stats, ``dropped_by_reason`` in the
+run) and never stored half-way.
 
 ``StorePipeline`` upserts posts through ``store.repo.upsert_posts`` every ``VOXPOP_BATCH_SIZE``
 items and at close, loads the source's high-water mark into the spider when the crawl opens, and
@@ -12,27 +13,19 @@ finishes the :class:`store.models.CrawlRun` with its figures when the spider clo
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import time
-from collections import Counter
-from dataclasses import replace
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 
-from spiders.items import TEXT_FORMATS, PostItem
-from voxpop.core.text import clean_text, detect_language, html_to_text
-from voxpop.core.timeutil import parse_datetime
+from spiders.health import STORE_ERROR_STAT, RunRecord, verdict_of
+from spiders.items import PostItem
+from voxpop.core.post import InvalidPost, PostRecord, validate_post
 
 logger = logging.getLogger(__name__)
-
-MAX_TEXT_CHARS = 20_000
-MAX_FIELD_CHARS = {"external_id": 300, "author": 300, "version": 100, "found_by": 300, "language": 10}
-
 
 class Dropped(DropItem):
     """A dropped item with a short machine-readable reason (``missing_text``, ``bad_date``, ...)."""
@@ -42,95 +35,29 @@ class Dropped(DropItem):
         self.reason = reason
 
 
-def json_safe(value: Any) -> bool:
-    """Whether ``value`` serialises to JSON."""
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
+def normalize_item(item: Any, default_source: str = "", check_raw: bool = True) -> PostRecord:
+    """Validate and normalise one post into the post contract; raise :class:`Dropped` with a reason.
 
-
-def _as_item(item: Any) -> PostItem:
-    if isinstance(item, PostItem):
-        return item
-    if isinstance(item, dict):
-        return PostItem.from_dict(item)
-    raise Dropped("not_a_post", f"unexpected item type {type(item).__name__}")
-
-
-def _optional_text(value: Any, name: str) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
-        raise Dropped(f"bad_{name}", f"{name} is {type(value).__name__}, expected text")
-    text = clean_text(value).replace("\n", " ") if name != "title" else clean_text(value)
-    limit = MAX_FIELD_CHARS.get(name)
-    if limit and len(text) > limit:
-        text = text[:limit]
-    return text or None
-
-
-def normalize_item(item: Any, default_source: str = "", check_raw: bool = True) -> PostItem:
-    """Validate and normalise one post; raise :class:`Dropped` with a reason when it is unusable.
-
-    ``check_raw=False`` skips serialising ``raw`` to prove it is JSON (the store pipeline finds
-    such items itself when a batch fails, which keeps the common path fast).
+    One conversion: the spider's :class:`PostItem` (or dict) goes through
+    :func:`voxpop.core.post.validate_post`, the validator ``voxpop import`` uses too.
+    ``check_raw=False`` skips serialising ``raw`` to prove it is JSON (the writer finds such posts
+    itself when a batch fails, which keeps the common path fast).
     """
-    post = _as_item(item)
-    source = post.source or default_source
-    if not source:
-        raise Dropped("missing_source", "no source name")
-    external_id = post.external_id
-    if isinstance(external_id, int) and not isinstance(external_id, bool):
-        external_id = str(external_id)
-    if not isinstance(external_id, str) or not external_id.strip():
-        raise Dropped("missing_external_id", f"external_id is {external_id!r}")
-    external_id = external_id.strip()[: MAX_FIELD_CHARS["external_id"]]
-    if post.text_format not in TEXT_FORMATS:
-        raise Dropped("bad_text_format", f"text_format {post.text_format!r}")
-    if not isinstance(post.text, str):
-        raise Dropped("bad_text", f"text is {type(post.text).__name__}")
-    text = html_to_text(post.text) if post.text_format == "html" else clean_text(post.text)
-    if not text:
-        raise Dropped("missing_text", f"{source}/{external_id} has no text")
-    if len(text) > MAX_TEXT_CHARS:
-        text = text[:MAX_TEXT_CHARS]
-    rating = post.rating
-    if rating is not None:
-        if isinstance(rating, str):
-            try:
-                rating = float(rating)
-            except ValueError:
-                raise Dropped("bad_rating", f"rating {rating!r}") from None
-        if isinstance(rating, bool) or not isinstance(rating, int | float) or math.isnan(rating) \
-                or not 1.0 <= float(rating) <= 5.0:
-            raise Dropped("bad_rating", f"rating {rating!r} is not on the 1..5 scale")
-        rating = float(rating)
+    if isinstance(item, PostItem):
+        data: Mapping[str, Any] = item.__dict__
+    elif isinstance(item, dict):
+        data = item
+    else:
+        raise Dropped("not_a_post", f"unexpected item type {type(item).__name__}")
+    get = data.get
     try:
-        created_at = parse_datetime(post.created_at)
-    except (ValueError, TypeError, OverflowError, OSError):
-        raise Dropped("bad_date", f"created_at {str(post.created_at)[:60]!r}") from None
-    url = post.url
-    if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
-        url = None
-    raw = post.raw
-    if raw is not None and not isinstance(raw, dict):
-        raw = {"value": raw}
-    if raw is not None and check_raw and not json_safe(raw):
-        raise Dropped("bad_raw", "raw payload is not JSON-serialisable")
-    products = post.products or []
-    if not isinstance(products, list | tuple) or not all(isinstance(p, str) for p in products):
-        raise Dropped("bad_products", f"products {products!r}")
-    language = _optional_text(post.language, "language") or detect_language(text)
-    return replace(
-        post, source=source, external_id=external_id, text=text, text_format="text",
-        title=_optional_text(post.title, "title"), author=_optional_text(post.author, "author"),
-        version=_optional_text(post.version, "version"), found_by=_optional_text(post.found_by, "found_by"),
-        url=url, rating=rating, created_at=created_at, language=language, raw=raw, products=list(products),
-    )
+        return validate_post(
+            source=get("source") or default_source, external_id=get("external_id", ""), text=get("text", ""),
+            text_format=get("text_format") or "text", url=get("url"), author=get("author"), title=get("title"),
+            rating=get("rating"), created_at=get("created_at"), version=get("version"), language=get("language"),
+            found_by=get("found_by"), raw=get("raw"), products=get("products"), check_raw=check_raw)
+    except InvalidPost as exc:
+        raise Dropped(exc.reason, exc.detail) from None
 
 
 class NormalizePipeline:
@@ -138,22 +65,23 @@ class NormalizePipeline:
 
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
-        self.dropped: Counter[str] = Counter()
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> NormalizePipeline:
-        pipeline = cls(crawler)
-        crawler.voxpop_dropped = pipeline.dropped  # read by StorePipeline when the run is finished
-        return pipeline
+        return cls(crawler)
 
-    def process_item(self, item: Any) -> PostItem:
+    def process_item(self, item: Any) -> PostRecord:
         spider = self.crawler.spider
         try:
             return normalize_item(item, default_source=getattr(spider, "name", ""), check_raw=False)
         except Dropped as exc:
-            self.dropped[exc.reason] += 1
-            self.crawler.stats.inc_value(f"voxpop/dropped/{exc.reason}")
+            self.crawler.stats.inc_value(f"voxpop/dropped/{exc.reason}")  # the run's dropped_by_reason
             raise
+
+
+def _dropped_by_reason(stats: Mapping[str, Any]) -> dict[str, int]:
+    prefix = "voxpop/dropped/"
+    return {key[len(prefix):]: int(value) for key, value in stats.items() if key.startswith(prefix) and value}
 
 
 def _status_counts(stats: dict[str, Any]) -> dict[str, int]:
@@ -173,7 +101,7 @@ class StorePipeline:
         self.batch_size = max(1, settings.getint("VOXPOP_BATCH_SIZE", 500))
         self.given_run_id = settings.getint("VOXPOP_CRAWL_RUN_ID", 0)
         self.config_error = settings.get("VOXPOP_CONFIG_ERROR") or ""
-        self.buffer: list[PostItem] = []
+        self.buffer: list[PostRecord] = []
         self.stored = self.updated = self.unchanged = 0
         self.store_errors = 0
         self.store_error: str | None = None
@@ -229,34 +157,26 @@ class StorePipeline:
 
     # ---------------------------------------------------------------- items
 
-    def process_item(self, item: PostItem) -> PostItem:
+    def process_item(self, item: PostRecord) -> PostRecord:
         self.buffer.append(item)
         if len(self.buffer) >= self.batch_size:
             self._flush_in_background()
         return item
 
-    def _take_rows(self) -> list[dict[str, Any]]:
+    def _take_rows(self) -> list[PostRecord]:
         batch, self.buffer = self.buffer, []
-        return [{
-            "source": item.source, "external_id": item.external_id, "text": item.text, "url": item.url,
-            "author": item.author, "title": item.title, "rating": item.rating,
-            "created_at": item.created_at if isinstance(item.created_at, datetime) else None,
-            "version": item.version, "language": item.language, "found_by": item.found_by, "raw": item.raw,
-            "products": list(item.products),
-        } for item in batch]
+        return batch
 
     def _account(self, batch_size: int, result: tuple[int, int, int] | None, error: str | None,
                  bad_raw: int = 0) -> None:
         """Add a written batch's counts (on the reactor thread)."""
         if bad_raw:
-            dropped = getattr(self.crawler, "voxpop_dropped", None)
-            if dropped is not None:
-                dropped["bad_raw"] += bad_raw
             self.crawler.stats.inc_value("voxpop/dropped/bad_raw", bad_raw)
             batch_size -= bad_raw
         if error is not None:
             self.store_errors += batch_size
             self.store_error = error
+            self.crawler.stats.set_value(STORE_ERROR_STAT, error)
             self.crawler.stats.inc_value("voxpop/dropped/store_error", batch_size)
             logger.error("voxpop: could not store %d posts: %s", batch_size, error)
             return
@@ -268,8 +188,9 @@ class StorePipeline:
         self.unchanged += unchanged
         self.crawler.stats.inc_value("voxpop/stored", stored)
         self.crawler.stats.inc_value("voxpop/updated", updated)
+        self.crawler.stats.inc_value("voxpop/unchanged", unchanged)
         self.crawler.stats.inc_value("voxpop/batches")
-        dropped = sum((getattr(self.crawler, "voxpop_dropped", None) or {}).values()) + self.store_errors
+        dropped = sum(_dropped_by_reason(self.crawler.stats.get_stats()).values())
         logger.info("voxpop progress: %d stored, %d updated, %d unchanged, %d dropped", self.stored, self.updated,
                     self.unchanged, dropped)
 
@@ -332,68 +253,38 @@ class StorePipeline:
     # ---------------------------------------------------------------- close
 
     def run_figures(self, reason: str) -> tuple[str, str | None, dict[str, Any]]:
-        """The run's status, reason and statistics from the spider and the crawler stats."""
+        """The run's status and reason (the crawl-health verdict) and its statistics."""
         spider = self.crawler.spider
         stats = dict(self.crawler.stats.get_stats())
-        dropped = dict(getattr(self.crawler, "voxpop_dropped", {}) or {})
-        if self.store_errors:
-            dropped["store_error"] = self.store_errors
-        pages = getattr(spider, "pages", 0)
-        malformed = getattr(spider, "malformed_pages", 0)
-        errors = getattr(spider, "error_count", 0)
+        record = RunRecord.of(spider)
         figures: dict[str, Any] = {
-            "pages": pages,
-            "malformed_pages": malformed,
-            "malformed_skipped": getattr(spider, "malformed_given_up", malformed),
+            "pages": record.pages,
+            "malformed_pages": record.malformed_pages,
+            "malformed_skipped": record.malformed_given_up,
             "requests": int(stats.get("downloader/request_count", 0)),
             "responses": int(stats.get("downloader/response_count", 0)),
             "http_status": _status_counts(stats),
             "retries": int(stats.get("retry/count", 0)),
             "retry_after_honoured": int(stats.get("voxpop/retry_after_honoured", 0)),
             "robots_forbidden": int(stats.get("robotstxt/forbidden", 0)),
-            "errors": list(getattr(spider, "errors", [])),
-            "error_count": errors,
-            "dropped_by_reason": dropped,
+            "errors": list(record.errors),
+            "error_count": record.error_count,
+            "dropped_by_reason": _dropped_by_reason(stats),
             "unchanged": self.unchanged,
-            "caps_hit": list(getattr(spider, "caps_hit", [])),
+            "caps_hit": list(record.caps_hit),
             "finish_reason": reason,
             "duration_s": round(time.monotonic() - self.started, 3),
             "items_scraped": int(stats.get("item_scraped_count", 0)),
             "store_s": round(self.store_seconds, 3),
         }
-        totals = dict(getattr(spider, "reported_total", {}))
+        totals = dict(record.reported_total)
         if totals:
             figures["reported_total"] = totals["default"] if list(totals) == ["default"] else totals
-        figures.update(getattr(spider, "info", {}) or {})
+        figures.update(record.info or {})
         if self.config_error:
             figures["config_error"] = self.config_error
-        disabled = getattr(spider, "disabled_reason", None)
-        if disabled:
-            return "failed", disabled, figures
-        if self.store_error and not (self.stored or self.updated or self.unchanged):
-            return "failed", self.store_error, figures
-        problems: list[str] = []
-        if reason != "finished":
-            problems.append(f"ended early: {reason}")
-        if errors:
-            failures = [e for e in spider.errors if not e["error"].startswith("malformed")]
-            first = failures[0] if failures else {"error": "request failed", "url": ""}
-            problems.append(f"{errors} request(s) failed, first: {first['error']} at {first['url']}")
-        lost = getattr(spider, "malformed_given_up", malformed)
-        if lost:
-            problems.append(f"{lost} malformed page(s) skipped")
-        forbidden = max(figures["robots_forbidden"], getattr(spider, "forbidden_by_robots", 0))
-        if forbidden:
-            problems.append(f"{forbidden} request(s) forbidden by robots.txt")
-        if getattr(spider, "rate_limited", 0):
-            problems.append("rate limit ended the crawl early")
-        if self.store_error:
-            problems.append(self.store_error)
-        if not problems:
-            return "ok", None, figures
-        if pages == 0:
-            return "failed", "; ".join(problems), figures
-        return "partial", "; ".join(problems), figures
+        verdict = verdict_of(self.crawler, spider, reason)
+        return verdict.status, verdict.reason, figures
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         from store.repo import finish_crawl_run

@@ -61,6 +61,7 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "scrapy.extensions.telnet.TelnetConsole": None,
     "scrapy.extensions.remote_control.RemoteControl": None,
+    "spiders.health.CrawlHealth": 100,  # ok / partial / failed into the stats when the spider closes
 }
 
 COOKIES_ENABLED = False

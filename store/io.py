@@ -13,9 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.models import Classification, Issue, IssuePost, Post, PostProduct
-from store.repo import PostRecord, UpsertResult, upsert_posts
-from voxpop.core.text import clean_text, detect_language
-from voxpop.core.timeutil import parse_datetime
+from store.repo import UpsertResult, upsert_posts
+from voxpop.core.post import PostRecord, validate_post
 
 IMPORT_BATCH = 500
 EXPORT_FIELDS = [
@@ -43,41 +42,22 @@ class ImportReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"rows": self.rows, "stored": self.result.stored, "updated": self.result.updated,
-                "unchanged": self.result.unchanged, "skipped": len(self.bad),
+                "unchanged": self.result.unchanged, "linked": self.result.linked, "skipped": len(self.bad),
                 "bad_rows": [{"line": b.line, "reason": b.reason} for b in self.bad]}
 
 
 def parse_import_row(obj: Any, source: str) -> PostRecord:
-    """Validate one import row into a PostRecord; raises ValueError with the reason."""
+    """Validate one import row into the post contract; raises ValueError with the reason.
+
+    The same validator as the crawl (:func:`voxpop.core.post.validate_post`): rating 1-5, URLs
+    http(s) only, the same text cap, dates in UTC.
+    """
     if not isinstance(obj, dict):
         raise ValueError("not a JSON object")
-    external_id = obj.get("id")
-    if external_id is None or str(external_id).strip() == "":
-        raise ValueError("missing id")
-    text = obj.get("text")
-    if not isinstance(text, str) or not clean_text(text):
-        raise ValueError("missing or empty text")
-    rating = obj.get("rating")
-    if rating is not None:
-        if isinstance(rating, bool) or not isinstance(rating, (int, float)) or not 0 <= rating <= 5:
-            raise ValueError(f"bad rating {rating!r} (expected a number 0-5)")
-        rating = float(rating)
-    try:
-        created = parse_datetime(obj.get("date"))
-    except ValueError as exc:
-        raise ValueError(f"bad date: {exc}") from None
-    cleaned = clean_text(text)
-    title = clean_text(obj.get("title")) if isinstance(obj.get("title"), str) else None
-    return PostRecord(
-        source=source, external_id=str(external_id), text=cleaned, title=title or None, rating=rating,
-        created_at=created, author=_opt_str(obj.get("author")), url=_opt_str(obj.get("url")),
-        version=_opt_str(obj.get("version")), language=detect_language(f"{title or ''} {cleaned}"),
-        raw={k: v for k, v in obj.items() if k != "text"},
-    )
-
-
-def _opt_str(value: Any) -> str | None:
-    return None if value is None else clean_text(str(value))[:300] or None
+    return validate_post(
+        source=source, external_id=obj.get("id"), text=obj.get("text"), title=obj.get("title"),
+        rating=obj.get("rating"), created_at=obj.get("date"), author=obj.get("author"), url=obj.get("url"),
+        version=obj.get("version"), raw={k: v for k, v in obj.items() if k != "text"})
 
 
 def _read_lines(handle: IO[str]) -> Iterator[tuple[int, str]]:

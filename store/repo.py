@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, tuple_, update
@@ -13,46 +11,25 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from store.models import POST_PENDING, CrawlRun, Post, PostProduct, Product, Source
+from voxpop.core.post import PostRecord  # noqa: F401 - the post contract, re-exported for store callers
 from voxpop.core.timeutil import utcnow
-
-
-@dataclass(frozen=True)
-class PostRecord:
-    """A normalised, validated post ready to store (what pipelines and ``import`` produce)."""
-
-    source: str
-    external_id: str
-    text: str
-    url: str | None = None
-    author: str | None = None
-    title: str | None = None
-    rating: float | None = None
-    created_at: datetime | None = None
-    version: str | None = None
-    language: str | None = None
-    found_by: str | None = None
-    raw: dict[str, Any] | None = None
-    extra_product_ids: tuple[int, ...] = ()
-
-    def content_hash(self) -> str:
-        """A digest of the fields whose change means the post was edited."""
-        parts = [self.title or "", self.text, "" if self.rating is None else f"{self.rating:g}", self.version or ""]
-        return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
 @dataclass
 class UpsertResult:
-    """What an upsert did: rows inserted, rows changed (edited posts), rows already identical."""
+    """What an upsert did: rows inserted, rows changed (edited posts), rows already identical, new product links."""
 
     stored: int = 0
     updated: int = 0
     unchanged: int = 0
     ids: list[int] = field(default_factory=list)
+    linked: int = 0  # post-to-product links made (an unchanged post linked to another product counts here)
 
     def add(self, other: UpsertResult) -> None:
         self.stored += other.stored
         self.updated += other.updated
         self.unchanged += other.unchanged
+        self.linked += other.linked
         self.ids.extend(other.ids)
 
 
@@ -154,7 +131,7 @@ def upsert_posts(session: Session, product_id: int, records: Sequence[PostRecord
         # A concurrent writer may have won the race for some keys: count only what we wrote.
         result.stored += sum(1 for row in inserted if row.fetched_at == now)
         result.unchanged += len(new_rows) - result.stored
-    _link_products(session, by_key.values(), product_id, result.ids)
+    result.linked = _link_products(session, by_key.values(), product_id, result.ids)
     return result
 
 
@@ -167,9 +144,10 @@ def _post_values(record: PostRecord, digest: str) -> dict[str, Any]:
     }
 
 
-def _link_products(session: Session, records: Iterable[PostRecord], product_id: int, post_ids: list[int]) -> None:
+def _link_products(session: Session, records: Iterable[PostRecord], product_id: int, post_ids: list[int]) -> int:
+    """Link each post to its products; returns how many links were new (posts already stored count too)."""
     if not post_ids:
-        return
+        return 0
     # Each post is linked to the crawled product and to its own extra products (not the batch's).
     wanted = {(r.source, r.external_id): {product_id, *r.extra_product_ids} for r in records}
     found = session.execute(
@@ -182,6 +160,7 @@ def _link_products(session: Session, records: Iterable[PostRecord], product_id: 
             for pid in sorted(wanted.get((row.source, row.external_id), ())) if (row.id, pid) not in have]
     if rows:
         session.execute(_insert(session)(PostProduct.__table__).on_conflict_do_nothing(), rows)
+    return len(rows)
 
 
 def start_crawl_run(session: Session, spider: str, product_slug: str, source_id: int | None) -> CrawlRun:

@@ -139,14 +139,24 @@ class _KeepingHandler:
         return "250 Message accepted for delivery"
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    """Start aiosmtpd on a free port; stop it after the test."""
+def start_smtp(handler: Any) -> tuple[Any, int]:
+    """The one way tests run an SMTP server: aiosmtpd with ``handler`` on a free port; returns (controller, port).
+
+    Pick the port first: aiosmtpd echoes its ``port`` argument rather than choosing one.
+    """
     from aiosmtpd.controller import Controller
 
-    server = SmtpServer(host="127.0.0.1", port=free_port())
-    controller = Controller(_KeepingHandler(server), hostname=server.host, port=server.port)
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
+    return controller, port
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server that keeps what it receives; stopped after the test."""
+    server = SmtpServer(host="127.0.0.1", port=0)
+    controller, server.port = start_smtp(_KeepingHandler(server))
     try:
         yield server
     finally:

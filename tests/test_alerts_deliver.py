@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from alerts.deliver import CRASH_ENV, LEASE_S, deliver_pending, undelivered_summary
+from alerts.deliver import LEASE_S, deliver_pending, undelivered_summary
 from alerts.issues import run_detect
 from store.models import Alert, Delivery
 from tests.alert_support import FlakyHandler, WebhookReceiver, make_config, queue_alert
-from tests.conftest import PROJECT_ROOT, free_port
+from tests.conftest import PROJECT_ROOT, free_port, start_smtp
 from tests.detect_data import burst, insert_posts, stream
 
 
@@ -51,12 +51,8 @@ def test_injected_burst_is_alerted_once_and_reruns_send_nothing(store: Any, smtp
 
 
 def _flaky_server(script: list[str]) -> tuple[Any, FlakyHandler, int]:
-    from aiosmtpd.controller import Controller
-
     handler = FlakyHandler(script, delay=2.5)
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
+    controller, port = start_smtp(handler)
     return controller, handler, port
 
 
@@ -106,11 +102,14 @@ def test_gives_up_after_max_attempts_and_stays_visible(store: Any, tmp_path: Pat
     assert summary["failed_rows"][0]["kind"] == "issue_new" and summary["failed_rows"][0]["error"]
 
 
+# The fault is the test's own: the child replaces the step after the send with an abrupt exit.
 CRASHING_CHILD = """
-import json, sys
+import json, os, sys
 from voxpop.config import parse_config
 from store.db import Store
+from alerts import deliver
 from alerts.deliver import deliver_pending
+deliver._mark_sent = lambda *args, **kwargs: os._exit(17)
 cfg = parse_config(json.loads(sys.argv[2]), "child.toml", environ={})
 deliver_pending(Store(sys.argv[1]), cfg)
 print("not reached")
@@ -124,7 +123,7 @@ def test_process_killed_between_send_and_mark_resends_once_with_same_message_id(
     data = {"products": [{"slug": "acme", "name": "Acme", "own": True, "recipients": ["ops@example.com"]}],
             "smtp": {"host": "127.0.0.1", "port": smtp_server.port, "timeout_s": 5.0},
             "alerts": {"outbox_dir": str(tmp_path / "outbox")}}
-    env = {**os.environ, CRASH_ENV: "1", "PYTHONPATH": str(PROJECT_ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     child = subprocess.run([sys.executable, "-c", CRASHING_CHILD, sqlite_store.url, json.dumps(data)],
                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert child.returncode == 17, child.stderr

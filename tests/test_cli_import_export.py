@@ -5,10 +5,9 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
-from click.testing import CliRunner
-
-from voxpop.cli import main
+from tests.cli_support import invoke
 
 ROWS = [
     '{"id": "a1", "text": "The sync between my phone and laptop is instant.", "rating": 5, "date": "2026-10-01"}',
@@ -27,9 +26,8 @@ def _write(tmp_path: Path, rows: list[str]) -> Path:
     return path
 
 
-def _invoke(db_url: str, *args: str) -> object:
-    return CliRunner().invoke(main, list(args), env={"VOXPOP_DATABASE_URL": db_url, "VOXPOP_CONFIG": ""},
-                              catch_exceptions=False)
+def _invoke(db_url: str, *args: str) -> Any:
+    return invoke(*args, db_url=db_url)
 
 
 def test_import_keeps_good_rows_and_names_bad_lines(tmp_path: Path, db_url: str) -> None:
@@ -75,7 +73,6 @@ def test_export_jsonl_and_csv_round_trip(tmp_path: Path, db_url: str) -> None:
 
 
 def test_unknown_product_is_one_clear_line(sqlite_url: str) -> None:
-    result = CliRunner().invoke(main, ["export", "--product", "ghost"],
-                                env={"VOXPOP_DATABASE_URL": sqlite_url, "VOXPOP_CONFIG": ""})
+    result = invoke("export", "--product", "ghost", db_url=sqlite_url)
     assert result.exit_code == 1
     assert "voxpop: error: unknown product(s): ghost" in result.stderr

@@ -20,6 +20,7 @@ from spiders.pipelines import Dropped, normalize_item
 from spiders.runner import PROJECT_ROOT, crawl_command
 from tests.conftest_sites import CrawlHelper, make_site, respond
 from tests.review_sites import appstore_entry, appstore_page
+from voxpop.core.post import PostRecord
 
 # ---------------------------------------------------------------- demo_site
 
@@ -80,11 +81,12 @@ def test_normalize_cleans_and_detects_language() -> None:
                            " on my phone and it is very annoying</p>", "text_format": "html",
                            "title": "  Broken\u200b  sync ", "rating": "4", "created_at": "2026-11-20T10:00:00+02:00",
                            "url": "javascript:alert(1)", "products": ["jotter"]})
-    assert isinstance(item, PostItem)
+    assert isinstance(item, PostRecord)
     assert item.external_id == "12" and item.text == "Sync & export are broken on my phone and it is very annoying"
     assert item.title == "Broken sync" and item.rating == 4.0 and item.url is None
     assert item.created_at == datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
-    assert item.language == "en" and item.products == ["jotter"]
+    assert item.language == "en" and item.products == ("jotter",)
+    assert normalize_item(PostItem(external_id="7", text="<b>x</b> y", source="s")).text == "<b>x</b> y"  # plain text
 
 
 @pytest.mark.parametrize("fields,reason", [

@@ -52,3 +52,42 @@ RuntimeError: Engine slot not assigned
         "crawl: error: Unable to find spider: nope"
     assert last_error_line(["starting", "still going"]) == "still going"
     assert last_error_line([]) == "no output"
+
+
+def test_spider_registry_is_scrapys_list_and_the_config_accepts_exactly_it() -> None:
+    from spiders.registry import community_spiders, spider_names
+    from voxpop.config import KNOWN_SPIDERS
+
+    assert spider_names() == tuple(sorted(KNOWN_SPIDERS))  # config (below spiders) keeps a copy; this ties them
+    assert community_spiders() == {"reddit", "hackernews", "stackexchange", "github", "mastodon", "bluesky"}
+
+
+def test_crawl_health_verdicts() -> None:
+    from spiders.health import STORE_ERROR_STAT, RunRecord, Verdict, assess
+
+    done = {"item_scraped_count": 3, "downloader/response_count": 2, "voxpop/stored": 3}
+    assert assess(RunRecord(pages=1), done, "finished") == Verdict("ok")
+    assert assess(RunRecord(), {"downloader/response_count": 1}, "finished") == \
+        Verdict("failed", "empty crawl: no page was parsed")
+    assert assess(RunRecord(pages=1, disabled_reason="disabled: set TOKEN"), done, "finished") == \
+        Verdict("failed", "disabled: set TOKEN")
+    partial = assess(RunRecord(pages=2, error_count=1, errors=[{"url": "http://x/2", "error": "HTTP 500"}]), done,
+                     "finished")
+    assert partial == Verdict("partial", "1 request(s) failed, first: HTTP 500 at http://x/2")
+    assert assess(RunRecord(pages=1), {**done, "voxpop/stored": 0, STORE_ERROR_STAT: "store error: locked"},
+                  "finished") == Verdict("failed", "store error: locked")
+    assert assess(RunRecord(pages=1), done, "shutdown").status == "partial"
+
+
+def test_status_names_failed_crawls(sqlite_store: object, tmp_path: Path) -> None:
+    from store.repo import finish_crawl_run, start_crawl_run
+    from voxpop import operations
+    from voxpop.config import parse_config
+
+    config = parse_config({"products": [{"slug": "notely"}]}, "t.toml", environ={})
+    with sqlite_store.transaction() as session:  # type: ignore[attr-defined]
+        run = start_crawl_run(session, "appstore", "notely", None)
+        finish_crawl_run(session, run.id, status="failed", reason="empty crawl: no page was parsed", stored=0,
+                         updated=0, dropped=0, stats={})
+    status = operations.status(sqlite_store, config)  # type: ignore[arg-type]
+    assert status["crawl_problems"] == {"notely/appstore": "failed: empty crawl: no page was parsed"}

@@ -155,10 +155,8 @@ def test_alert_time_is_independent_of_wall_clock(acme: tuple[Any, Any]) -> None:
 def test_cli_detect_backtest_issues_and_alert(sqlite_url: str, smtp_server: Any, tmp_path: Path) -> None:
     import json
 
-    from click.testing import CliRunner
-
     from store.db import Store
-    from voxpop.cli import main
+    from tests.cli_support import invoke
 
     store = Store(sqlite_url)
     insert_posts(store, "acme", stream(days=40) + burst(100000, BURST_DAY, 8))
@@ -170,8 +168,7 @@ def test_cli_detect_backtest_issues_and_alert(sqlite_url: str, smtp_server: Any,
         '[[products]]\nslug = "acme"\nname = "Acme"\nown = true\n', encoding="utf-8")
 
     def voxpop(*args: str) -> Any:
-        result = CliRunner().invoke(main, ["--config", str(config), *args], env={"VOXPOP_DATABASE_URL": sqlite_url},
-                                    catch_exceptions=False)
+        result = invoke(*args, config=config, db_url=sqlite_url)
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout) if "--json" in args else result.output
 

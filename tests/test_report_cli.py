@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-
-from click.testing import CliRunner
+from typing import Any
 
 from store.db import Store
 from tests import report_data as rd
-from voxpop.cli import main
+from tests.cli_support import invoke
 
 
-def _invoke(db_url: str, *args: str) -> object:
-    return CliRunner().invoke(main, list(args), env={"VOXPOP_DATABASE_URL": db_url, "VOXPOP_CONFIG": ""},
-                              catch_exceptions=False)
+def _invoke(db_url: str, *args: str) -> Any:
+    return invoke(*args, db_url=db_url)
 
 
 def test_report_command_writes_json_and_html(tmp_path: Path, db_url: str) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -18,13 +18,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import click  # noqa: E402
 
 import scheduler  # noqa: E402
-from store.db import Store  # noqa: E402
-from voxpop import (
-    operations,  # noqa: E402
-    workers,  # noqa: E402
-)
+from voxpop import operations, workers  # noqa: E402
 from voxpop.config import Config, load_config  # noqa: E402
 from voxpop.core.errors import VoxpopError  # noqa: E402
+
+if TYPE_CHECKING:
+    from store.db import Store
 
 DOMAIN_ERRORS: tuple[type[Exception], ...] = (VoxpopError, FileNotFoundError)
 
@@ -204,21 +203,13 @@ def classify_cmd(state: State, input_path: Path | None, output_path: Path | None
     if input_path is not None:
         if output_path is None:
             raise click.UsageError("--input needs --output")
-        from classify.filemode import classify_file, load_jobs
-
-        if jobs_path is not None:
-            load_jobs(jobs_path)  # fail fast on a bad jobs file, before the model loads
         total = sum(1 for line in input_path.open(encoding="utf-8", errors="replace") if line.strip())
         with progress_bar("classifying", total) as advance:
-            result = classify_file(input_path, output_path, jobs_path, operations.get_classifier(state.config),
-                                   progress=advance)
+            result = operations.classify_file(state.config, input_path, output_path, jobs_path, progress=advance)
         emit(result.as_dict() if hasattr(result, "as_dict") else vars(result), as_json)
         return
     store = state.store
-    with store.sessions() as session:
-        from store.claims import backlog
-
-        pending = backlog(session).get("pending", 0)
+    pending = operations.pending_count(store)
     with progress_bar("classifying", limit or pending) as advance:
         report = operations.classify_pending(store, state.config, limit=limit, reclassify=reclassify,
                                             product=product, lease_s=lease_s, progress=advance)
@@ -233,18 +224,14 @@ def classify_cmd(state: State, input_path: Path | None, output_path: Path | None
 @pass_state
 def import_cmd(state: State, input_path: Path, product: str, source: str, as_json: bool) -> None:
     """Import posts from JSONL (id, text, optional title, rating, date, author, url, version)."""
-    from store.io import import_posts
-    from store.repo import ensure_product
-
-    spec = operations.configured_product(state.config, product)
     total = sum(1 for line in input_path.open(encoding="utf-8", errors="replace") if line.strip())
-    with state.store.transaction() as session:
-        pid = ensure_product(session, product, spec.name if spec else product, spec.own if spec else False).id
-        with progress_bar("importing", total) as advance:
-            report = import_posts(session, pid, input_path, source=source, progress=advance)
+    with progress_bar("importing", total) as advance:
+        report = operations.import_file(state.store, state.config, product, input_path, source=source,
+                                        progress=advance)
     data = report.as_dict()
     human = (f"imported {report.rows - len(report.bad)} of {report.rows} rows: {report.result.stored} new, "
-             f"{report.result.updated} updated, {report.result.unchanged} unchanged, {len(report.bad)} skipped")
+             f"{report.result.updated} updated, {report.result.unchanged} unchanged, "
+             f"{report.result.linked} linked to {product}, {len(report.bad)} skipped")
     for bad in report.bad:
         human += f"\n  line {bad.line}: {bad.reason}"
     emit(data, as_json, human)
@@ -254,19 +241,21 @@ def import_cmd(state: State, input_path: Path, product: str, source: str, as_jso
 @click.option("--product", required=True)
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON summary on stdout (needs --out).")
 @pass_state
-def export_cmd(state: State, product: str, fmt: str, out_path: Path | None) -> None:
+def export_cmd(state: State, product: str, fmt: str, out_path: Path | None, as_json: bool) -> None:
     """Export a product's posts with their classifications and issue ids."""
-    from store.io import iter_export_rows, write_export
-
-    pid = operations.product_ids(state.store, [product])[product]
-    with state.store.sessions() as session:
-        if out_path is None:
-            write_export(iter_export_rows(session, pid), fmt, sys.stdout)
-            return
-        with out_path.open("w", encoding="utf-8", newline="") as handle:
-            count = write_export(iter_export_rows(session, pid), fmt, handle)
-    click.echo(f"wrote {count} posts to {out_path}", err=True)
+    if out_path is None:
+        if as_json:
+            raise click.UsageError("--json needs --out (the posts themselves go to stdout otherwise)")
+        operations.export_posts(state.store, product, fmt, sys.stdout)
+        return
+    with out_path.open("w", encoding="utf-8", newline="") as handle:
+        count = operations.export_posts(state.store, product, fmt, handle)
+    if as_json:
+        emit({"product": product, "format": fmt, "path": str(out_path), "posts": count}, True)
+    else:
+        click.echo(f"wrote {count} posts to {out_path}", err=True)
 
 
 @main.command()
@@ -301,10 +290,11 @@ def demo(workdir: Path, as_json: bool) -> None:
 @pass_state
 def detect(state: State, product: str, as_of: str | None, as_json: bool) -> None:
     """Group unmet needs into issues and queue alerts for new or rising ones."""
-    from alerts.issues import run_detect
-
-    report = run_detect(state.store, state.config, product, as_of=parse_day(as_of))
-    emit(report.as_dict() if hasattr(report, "as_dict") else report, as_json)
+    result = operations.detect_product(state.store, state.config, product, as_of=parse_day(as_of))
+    if "skipped" in result:
+        click.echo(f"voxpop: {result['skipped']}; nothing done", err=True)
+        sys.exit(3)
+    emit(result["report"], as_json)
 
 
 @main.command()
@@ -315,11 +305,9 @@ def detect(state: State, product: str, as_of: str | None, as_json: bool) -> None
 @pass_state
 def backtest(state: State, product: str, start: str, end: str, as_json: bool) -> None:
     """Replay history day by day and print the alerts that would have fired (nothing is sent)."""
-    from alerts.issues import backtest as run_backtest
-
     first, last = parse_day(start), parse_day(end)
     assert first is not None and last is not None  # both options are required
-    emit(run_backtest(state.store, state.config, product, first, last), as_json)
+    emit(operations.backtest(state.store, state.config, product, first, last), as_json)
 
 
 @main.command("issues")
@@ -328,9 +316,12 @@ def backtest(state: State, product: str, start: str, end: str, as_json: bool) ->
 @pass_state
 def issues_cmd(state: State, product: str, as_json: bool) -> None:
     """List a product's issues with state, size and daily counts."""
-    from alerts.issues import list_issues
-
-    emit(list_issues(state.store, product), as_json)
+    operations.product_ids(state.store, [product])  # an unknown product is one clear error line
+    found = operations.list_issues(state.store, product)
+    if not found and not as_json:
+        click.echo(f"no issues for {product} yet (run `voxpop detect --product {product}` after classifying)")
+        return
+    emit(found, as_json)
 
 
 @main.command()
@@ -339,10 +330,11 @@ def issues_cmd(state: State, product: str, as_json: bool) -> None:
 @pass_state
 def alert(state: State, digest: bool, as_json: bool) -> None:
     """Deliver pending alerts (email, webhooks), retrying failures with backoff."""
-    from alerts.deliver import deliver_pending
-
-    report = deliver_pending(state.store, state.config, digest=digest or None)  # None: the config decides
-    emit(report.as_dict() if hasattr(report, "as_dict") else report, as_json)
+    result = operations.deliver_alerts(state.store, state.config, digest=digest or None)  # None: the config decides
+    if "skipped" in result:
+        click.echo(f"voxpop: {result['skipped']}; nothing sent", err=True)
+        sys.exit(3)
+    emit(result["delivered"], as_json)
 
 
 @main.command()

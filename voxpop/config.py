@@ -263,7 +263,7 @@ def _source(r: _Reader, crawl: CrawlSpec) -> SourceSpec:
     params_raw = r.get("params", dict, {}, "a table of spider arguments")
     params = {str(k): ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in params_raw.items()}
     return SourceSpec(name=r.text("name", spider), spider=spider, params=params,
-                      every_minutes=r.integer("every_minutes", 360, minimum=1),
+                      every_minutes=r.integer("every_minutes", SourceSpec.every_minutes, minimum=1),
                       timeout_s=r.integer("timeout_s", crawl.timeout_s, minimum=1))
 
 
@@ -276,7 +276,7 @@ def _product(r: _Reader, crawl: CrawlSpec) -> ProductSpec:
     if len(names) != len(set(names)):
         raise ConfigError(f"{r.path}: {r.prefix}sources: source names must be unique, got {names}")
     jobs = tuple(_job(r.at("jobs", i, t)) for i, t in enumerate(r.tables("jobs")))
-    return ProductSpec(slug=slug, name=r.text("name", slug), own=r.flag("own", False), sources=sources,
+    return ProductSpec(slug=slug, name=r.text("name", slug), own=r.flag("own", ProductSpec.own), sources=sources,
                        jobs=jobs, recipients=r.strings("recipients"), keywords=r.strings("keywords"))
 
 
@@ -337,34 +337,38 @@ def parse_config(data: Mapping[str, Any], path: str = "voxpop.toml",
     r = _Reader(path, data, "")
     c = r.sub("crawl")
     crawl = CrawlSpec(contact_url=c.text("contact_url", CrawlSpec.contact_url), since=_parse_date(c, "since"),
-                      backfill_days=c.integer("backfill_days", 90, minimum=1),
-                      timeout_s=c.integer("timeout_s", 1800, minimum=1), redis_url=_redis_url(c, env))
+                      backfill_days=c.integer("backfill_days", CrawlSpec.backfill_days, minimum=1),
+                      timeout_s=c.integer("timeout_s", CrawlSpec.timeout_s, minimum=1), redis_url=_redis_url(c, env))
     products = tuple(_product(r.at("products", i, t), crawl) for i, t in enumerate(r.tables("products")))
     slugs = [p.slug for p in products]
     if len(slugs) != len(set(slugs)):
         raise ConfigError(f"{path}: products: slugs must be unique, got {slugs}")
     s = r.sub("smtp")
-    smtp = SmtpSpec(host=s.text("host", "127.0.0.1"), port=s.integer("port", 25, minimum=1),
-                    security=s.choice("security", "none", ("none", "starttls", "ssl")),
-                    username=s.text("username"), password_env=s.text("password_env", "VOXPOP_SMTP_PASSWORD"),
-                    sender=s.text("sender", "voxpop@localhost"), timeout_s=s.number("timeout_s", 30.0, low=0.1))
+    smtp = SmtpSpec(host=s.text("host", SmtpSpec.host), port=s.integer("port", SmtpSpec.port, minimum=1),
+                    security=s.choice("security", SmtpSpec.security, ("none", "starttls", "ssl")),
+                    username=s.text("username"), password_env=s.text("password_env", SmtpSpec.password_env),
+                    sender=s.text("sender", SmtpSpec.sender),
+                    timeout_s=s.number("timeout_s", SmtpSpec.timeout_s, low=0.1))
     webhooks = tuple(
         WebhookSpec(name=w.text("name", required=True), url=w.text("url", required=True),
-                    kind=w.choice("kind", "json", ("json", "slack")), secret_env=w.text("secret_env"),
+                    kind=w.choice("kind", WebhookSpec.kind, ("json", "slack")), secret_env=w.text("secret_env"),
                     products=w.strings("products"))
         for w in (r.at("webhooks", i, t) for i, t in enumerate(r.tables("webhooks")))
     )
     a = r.sub("alerts")
     alerts = AlertSpec(
-        recipients=a.strings("recipients"), digest=a.flag("digest", False), outbox_dir=a.text("outbox_dir", "outbox"),
-        max_attempts=a.integer("max_attempts", 5, minimum=1), retry_base_s=a.number("retry_base_s", 30.0),
+        recipients=a.strings("recipients"), digest=a.flag("digest", AlertSpec.digest),
+        outbox_dir=a.text("outbox_dir", AlertSpec.outbox_dir),
+        max_attempts=a.integer("max_attempts", AlertSpec.max_attempts, minimum=1),
+        retry_base_s=a.number("retry_base_s", AlertSpec.retry_base_s),
         **_detection(a),
     )
     reports = tuple(
         ReportSpec(name=x.text("name", required=True), products=x.strings("products"),
-                   recipients=x.strings("recipients"), since_days=x.integer("since_days", 30, minimum=1),
-                   cron=x.text("cron", "mon 07:00"),
-                   format=x.choice("format", "html", ("html", "md", "csv", "json")))
+                   recipients=x.strings("recipients"),
+                   since_days=x.integer("since_days", ReportSpec.since_days, minimum=1),
+                   cron=x.text("cron", ReportSpec.cron),
+                   format=x.choice("format", ReportSpec.format, ("html", "md", "csv", "json")))
         for x in (r.at("reports", i, t) for i, t in enumerate(r.tables("reports")))
     )
     for report in reports:
@@ -372,13 +376,16 @@ def parse_config(data: Mapping[str, Any], path: str = "voxpop.toml",
         if unknown:
             raise ConfigError(f"{path}: reports: report {report.name!r} names unknown products {sorted(unknown)}")
     sc = r.sub("schedule")
-    schedule = ScheduleSpec(classify_every_minutes=sc.integer("classify_every_minutes", 5, minimum=1),
-                            detect_every_minutes=sc.integer("detect_every_minutes", 60, minimum=1),
-                            deliver_every_minutes=sc.integer("deliver_every_minutes", 5, minimum=1),
-                            digest_at=sc.text("digest_at", "08:00"), timezone=sc.text("timezone", "UTC"))
+    default = ScheduleSpec()
+    schedule = ScheduleSpec(
+        classify_every_minutes=sc.integer("classify_every_minutes", default.classify_every_minutes, minimum=1),
+        detect_every_minutes=sc.integer("detect_every_minutes", default.detect_every_minutes, minimum=1),
+        deliver_every_minutes=sc.integer("deliver_every_minutes", default.deliver_every_minutes, minimum=1),
+        digest_at=sc.text("digest_at", default.digest_at), timezone=sc.text("timezone", default.timezone))
     k = r.sub("classify")
-    classify = ClassifySpec(model_dir=k.text("model_dir"), batch_size=k.integer("batch_size", 32, minimum=1),
-                            max_tokens=k.integer("max_tokens", 128, minimum=8))
+    classify = ClassifySpec(model_dir=k.text("model_dir"),
+                            batch_size=k.integer("batch_size", ClassifySpec.batch_size, minimum=1),
+                            max_tokens=k.integer("max_tokens", ClassifySpec.max_tokens, minimum=8))
     database_url = env.get("VOXPOP_DATABASE_URL") or r.text("database_url", DEFAULT_DATABASE_URL)
     return Config(path=path, database_url=database_url, products=products, smtp=smtp, webhooks=webhooks,
                   alerts=alerts, reports=reports, schedule=schedule, classify=classify, crawl=crawl)

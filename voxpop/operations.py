@@ -75,9 +75,6 @@ def product_ids(store: Store, slugs: Sequence[str]) -> dict[str, int]:
 # ---------------------------------------------------------------- crawl
 
 
-COMMUNITY_SPIDERS = ("reddit", "hackernews", "stackexchange", "github", "mastodon", "bluesky")
-
-
 def also_argument(config: Config, product: str) -> str:
     """The ``also`` argument of a community spider: the other products and the names that mark them.
 
@@ -101,6 +98,7 @@ def crawl(config: Config, product: str, source: str | None = None, *,
     A source that fails ends with its reason recorded; the other sources still run.
     ``on_progress(source, figures)`` is called as the child logs pages crawled and posts stored.
     """
+    from spiders.registry import community_spiders
     from spiders.runner import progress_of, run_crawl
 
     def watcher(source_name: str) -> Callable[[str], None] | None:
@@ -123,7 +121,7 @@ def crawl(config: Config, product: str, source: str | None = None, *,
         params = dict(src.params)
         if base_url:
             params["base_url"] = base_url
-        if src.spider in COMMUNITY_SPIDERS and "also" not in params:
+        if src.spider in community_spiders() and "also" not in params:
             params["also"] = also_argument(config, product)
         outcome = run_crawl(product_slug=product, source_name=src.name, spider=src.spider, params=params,
                             database_url=config.database_url, timeout_s=src.timeout_s,
@@ -307,8 +305,12 @@ def status(store: Store, config: Config) -> dict[str, Any]:
             "products": session.scalar(select(func.count()).select_from(Product)) or 0,
             "alerts": session.scalar(select(func.count()).select_from(Alert)) or 0,
         }
+        # The crawl-health verdicts that need a look: a failed or empty last crawl is named at the top.
+        unhealthy = {key: f"{run['status']}: {run['reason'] or 'no reason recorded'}"
+                     for key, run in last_runs.items() if run["status"] in ("failed", "partial")}
         return {
             "database": store.engine.url.render_as_string(hide_password=True),
+            "crawl_problems": unhealthy,
             "posts": backlog(session), "counts": counts, "crawls": last_runs,
             "deliveries": deliveries, "failed_deliveries": failed, "jobs": job_runs,
             "undelivered": sum(n for st, n in deliveries.items() if st != "sent"),
@@ -357,8 +359,74 @@ def detect_all(store: Store, config: Config) -> dict[str, Any]:
     return {"products": results}
 
 
-def deliver_alerts(store: Store, config: Config, *, digest: bool = False) -> dict[str, Any]:
-    """Deliver pending alerts as the only alert leader (never two senders at once)."""
+def detect_product(store: Store, config: Config, product: str, *, as_of: datetime | None = None) -> dict[str, Any]:
+    """Run issue detection for one product under the same leader lock as the scheduler's detect job."""
+    from store.locks import leader_lock
+
+    with leader_lock(store, "detect") as held:
+        if not held:
+            return {"skipped": "another process holds the detect lock"}
+        from alerts.issues import run_detect
+
+        return {"report": plain(run_detect(store, config, product, as_of=as_of))}
+
+
+def backtest(store: Store, config: Config, product: str, first: datetime, last: datetime) -> Any:
+    """Replay a product's history day by day: the alerts that would have fired (nothing is stored or sent)."""
+    from alerts.issues import backtest as run_backtest
+
+    return run_backtest(store, config, product, first, last)
+
+
+def list_issues(store: Store, product: str) -> list[dict[str, Any]]:
+    """A product's issues with state, size and daily counts."""
+    from alerts.issues import list_issues as issues_of
+
+    return list(issues_of(store, product))
+
+
+def pending_count(store: Store) -> int:
+    """Posts waiting for the classifier."""
+    with store.sessions() as session:
+        return int(backlog(session).get("pending", 0))
+
+
+def classify_file(config: Config, input_path: Path, output_path: Path, jobs_path: Path | None,
+                  progress: Progress | None = None) -> Any:
+    """File mode of ``voxpop classify``: JSONL in, predictions out (a bad jobs file fails before the model loads)."""
+    from classify.filemode import classify_file as run_file
+    from classify.filemode import load_jobs
+
+    if jobs_path is not None:
+        load_jobs(jobs_path)
+    return run_file(input_path, output_path, jobs_path, get_classifier(config), progress=progress)
+
+
+def import_file(store: Store, config: Config, product: str, input_path: Path, *, source: str = "import",
+                progress: Progress | None = None) -> Any:
+    """``voxpop import``: a JSONL file into ``product`` (created if new) through the one post validator."""
+    from store.io import import_posts
+
+    spec = configured_product(config, product)
+    with store.transaction() as session:
+        pid = ensure_product(session, product, spec.name if spec else product, spec.own if spec else False).id
+        return import_posts(session, pid, input_path, source=source, progress=progress)
+
+
+def export_posts(store: Store, product: str, fmt: str, handle: Any) -> int:
+    """``voxpop export``: a product's posts with classifications and issue ids, as JSONL or CSV; returns the count."""
+    from store.io import iter_export_rows, write_export
+
+    pid = product_ids(store, [product])[product]
+    with store.sessions() as session:
+        return int(write_export(iter_export_rows(session, pid), fmt, handle))
+
+
+def deliver_alerts(store: Store, config: Config, *, digest: bool | None = False) -> dict[str, Any]:
+    """Deliver pending alerts as the only alert leader (never two senders at once).
+
+    ``digest=None`` lets the config decide (``[alerts].digest``), as ``voxpop alert`` does.
+    """
     from store.locks import leader_lock
 
     with leader_lock(store, "alert") as held:

@@ -127,13 +127,15 @@ def validate_post(*, source: str, external_id: Any, text: Any, text_format: str 
     """
     if not source:
         raise InvalidPost("missing_source", "no source name")
-    if isinstance(external_id, int) and not isinstance(external_id, bool):
+    if isinstance(external_id, int | float) and not isinstance(external_id, bool):
         external_id = str(external_id)
     if not isinstance(external_id, str) or not external_id.strip():
         raise InvalidPost("missing_external_id", f"missing id ({external_id!r})")
     external_id = external_id.strip()[: MAX_FIELD_CHARS["external_id"]]
     if text_format not in TEXT_FORMATS:
         raise InvalidPost("bad_text_format", f"text_format {text_format!r}")
+    if text is None:
+        raise InvalidPost("missing_text", f"missing or empty text ({source}/{external_id})")
     if not isinstance(text, str):
         raise InvalidPost("bad_text", f"text is {type(text).__name__}")
     body = html_to_text(text) if text_format == "html" else clean_text(text)
