@@ -190,8 +190,11 @@ def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, backgroun
         df.update(phrases(s))
     min_df = 1 if n_m < 4 else max(2, math.ceil(0.05 * n_m))
     pool = [p for p, c in df.items() if c >= min_df]
-    if not pool:
-        return (keywords[0] if keywords else ""), keywords
+    if not pool:  # no phrase shared by enough members: the longest phrase of the most representative one
+        own = sorted(phrases(sentences[0]), key=lambda p: (-len(p), p))
+        surface = _surface(sentences)
+        label = " ".join(surface.get(w, w) for w in own[0]) if own else (keywords[0] if keywords else "")
+        return label, keywords or list(dict.fromkeys(content_words(sentences[0])))[:KEYWORDS]
     bg: Counter[tuple[str, ...]] = Counter()
     pool_set = set(pool)
     for s in background:
