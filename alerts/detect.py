@@ -1,32 +1,39 @@
 """Emerging-issue detection over plain data: no database, no clock, no I/O.
 
 A :class:`Detector` keeps a product's issues (clusters of unmet-need posts, each a running-mean
-centroid of L2-normalised embeddings) and the product's daily totals. Feeding it posts in time order
-and evaluating day by day yields :class:`Event` objects (an issue became new, rose, reopened; the
-product's rating or sentiment dropped or its volume spiked). The same code serves the incremental
-``detect`` job (state loaded from and saved to the store) and the in-memory backtest.
+centroid of L2-normalised embeddings), the product's daily totals and its posts per app version.
+Feeding it posts in time order and evaluating day by day yields :class:`Event` objects (an issue
+became new, rose, reopened; the product's rating or sentiment dropped or its volume spiked). The same
+code serves the incremental ``detect`` job (state loaded from and saved to the store) and the
+in-memory backtest.
 
-Statistics, all one-sided and exact enough without SciPy:
+Which posts seed and join issues, and which clusters may alert, is decided in ``alerts.policy``; the
+tests live in ``alerts.stats``; labels in ``alerts.labels``. Two families of tests run each day:
 
-* issue rise: the issue's share of the product's posts in the window against its share in the
-  baseline (binomial upper tail, baseline share smoothed with half a pseudo-post so brand-new topics,
-  which have no history, are tested against a small but non-zero share);
-* volume spike: quasi-Poisson z-test of the window's posts against the baseline daily mean, with the
-  dispersion estimated from the baseline days (review streams are far burstier than Poisson);
-* rating drop: Welch z-test of mean stars; sentiment drop: binomial test of the negative share.
+* day windows: an issue's share of the product's posts in the window against its share in the
+  baseline days (binomial upper tail, baseline share smoothed with half a pseudo-post so brand-new
+  topics are tested against a small but non-zero share);
+* release windows (where posts carry an app version): an issue's share of the newest version's posts
+  against its share in the releases before it ("emerged in v").
+
+Within each family the p-values of all clusters tested that day are put through Benjamini-Hochberg at
+``fdr``; a discovery must also pass ``sensitivity`` and ``min_count``. Clusters that drift together
+are merged (the older issue keeps its id; the other redirects to it).
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
+
+from alerts.policy import MERGED, Gate, OpenGate, may_seed
+from alerts.stats import benjamini_hochberg, binom_sf, norm_sf
+from voxpop.config import AlertSpec
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
 ISSUE_ALERT_KINDS = {"new": "issue_new", "rising": "issue_rising", "reopened": "issue_reopened"}
@@ -35,30 +42,36 @@ PSEUDO_COUNT = 0.5
 EMIT_GRACE_DAYS = 2  # a run still alerts what the last two days (not yet evaluated) brought
 PARTIAL_DAY_FACTOR = 0.1  # sensitivity multiplier while the evaluated day is not over yet
 EMBED_DIM_UNKNOWN = 0
+MEMBERS_KEPT = 200  # recent members an in-memory cluster keeps for labelling (the store reads as many)
+
+_SPEC = AlertSpec()
 
 
 @dataclass(frozen=True)
 class Params:
-    """Detector settings (see :meth:`from_spec` for the config names)."""
+    """Detector settings; every default is the ``[alerts]`` default of :class:`config.AlertSpec`."""
 
-    join_similarity: float = 0.55
-    min_count: int = 3
-    sensitivity: float = 0.001
-    cooldown_days: int = 7
-    resolve_after_days: int = 14
-    window_days: int = 1
-    baseline_days: int = 28
-    min_volume: int = 20  # product posts in the window before a product-level alert may fire
-    rating_drop: float = 0.5  # stars: smallest drop of the mean rating worth an alert
-    sentiment_drop: float = 0.10  # smallest rise of the negative share worth an alert
-    volume_ratio: float = 2.0  # smallest window/baseline volume ratio worth an alert
-    min_baseline_days: int = 7  # product history needed before anything may fire
+    join_similarity: float = _SPEC.join_similarity
+    merge_similarity: float = _SPEC.merge_similarity
+    min_count: int = _SPEC.min_count
+    sensitivity: float = _SPEC.sensitivity
+    fdr: float = _SPEC.fdr
+    cooldown_days: int = _SPEC.cooldown_days
+    resolve_after_days: int = _SPEC.resolve_after_days
+    window_days: int = _SPEC.window_days
+    baseline_days: int = _SPEC.baseline_days
+    min_volume: int = _SPEC.min_volume
+    rating_drop: float = _SPEC.rating_drop
+    sentiment_drop: float = _SPEC.sentiment_drop
+    volume_ratio: float = _SPEC.volume_ratio
+    min_baseline_days: int = _SPEC.min_baseline_days
+    version_min_posts: int = _SPEC.version_min_posts
+    baseline_versions: int = _SPEC.baseline_versions
 
     @classmethod
     def from_spec(cls, spec: Any) -> Params:
         """Build from an ``AlertSpec`` (fields it lacks keep their defaults)."""
-        names = cls.__dataclass_fields__
-        return cls(**{k: getattr(spec, k) for k in names if hasattr(spec, k)})
+        return cls(**{f.name: getattr(spec, f.name) for f in fields(cls) if hasattr(spec, f.name)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +87,18 @@ class PostRow:
     negative: bool = False
     text: str = ""
     version: str | None = None
+    evidence: str = ""  # the classifier's evidence sentence (a whole sentence of ``text``)
+    url: str | None = None
+
+    @property
+    def sentence(self) -> str:
+        """The sentence that stands for the post in labels and quotes."""
+        return (self.evidence or self.text or "").strip()
 
 
 @dataclass
 class Cluster:
-    """An issue or a candidate issue: running sum of member embeddings plus counts per day."""
+    """An issue or a candidate issue: running sum of member embeddings plus counts per day and version."""
 
     key: int
     total: np.ndarray  # float64 sum of member embeddings; the centroid is total / size
@@ -96,9 +116,12 @@ class Cluster:
     state_changed_at: datetime | None = None
     last_alert_at: datetime | None = None
     alert_counts: dict[str, int] = field(default_factory=dict)
+    version_alerts: list[str] = field(default_factory=list)  # versions this issue was alerted in
+    last_version: str | None = None  # the app version of the latest member
+    merged_into: int | None = None
     stats: dict[str, Any] = field(default_factory=dict)
     added: list[tuple[int, float]] = field(default_factory=list)  # members added since the last save
-    texts: list[str] = field(default_factory=list)  # recent member texts (in-memory labelling only)
+    members: list[PostRow] = field(default_factory=list)  # recent members (in-memory labelling only)
     dirty: bool = False
 
     @property
@@ -109,11 +132,17 @@ class Cluster:
     @property
     def label_due(self) -> bool:
         """Whether the label should be (re)computed: first promotion, or the issue doubled since."""
-        return self.state != "candidate" and (self.labelled_size == 0 or self.size >= 2 * self.labelled_size)
+        grown = self.labelled_size == 0 or self.size >= 2 * self.labelled_size
+        return self.state not in ("candidate", MERGED) and grown
 
     def count(self, days: Iterable[str]) -> int:
         """Members created on the given days."""
         return sum(self.daily.get(d, 0) for d in days)
+
+    def size_on(self, day: date) -> int:
+        """Members created up to the end of ``day`` (the size an alert about that day reports)."""
+        last = day.isoformat()
+        return sum(n for d, n in self.daily.items() if d <= last)
 
 
 @dataclass(frozen=True)
@@ -121,36 +150,11 @@ class Event:
     """Something worth an alert: the state an issue entered, or a product-level change."""
 
     kind: str  # issue_new | issue_rising | issue_reopened | volume_spike | rating_drop | sentiment_drop
-    day: date
+    day: date  # the one "as of" day of the alert: its counts, trend and header are all as of its end
     key: int | None  # cluster key for issue events
     state: str | None
     figures: dict[str, Any]
-
-
-# ---------------------------------------------------------------- statistics
-
-
-def binom_sf(x: int, n: int, p: float) -> float:
-    """P(X >= x) for X ~ Binomial(n, p); 1.0 whenever x/n is not above p (only rises matter here)."""
-    if x <= 0 or p >= 1.0:
-        return 1.0
-    if x > n or p <= 0.0:
-        return 0.0
-    if x <= n * p:
-        return 1.0
-    logp, logq, base = math.log(p), math.log1p(-p), math.lgamma(n + 1)
-    total = 0.0
-    for k in range(x, n + 1):
-        term = math.exp(base - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * logp + (n - k) * logq)
-        total += term
-        if term < total * 1e-12:
-            break
-    return min(1.0, total)
-
-
-def norm_sf(z: float) -> float:
-    """Upper tail of the standard normal."""
-    return 0.5 * math.erfc(z / math.sqrt(2.0))
+    version: str | None = None  # the release the issue emerged in or rose with (when posts carry versions)
 
 
 def day_key(value: datetime | date) -> str:
@@ -166,79 +170,6 @@ def day_range(end: date, days: int) -> list[str]:
 def _unit(vector: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(vector))
     return (vector / norm).astype(np.float32) if norm > 0 else vector.astype(np.float32)
-
-
-# ---------------------------------------------------------------- labels
-
-_WORD = re.compile(r"[a-z][a-z0-9']+")
-STOPWORDS = frozenset(
-    "a about after again all also am an and any app apps are as at be because been before being but by can "
-    "cant can't could did didn't do does doesn't doing don't dont even every for from get gets getting got had "
-    "has have having he her here him his how i i'm i've im if in into is isn't it it's its just keep keeps like "
-    "made make me more most much my need needs no not now of off on once one only or other our out over please "
-    "really same should so some still such than that the their them then there these they thing things this "
-    "those though to too try up us use used using very want was wasn't way we well were what when where which "
-    "while who why will with won't would you your yet since ever already always never lot lots".split()
-)
-
-
-def terms(text: str) -> set[str]:
-    """The content unigrams and adjacent-content-word bigrams of a text."""
-    words = _WORD.findall(text.lower())
-    out: set[str] = set()
-    prev: str | None = None
-    for w in words:
-        if w in STOPWORDS or len(w) < 3:
-            prev = None
-            continue
-        out.add(w)
-        if prev is not None:
-            out.add(f"{prev} {w}")
-        prev = w
-    return out
-
-
-def label_terms(member_texts: Sequence[str], background_texts: Sequence[str], top: int = 6) -> tuple[str, list[str]]:
-    """A short label and keywords for a group of texts, by class-based TF-IDF against a background.
-
-    Each term's score is its document share among the members times the log of how much more often it
-    occurs there than in the background (smoothed), so words every review uses ("great", "keyboard")
-    lose to the ones that set this group apart. Bigrams present in at least two members (or a third)
-    are preferred for the label.
-    """
-    if not member_texts:
-        return "", []
-    member_df: Counter[str] = Counter()
-    for text in member_texts:
-        member_df.update(terms(text))
-    background_df: Counter[str] = Counter()
-    for text in background_texts:
-        background_df.update(terms(text))
-    n_m, n_b = len(member_texts), max(1, len(background_texts))
-    scored = []
-    for term, df in member_df.items():
-        share = df / n_m
-        bg = (background_df.get(term, 0) + 1) / (n_b + 2)
-        lift = math.log((share + 1e-3) / bg)
-        if lift <= 0:
-            continue
-        bonus = 1.15 if " " in term else 1.0
-        scored.append((share * lift * bonus, df, term))
-    scored.sort(key=lambda s: (-s[0], s[2]))
-    need = max(2, math.ceil(n_m / 3)) if n_m >= 2 else 1
-    keywords: list[str] = []
-    for _score, _df, term in scored:
-        if any(term in k.split(" ") or term == k for k in keywords):
-            continue
-        keywords.append(term)
-        if len(keywords) >= top:
-            break
-    bigrams = [t for s, df, t in scored if " " in t and df >= need]
-    if bigrams:
-        label = bigrams[0]
-    else:
-        label = " / ".join(k for k in keywords[:2]) if keywords else ""
-    return label, keywords
 
 
 # ---------------------------------------------------------------- product totals
@@ -287,20 +218,25 @@ class Detector:
 
     Args:
         params: thresholds and windows.
-        clusters: issues and candidates kept from earlier runs.
+        clusters: issues and candidates kept from earlier runs (merged-away issues are left out).
         totals: the product's daily totals kept from earlier runs (day key -> :class:`DayTotals`).
-        product_state: per-product alert bookkeeping (last alert per product-level kind, first day seen).
-        next_key: the next temporary key for clusters created here (negative; the caller maps it to an id).
+        product_state: per-product bookkeeping (last alert per product-level kind, first day seen, posts
+            per version with the day each version first appeared).
+        keep_texts: recent members each cluster keeps in memory for labelling (0 in the store-backed job).
+        gate: curation hooks (which clusters may take posts and alert); default :class:`OpenGate`.
     """
 
     def __init__(self, params: Params, clusters: Iterable[Cluster] = (),
                  totals: Mapping[str, DayTotals] | None = None, product_state: Mapping[str, Any] | None = None,
-                 keep_texts: int = 0) -> None:
+                 keep_texts: int = 0, gate: Gate | None = None) -> None:
         self.params = params
+        self.gate: Gate = gate or OpenGate()
         self.clusters: dict[int, Cluster] = {}
         self.totals: dict[str, DayTotals] = dict(totals or {})
         self.product_state: dict[str, Any] = dict(product_state or {})
         self.removed: list[int] = []
+        self.merged: list[tuple[int, int]] = []  # (merged-away key, surviving key), in order
+        self.folded: dict[int, Cluster] = {}  # merged-away clusters by key (the store marks them merged)
         self.keep_texts = keep_texts
         self._next_key = -1
         self._alpha = params.sensitivity
@@ -308,8 +244,10 @@ class Detector:
         self._matrix = np.zeros((0, 0), dtype=np.float32)
         self._keys: list[int] = []
         self._row: dict[int, int] = {}
+        self._touched: set[int] = set()
         for cluster in clusters:
-            self.clusters[cluster.key] = cluster
+            if cluster.state != MERGED:
+                self.clusters[cluster.key] = cluster
         self._rebuild()
 
     # -- cluster index --------------------------------------------------------------------------
@@ -334,7 +272,7 @@ class Detector:
         self._keys.append(cluster.key)
         self._row[cluster.key] = i
 
-    def _new_cluster(self, post: PostRow, embedding: np.ndarray) -> Cluster:
+    def _new_cluster(self, embedding: np.ndarray) -> Cluster:
         key = self._next_key
         self._next_key -= 1
         cluster = Cluster(key=key, total=np.zeros(embedding.shape[0], dtype=np.float64), dirty=True)
@@ -354,13 +292,16 @@ class Detector:
             cluster.need_types[post.need_type] = cluster.need_types.get(post.need_type, 0) + 1
         if post.version:
             cluster.versions[post.version] = cluster.versions.get(post.version, 0) + 1
+            if cluster.last_seen == post.created_at:
+                cluster.last_version = post.version
         cluster.negative += int(post.negative)
         cluster.added.append((post.id, round(float(similarity), 4)))
-        if self.keep_texts and post.text:
-            cluster.texts.append(post.text)
-            if len(cluster.texts) > self.keep_texts:
-                del cluster.texts[: len(cluster.texts) - self.keep_texts]
+        if self.keep_texts:
+            cluster.members.append(post)
+            if len(cluster.members) > self.keep_texts:
+                del cluster.members[: len(cluster.members) - self.keep_texts]
         cluster.dirty = True
+        self._touched.add(cluster.key)
         if cluster.key in self._row:
             self._matrix[self._row[cluster.key]] = _unit(cluster.total)
         else:
@@ -368,26 +309,39 @@ class Detector:
 
     # -- feeding posts -------------------------------------------------------------------------
 
+    def _count_totals(self, post: PostRow) -> None:
+        day = day_key(post.created_at)
+        t = self.totals.get(day)
+        if t is None:
+            t = self.totals[day] = DayTotals()
+        t.n += 1
+        if post.rating is not None:
+            t.rating_sum += post.rating
+            t.rating_sq += post.rating * post.rating
+            t.rating_n += 1
+        t.negative += int(post.negative)
+        t.classified += 1
+        if post.version:
+            versions = self.product_state.setdefault("versions", {})
+            entry = versions.get(post.version)
+            if entry is None:
+                versions[post.version] = [day, 1]
+            else:
+                entry[1] += 1
+                if day < entry[0]:
+                    entry[0] = day
+
     def add_posts(self, posts: Sequence[PostRow]) -> None:
         """Count posts in the product's totals and put each unmet-need post into its nearest cluster.
 
-        Posts are compared with the clusters as they stood before this batch in one matrix product,
-        then, in order, with the clusters this batch started; so a burst arriving together still ends up
-        in one cluster.
+        Only posts that ``alerts.policy.may_seed`` admits seed or join clusters. Posts are compared with
+        the clusters as they stood before this batch in one matrix product, then, in order, with the
+        clusters this batch started; so a burst arriving together still ends up in one cluster.
         """
         for post in posts:
-            day = day_key(post.created_at)
-            t = self.totals.get(day)
-            if t is None:
-                t = self.totals[day] = DayTotals()
-            t.n += 1
-            if post.rating is not None:
-                t.rating_sum += post.rating
-                t.rating_sq += post.rating * post.rating
-                t.rating_n += 1
-            t.negative += int(post.negative)
-            t.classified += 1
-        unmet = [p for p in posts if p.unmet and p.embedding is not None and p.embedding.size]
+            self._count_totals(post)
+        unmet = [p for p in posts if p.embedding is not None and p.embedding.size
+                 and may_seed(p.need_type, p.sentence, p.unmet)]
         if not unmet:
             return
         emb = np.stack([np.asarray(p.embedding, dtype=np.float32) for p in unmet])
@@ -408,16 +362,104 @@ class Detector:
             score = -1.0
             if n_old:
                 score = float(best_sim[i])
-                key = self._keys[int(best[i])]
-                choice = self.clusters.get(key)
+                choice = self.clusters.get(self._keys[int(best[i])])
             if len(self._keys) > n_old:
                 fresh = self._matrix[n_old:len(self._keys)] @ e
                 j = int(fresh.argmax())
                 if float(fresh[j]) > score:
                     score, choice = float(fresh[j]), self.clusters.get(self._keys[n_old + j])
-            if choice is None or score < threshold:
-                choice, score = self._new_cluster(post, e), 1.0
+            if choice is None or score < threshold or not self.gate.may_join(choice):
+                choice, score = self._new_cluster(e), 1.0
             self._join(choice, post, e.astype(np.float64), score)
+
+    # -- re-clustering -------------------------------------------------------------------------
+
+    def merge_drifted(self) -> list[tuple[int, int]]:
+        """Merge issues whose centroids drifted together (cosine >= ``merge_similarity``).
+
+        Only clusters that took posts since the last call are compared (with every live cluster), so
+        the cost follows the day's activity. The survivor is the issue people already know: a stored
+        one before a new one, then the one first seen earlier. Returns the (merged, survivor) pairs.
+        """
+        p = self.params
+        done: list[tuple[int, int]] = []
+        touched = [k for k in sorted(self._touched) if k in self.clusters]
+        self._touched.clear()
+        n = len(self._keys)
+        for key in touched:
+            cluster = self.clusters.get(key)
+            if cluster is None or cluster.size < p.min_count or key not in self._row:
+                continue
+            sims = self._matrix[:n] @ self._matrix[self._row[key]]
+            sims[self._row[key]] = -1.0
+            for j in np.argsort(-sims, kind="stable")[:5]:
+                if float(sims[j]) < p.merge_similarity:
+                    break
+                other = self.clusters.get(self._keys[int(j)])
+                if other is None or other.size < p.min_count or other.key == key:
+                    continue
+                survivor, gone = sorted((cluster, other), key=_seniority)
+                self._fold(gone, survivor)
+                done.append((gone.key, survivor.key))
+                break
+        self.merged.extend(done)
+        return done
+
+    def _fold(self, gone: Cluster, survivor: Cluster) -> None:
+        survivor.total += gone.total
+        survivor.size += gone.size
+        for d, c in gone.daily.items():
+            survivor.daily[d] = survivor.daily.get(d, 0) + c
+        for name, c in gone.need_types.items():
+            survivor.need_types[name] = survivor.need_types.get(name, 0) + c
+        for v, c in gone.versions.items():
+            survivor.versions[v] = survivor.versions.get(v, 0) + c
+        survivor.negative += gone.negative
+        survivor.first_seen = min(x for x in (survivor.first_seen, gone.first_seen) if x) if (
+            survivor.first_seen or gone.first_seen) else None
+        survivor.last_seen = max(x for x in (survivor.last_seen, gone.last_seen) if x) if (
+            survivor.last_seen or gone.last_seen) else None
+        if gone.last_alert_at and (survivor.last_alert_at is None or gone.last_alert_at > survivor.last_alert_at):
+            survivor.last_alert_at = gone.last_alert_at
+        survivor.version_alerts = sorted(set(survivor.version_alerts) | set(gone.version_alerts))
+        if gone.last_seen and survivor.last_seen == gone.last_seen and gone.last_version:
+            survivor.last_version = gone.last_version
+        if survivor.state == "candidate" and gone.state != "candidate":
+            survivor.state, survivor.state_changed_at = gone.state, gone.state_changed_at
+        survivor.members = sorted(survivor.members + gone.members, key=lambda m: (m.created_at, m.id))[
+            -self.keep_texts:] if self.keep_texts else []
+        if gone.key < 0:  # never stored: its members simply become the survivor's
+            survivor.added.extend(gone.added)
+        survivor.dirty = True
+        gone.state, gone.merged_into, gone.dirty = MERGED, survivor.key, True
+        del self.clusters[gone.key]
+        row = self._row.pop(gone.key, None)
+        if row is not None:
+            self._matrix[row] = 0.0
+        self._matrix[self._row[survivor.key]] = _unit(survivor.total)
+        self._touched.add(survivor.key)
+        self.folded[gone.key] = gone
+
+    # -- versions ------------------------------------------------------------------------------
+
+    def release_order(self) -> list[str]:
+        """The product's versions in the order they first appeared (ties by name)."""
+        versions = self.product_state.get("versions") or {}
+        return sorted(versions, key=lambda v: (versions[v][0], _version_key(v)))
+
+    def current_release(self, day: date) -> tuple[str, list[str]] | None:
+        """The newest version seen up to ``day`` with enough posts to test, and the ones before it."""
+        versions = self.product_state.get("versions") or {}
+        order = [v for v in self.release_order() if versions[v][0] <= day.isoformat()]
+        if not order:
+            return None
+        newest = order[-1]
+        if versions[newest][1] < self.params.version_min_posts:
+            return None
+        earlier = order[:-1][-self.params.baseline_versions:]
+        if not earlier:
+            return None
+        return newest, earlier
 
     # -- evaluation ----------------------------------------------------------------------------
 
@@ -432,7 +474,10 @@ class Detector:
         return (day - date.fromisoformat(first)).days
 
     def evaluate(self, day: date, *, now: datetime | None = None) -> list[Event]:
-        """Update every cluster's state as of the end of ``day`` and return the alert-worthy events."""
+        """Update every cluster's state as of the end of ``day`` and return the alert-worthy events.
+
+        Events are not recorded here: :meth:`record` does that for the ones that are actually queued.
+        """
         p = self.params
         now = now or datetime.combine(day, datetime.max.time()).replace(microsecond=0)
         if now.tzinfo is None:
@@ -441,14 +486,17 @@ class Detector:
         # repeated looks from adding false alarms (a real burst clears it by orders of magnitude).
         partial = now < end_of_day(day)
         self._alpha = p.sensitivity * (PARTIAL_DAY_FACTOR if partial else 1.0)
+        self.merge_drifted()
         window = day_range(day, p.window_days)
         baseline = day_range(day - timedelta(days=p.window_days), p.baseline_days)
         tw, tb = _sum_days(self.totals, window), _sum_days(self.totals, baseline)
-        history = self._history_days(day)
-        warm = history >= p.min_baseline_days and tb.n > 0
-        events: list[Event] = []
+        warm = self._history_days(day) >= p.min_baseline_days and tb.n > 0
+        release = self.current_release(day)
         quiet_before = day - timedelta(days=p.resolve_after_days)
         expire_before = (day - timedelta(days=p.baseline_days)).isoformat()
+        day_tests: dict[int, dict[str, Any]] = {}
+        version_tests: dict[int, dict[str, Any]] = {}
+        counts: dict[int, int] = {}
         for cluster in list(self.clusters.values()):
             last = day_key(cluster.last_seen) if cluster.last_seen else ""
             if cluster.state == "candidate" and cluster.size < p.min_count:
@@ -456,32 +504,77 @@ class Detector:
                     self._drop(cluster)
                 continue
             x = cluster.count(window)
-            if x == 0 and cluster.state in ("resolved", "candidate"):
-                if cluster.state == "candidate" and last < expire_before:
+            counts[cluster.key] = x
+            if warm and x >= p.min_count:
+                day_tests[cluster.key] = self._test(cluster, x, tw.n, baseline, tb.n)
+            if release is not None:
+                figures = self._version_test(cluster, *release)
+                if figures is not None:
+                    version_tests[cluster.key] = figures
+        day_sig = self._discoveries(day_tests)
+        version_sig = self._discoveries(version_tests)
+        events: list[Event] = []
+        for key, x in counts.items():
+            cluster = self.clusters[key]
+            figures = day_tests.get(key)
+            vfig = version_tests.get(key)
+            by_version = key in version_sig and release is not None and release[0] not in cluster.version_alerts
+            significant = (key in day_sig or by_version) and self.gate.may_alert(cluster)
+            if x == 0 and cluster.state in ("resolved", "candidate") and not by_version:
+                if cluster.state == "candidate" and day_key(cluster.last_seen or now) < expire_before:
                     self._drop(cluster)
                 continue
-            figures = self._test(cluster, x, tw.n, baseline, tb.n) if x else None
-            significant = bool(warm and figures and figures["significant"])
-            event = self._transition(cluster, day, now, x, significant, quiet_before)
+            state = self._transition(cluster, now, x, significant, quiet_before)
+            chosen = vfig if by_version and vfig is not None else figures
             if figures is not None:
                 cluster.stats = {**cluster.stats, "last_test": figures}
-            if event is not None:
-                events.append(Event(kind=ISSUE_ALERT_KINDS[event], day=day, key=cluster.key, state=event,
-                                    figures=dict(figures or {})))
+            if state is not None:
+                out = dict(chosen or {})
+                if vfig is not None and chosen is not vfig:
+                    out["version_test"] = vfig
+                version = release[0] if by_version and release is not None else cluster.last_version
+                events.append(Event(kind=ISSUE_ALERT_KINDS[state], day=day, key=key, state=state, figures=out,
+                                    version=version))
         if warm:
             events.extend(self._product_events(day, now, tw, tb, baseline))
         return events
+
+    def _discoveries(self, tests: Mapping[int, dict[str, Any]]) -> set[int]:
+        """Keys whose test is a discovery: BH at ``fdr`` over the family, then ``sensitivity`` and volume."""
+        keys = list(tests)
+        flags = benjamini_hochberg([tests[k]["p_value"] for k in keys], self.params.fdr)
+        out = set()
+        for k, flag in zip(keys, flags, strict=True):
+            t = tests[k]
+            t["tested"] = len(keys)
+            t["significant"] = bool(flag and t["p_value"] < self._alpha and t["count"] >= self.params.min_count)
+            if t["significant"]:
+                out.add(k)
+        return out
 
     def _test(self, cluster: Cluster, x: int, n: int, baseline: Sequence[str], n0: int) -> dict[str, Any]:
         x0 = cluster.count(baseline)
         share0 = (x0 + PSEUDO_COUNT) / (n0 + 1.0)
         n = max(n, x)
-        p_value = binom_sf(x, n, share0)
-        return {"count": x, "total": n, "baseline_count": x0, "baseline_total": n0,
+        return {"scope": "day", "count": x, "total": n, "baseline_count": x0, "baseline_total": n0,
                 "baseline_share": round(share0, 6), "share": round(x / n, 6) if n else 0.0,
-                "expected": round(share0 * n, 3), "p_value": p_value,
-                "significant": x >= self.params.min_count and p_value < self._alpha,
-                "window_days": self.params.window_days, "baseline_days": self.params.baseline_days}
+                "expected": round(share0 * n, 3), "p_value": binom_sf(x, n, share0),
+                "window_days": self.params.window_days, "baseline_days": self.params.baseline_days,
+                "fdr": self.params.fdr}
+
+    def _version_test(self, cluster: Cluster, version: str, earlier: Sequence[str]) -> dict[str, Any] | None:
+        x = cluster.versions.get(version, 0)
+        if x < self.params.min_count:
+            return None
+        versions = self.product_state.get("versions") or {}
+        n = max(int(versions[version][1]), x)
+        x0 = sum(cluster.versions.get(v, 0) for v in earlier)
+        n0 = sum(int(versions[v][1]) for v in earlier)
+        share0 = (x0 + PSEUDO_COUNT) / (n0 + 1.0)
+        return {"scope": "version", "version": version, "baseline_versions": list(earlier), "count": x, "total": n,
+                "baseline_count": x0, "baseline_total": n0, "baseline_share": round(share0, 6),
+                "share": round(x / n, 6), "expected": round(share0 * n, 3), "p_value": binom_sf(x, n, share0),
+                "fdr": self.params.fdr}
 
     def _cooled(self, cluster: Cluster, now: datetime) -> bool:
         last = cluster.last_alert_at
@@ -492,38 +585,45 @@ class Detector:
         cluster.state_changed_at = now
         cluster.dirty = True
 
-    def _alerted(self, cluster: Cluster, state: str, now: datetime) -> str:
-        cluster.last_alert_at = now
-        cluster.alert_counts[state] = cluster.alert_counts.get(state, 0) + 1
-        cluster.dirty = True
-        return state
+    def record(self, event: Event, now: datetime) -> None:
+        """Record that ``event`` was queued: its issue's alert count, time and version (cool-down starts).
 
-    def _transition(self, cluster: Cluster, day: date, now: datetime, x: int, significant: bool,
+        Called only for events that are queued (in the same transaction), never for events a run keeps
+        silent, so a recorded alert always exists and an unrecorded one never blocks a later alert.
+        """
+        cluster = self.clusters.get(event.key) if event.key is not None else None
+        if cluster is None or event.state is None:
+            return
+        cluster.last_alert_at = now
+        cluster.alert_counts[event.state] = cluster.alert_counts.get(event.state, 0) + 1
+        if event.version and event.version not in cluster.version_alerts:
+            cluster.version_alerts.append(event.version)
+        cluster.dirty = True
+
+    def _transition(self, cluster: Cluster, now: datetime, x: int, significant: bool,
                     quiet_before: date) -> str | None:
         """Move one cluster through candidate -> new/ongoing -> rising -> ongoing -> resolved -> reopened."""
         state = cluster.state
         if state == "candidate":  # size >= min_count here
-            if significant:
-                self._set_state(cluster, "new", now)
-                return self._alerted(cluster, "new", now)
-            self._set_state(cluster, "ongoing", now)
-            return None
+            self._set_state(cluster, "new" if significant else "ongoing", now)
+            return "new" if significant else None
         if state == "resolved":
             # Only posts after the resolution bring it back (a person may resolve an issue mid-day).
-            if x == 0 or (cluster.state_changed_at is not None and cluster.last_seen is not None
-                          and cluster.last_seen <= cluster.state_changed_at):
+            after_resolution = (cluster.state_changed_at is None or cluster.last_seen is None
+                                or cluster.last_seen > cluster.state_changed_at)
+            if (x == 0 and not significant) or not after_resolution:
                 return None
             self._set_state(cluster, "reopened", now)
-            if significant and self._cooled(cluster, now):
-                return self._alerted(cluster, "reopened", now)
-            return None
+            return "reopened" if significant and self._cooled(cluster, now) else None
         if cluster.last_seen is not None and cluster.last_seen.date() < quiet_before:
             self._set_state(cluster, "resolved", now)
             return None
         if significant:
-            if state != "rising" and self._cooled(cluster, now):
+            unannounced = cluster.last_alert_at is None or (
+                cluster.state_changed_at is not None and cluster.last_alert_at < cluster.state_changed_at)
+            if self._cooled(cluster, now) and (state != "rising" or unannounced):
                 self._set_state(cluster, "rising", now)
-                return self._alerted(cluster, "rising", now)
+                return "rising"
             return None
         # An alerted state is kept through its cool-down, so listings agree with the alert just sent.
         settled = cluster.state_changed_at is None or now - cluster.state_changed_at >= timedelta(
@@ -554,7 +654,6 @@ class Detector:
             prev = last.get(kind)
             if prev and now - datetime.fromisoformat(prev) < timedelta(days=p.cooldown_days):
                 return
-            last[kind] = now.isoformat()
             out.append(Event(kind=kind, day=day, key=None, state=None, figures=figures))
 
         days_b = [d for d in baseline if d in self.totals]
@@ -588,6 +687,9 @@ class Detector:
                                         "count": tw.negative, "n": tw.classified, "p_value": pv})
         return out
 
+    def _record_product(self, event: Event, now: datetime) -> None:
+        self.product_state.setdefault("last_alert", {})[event.kind] = now.isoformat()
+
     # -- driving -------------------------------------------------------------------------------
 
     def run(self, posts: Sequence[PostRow], as_of: datetime, *, last_evaluated: date | None,
@@ -595,8 +697,10 @@ class Detector:
         """Add posts (created <= ``as_of``) day by day, evaluating every day after ``last_evaluated``.
 
         Events of days before ``emit_from`` (default: ``EMIT_GRACE_DAYS`` before the day of ``as_of``)
-        update states silently, so a first run over months of history (or the first run after an outage)
-        does not flood anyone with stale news. Posts from days already evaluated (late
+        update states silently and are not recorded, so a first run over months of history (or the
+        first run after an outage) floods no one with stale news and starts no cool-down. Events
+        returned are recorded (:meth:`record`) as they happen: the caller queues every one of them in
+        the same transaction that saves the detector. Posts from days already evaluated (late
         arrivals) are counted without evaluating those days again. Returns the events and the last day
         evaluated.
         """
@@ -618,9 +722,14 @@ class Detector:
         evaluated = last_evaluated
         for d in days:
             self.add_posts(sorted(by_day.get(d, []), key=lambda pp: (pp.created_at, pp.id)))
-            now = as_of if d == target else None
+            now = as_of if d == target else end_of_day(d)
             fired = self.evaluate(d, now=now)
             if d >= emit_from:
+                for event in fired:
+                    if event.key is None:
+                        self._record_product(event, now)
+                    else:
+                        self.record(event, now)
                 events.extend(fired)
             evaluated = d
         return events, evaluated or target
@@ -630,6 +739,19 @@ class Detector:
         keep = (today - timedelta(days=self.params.baseline_days + self.params.window_days + 7)).isoformat()
         for d in [d for d in self.totals if d < keep]:
             del self.totals[d]
+
+
+def _seniority(cluster: Cluster) -> tuple[int, str, int]:
+    """Sort key of merge survivors: stored issues first, then the one first seen earlier, then the older key."""
+    first = cluster.first_seen.isoformat() if cluster.first_seen else "9999"
+    return (0 if cluster.key > 0 else 1, first, abs(cluster.key))
+
+
+def _version_key(version: str) -> tuple[Any, ...]:
+    parts = []
+    for piece in version.replace("-", ".").split("."):
+        parts.append((0, int(piece), "") if piece.isdigit() else (1, 0, piece))
+    return tuple(parts)
 
 
 def totals_to_json(totals: Mapping[str, DayTotals]) -> dict[str, list[float]]:
@@ -656,31 +778,37 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b) / (na * nb) if na and nb else 0.0
 
 
-# ---------------------------------------------------------------- replay (backtest, bench)
-
-
 def end_of_day(day: date) -> datetime:
     """The last second of a UTC day."""
     return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC)
 
 
-def describe_event(detector: Detector, event: Event, background: Sequence[str]) -> dict[str, Any]:
-    """A JSON-able summary of an event, labelling its issue from the texts the detector kept."""
+# ---------------------------------------------------------------- replay (backtest, bench)
+
+Labeller = Callable[[Cluster, Sequence[str]], tuple[str, list[str]]]
+
+
+def describe_event(detector: Detector, event: Event, background: Sequence[str],
+                   labeller: Labeller | None = None) -> dict[str, Any]:
+    """A JSON-able summary of an event: kind, day, version, figures and, for issues, label and keywords."""
     out: dict[str, Any] = {"kind": event.kind, "day": event.day.isoformat(), "figures": dict(event.figures)}
     if event.key is not None:
         cluster = detector.clusters.get(event.key)
         if cluster is not None:
             if cluster.label_due or not cluster.label:
-                cluster.label, cluster.keywords = label_terms(cluster.texts, background)
+                if labeller is None:
+                    from alerts.labels import label_cluster as labeller
+                cluster.label, cluster.keywords = labeller(cluster, background)
                 cluster.labelled_size = cluster.size
             out.update({"issue": event.key, "state": event.state, "label": cluster.label,
-                        "keywords": list(cluster.keywords), "size": cluster.size,
+                        "keywords": list(cluster.keywords)[:10], "version": event.version,
+                        "size": cluster.size_on(event.day),
                         "first_seen": cluster.first_seen.isoformat() if cluster.first_seen else None})
     return out
 
 
-def replay(posts: Sequence[PostRow], params: Params, start: date, end: date, *,
-           background_size: int = 1000, keep_texts: int = 60,
+def replay(posts: Sequence[PostRow], params: Params, start: date, end: date, *, background_size: int = 1000,
+           keep_texts: int = MEMBERS_KEPT, labeller: Labeller | None = None, gate: Gate | None = None,
            curate: Callable[[Detector, Event, dict[str, Any]], dict[str, Any] | None] | None = None,
            ) -> list[dict[str, Any]]:
     """Replay a product's history day by day from its first post, in memory, with no look-ahead.
@@ -692,7 +820,7 @@ def replay(posts: Sequence[PostRow], params: Params, start: date, end: date, *,
     by_day: dict[date, list[PostRow]] = {}
     for post in posts:
         by_day.setdefault(post.created_at.date(), []).append(post)
-    detector = Detector(params, keep_texts=keep_texts)
+    detector = Detector(params, keep_texts=keep_texts, gate=gate)
     background: list[str] = []
     last: date | None = None
     day = min(by_day, default=start)
@@ -705,7 +833,7 @@ def replay(posts: Sequence[PostRow], params: Params, start: date, end: date, *,
             del background[: len(background) - background_size]
         if day >= start:
             recent = background[-background_size:]
-            alerts = [describe_event(detector, e, recent) for e in events]
+            alerts = [describe_event(detector, e, recent, labeller) for e in events]
             if curate is not None:
                 alerts = [a for a in (curate(detector, e, a) for e, a in zip(events, alerts, strict=True)) if a]
             out.append({"day": day.isoformat(), "alerts": alerts})

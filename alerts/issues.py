@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from alerts.curated import BacktestCuration, curate_clusters, hold_muted, keeps_label, new_evidence_since
 from alerts.detect import (
     ACTIVE_STATES,
+    MEMBERS_KEPT,
     Cluster,
     Detector,
     Event,
@@ -34,12 +35,14 @@ from alerts.detect import (
     PostRow,
     cosine,
     day_range,
-    label_terms,
+    end_of_day,
     replay,
     totals_from_json,
     totals_to_json,
 )
-from store.curation import MERGED, CurationState, effective_columns, load_curation
+from alerts.labels import PhraseEncoder, label_issue, labeller_with, pick_sentences, rank_members
+from alerts.policy import MERGED
+from store.curation import CurationState, effective_columns, load_curation
 from store.db import Store
 from store.models import (
     POST_CLASSIFIED,
@@ -58,8 +61,7 @@ from store.models import (
 from voxpop.config import Config
 from voxpop.core.errors import JobError
 
-COMPETITOR_SIMILARITY = 0.55  # centroid cosine at which another product's issue counts as the same problem
-LABEL_SAMPLE = 200  # member texts used to (re)label an issue
+LABEL_SAMPLE = MEMBERS_KEPT  # recent members an issue is (re)labelled from, as in the backtest
 BACKGROUND_SAMPLE = 1000  # recent product posts the label is contrasted with
 QUOTES = 3
 CHART_DAYS = 28
@@ -80,6 +82,7 @@ class DetectReport:
     issues_created: int = 0
     issues_updated: int = 0
     candidates_dropped: int = 0
+    issues_merged: int = 0
     alerts: list[dict[str, Any]] = field(default_factory=list)
     deliveries: int = 0
     seconds: float = 0.0
@@ -114,8 +117,8 @@ def get_product_row(session: Session, slug: str) -> Product:
 def _post_query(product_id: int) -> Any:
     labels = effective_columns()  # a person's correction wins over the model's labels
     return (
-        select(Post.id, Post.created_at, Post.rating, Post.text, Post.version, Classification.embedding,
-               labels["unmet_need"], labels["need_type"], labels["sentiment"])
+        select(Post.id, Post.created_at, Post.rating, Post.text, Post.version, Post.url, Classification.embedding,
+               labels["unmet_need"], labels["need_type"], labels["sentiment"], Classification.evidence)
         .join(PostProduct, and_(PostProduct.post_id == Post.id, PostProduct.product_id == product_id))
         .join(Classification, Classification.post_id == Post.id)
         .outerjoin(PostLabel, PostLabel.post_id == Post.id)
@@ -129,7 +132,7 @@ def _rows(result: Any) -> list[PostRow]:
         emb = np.frombuffer(r.embedding, dtype=np.float32) if r.embedding else None
         out.append(PostRow(id=r.id, created_at=_utc(r.created_at), embedding=emb, unmet=bool(r.unmet_need),
                            need_type=r.need_type, rating=r.rating, negative=r.sentiment == "negative",
-                           text=r.text or "", version=r.version))
+                           text=r.text or "", version=r.version, evidence=r.evidence or "", url=r.url))
     out.sort(key=lambda p: (p.created_at, p.id))  # in Python: an SQL sort would drag every embedding along
     return out
 
@@ -167,7 +170,9 @@ def _cluster_from_row(issue: Issue) -> Cluster:
         negative=int(stats.get("negative", 0)), label=issue.label or "", keywords=list(issue.keywords or []),
         labelled_size=int(stats.get("labelled_size", 0)), state_changed_at=issue.state_changed_at,
         last_alert_at=datetime.fromisoformat(last_alert) if last_alert else None,
-        alert_counts=dict(stats.get("alert_counts", {})), stats={"last_test": stats.get("last_test")},
+        alert_counts=dict(stats.get("alert_counts", {})), version_alerts=list(stats.get("version_alerts", [])),
+        last_version=stats.get("last_version"),
+        merged_into=issue.merged_into, stats={"last_test": stats.get("last_test")},
     )
 
 
@@ -181,7 +186,9 @@ def _issue_values(cluster: Cluster) -> dict[str, Any]:
         "stats": {"need_types": cluster.need_types, "versions": cluster.versions, "negative": cluster.negative,
                   "labelled_size": cluster.labelled_size, "alert_counts": cluster.alert_counts,
                   "last_alert_at": cluster.last_alert_at.isoformat() if cluster.last_alert_at else None,
+                  "version_alerts": list(cluster.version_alerts), "last_version": cluster.last_version,
                   "last_test": _jsonable((cluster.stats or {}).get("last_test"))},
+        "merged_into": cluster.merged_into,
     }
 
 
@@ -212,6 +219,10 @@ def _lock_state(session: Session, product_id: int, now: datetime) -> DetectorSta
 def run_detect(store: Store, config: Config, product_slug: str, as_of: datetime | None = None) -> DetectReport:
     """Detect issues of one product from the posts it has not seen yet and queue alerts, in one transaction.
 
+    Every event the detector records (alert count, cool-down, version) is queued in the outbox in the
+    same transaction, and nothing else is recorded: a recorded alert is always queued, and a crash
+    before the commit leaves neither.
+
     Args:
         store: the database.
         config: thresholds (``[alerts]``), recipients and webhooks.
@@ -236,16 +247,17 @@ def run_detect(store: Store, config: Config, product_slug: str, as_of: datetime 
                            seen_until=seen_until)
         report.posts, report.unmet = len(posts), sum(1 for p in posts if p.unmet)
         curation = load_curation(session, product.id)
-        clusters = curate_clusters(
-            (_cluster_from_row(i) for i in session.scalars(select(Issue).where(Issue.product_id == product.id))),
-            curation)
+        clusters = curate_clusters((_cluster_from_row(i) for i in session.scalars(
+            select(Issue).where(Issue.product_id == product.id, Issue.state != MERGED))), curation)
         detector = Detector(params, clusters, totals_from_json(kept.get("totals")), kept.get("product"))
         last_eval = date.fromisoformat(kept["last_evaluated"]) if kept.get("last_evaluated") else None
         events, evaluated = detector.run(posts, as_of, last_evaluated=last_eval)
         events = hold_muted(detector, events, curation)  # muted issues are tracked, never alerted
         detector.prune_totals(evaluated)
         ids = _save_clusters(session, product.id, detector, report)
-        _relabel(session, product.id, detector, ids, as_of, {e.key for e in events if e.key is not None}, curation)
+        embed = _phrase_encoder(config, detector)
+        _relabel(session, product.id, detector, ids, as_of, {e.key for e in events if e.key is not None}, embed,
+                 curation)
         for event in events:
             _queue_alert(session, config, product, detector, ids, event, as_of, report, curation)
         state.last_post_id = max(state.last_post_id, limit)
@@ -254,6 +266,26 @@ def run_detect(store: Store, config: Config, product_slug: str, as_of: datetime 
         state.updated_at = datetime.now(UTC)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+_ENCODERS: dict[str | None, PhraseEncoder | None] = {}
+
+
+def _phrase_encoder(config: Config, detector: Detector | None = None) -> PhraseEncoder | None:
+    """Our encoder for label phrases (loaded once per process), or None when it cannot serve these issues."""
+    model_dir = getattr(getattr(config, "classify", None), "model_dir", None)
+    if model_dir not in _ENCODERS:
+        try:
+            from classify.encoder import Encoder
+
+            encoder = Encoder(model_dir)
+            _ENCODERS[model_dir] = PhraseEncoder(encoder.encode, dim=encoder.dim)
+        except (ImportError, OSError, ValueError):  # no model here: labels fall back to TF-IDF scoring
+            _ENCODERS[model_dir] = None
+    found = _ENCODERS[model_dir]
+    if found is not None and detector is not None and detector._dim not in (0, found.dim):
+        return None  # the stored embeddings come from another encoder
+    return found
 
 
 def _as_of(value: datetime | None) -> datetime:
@@ -266,19 +298,27 @@ def _as_of(value: datetime | None) -> datetime:
 
 
 def _save_clusters(session: Session, product_id: int, detector: Detector, report: DetectReport) -> dict[int, int]:
-    """Write new and changed clusters and their new members; returns cluster key -> issue id."""
+    """Write new and changed clusters, merges and new members; returns cluster key -> issue id."""
     ids = {k: k for k in detector.clusters if k > 0}
     fresh = [c for c in detector.clusters.values() if c.key < 0]
-    rows = []
-    for cluster in fresh:
-        row = Issue(product_id=product_id, **_issue_values(cluster))
-        rows.append(row)
+    rows = [Issue(product_id=product_id, **_issue_values(c)) for c in fresh]
     if rows:
         session.add_all(rows)
         session.flush()
     for cluster, row in zip(fresh, rows, strict=True):
         ids[cluster.key] = row.id
     report.issues_created = sum(1 for c in fresh if c.state != "candidate")
+    # Merged-away issues keep their row as a redirect to the survivor; their posts move to it.
+    for gone_key, _ in detector.merged:
+        gone = detector.folded[gone_key]
+        if gone_key < 0:
+            continue
+        survivor = ids[_survivor(detector, gone_key)]
+        gone.merged_into = survivor
+        session.execute(update(IssuePost).where(IssuePost.issue_id == gone_key).values(issue_id=survivor))
+        session.execute(update(Issue).where(Issue.id == gone_key).values(state=MERGED, merged_into=survivor,
+                                                                         state_changed_at=datetime.now(UTC)))
+    report.issues_merged = len(detector.merged)
     changed = [c for c in detector.clusters.values() if c.key > 0 and c.dirty]
     if changed:
         session.execute(update(Issue), [{"id": c.key, **_issue_values(c)} for c in changed])
@@ -297,14 +337,38 @@ def _save_clusters(session: Session, product_id: int, detector: Detector, report
     return ids
 
 
-def _member_posts(session: Session, issue_id: int, limit: int) -> list[Any]:
-    return list(session.execute(
-        select(Post.id, Post.text, Post.url, Post.created_at, Post.rating, Post.version, Classification.embedding,
-               Classification.evidence)
-        .join(IssuePost, IssuePost.post_id == Post.id)
-        .outerjoin(Classification, Classification.post_id == Post.id)
-        .where(IssuePost.issue_id == issue_id).order_by(Post.created_at.desc(), Post.id.desc()).limit(limit)
-    ))
+def _survivor(detector: Detector, key: int) -> int:
+    """The live cluster a merged-away key now lives in (following chains of merges in this run)."""
+    seen = {key}
+    while key not in detector.clusters and key in detector.folded:
+        nxt = detector.folded[key].merged_into
+        if nxt is None or nxt in seen:
+            break
+        seen.add(nxt)
+        key = nxt
+    return key
+
+
+def survivor_id(session: Session, issue_id: int) -> int:
+    """The issue that holds ``issue_id``'s posts now: itself, or where its merges redirect."""
+    seen = {issue_id}
+    while True:
+        target = session.scalar(select(Issue.merged_into).where(Issue.id == issue_id))
+        if target is None or target in seen:
+            return issue_id
+        seen.add(target)
+        issue_id = target
+
+
+def _member_posts(session: Session, issue_id: int, limit: int, until: datetime | None = None) -> list[Any]:
+    query = (select(Post.id, Post.text, Post.url, Post.created_at, Post.rating, Post.version,
+                    Classification.embedding, Classification.evidence)
+             .join(IssuePost, IssuePost.post_id == Post.id)
+             .outerjoin(Classification, Classification.post_id == Post.id)
+             .where(IssuePost.issue_id == issue_id))
+    if until is not None:
+        query = query.where(Post.created_at <= until)
+    return list(session.execute(query.order_by(Post.created_at.desc(), Post.id.desc()).limit(limit)))
 
 
 def _background(session: Session, product_id: int, until: datetime) -> list[str]:
@@ -313,9 +377,22 @@ def _background(session: Session, product_id: int, until: datetime) -> list[str]
         .where(Post.created_at <= until).order_by(Post.created_at.desc()).limit(BACKGROUND_SAMPLE))]
 
 
+def _sentence(member: Any) -> str:
+    return (member.evidence or member.text or "").strip()
+
+
+def _embedding(member: Any) -> np.ndarray | None:
+    return np.frombuffer(member.embedding, dtype=np.float32) if member.embedding else None
+
+
 def _relabel(session: Session, product_id: int, detector: Detector, ids: dict[int, int], as_of: datetime,
-             alerting: set[int], curation: CurationState | None = None) -> None:
-    """Label issues that are new or doubled, and pick their representative post (nearest the centroid)."""
+             alerting: set[int], embed: PhraseEncoder | None, curation: CurationState | None = None) -> None:
+    """Label issues that are new or doubled, and pick their representative post (nearest the centroid).
+
+    The label comes from the same members, chosen the same way, as in a backtest (the most recent
+    ``LABEL_SAMPLE`` members, their sentences nearest the centroid), so both name an issue alike. A label a
+    person gave is kept.
+    """
     due = [c for c in detector.clusters.values() if c.label_due or (c.key in alerting)]
     if not due:
         return
@@ -324,29 +401,59 @@ def _relabel(session: Session, product_id: int, detector: Detector, ids: dict[in
     for cluster in due:
         issue_id = ids[cluster.key]
         members = _member_posts(session, issue_id, LABEL_SAMPLE)
+        pairs = [(_sentence(m), _embedding(m)) for m in reversed(members)]  # oldest first, as kept in memory
         human = curation is not None and keeps_label(curation, issue_id)
         if (cluster.label_due or not cluster.label) and not human:
-            cluster.label, cluster.keywords = label_terms([m.text or "" for m in members], background)
+            sentences = pick_sentences(pairs, cluster.centroid)
+            cluster.label, cluster.keywords = label_issue(sentences, cluster.centroid, background, embed)
             cluster.labelled_size = cluster.size
-        rep = _nearest_members(cluster, members, 1)
+        order = rank_members(pairs, cluster.centroid)
+        rep = list(reversed(members))[order[0]] if order else None
         values = _issue_values(cluster)
         changes.append({"id": issue_id, "label": values["label"], "keywords": values["keywords"],
-                        "stats": values["stats"], "representative_post_id": rep[0].id if rep else None})
+                        "stats": values["stats"], "representative_post_id": rep.id if rep is not None else None})
     session.execute(update(Issue), changes)
 
 
-def _nearest_members(cluster: Cluster, members: Sequence[Any], k: int) -> list[Any]:
-    with_emb = [m for m in members if m.embedding]
-    if not with_emb:
-        return list(members[:k])
-    emb = np.stack([np.frombuffer(m.embedding, dtype=np.float32) for m in with_emb])
-    centre = cluster.centroid.astype(np.float32)
-    norm = float(np.linalg.norm(centre)) or 1.0
-    order = np.argsort(-(emb @ (centre / norm)), kind="stable")[:k]
-    return [with_emb[int(i)] for i in order]
+def quotes_for(members: Sequence[Any], centroid: np.ndarray, k: int = QUOTES,
+               per_post_urls: set[str] | None = None) -> list[dict[str, Any]]:
+    """Distinct whole sentences from distinct posts, most representative first.
+
+    A member's sentence is its classifier evidence (a whole sentence of the post). Links go to the
+    post itself; a URL that several posts share (an app's review page) is not a link to a post and is
+    left out (``per_post_urls`` lists the URLs that belong to one post only; None trusts every URL).
+    """
+    pairs = [(_sentence(m), _embedding(m)) for m in members]
+    seen_text: set[str] = set()
+    seen_post: set[int] = set()
+    out: list[dict[str, Any]] = []
+    for i in rank_members(pairs, centroid):
+        m = members[i]
+        text = pairs[i][0]
+        key = " ".join(text.lower().split())
+        if not key or key in seen_text or m.id in seen_post:
+            continue
+        seen_text.add(key)
+        seen_post.add(m.id)
+        url = m.url if m.url and (per_post_urls is None or m.url in per_post_urls) else None
+        out.append({"post_id": m.id, "text": text[:400], "full_text": (m.text or "")[:600], "url": url,
+                    "date": _utc(m.created_at).date().isoformat() if m.created_at else None, "rating": m.rating,
+                    "version": m.version})
+        if len(out) >= k:
+            break
+    return out
 
 
-def _competitors(session: Session, product: Product, cluster: Cluster) -> list[dict[str, Any]]:
+def _per_post_urls(session: Session, urls: Sequence[str]) -> set[str]:
+    """Those of ``urls`` that exactly one post has (a post's own page, not a shared listing)."""
+    wanted = sorted({u for u in urls if u})
+    if not wanted:
+        return set()
+    rows = session.execute(select(Post.url, func.count()).where(Post.url.in_(wanted)).group_by(Post.url))
+    return {u for u, n in rows if n == 1}
+
+
+def _competitors(session: Session, product: Product, cluster: Cluster, threshold: float) -> list[dict[str, Any]]:
     """Other products' active issues whose centroid is close to this one's."""
     rows = session.execute(
         select(Issue.id, Issue.label, Issue.size, Issue.state, Issue.centroid, Product.slug, Product.name, Product.own)
@@ -360,7 +467,7 @@ def _competitors(session: Session, product: Product, cluster: Cluster) -> list[d
         if other.shape != centre.shape:
             continue
         sim = cosine(centre, other.astype(np.float64))
-        if sim >= COMPETITOR_SIMILARITY:
+        if sim >= threshold:
             out.append({"product": r.slug, "name": r.name, "own": bool(r.own), "issue_id": r.id, "label": r.label,
                         "size": r.size, "state": r.state, "similarity": round(sim, 3)})
     out.sort(key=lambda c: -c["similarity"])
@@ -368,29 +475,38 @@ def _competitors(session: Session, product: Product, cluster: Cluster) -> list[d
     return [{"others": int(others)}, *out[:5]]
 
 
-def _issue_payload(session: Session, product: Product, cluster: Cluster, issue_id: int, event: Event,
-                   as_of: datetime, since: datetime | None = None) -> dict[str, Any]:
-    members = _member_posts(session, issue_id, LABEL_SAMPLE)
+def alert_as_of(event: Event, as_of: datetime) -> datetime:
+    """The one moment an alert is about: the end of its event's day (or the run's moment, on that day)."""
+    return min(as_of, end_of_day(event.day))
+
+
+def _issue_payload(session: Session, config: Config, product: Product, cluster: Cluster, issue_id: int,
+                   event: Event, as_of: datetime, since: datetime | None = None) -> dict[str, Any]:
+    """The alert's content, every figure as of the event's day: counts, trend, header size, quotes."""
+    moment = alert_as_of(event, as_of)
+    members = _member_posts(session, issue_id, LABEL_SAMPLE, until=moment)
     if since is not None:  # reopened after a person resolved it: quote the posts that brought it back
         members = [m for m in members if m.created_at is not None and _utc(m.created_at) > since] or members
-    quotes = [{"post_id": m.id, "text": (m.evidence or m.text or "")[:400], "full_text": (m.text or "")[:600],
-               "url": m.url, "date": _utc(m.created_at).date().isoformat() if m.created_at else None,
-               "rating": m.rating} for m in _nearest_members(cluster, members, QUOTES)]
+    quotes = quotes_for(members, cluster.centroid, QUOTES, _per_post_urls(session, [m.url for m in members]))
     days = day_range(event.day, CHART_DAYS)
     versions = sorted(cluster.versions.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
-    competitors = _competitors(session, product, cluster)
+    competitors = _competitors(session, product, cluster, config.alerts.match_similarity)
+    size = cluster.size_on(event.day)
     return {
         "product": {"slug": product.slug, "name": product.name, "own": bool(product.own)},
-        "issue": {"id": issue_id, "label": cluster.label, "keywords": list(cluster.keywords), "state": event.state,
-                  "size": cluster.size, "first_seen": cluster.first_seen.isoformat() if cluster.first_seen else None,
-                  "need_type": _issue_values(cluster)["need_type"],
+        "issue": {"id": issue_id, "label": cluster.label, "keywords": list(cluster.keywords)[:10],
+                  "state": event.state, "size": size,
+                  "first_seen": cluster.first_seen.isoformat() if cluster.first_seen else None,
+                  "need_type": _issue_values(cluster)["need_type"], "version": event.version,
+                  "emerged_in": event.version if event.state == "new" or (
+                      event.figures.get("scope") == "version") else None,
                   "negative_share": round(cluster.negative / cluster.size, 3) if cluster.size else None},
         "figures": _jsonable(event.figures),
         "daily": [{"day": d, "count": cluster.daily.get(d, 0)} for d in days],
         "quotes": quotes,
         "versions": [{"version": v, "count": n} for v, n in versions],
         "competitors": competitors[1:], "other_products": competitors[0]["others"],
-        "as_of": as_of.isoformat(), "day": event.day.isoformat(),
+        "as_of": moment.isoformat(), "day": event.day.isoformat(),
     }
 
 
@@ -403,7 +519,7 @@ def _product_payload(product: Product, detector: Detector, event: Event, as_of: 
                       "rating": round(t.rating_sum / t.rating_n, 2) if t and t.rating_n else None,
                       "negative_share": round(t.negative / t.classified, 3) if t and t.classified else None})
     return {"product": {"slug": product.slug, "name": product.name, "own": bool(product.own)},
-            "figures": _jsonable(event.figures), "daily": daily, "as_of": as_of.isoformat(),
+            "figures": _jsonable(event.figures), "daily": daily, "as_of": alert_as_of(event, as_of).isoformat(),
             "day": event.day.isoformat()}
 
 
@@ -422,7 +538,7 @@ def _queue_alert(session: Session, config: Config, product: Product, detector: D
     issue_id = ids.get(event.key) if event.key is not None else None
     if cluster is not None and issue_id is not None:
         since = new_evidence_since(curation, issue_id, event) if curation is not None else None
-        payload = _issue_payload(session, product, cluster, issue_id, event, as_of, since)
+        payload = _issue_payload(session, config, product, cluster, issue_id, event, as_of, since)
     else:
         payload = _product_payload(product, detector, event, as_of)
     key = dedupe_key(product.id, event, issue_id, cluster)
@@ -439,6 +555,7 @@ def _queue_alert(session: Session, config: Config, product: Product, detector: D
     report.deliveries += queue_deliveries(session, config, alert, product.slug)
     label = payload.get("issue", {}).get("label") if isinstance(payload.get("issue"), dict) else None
     report.alerts.append({"id": inserted, "kind": event.kind, "dedupe_key": key, "label": label,
+                          "version": event.version, "day": event.day.isoformat(),
                           "p_value": payload["figures"].get("p_value")})
 
 
@@ -462,7 +579,10 @@ def backtest(store: Store, config: Config, product_slug: str, start: datetime | 
         posts = _rows(session.execute(_post_query(product.id).where(Post.created_at <= until)))
         curate = _backtest_curation(session, product.id)
         session.rollback()
-    return replay(posts, params_for(config), d0, d1, curate=curate)
+    embed = _phrase_encoder(config)
+    if embed is not None and posts and posts[0].embedding is not None and posts[0].embedding.shape[0] != embed.dim:
+        embed = None
+    return replay(posts, params_for(config), d0, d1, labeller=labeller_with(embed), curate=curate)
 
 
 def _backtest_curation(session: Session, product_id: int) -> BacktestCuration | None:

@@ -146,6 +146,15 @@ def test_figure(kind: str, figures: Mapping[str, Any]) -> str | None:
 def why(kind: str, figures: Mapping[str, Any]) -> list[str]:
     """Plain sentences saying, in numbers, why the alert fired."""
     f = figures
+    if kind.startswith("issue_") and f.get("scope") == "version":
+        earlier = ", ".join(str(v) for v in f.get("baseline_versions") or []) or "earlier releases"
+        return [
+            f"{f.get('count')} of {f.get('total')} posts about version {f.get('version')} ({_pct(f.get('share'))}).",
+            f"Releases before it ({earlier}): {f.get('baseline_count')} of {f.get('baseline_total')} posts "
+            f"({_pct(f.get('baseline_share'))}), so about {f.get('expected')} expected.",
+            f"Binomial test of the rise: p = {_p(f.get('p_value'))}, a discovery at a false-discovery rate of "
+            f"{f.get('fdr')} across the {f.get('tested')} issues tested in this release.",
+        ]
     if kind.startswith("issue_") and f.get("total") is None:
         return [f"{f.get('count', 'Several')} posts in the latest window."] + (
             [f"Test of the rise: p = {_p(f.get('p_value'))}."] if f.get("p_value") is not None else [])
@@ -155,7 +164,9 @@ def why(kind: str, figures: Mapping[str, Any]) -> list[str]:
             f"({_pct(f.get('share'))}).",
             f"Baseline ({f.get('baseline_days')} days before): {f.get('baseline_count')} of {f.get('baseline_total')} "
             f"posts ({_pct(f.get('baseline_share'))}), so about {f.get('expected')} expected now.",
-            f"Binomial test of the rise: p = {_p(f.get('p_value'))}.",
+            f"Binomial test of the rise: p = {_p(f.get('p_value'))}"
+            + (f", a discovery at a false-discovery rate of {f.get('fdr')} across the {f.get('tested')} issues "
+               "tested that day." if f.get("tested") else "."),
         ]
     if kind == "volume_spike":
         return [f"{f.get('count')} posts in the window against {f.get('expected')} expected "
@@ -191,7 +202,12 @@ def alert_context(kind: str, payload: Mapping[str, Any], *, alert_id: int | None
     window = int(figures.get("window_days") or 1)
     title = KIND_TITLES.get(kind, kind.replace("_", " ").capitalize())
     label = _clip(str(issue.get("label") or "unlabelled issue"), 90) if issue else None
-    headline = f"{title}: {label}" if label else title
+    version = (issue or {}).get("emerged_in") or (issue or {}).get("version")
+    version_note = ""
+    if version:
+        version_note = f" (emerged in {_clip(str(version), 30)})" if (issue or {}).get("emerged_in") else (
+            f" (version {_clip(str(version), 30)})")
+    headline = (f"{title}: {label}" if label else title) + version_note
     chart_title = "Posts per day in this issue" if issue else "Posts per day"
     quotes = []
     for q in payload.get("quotes") or []:
@@ -227,6 +243,7 @@ def alert_context(kind: str, payload: Mapping[str, Any], *, alert_id: int | None
         "chart_max": int(max(counts)) if counts else 0,
         "quotes": quotes, "competitors": competitors, "other_products": int(payload.get("other_products") or 0),
         "sentiment": sentiment, "versions": versions, "day": _clip(str(payload.get("day") or ""), 10),
+        "version": _clip(str(version), 30) if version else None,
     }
 
 

@@ -1,13 +1,16 @@
-"""Small, exact interval statistics for report figures (no SciPy needed).
+"""Small, exact statistics for detection and report figures (no SciPy needed).
 
-Wilson score interval for one proportion, Newcombe's hybrid score interval (his method 10) for the
-difference of two independent proportions, and a normal interval for a mean and for the difference
-of two means (Welch standard error).
+Tests: the binomial upper tail and the normal upper tail (one-sided, only rises matter), and
+Benjamini-Hochberg control of the false-discovery rate across the tests of one day or version.
+Intervals: Wilson score interval for one proportion, Newcombe's hybrid score interval (his method 10)
+for the difference of two independent proportions, and a normal interval for a mean and for the
+difference of two means (Welch standard error).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 
@@ -63,3 +66,43 @@ def mean_diff_ci(m1: float, s1: float, n1: int, m2: float, s2: float, n2: int,
 def excludes_zero(interval: tuple[float, float] | None) -> bool:
     """Whether an interval lies wholly above or below zero (a significant difference)."""
     return interval is not None and (interval[0] > 0 or interval[1] < 0)
+
+
+def binom_sf(x: int, n: int, p: float) -> float:
+    """P(X >= x) for X ~ Binomial(n, p); 1.0 whenever x/n is not above p (only rises matter here)."""
+    if x <= 0 or p >= 1.0:
+        return 1.0
+    if x > n or p <= 0.0:
+        return 0.0
+    if x <= n * p:
+        return 1.0
+    logp, logq, base = math.log(p), math.log1p(-p), math.lgamma(n + 1)
+    total = 0.0
+    for k in range(x, n + 1):
+        term = math.exp(base - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * logp + (n - k) * logq)
+        total += term
+        if term < total * 1e-12:
+            break
+    return min(1.0, total)
+
+
+def norm_sf(z: float) -> float:
+    """Upper tail of the standard normal."""
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def benjamini_hochberg(p_values: Sequence[float], q: float) -> list[bool]:
+    """Which of ``p_values`` are discoveries at false-discovery rate ``q`` (Benjamini-Hochberg step-up).
+
+    The largest k with p_(k) <= k q / m sets the cut: every test with a p-value at or below p_(k) is a
+    discovery. Valid under independence or positive dependence of the tests (clusters of one stream).
+    """
+    m = len(p_values)
+    if m == 0:
+        return []
+    order = sorted(range(m), key=lambda i: p_values[i])
+    cut = -1.0
+    for rank, i in enumerate(order, start=1):
+        if p_values[i] <= rank * q / m:
+            cut = p_values[i]
+    return [p <= cut for p in p_values]

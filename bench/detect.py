@@ -194,10 +194,10 @@ def main() -> None:
         cluster = det.clusters.get(e.key) if e.key is not None else None
         label = ""
         if cluster is not None:
-            from alerts.detect import label_terms
+            from alerts.labels import label_issue
 
             texts = [p.text for p in posts if p.id in members(det, e.key)][-60:]
-            label = label_terms(texts, [p.text for p in posts[-1000:]])[0]
+            label = label_issue(texts, None, [p.text for p in posts[-1000:]])[0]
         print(f"    {day} {e.kind:15s} p={e.figures.get('p_value', 0):.1e} "
               f"count={e.figures.get('count')} {label}")
     print(f"[speed] replay of {len(posts)} posts over {(last - first).days + 1} days: {seconds:.2f} s, "

@@ -208,6 +208,8 @@ class Issue(Base):
     representative_post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="SET NULL"))
     daily_counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # "YYYY-MM-DD" -> n
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Issue 14 (migration 0004): an issue merged into another keeps its row and redirects here.
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="SET NULL"), index=True)
 
 
 class IssuePost(Base):

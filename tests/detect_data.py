@@ -81,14 +81,14 @@ def insert_posts(store: Any, slug: str, posts: list[PostRow], *, own: bool = Tru
             session.flush()
         session.execute(insert(Post), [
             {"id": p.id, "source": "test", "external_id": f"{slug}-{p.id}", "product_id": product.id,
-             "url": f"{url_base}{p.id}", "text": p.text, "rating": p.rating, "created_at": p.created_at,
+             "url": p.url or f"{url_base}{p.id}", "text": p.text, "rating": p.rating, "created_at": p.created_at,
              "fetched_at": now, "version": p.version, "content_hash": str(p.id), "status": status} for p in posts])
         session.execute(insert(PostProduct), [{"post_id": p.id, "product_id": product.id} for p in posts])
         if status == "classified":
             session.execute(insert(Classification), [
                 {"post_id": p.id, "model_version": "test", "sentiment": "negative" if p.negative else "positive",
                  "sentiment_score": 0.9, "need_type": p.need_type or "none", "need_score": 0.9,
-                 "unmet_need": p.unmet, "jobs": [], "classified_at": now,
+                 "unmet_need": p.unmet, "jobs": [], "classified_at": now, "evidence": p.evidence or None,
                  "embedding": None if p.embedding is None else np.asarray(p.embedding, np.float32).tobytes()}
                 for p in posts])
         return product.id

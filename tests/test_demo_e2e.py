@@ -44,6 +44,9 @@ def test_demo_runs_the_whole_path_and_twice_adds_nothing(tmp_path: Path, demo_db
                                                      Issue.state.in_(["new", "rising"]))).all()
         assert issues, "the detector should find the PDF export crash burst"
         assert any("pdf" in (i.label + " " + " ".join(i.keywords)).lower() for i in issues)
+        # Issues are built from unmet needs only: no praise issue, whatever its size.
+        listed = session.scalars(select(Issue).where(Issue.state.not_in(["candidate", "merged"]))).all()
+        assert listed and all(i.need_type in ("problem", "feature_request", "question") for i in listed)
         alerts = session.scalars(select(Alert)).all()
         sent = session.scalars(select(Delivery).where(Delivery.status == "sent")).all()
         assert alerts and sent
@@ -54,6 +57,8 @@ def test_demo_runs_the_whole_path_and_twice_adds_nothing(tmp_path: Path, demo_db
     assert "pdf" in str(message["Subject"]).lower() or any(
         "pdf" in (json.dumps(a.payload) + (a.kind or "")).lower() for a in alerts)
     assert message["Message-ID"]
+    pdf_alerts = [a for a in alerts if "pdf" in json.dumps(a.payload.get("issue") or {}).lower()]
+    assert pdf_alerts and pdf_alerts[0].payload["issue"]["version"] == "4.2.0"  # the release that brought it
     assert first["emails_received"] >= 1
 
     report = Path(first["report"])

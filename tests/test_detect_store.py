@@ -44,7 +44,7 @@ def test_first_run_over_history_is_silent_then_daily_runs_alert_the_burst(acme: 
     assert fired[0][2] == f"issue:{issue_id}:new:1"
     with store.sessions() as session:
         alert = session.scalars(select(Alert)).one()
-        assert alert.issue_id == issue_id and alert.payload["issue"]["label"] == "button frozen"
+        assert alert.issue_id == issue_id and alert.payload["issue"]["label"] == "button frozen after update"
         assert len(alert.payload["quotes"]) == 3 and alert.payload["quotes"][0]["url"].startswith("https://")
         assert alert.payload["figures"]["p_value"] < 1e-10
         assert [d.target for d in session.scalars(select(Delivery))] == ["mailto:ops@example.com"]
@@ -115,7 +115,7 @@ def test_backtest_replays_days_and_writes_nothing(acme: tuple[Any, Any]) -> None
     days = backtest(store, config, "acme", date(2026, 1, 25), date(2026, 2, 9))
     assert [d["day"] for d in days][:2] == ["2026-01-25", "2026-01-26"] and len(days) == 16
     fired = [(d["day"], a["kind"], a["label"]) for d in days for a in d["alerts"]]
-    assert fired == [("2026-02-05", "issue_new", "button frozen")]
+    assert fired == [("2026-02-05", "issue_new", "button frozen after update")]
     assert _count(store, Issue) == 0 and _count(store, Alert) == 0 and _count(store, DetectorState) == 0
 
 
@@ -178,7 +178,7 @@ def test_cli_detect_backtest_issues_and_alert(sqlite_url: str, smtp_server: Any,
     report = voxpop("detect", "--product", "acme", "--as-of", "2026-02-05", "--json")
     assert [a["kind"] for a in report["alerts"]] == ["issue_new"]
     issues = voxpop("issues", "--product", "acme", "--json")
-    assert any(i["label"] == "button frozen" and i["state"] == "new" for i in issues)
+    assert any(i["label"] == "button frozen after update" and i["state"] == "new" for i in issues)
     sent = voxpop("alert", "--json")
     assert sent["sent"] == 1 and len(smtp_server.messages) == 1 and Path(sent["eml_paths"][0]).exists()
     assert voxpop("alert", "--json")["messages"] == 0

@@ -97,14 +97,24 @@ class AlertSpec:
     outbox_dir: str = "outbox"
     max_attempts: int = 5
     retry_base_s: float = 30.0
-    sensitivity: float = 0.001  # p-value below which a rise is significant
+    # Detection thresholds: these are the only defaults (alerts.detect.Params and the parser read them here).
+    sensitivity: float = 0.001  # p-value below which a rise is significant (before the FDR step)
+    fdr: float = 0.05  # false-discovery rate across the clusters tested on one day or in one version
     min_count: int = 3  # posts in the window before an issue may alert
     cooldown_days: int = 7
     resolve_after_days: int = 14
     join_similarity: float = 0.55  # cosine similarity for a post to join an issue
+    merge_similarity: float = 0.8  # centroid cosine at which two issues that drifted together merge
+    match_similarity: float = 0.55  # centroid cosine at which two products' issues are the same problem
     window_days: int = 1
     baseline_days: int = 28
     min_volume: int = 20  # product posts in the window before a volume, rating or sentiment alert may fire
+    rating_drop: float = 0.5  # stars: smallest drop of the mean rating worth an alert
+    sentiment_drop: float = 0.10  # smallest rise of the negative share worth an alert
+    volume_ratio: float = 2.0  # smallest window/baseline volume ratio worth an alert
+    min_baseline_days: int = 7  # product history needed before anything may fire
+    version_min_posts: int = 30  # product posts in a release before its version window is tested
+    baseline_versions: int = 3  # earlier releases a version window is compared with
 
 
 @dataclass(frozen=True)
@@ -443,6 +453,30 @@ def _redis_url(crawl: _Reader, env: Mapping[str, str]) -> str | None:
     return url or None
 
 
+def _detection(a: _Reader) -> dict[str, Any]:
+    """The ``[alerts]`` detection thresholds (defaults from :class:`AlertSpec`, the one place they live)."""
+    d = AlertSpec
+    return {
+        "sensitivity": a.number("sensitivity", d.sensitivity, low=1e-12, high=0.5),
+        "fdr": a.number("fdr", d.fdr, low=1e-9, high=1.0),
+        "min_count": a.integer("min_count", d.min_count, minimum=1),
+        "cooldown_days": a.integer("cooldown_days", d.cooldown_days),
+        "resolve_after_days": a.integer("resolve_after_days", d.resolve_after_days, minimum=1),
+        "join_similarity": a.number("join_similarity", d.join_similarity, low=0.0, high=1.0),
+        "merge_similarity": a.number("merge_similarity", d.merge_similarity, low=0.0, high=1.0),
+        "match_similarity": a.number("match_similarity", d.match_similarity, low=0.0, high=1.0),
+        "window_days": a.integer("window_days", d.window_days, minimum=1),
+        "baseline_days": a.integer("baseline_days", d.baseline_days, minimum=1),
+        "min_volume": a.integer("min_volume", d.min_volume, minimum=1),
+        "rating_drop": a.number("rating_drop", d.rating_drop, low=0.0, high=5.0),
+        "sentiment_drop": a.number("sentiment_drop", d.sentiment_drop, low=0.0, high=1.0),
+        "volume_ratio": a.number("volume_ratio", d.volume_ratio, low=1.0),
+        "min_baseline_days": a.integer("min_baseline_days", d.min_baseline_days, minimum=0),
+        "version_min_posts": a.integer("version_min_posts", d.version_min_posts, minimum=1),
+        "baseline_versions": a.integer("baseline_versions", d.baseline_versions, minimum=1),
+    }
+
+
 def parse_config(data: Mapping[str, Any], path: str = "voxpop.toml",
                  environ: Mapping[str, str] | None = None) -> Config:
     """Validate a parsed TOML document.
@@ -485,14 +519,7 @@ def parse_config(data: Mapping[str, Any], path: str = "voxpop.toml",
         outbox_dir=a.text("outbox_dir", AlertSpec.outbox_dir),
         max_attempts=a.integer("max_attempts", AlertSpec.max_attempts, minimum=1),
         retry_base_s=a.number("retry_base_s", AlertSpec.retry_base_s),
-        sensitivity=a.number("sensitivity", AlertSpec.sensitivity, low=1e-12, high=0.5),
-        min_count=a.integer("min_count", AlertSpec.min_count, minimum=1),
-        cooldown_days=a.integer("cooldown_days", AlertSpec.cooldown_days),
-        resolve_after_days=a.integer("resolve_after_days", AlertSpec.resolve_after_days, minimum=1),
-        join_similarity=a.number("join_similarity", AlertSpec.join_similarity, low=0.0, high=1.0),
-        window_days=a.integer("window_days", AlertSpec.window_days, minimum=1),
-        baseline_days=a.integer("baseline_days", AlertSpec.baseline_days, minimum=1),
-        min_volume=a.integer("min_volume", AlertSpec.min_volume, minimum=1),
+        **_detection(a),
     )
     sc = r.sub("schedule").known(ScheduleSpec)
     default = ScheduleSpec()

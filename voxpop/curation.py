@@ -303,7 +303,7 @@ def merge_issue(session: Session, issue_id: int, *, into: int, by: str) -> Issue
 
 def split_issue(session: Session, issue_id: int, *, post_ids: list[int], by: str) -> int:
     """Move the given posts of an issue into a new issue; returns the new issue's id."""
-    from alerts.detect import label_terms
+    from alerts.labels import label_issue
 
     who = _who(by)
     issue = _issue(session, issue_id)
@@ -322,7 +322,8 @@ def split_issue(session: Session, issue_id: int, *, post_ids: list[int], by: str
         select(Post.text).join(PostProduct, and_(PostProduct.post_id == Post.id,
                                                  PostProduct.product_id == issue.product_id))
         .order_by(Post.id.desc()).limit(1000))]
-    label, keywords = label_terms(texts, background)
+    # Words only (no encoder here): the same labeller as detection, without the embedding re-ranking.
+    label, keywords = label_issue([t or "" for t in texts], None, background, None)
     state = issue.state if issue.state in ACTIVE_STATES else "ongoing"
     new = Issue(product_id=issue.product_id, label=label or f"split of issue {issue_id}", keywords=keywords,
                 state=state, state_changed_at=now, size=0, daily_counts={}, stats={})

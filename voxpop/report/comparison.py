@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from alerts import stats
+from voxpop.config import AlertSpec
 
-MATCH_SIMILARITY = 0.55  # centroid cosine at which two products' issues count as the same problem
+MATCH_SIMILARITY = AlertSpec.match_similarity  # the [alerts] default; one constant for the whole system
 INACTIVE_ISSUE_STATES = ("candidate", "resolved")
 
 

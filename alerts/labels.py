@@ -1,0 +1,273 @@
+"""Issue labels in words people use: a key phrase from the member sentences, plus keywords.
+
+KeyBERT-style: candidate phrases are the noun and verb phrases of the member sentences (runs of
+content words, with at most one function word inside: "sync fails after update"), each used by
+several members; each is embedded with our own encoder and scored by its similarity to the issue's
+centroid, weighted by how much more the members use it than the product's other posts; Maximal
+Marginal Relevance then picks a diverse set, whose first is the label (<= 6 words, never two stopwords).
+The keywords beside it are the members' most specific words (class-based TF-IDF against the
+background), most specific first. Everything is deterministic given the member sentences, which
+:func:`pick_sentences` chooses the same way in live runs and in backtests.
+
+Without an encoder (or when the encoder's size differs from the embeddings'), phrases are scored by
+the TF-IDF part alone.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+MAX_WORDS = 6
+KEYWORDS = 10
+SENTENCES = 50  # member sentences a label is drawn from (nearest the centroid)
+CANDIDATES = 60  # phrases embedded per label
+MMR_DIVERSITY = 0.5
+
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9'’+#-]*[A-Za-z0-9+#]|[A-Za-z]")
+_CLAUSE = re.compile(r"[,;:()\[\]!?.…\"“”/]+|\s-\s|\s–\s")
+STOPWORDS = frozenset(
+    "a about above after again against all almost also although always am among an and another any anymore "
+    "anyone anything anyway app app's apps are aren't around as at away back be became because become been before "
+    "being below best better between both but by can can't cannot cant come comes could couldn't did didn't do does "
+    "doesn't doing don't done dont down during each else enough even ever every everything few find first for "
+    "found from full fully further get gets getting give given gives go goes going gone good got great had hadn't "
+    "has hasn't have haven't having he her here hers him his how however i i'd i'll i'm i've id if im in instead "
+    "into is isn't it it'd it'll it's its itself ive just keep keeps kind know last least less let let's like "
+    "little lot lots love made make makes making many may me might more most much must my myself need needed needs "
+    "never new next nice no none nor not nothing now of off often oh ok okay old on once one ones only or other "
+    "others otherwise our ours out over own please pretty put quite rather really reason right said same say says "
+    "see seem seems seen should shouldn't since so some someone something sometimes soon still such sure take "
+    "than thank thanks that that's the their theirs them themselves then there there's these they they're thing "
+    "things think this those though through thru till to today too total totally tried tries try trying two under "
+    "until up upon us use used uses using very via want wanted wants was wasn't way ways we we're well went were "
+    "weren't what what's whatever when whenever where whether which while who whole whom whose why will with "
+    "within without won't work works worked would wouldn't wow yeah yes yet you you'd you'll you're you've your "
+    "yours yourself add added note notes exists exist annoying awesome amazing bad excellent horrible terrible "
+    "awful fine easy useful helpful perfect poor worst everyday definitely absolutely already ago anybody "
+    "everyone else's lately recently recent currently constantly actually basically literally simply".split()
+)
+
+
+def tokens(text: str) -> list[str]:
+    """Word tokens of a text, in order (apostrophes normalised)."""
+    return [t.replace("’", "'") for t in _TOKEN.findall(text or "")]
+
+
+def is_stopword(word: str) -> bool:
+    """Whether a word carries no topic (function words, generic verbs and opinion words)."""
+    w = word.lower()
+    return w in STOPWORDS or len(w) < 2 or w.isdigit()
+
+
+def content_words(text: str) -> list[str]:
+    """The lowercase content words of a text."""
+    return [t.lower() for t in tokens(text) if not is_stopword(t)]
+
+
+def phrases(sentence: str, max_words: int = 4) -> set[tuple[str, ...]]:
+    """Candidate phrases of one sentence: word runs within a clause that start and end with a content
+    word, with at most one function word inside (lowercase tuples)."""
+    out: set[tuple[str, ...]] = set()
+    for clause in _CLAUSE.split(sentence or ""):
+        words = [t.lower() for t in tokens(clause)]
+        stop = [is_stopword(w) for w in words]
+        for i in range(len(words)):
+            if stop[i]:
+                continue
+            inside = 0
+            for j in range(i, min(len(words), i + max_words)):
+                if stop[j]:
+                    inside += 1
+                    if inside > 1:
+                        break
+                    continue
+                out.add(tuple(words[i:j + 1]))
+    return out
+
+
+def _surface(sentences: Sequence[str]) -> dict[str, str]:
+    """The most common written form of each word (keeps "PDF" upper case, drops sentence-initial capitals)."""
+    forms: dict[str, Counter[str]] = {}
+    for s in sentences:
+        for t in tokens(s):
+            forms.setdefault(t.lower(), Counter())[t] += 1
+    out = {}
+    for low, counts in forms.items():
+        best = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0] != low, kv[0]))[0][0]
+        out[low] = best if best.isupper() and len(best) > 1 else low
+    return out
+
+
+def keywords_of(sentences: Sequence[str], background: Sequence[str], top: int = KEYWORDS) -> list[str]:
+    """The members' most specific words: share among members times log lift over the background."""
+    member_df: Counter[str] = Counter()
+    for s in sentences:
+        member_df.update(set(content_words(s)))
+    background_df: Counter[str] = Counter()
+    for s in background:
+        background_df.update(set(content_words(s)))
+    n_m, n_b = max(1, len(sentences)), max(1, len(background))
+    scored = []
+    for word, df in member_df.items():
+        if df < 2 and n_m >= 4:
+            continue
+        share = df / n_m
+        lift = math.log((share + 1e-3) / ((background_df.get(word, 0) + 1) / (n_b + 2)))
+        if lift > 0:
+            scored.append((-share * lift, word))
+    scored.sort()
+    return [w for _, w in scored[:top]]
+
+
+def _specificity(df: int, n_m: int, bg_df: int, n_b: int) -> float:
+    share = df / n_m
+    return share * max(0.0, math.log((share + 1e-3) / ((bg_df + 1) / (n_b + 2))))
+
+
+def mmr(doc: np.ndarray, cands: np.ndarray, relevance: np.ndarray, k: int, diversity: float) -> list[int]:
+    """Maximal Marginal Relevance: ``k`` candidate indices, each the best trade of relevance against
+    similarity to those already picked."""
+    picked: list[int] = []
+    left = list(range(len(cands)))
+    sim = cands @ cands.T if len(cands) else np.zeros((0, 0))
+    while left and len(picked) < k:
+        if picked:
+            redundancy = sim[np.ix_(left, picked)].max(axis=1)
+        else:
+            redundancy = np.zeros(len(left))
+        score = (1 - diversity) * relevance[left] - diversity * redundancy
+        best = left[int(np.argmax(score))]
+        picked.append(best)
+        left.remove(best)
+    return picked
+
+
+class PhraseEncoder:
+    """An embedding function for phrases with a bounded in-process cache (labels re-embed the same phrases)."""
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], limit: int = 50_000, dim: int | None = None) -> None:
+        self.embed = embed
+        self.limit = limit
+        self.cache: dict[str, np.ndarray] = {}
+        self.dim = dim
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        missing = sorted({t for t in texts if t not in self.cache})
+        if missing:
+            vecs = np.asarray(self.embed(missing), dtype=np.float32)
+            if len(self.cache) + len(missing) > self.limit:
+                self.cache.clear()
+            for t, v in zip(missing, vecs, strict=True):
+                self.cache[t] = v
+        out = np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, self.dim or 1), np.float32)
+        self.dim = int(out.shape[1]) if len(out) else self.dim
+        return out
+
+
+def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, background: Sequence[str],
+                embed: Callable[[list[str]], np.ndarray] | None = None) -> tuple[str, list[str]]:
+    """A short label (<= 6 words) and up to 10 keywords for the member sentences of one issue.
+
+    Args:
+        sentences: member sentences, most representative first (see :func:`pick_sentences`).
+        centroid: the issue's centroid in the encoder's space (None: TF-IDF scoring only).
+        background: other recent posts of the product.
+        embed: our encoder's ``embed`` (texts -> unit vectors); None: TF-IDF scoring only.
+    """
+    sentences = [s for s in sentences if s and s.strip()]
+    if not sentences:
+        return "", []
+    keywords = keywords_of(sentences, background)
+    n_m, n_b = len(sentences), max(1, len(background))
+    df: Counter[tuple[str, ...]] = Counter()
+    for s in sentences:
+        df.update(phrases(s))
+    min_df = 1 if n_m < 4 else max(2, math.ceil(0.05 * n_m))
+    pool = [p for p, c in df.items() if c >= min_df]
+    if not pool:  # no phrase shared by enough members: the longest phrase of the most representative one
+        own = sorted(phrases(sentences[0]), key=lambda p: (-len(p), p))
+        surface = _surface(sentences)
+        label = " ".join(surface.get(w, w) for w in own[0]) if own else (keywords[0] if keywords else "")
+        return label, keywords or list(dict.fromkeys(content_words(sentences[0])))[:KEYWORDS]
+    bg: Counter[tuple[str, ...]] = Counter()
+    pool_set = set(pool)
+    for s in background:
+        bg.update(p for p in phrases(s) if p in pool_set)
+    spec = {p: _specificity(df[p], n_m, bg.get(p, 0), n_b) for p in pool}
+    pool = [p for p in pool if spec[p] > 0] or pool
+    # Longer phrases say more; a phrase must still be used by several members to win.
+    pool.sort(key=lambda p: (-spec[p] * (1 + 0.35 * (len(p) - 1)), p))
+    pool = pool[:CANDIDATES]
+    surface = _surface(sentences)
+    texts = [" ".join(surface.get(w, w) for w in p) for p in pool]
+    spec_arr = np.array([spec[p] for p in pool], dtype=np.float64)
+    spec_arr = spec_arr / (spec_arr.max() or 1.0)
+    length = np.array([min(len(p), 4) for p in pool], dtype=np.float64)
+    doc = None
+    dim = getattr(embed, "dim", None)
+    if embed is not None and centroid is not None and (dim is None or dim == centroid.shape[0]):
+        vecs = np.asarray(embed(texts), dtype=np.float64)
+        if vecs.ndim == 2 and vecs.shape[1] == centroid.shape[0]:
+            norm = float(np.linalg.norm(centroid)) or 1.0
+            doc = centroid / norm
+            relevance = (vecs @ doc) * (0.6 + 0.4 * spec_arr) * (1 + 0.08 * (length - 1))
+            order = mmr(doc, vecs, relevance, 5, MMR_DIVERSITY)
+    if doc is None:
+        relevance = spec_arr * (1 + 0.35 * (length - 1))
+        order = [int(i) for i in np.argsort(-relevance, kind="stable")[:5]]
+    multi = [i for i in order if len(pool[i]) >= 2]
+    best = multi[0] if multi and relevance[multi[0]] >= 0.8 * relevance[order[0]] else order[0]
+    label = " ".join(texts[best].split()[:MAX_WORDS])
+    return label, keywords
+
+
+def pick_sentences(members: Sequence[tuple[str, np.ndarray | None]], centroid: np.ndarray | None,
+                   k: int = SENTENCES) -> list[str]:
+    """The ``k`` distinct member sentences nearest the centroid, best first (ties by text)."""
+    ranked = rank_members(members, centroid)
+    seen: set[str] = set()
+    out = []
+    for i in ranked:
+        text = (members[i][0] or "").strip()
+        key = " ".join(text.lower().split())
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        out.append(text)
+        if len(out) >= k:
+            break
+    return out
+
+
+def rank_members(members: Sequence[tuple[str, np.ndarray | None]], centroid: np.ndarray | None) -> list[int]:
+    """Member indices, most representative (nearest the centroid) first; ties by text, then index."""
+    sims = []
+    norm = float(np.linalg.norm(centroid)) if centroid is not None else 0.0
+    for _text, emb in members:
+        if emb is None or centroid is None or not norm or emb.shape[0] != centroid.shape[0]:
+            sims.append(0.0)
+        else:
+            sims.append(float(np.asarray(emb, np.float64) @ centroid) / norm)
+    return sorted(range(len(members)), key=lambda i: (-round(sims[i], 6), members[i][0] or "", i))
+
+
+def label_cluster(cluster: Any, background: Sequence[str],
+                  embed: Callable[[list[str]], np.ndarray] | None = None) -> tuple[str, list[str]]:
+    """Label an in-memory cluster from the members it kept (the backtest's labeller)."""
+    members = [(m.sentence, m.embedding) for m in cluster.members]
+    return label_issue(pick_sentences(members, cluster.centroid), cluster.centroid, background, embed)
+
+
+def labeller_with(embed: Callable[[list[str]], np.ndarray] | None) -> Callable[[Any, Sequence[str]],
+                                                                           tuple[str, list[str]]]:
+    """A replay labeller bound to an encoder."""
+    def label(cluster: Any, background: Sequence[str]) -> tuple[str, list[str]]:
+        return label_cluster(cluster, background, embed)
+
+    return label
