@@ -347,5 +347,10 @@ def worker(state: State, role: str, until_idle: bool, batch_size: int, lease_s: 
                               lease_s=lease_s), as_json)
 
 
+from voxpop.web.serve import serve as serve_cmd  # noqa: E402 - the dashboard lives in its own module
+
+main.add_command(serve_cmd)
+
+
 if __name__ == "__main__":
     main()

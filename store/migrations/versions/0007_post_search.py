@@ -1,0 +1,29 @@
+"""full-text search over posts (SQLite FTS5 with triggers, PostgreSQL GIN index)
+
+Revision ID: 0007
+Revises: 0001
+"""
+from __future__ import annotations
+
+from alembic import op
+
+from store import search
+
+revision = '0007'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    statements = search.PG_CREATE if bind.dialect.name == "postgresql" else search.SQLITE_CREATE
+    for statement in statements:
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    statements = search.PG_DROP if bind.dialect.name == "postgresql" else search.SQLITE_DROP
+    for statement in statements:
+        op.execute(statement)

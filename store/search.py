@@ -1,0 +1,86 @@
+"""Full-text search over posts: SQLite FTS5 (an external-content table kept by triggers) or PostgreSQL
+full text (a GIN expression index). Migration ``0007`` creates both; this module holds their SQL and turns
+a user's words into a query that cannot be a syntax error."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, literal_column, select, text
+
+from store.models import Post
+
+FTS_TABLE = "posts_fts"
+PG_INDEX = "ix_posts_fts"
+PG_CONFIG = "english"
+# Tables and indexes that Alembic must not compare against the models (they are not SQLAlchemy tables).
+UNMODELLED_PREFIXES = (FTS_TABLE,)
+
+SQLITE_CREATE = [
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(title, text, content='posts', content_rowid='id', "
+    "tokenize='porter unicode61 remove_diacritics 2')",
+    f"CREATE TRIGGER IF NOT EXISTS posts_fts_ai AFTER INSERT ON posts BEGIN "
+    f"INSERT INTO {FTS_TABLE}(rowid, title, text) VALUES (new.id, new.title, new.text); END",
+    f"CREATE TRIGGER IF NOT EXISTS posts_fts_ad AFTER DELETE ON posts BEGIN "
+    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, title, text) VALUES ('delete', old.id, old.title, old.text); END",
+    f"CREATE TRIGGER IF NOT EXISTS posts_fts_au AFTER UPDATE OF title, text ON posts BEGIN "
+    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, title, text) VALUES ('delete', old.id, old.title, old.text); "
+    f"INSERT INTO {FTS_TABLE}(rowid, title, text) VALUES (new.id, new.title, new.text); END",
+    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')",
+]
+SQLITE_DROP = [
+    "DROP TRIGGER IF EXISTS posts_fts_ai", "DROP TRIGGER IF EXISTS posts_fts_ad", "DROP TRIGGER IF EXISTS posts_fts_au",
+    f"DROP TABLE IF EXISTS {FTS_TABLE}",
+]
+PG_DOCUMENT = f"to_tsvector('{PG_CONFIG}', coalesce(title, '') || ' ' || text)"
+PG_CREATE = [f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON posts USING gin (({PG_DOCUMENT}))"]
+PG_DROP = [f"DROP INDEX IF EXISTS {PG_INDEX}"]
+
+_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
+_WORD = re.compile(r"[\w']+\*?", re.UNICODE)
+
+
+def include_name(name: str | None, type_: str, _parents: Any = None) -> bool:
+    """Alembic ``include_name`` hook: leave the search index's own tables and index out of comparisons."""
+    if name is None:
+        return True
+    return not (name.startswith(UNMODELLED_PREFIXES) or name == PG_INDEX)
+
+
+def fts5_query(words: str) -> str | None:
+    """The user's words as an FTS5 query: every word or "quoted phrase" must occur; ``word*`` is a prefix.
+
+    Each term is quoted, so FTS5 operators and punctuation in the input are only ever text.
+    None when nothing searchable is left.
+    """
+    terms = []
+    for phrase, word in _TOKEN.findall(words):
+        if phrase:
+            parts = [w.rstrip("*") for w in _WORD.findall(phrase)]
+            if parts:
+                terms.append('"' + " ".join(parts).replace('"', '""') + '"')
+            continue
+        for w in _WORD.findall(word):
+            prefix = w.endswith("*")
+            w = w.rstrip("*").strip("'")
+            if w:
+                terms.append('"' + w.replace('"', '""') + '"' + ("*" if prefix else ""))
+    return " ".join(terms) or None
+
+
+def match_clause(dialect: str, words: str) -> ColumnElement[bool] | None:
+    """A WHERE clause on ``posts`` matching ``words``, or None when the words hold nothing to search."""
+    if not words.strip():
+        return None
+    if dialect == "postgresql":
+        return literal_column(PG_DOCUMENT).op("@@")(func.websearch_to_tsquery(PG_CONFIG, words))
+    query = fts5_query(words)
+    if query is None:
+        return None
+    matching = select(literal_column("rowid")).select_from(text(FTS_TABLE)).where(
+        literal_column(FTS_TABLE).op("MATCH")(query))
+    return Post.id.in_(matching)
+
+
+__all__ = ["FTS_TABLE", "PG_INDEX", "fts5_query", "include_name", "match_clause"]

@@ -1,0 +1,35 @@
+"""Small inline SVG charts for the pages: numbers only, no text from the data, so nothing to escape."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from markupsafe import Markup
+
+from alerts import charts
+
+
+def spark_svg(values: Sequence[float | int | None], width: int = 120, height: int = 24) -> Markup:
+    """A sparkline (one bar per value) sized for a table cell."""
+    nums = [float(v or 0) for v in values]
+    if not nums:
+        return Markup("")
+    peak = max(nums) or 1.0
+    step = width / len(nums)
+    bars = []
+    for i, v in enumerate(nums):
+        h = max(1.0 if v else 0.0, (height - 2) * v / peak)
+        bars.append(f'<rect x="{i * step:.1f}" y="{height - h:.1f}" width="{max(1.0, step - 1):.1f}" '
+                    f'height="{h:.1f}"/>')
+    total = int(sum(nums))
+    return Markup(f'<svg class="spark" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+                  f'viewBox="0 0 {width} {height}" role="img" aria-label="{len(nums)} days, {total} posts">'
+                  + "".join(bars) + "</svg>")  # noqa: S704 - built from numbers only
+
+
+def trend_svg(daily: Sequence[dict[str, object]], highlight_last: int = 7) -> Markup:
+    """Posts per day as bars with the first and last day labelled (alerts.charts escapes the labels)."""
+    values = [float(d.get("count") or 0) for d in daily]  # type: ignore[arg-type]
+    labels = [str(d.get("day", "")) for d in daily]
+    return Markup(charts.daily_bars(values, labels, title="Posts per day", width=640, height=140,  # noqa: S704
+                                    highlight_last=highlight_last))
