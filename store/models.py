@@ -6,12 +6,13 @@ Natural keys carry unique constraints so reruns upsert instead of duplicating.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -180,6 +181,8 @@ class Classification(Base):
     evidence: Mapped[str | None] = mapped_column(Text)
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # float32, L2-normalised
     classified_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Hash of the product's jobs the job scores were computed against (issue 15: taxonomy versions).
+    taxonomy: Mapped[str | None] = mapped_column(String(16))
 
     post: Mapped[Post] = relationship(back_populates="classification")
 
@@ -285,3 +288,85 @@ class JobRun(Base):
     status: Mapped[str] = mapped_column(String(20))  # ok|error|missed
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+# ---------------------------------------------------------------- curation (issue 15)
+
+
+class LabelCorrection(Base):
+    """One human change of one field of a post's labels: who, when, the value before and after.
+
+    Never an overwrite of the model's classification; :class:`PostLabel` holds the labels in force.
+    """
+
+    __tablename__ = "corrections"
+    __table_args__ = (Index("ix_corrections_product_created", "product_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(String(20))  # sentiment | need_type | jobs
+    old_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    new_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    old_source: Mapped[str] = mapped_column(String(10))  # human | model | none: where the old value came from
+    by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PostLabel(Base):
+    """The human labels in force for a post (NULL: the model's value stands; jobs ``[]``: no job)."""
+
+    __tablename__ = "post_labels"
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    sentiment: Mapped[str | None] = mapped_column(String(10))
+    need_type: Mapped[str | None] = mapped_column(String(20))
+    unmet_need: Mapped[bool | None] = mapped_column(Boolean)  # follows need_type (set by whoever writes it)
+    jobs: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)  # job ids
+    top_job: Mapped[str | None] = mapped_column(String(100))  # jobs[0] when jobs were corrected
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class IssueCuration(Base):
+    """What people decided about an issue; detection reads it (``store.curation.load_curation``)."""
+
+    __tablename__ = "issue_curations"
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
+    label: Mapped[str | None] = mapped_column(Text)  # the human label; detection never relabels it
+    muted: Mapped[bool] = mapped_column(Boolean, default=False)
+    muted_until: Mapped[date | None] = mapped_column(Date)  # muted with no date: until unmuted
+    merged_into: Mapped[int | None] = mapped_column(Integer)  # surviving issue of a merge
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # resolved by hand
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class AuditLog(Base):
+    """One human (or scheduled) action: label, rename, merge, split, mute, resolve, reopen, learn.
+
+    Issue and post ids are plain integers, not foreign keys, so the history outlives what it names.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_issue", "issue_id"), Index("ix_audit_log_post", "post_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(20))
+    product_id: Mapped[int | None] = mapped_column(Integer)
+    issue_id: Mapped[int | None] = mapped_column(Integer)
+    post_id: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ProductModel(Base):
+    """A product's own layer over the shared classifier, trained from its corrections (``voxpop learn``)."""
+
+    __tablename__ = "product_models"
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(200))  # "<shared version>+<slug>.<digest>"
+    base_version: Mapped[str] = mapped_column(String(100))
+    weights: Mapped[bytes] = mapped_column(LargeBinary)  # an .npz of the product's heads
+    corrections: Mapped[int] = mapped_column(Integer)  # corrections it was trained on
+    last_correction_id: Mapped[int] = mapped_column(Integer)
+    trained_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
