@@ -72,8 +72,9 @@ def populate(store: Store, n_posts: int, seed: int = 42) -> None:
             r = rng.random()
             status = "classified" if r < 0.9 else ("skipped" if r < 0.96 else "pending")
             rating = float(rng.randint(1, 5)) if source in ("appstore", "googleplay") else None
+            text = f"{rng.choices(phrases, weights)[0]} (synthetic post {post_id})"
             posts.append({"id": post_id, "source": source, "external_id": str(post_id), "product_id": pid,
-                          "text": f"{rng.choices(phrases, weights)[0]} (synthetic post {post_id})", "rating": rating, "created_at": created,
+                          "text": text, "rating": rating, "created_at": created,
                           "fetched_at": created, "content_hash": "x", "status": status,
                           "url": f"https://example.com/p/{post_id}"})
             links.append({"post_id": post_id, "product_id": pid})

@@ -81,7 +81,7 @@ def seed(store: Store, today: datetime | None = None) -> Seeded:
             if text == HOSTILE_TEXT:
                 out.hostile_post = post_id
         session.flush()
-        for i, (slug, text, _r, ago, _v, sentiment, need, job) in enumerate(POSTS):
+        for i, (slug, text, _r, _ago, _v, sentiment, need, job) in enumerate(POSTS):
             post_id = session.query(Post.id).filter(Post.external_id == f"{slug}-{i}").scalar()
             session.execute(update(Post).where(Post.id == post_id).values(status="classified"))
             session.add(Classification(

@@ -1,6 +1,6 @@
 """Dashboard test fixtures: a real uvicorn server on a free port and a real headless Chromium (Selenium).
 
-Import the fixtures into a test module: ``from tests.web_support import browser, seeded_server  # noqa: F401``.
+Loaded as a plugin by ``tests/conftest.py``, so every test module can ask for these fixtures.
 """
 
 from __future__ import annotations

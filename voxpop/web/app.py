@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 
 from store.db import Store
 from voxpop.web import queries
+from voxpop.web.actions import DONE, action_routes
 from voxpop.web.security import (
     AUTH_COOKIE,
     CSRF_FIELD,
@@ -34,7 +35,7 @@ from voxpop.web.security import (
     csrf_token,
     safe_next,
 )
-from voxpop.web.views import spark_svg, trend_svg
+from voxpop.web.views import describe, spark_svg, trend_svg
 
 HERE = Path(__file__).parent
 PERIODS = (7, 30, 90)
@@ -88,7 +89,7 @@ class Dashboard:
     def page(self, request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         html = self.env.get_template(template).render(
             request_path=request.url.path, csrf=csrf_token(request), auth=bool(request.app.state.guard.token),
-            flash=request.query_params.get("done", "")[:200], **context)
+            flash=DONE.get(request.query_params.get("done", ""), ""), **context)
         return HTMLResponse(html, status_code=status_code)
 
     def error(self, request: Request, message: str, status_code: int = 400) -> Response:
@@ -149,8 +150,11 @@ class Dashboard:
         return data
 
     def history(self, session: Session, **which: int) -> list[dict[str, Any]]:
-        """Human actions on an issue or a post (empty until the curation actions are wired in)."""
-        return []
+        """Human actions on an issue or a post, newest first, from the curation audit log."""
+        from voxpop.curation import history
+
+        entries = history(session, limit=100, **which)
+        return [{**e.as_dict(), "what": describe(e.action, e.details)} for e in reversed(entries)]
 
     def issue_page(self, request: Request) -> Response:
         data = self._issue(request)
@@ -168,18 +172,13 @@ class Dashboard:
         data.pop("others", None)
         return JSONResponse(data)
 
-    actions_enabled = False
+    actions_enabled = True
 
     # -- posts -------------------------------------------------------------------------------
 
     def _posts(self, request: Request) -> tuple[queries.PostFilters, dict[str, Any]]:
         filters = queries.PostFilters.from_params(request.query_params)
-        return filters, self.read(request, lambda s: queries.search_posts(s, filters,
-                                                                          label_overrides=self.label_overrides()))
-
-    def label_overrides(self) -> Any:
-        """A selectable of human labels, or None (set when the curation actions are wired in)."""
-        return None
+        return filters, self.read(request, lambda s: queries.search_posts(s, filters))
 
     def posts_page(self, request: Request) -> Response:
         filters, result = self._posts(request)
@@ -311,6 +310,7 @@ class Dashboard:
                  ("/api/alerts", self.alerts_api), ("/api/status", self.status_api), ("/healthz", self.healthz)]
         routes: list[Any] = [Route(path, guarded(handler), methods=["GET", "HEAD"]) for path, handler in pages]
         routes.append(Route("/login", self.login, methods=["GET", "POST"]))
+        routes += action_routes(self)
         routes.append(Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"))
         return routes
 

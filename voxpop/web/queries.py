@@ -17,11 +17,25 @@ from sqlalchemy.orm import Session
 
 from alerts.compare import same_problem
 from alerts.render import safe_url
-from store.models import Alert, Classification, CrawlRun, Delivery, Issue, IssuePost, Post, Product, Source
+from store.curation import MERGED, effective_columns
+from store.models import (
+    Alert,
+    Classification,
+    CrawlRun,
+    Delivery,
+    Issue,
+    IssueCuration,
+    IssuePost,
+    Post,
+    PostLabel,
+    Product,
+    Source,
+)
 from store.search import match_clause
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
-STATE_ORDER = {"new": 0, "rising": 1, "reopened": 2, "ongoing": 3, "resolved": 4, "candidate": 5}
+STATE_ORDER = {"new": 0, "rising": 1, "reopened": 2, "ongoing": 3, "resolved": 4, "candidate": 5, MERGED: 6}
+HIDDEN_STATES = ("candidate", MERGED)  # listed only when asked for by name
 ISSUE_STATES = tuple(STATE_ORDER)
 ISSUE_SORTS = ("size", "rise", "date")
 POST_SORTS = ("newest", "oldest", "rating", "rating_desc")
@@ -105,11 +119,13 @@ def overview(session: Session, *, days: int = 7, until: datetime | None = None) 
     volume = session.execute(
         select(Post.product_id, current, func.count(), func.avg(Post.rating), func.count(Post.rating))
         .where(Post.created_at >= before, Post.created_at < until).group_by(Post.product_id, current)).all()
+    label = func.coalesce(PostLabel.sentiment, Classification.sentiment)  # a person's correction wins
     sentiment = session.execute(
-        select(Post.product_id, current, Classification.sentiment, func.count())
+        select(Post.product_id, current, label, func.count())
         .join(Classification, Classification.post_id == Post.id)
+        .outerjoin(PostLabel, PostLabel.post_id == Post.id)
         .where(Post.created_at >= before, Post.created_at < until)
-        .group_by(Post.product_id, current, Classification.sentiment)).all()
+        .group_by(Post.product_id, current, label)).all()
     figures: dict[int, dict[str, dict[str, Any]]] = {
         p["id"]: {k: {"volume": 0, "rating": None, "ratings": 0, "sentiment": {}} for k in ("now", "before")}
         for p in prods}
@@ -254,7 +270,7 @@ def list_issues(session: Session, filters: IssueFilters, *, today: date | None =
     elif filters.state:
         query = query.where(Issue.state == filters.state)
     else:
-        query = query.where(Issue.state != "candidate")
+        query = query.where(Issue.state.not_in(HIDDEN_STATES))
     member = select(IssuePost.post_id).join(Post, Post.id == IssuePost.post_id).where(IssuePost.issue_id == Issue.id)
     if filters.source:
         query = query.where(exists(member.where(Post.source == filters.source)))
@@ -317,7 +333,12 @@ def issue_detail(session: Session, issue_id: int, *, today: date | None = None) 
         if same_problem(mine, {"centroid": other.centroid, "keywords": other.keywords, "label": other.label}):
             competitors.append({"issue_id": other.id, "label": other.label, "size": other.size, "state": other.state,
                                 "product": {"slug": other.slug, "name": other.name}})
+    decided = session.get(IssueCuration, issue.id)
+    curation = {"muted": bool(decided.muted), "muted_until": decided.muted_until.isoformat()
+                if decided.muted_until else None, "merged_into": decided.merged_into,
+                "human_label": decided.label} if decided else None
     return {
+        "curation": curation,
         "id": issue.id, "label": issue.label, "keywords": list(issue.keywords or []), "state": issue.state,
         "need_type": issue.need_type, "size": issue.size, "first_seen": _iso(issue.first_seen),
         "last_seen": _iso(issue.last_seen), "state_changed_at": _iso(issue.state_changed_at),
@@ -395,29 +416,24 @@ def _is_number(value: str, lo: float, hi: float) -> bool:
         return False
 
 
-def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAGE_SIZE,
-                 label_overrides: Any = None) -> dict[str, Any]:
+def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAGE_SIZE) -> dict[str, Any]:
     """One page of posts matching ``filters`` (full text and every filter), newest first by default.
 
-    ``label_overrides``, when given, is a selectable of human labels (post_id, sentiment, need_type, top_job)
-    that win over the model's; each row then says which it used.
+    Labels are the ones in force (a person's correction wins over the model, ``store.curation``); each row
+    says which it shows in ``label_source`` (human, model, or None when not classified yet).
     """
     dialect = session.get_bind().dialect.name
     cls = Classification
-    human = label_overrides
-    sentiment_col = func.coalesce(human.c.sentiment, cls.sentiment) if human is not None else cls.sentiment
-    need_col = func.coalesce(human.c.need_type, cls.need_type) if human is not None else cls.need_type
-    job_col = func.coalesce(human.c.top_job, cls.top_job) if human is not None else cls.top_job
-    label_source = (case((human.c.post_id.is_not(None), "human"), (cls.id.is_not(None), "model"), else_=None)
-                    if human is not None else case((cls.id.is_not(None), "model"), else_=None))
+    labels = effective_columns()
+    sentiment_col, need_col, job_col = labels["sentiment"], labels["need_type"], labels["top_job"]
+    label_source = case((PostLabel.post_id.is_not(None), "human"), (cls.id.is_not(None), "model"), else_=None)
     query = (select(Post.id, Post.source, Post.url, Post.author, Post.title, Post.text, Post.rating, Post.created_at,
                     Post.version, Post.language, Post.found_by, Post.status, Product.slug.label("product"),
-                    Product.name.label("product_name"), sentiment_col.label("sentiment"), need_col.label("need_type"),
-                    job_col.label("top_job"), cls.evidence, cls.model_version, label_source.label("label_source"))
+                    Product.name.label("product_name"), sentiment_col, need_col, job_col, cls.evidence,
+                    cls.model_version, label_source.label("label_source"))
              .join(Product, Product.id == Post.product_id)
-             .outerjoin(cls, cls.post_id == Post.id))
-    if human is not None:
-        query = query.outerjoin(human, human.c.post_id == Post.id)
+             .outerjoin(cls, cls.post_id == Post.id)
+             .outerjoin(PostLabel, PostLabel.post_id == Post.id))
     conditions = []
     match = match_clause(dialect, filters.q)
     if match is not None:
@@ -439,21 +455,20 @@ def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAG
     if filters.rating_max:
         conditions.append(Post.rating <= float(filters.rating_max))
     if filters.sentiment:
-        conditions.append(sentiment_col == filters.sentiment)
+        conditions.append(func.coalesce(PostLabel.sentiment, cls.sentiment) == filters.sentiment)
     if filters.need:
-        conditions.append(need_col == filters.need)
+        conditions.append(func.coalesce(PostLabel.need_type, cls.need_type) == filters.need)
     if filters.job:
-        conditions.append(job_col == filters.job)
+        conditions.append(case((PostLabel.jobs.is_not(None), PostLabel.top_job), else_=cls.top_job) == filters.job)
     since, until = parse_day(filters.since, "since"), parse_day(filters.until, "until")
     if since:
         conditions.append(Post.created_at >= since)
     if until:
         conditions.append(Post.created_at < until + timedelta(days=1))
     if filters.label_source == "human":
-        conditions.append(human.c.post_id.is_not(None) if human is not None else Post.id.is_(None))
+        conditions.append(PostLabel.post_id.is_not(None))
     elif filters.label_source == "model":
-        conditions.append(and_(cls.id.is_not(None), human.c.post_id.is_(None)) if human is not None
-                          else cls.id.is_not(None))
+        conditions.append(and_(cls.id.is_not(None), PostLabel.post_id.is_(None)))
     if filters.issue:
         conditions.append(Post.id.in_(select(IssuePost.post_id).where(IssuePost.issue_id == int(filters.issue))))
     if conditions:

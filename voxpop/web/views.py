@@ -33,3 +33,27 @@ def trend_svg(daily: Sequence[dict[str, object]], highlight_last: int = 7) -> Ma
     labels = [str(d.get("day", "")) for d in daily]
     return Markup(charts.daily_bars(values, labels, title="Posts per day", width=640, height=140,  # noqa: S704
                                     highlight_last=highlight_last))
+
+
+def describe(action: str, details: dict[str, object]) -> str:
+    """One line for a history entry: what a person did, in words."""
+    d = details
+    if action == "rename":
+        return f"renamed from “{d.get('old')}” to “{d.get('new')}”"
+    if action == "merge":
+        if d.get("into") is not None:
+            return f"merged into issue #{d.get('into')} ({d.get('posts')} posts moved)"
+        return f"took in issue #{d.get('from')} ({d.get('posts')} posts)"
+    if action == "split":
+        if d.get("new_issue") is not None:
+            return f"split posts {d.get('posts')} off into issue #{d.get('new_issue')}"
+        return f"split off from issue #{d.get('from')}"
+    if action == "mute":
+        return f"muted until {d.get('until')}" if d.get("until") else "muted until unmuted"
+    if action == "label":
+        parts = [f"{k} {v.get('old')} → {v.get('new')}" for k, v in d.items()  # type: ignore[union-attr]
+                 if isinstance(v, dict)]
+        return "relabelled a post: " + "; ".join(parts)
+    if action == "resolve":
+        return f"resolved (was {d.get('old_state')})"
+    return action

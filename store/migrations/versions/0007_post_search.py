@@ -1,7 +1,7 @@
 """full-text search over posts (SQLite FTS5 with triggers, PostgreSQL GIN index)
 
 Revision ID: 0007
-Revises: 0001
+Revises: 0003
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from alembic import op
 from store import search
 
 revision = '0007'
-down_revision = '0001'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
