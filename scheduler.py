@@ -7,21 +7,18 @@ source name), because the persistent job store keeps them as textual references
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from config import Config, ConfigError
-from operations import (
+from store.db import Store, create_table_once
+from voxpop.config import Config, ConfigError
+from voxpop.operations import (
     JOBSTORE_TABLE,
     JobError,
     classify_pending,
@@ -34,8 +31,19 @@ from operations import (
     shared_frontier,
     sync_config,
 )
-from store.db import Store, create_table_once
-from store.repo import utcnow
+from voxpop.runtime import (
+    STOP,
+    JobRecorder,
+    active_scheduler,
+    configure_logging,
+    export_redis_url,
+    request_stop,
+    stop_on_signals,
+    stop_requested,
+    wake,
+)
+
+__all__ = ["STOP", "JobRecorder", "request_stop", "stop_requested"]  # the run state lives in voxpop.runtime
 
 log = logging.getLogger("voxpop.scheduler")
 
@@ -48,22 +56,8 @@ log = logging.getLogger("voxpop.scheduler")
 # (store/locks.py), so a second scheduler or worker never does the same work at the same moment.
 
 REPORT_EXTENSIONS = {"html": "html", "md": "md", "csv": "csv", "json": "json"}
-STOP = threading.Event()
 _STORES: dict[str, Store] = {}
 _STORES_GUARD = threading.Lock()
-ACTIVE: dict[str, Any] = {}  # "scheduler": the scheduler running in this process (detect-after-classify)
-
-
-def request_stop() -> None:
-    """Ask running jobs and workers in this process to finish their current batch and stop."""
-    STOP.set()
-
-
-def stop_requested() -> bool:
-    """Whether a stop was requested (SIGTERM/SIGINT or :func:`request_stop`)."""
-    return STOP.is_set()
-
-
 def config_ref(config: Config) -> str:
     """The config file as an absolute path for job arguments ('' when running on defaults)."""
     if config.path and Path(config.path).is_file():
@@ -83,7 +77,7 @@ def shared_store(config: Config) -> Store:
 
 
 def _job_context(config_path: str) -> tuple[Config, Store]:
-    from config import load_config
+    from voxpop.config import load_config
 
     config = load_config(config_path or None)
     return config, shared_store(config)
@@ -112,7 +106,7 @@ def job_classify(config_path: str) -> dict[str, Any]:
     config, store = _job_context(config_path)
     report = classify_pending(store, config, should_stop=STOP.is_set)
     if report.classified:
-        _wake("detect")
+        wake("detect")
     return plain(report)
 
 
@@ -121,7 +115,7 @@ def job_detect(config_path: str) -> dict[str, Any]:
     config, store = _job_context(config_path)
     result = detect_all(store, config)
     if "skipped" not in result:
-        _wake("deliver")
+        wake("deliver")
     return result
 
 
@@ -156,23 +150,6 @@ def job_report(config_path: str, name: str) -> dict[str, Any]:
 
 def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in name) or "report"
-
-
-def _wake(job_id: str) -> None:
-    """Run a job of this process's scheduler now (detect after classify, deliver after detect)."""
-    sched = ACTIVE.get("scheduler")
-    if sched is None or STOP.is_set() or not sched.running:
-        return
-
-    def wake() -> None:
-        try:
-            if sched.running and sched.get_job(job_id) is not None:
-                sched.modify_job(job_id, next_run_time=datetime.now(sched.timezone))
-        except Exception:  # noqa: BLE001 - waking early is an optimisation; the clock still runs it
-            log.debug("could not wake job %s", job_id, exc_info=True)
-
-    # Not from this job's thread: a shutdown holds the job-store lock while it waits for this job.
-    threading.Thread(target=wake, name=f"wake-{job_id}", daemon=True).start()
 
 
 @dataclass(frozen=True)
@@ -317,60 +294,6 @@ def sync_jobs(sched: Any, plans: Sequence[JobPlan]) -> dict[str, list[str]]:
     return changes
 
 
-class JobRecorder:
-    """Scheduler listener: writes every run, error and missed run into ``job_runs`` and logs it.
-
-    It never raises, so a broken job or a failed write cannot stop the scheduler.
-    """
-
-    def __init__(self, store: Store, prefix: str = "") -> None:
-        self.store = store
-        self.prefix = prefix
-        self.started: dict[str, datetime] = {}
-        self.counts = {"ok": 0, "error": 0, "missed": 0, "skipped": 0}
-
-    def __call__(self, event: Any) -> None:
-        from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED
-
-        try:
-            if event.code == EVENT_JOB_SUBMITTED:
-                self.started[event.job_id] = utcnow()
-                log.info("job %s started", event.job_id)
-                return
-            now = utcnow()
-            started = self.started.pop(event.job_id, None) or event.scheduled_run_time or now
-            result: Any = None
-            error = None
-            if event.code == EVENT_JOB_MISSED:
-                status_ = "missed"
-                error = (f"missed its run at {event.scheduled_run_time:%Y-%m-%d %H:%M:%S %Z} "
-                         "(the scheduler was down or busy)")
-                log.warning("job %s %s", event.job_id, error)
-            elif event.code == EVENT_JOB_ERROR:
-                status_ = "error"
-                error = f"{event.exception.__class__.__name__}: {event.exception}"
-                log.error("job %s failed after %.1fs: %s\n%s", event.job_id, (now - started).total_seconds(),
-                          error, event.traceback or "")
-            else:
-                result = plain(event.retval) if event.retval is not None else None
-                status_ = "skipped" if isinstance(result, dict) and "skipped" in result else "ok"
-                log.info("job %s %s in %.1fs: %s", event.job_id, status_, (now - started).total_seconds(),
-                         json.dumps(result, default=str)[:300])
-            self.counts[status_] += 1
-            self.record(self.prefix + event.job_id, started, now, status_, result, error)
-        except Exception:  # noqa: BLE001 - the listener must keep the scheduler alive
-            log.exception("could not record the run of job %s", getattr(event, "job_id", "?"))
-
-    def record(self, job_id: str, started: datetime, finished: datetime, status_: str, result: Any,
-               error: str | None) -> None:
-        """Write one row into ``job_runs``."""
-        from store.models import JobRun
-
-        with self.store.transaction() as session:
-            session.add(JobRun(job_id=job_id, started_at=started, finished_at=finished, status=status_,
-                               result=result, error=error))
-
-
 def build_scheduler(config: Config, store: Store | None = None, *, max_workers: int = 4,
                     persistent: bool = True, roles: Sequence[str] | None = None) -> Any:
     """A started but paused BackgroundScheduler holding the configured jobs.
@@ -410,42 +333,6 @@ def build_scheduler(config: Config, store: Store | None = None, *, max_workers: 
     return sched
 
 
-def export_redis_url(config: Config) -> None:
-    """Hand ``[crawl].redis_url`` to the crawl subprocesses (spiders/settings.py reads VOXPOP_REDIS_URL)."""
-    if config.crawl.redis_url and not os.environ.get("VOXPOP_REDIS_URL"):
-        os.environ["VOXPOP_REDIS_URL"] = config.crawl.redis_url
-
-
-def configure_logging() -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
-@contextmanager
-def stop_on_signals(what: str) -> Iterator[None]:
-    """SIGTERM/SIGINT ask for a graceful stop; a second one exits at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: Any) -> None:
-        name = signal.Signals(signum).name
-        if STOP.is_set():
-            log.warning("%s again: exiting now (claims expire, unsent alerts stay in the outbox)", name)
-            os._exit(128 + signum)
-        log.info("%s: %s stops after the running jobs finish their current batch", name, what)
-        STOP.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 def describe_jobs(sched: Any) -> list[dict[str, Any]]:
     """Each job's id, name and next run time (for logs and tests)."""
     return [{"id": job.id, "name": job.name,
@@ -472,17 +359,16 @@ def run_forever(store: Store, config: Config, *, max_workers: int = 4,
                  len(changes["added"]), len(changes["kept"]), len(changes["removed"]))
         for job in describe_jobs(sched):
             log.info("  %-32s next %s  (%s)", job["id"], job["next_run"], job["name"])
-        ACTIVE["scheduler"] = sched
         try:
-            sched.resume()
-            log.info("running; press Ctrl-C or send SIGTERM to stop")
-            while not STOP.wait(0.5):
-                if stop_after_s is not None and time.monotonic() - started >= stop_after_s:
-                    break
-            log.info("stopping: waiting for running jobs")
-            sched.shutdown(wait=True)
+            with active_scheduler(sched):
+                sched.resume()
+                log.info("running; press Ctrl-C or send SIGTERM to stop")
+                while not STOP.wait(0.5):
+                    if stop_after_s is not None and time.monotonic() - started >= stop_after_s:
+                        break
+                log.info("stopping: waiting for running jobs")
+                sched.shutdown(wait=True)
         finally:
-            ACTIVE.pop("scheduler", None)
             if sched.running:
                 sched.shutdown(wait=False)
     log.info("scheduler stopped")

@@ -32,20 +32,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from alerts.render import build_email, json_message, render_alert, render_digest, slack_message
-from config import Config, SmtpSpec, WebhookSpec, secret
-from spiders.normalize import header_safe
 from store.db import Store
 from store.models import Alert, Delivery
+from voxpop.config import Config, SmtpSpec, WebhookSpec, secret
+from voxpop.core.errors import DeliveryError  # noqa: F401 - re-exported
+from voxpop.core.text import header_safe
 
 LEASE_S = 300.0  # a 'sending' row older than this is taken to belong to a dead process
 MAX_BACKOFF_S = 6 * 3600.0
 WEBHOOK_TIMEOUT_S = 15.0
 CRASH_ENV = "VOXPOP_TEST_CRASH_AFTER_SEND"  # test hook: exit the process right after a message went out
 SIGNATURE_HEADER = "X-Voxpop-Signature"
-
-
-class DeliveryError(RuntimeError):
-    """A target could not be reached or refused the message."""
 
 
 @dataclass

@@ -38,7 +38,6 @@ from alerts.detect import (
     totals_from_json,
     totals_to_json,
 )
-from config import Config
 from store.db import Store
 from store.models import (
     POST_CLASSIFIED,
@@ -53,6 +52,8 @@ from store.models import (
     PostProduct,
     Product,
 )
+from voxpop.config import Config
+from voxpop.core.errors import JobError
 
 COMPETITOR_SIMILARITY = 0.55  # centroid cosine at which another product's issue counts as the same problem
 LABEL_SAMPLE = 200  # member texts used to (re)label an issue
@@ -62,8 +63,6 @@ CHART_DAYS = 28
 
 
 def _job_error(message: str) -> Exception:
-    from operations import JobError
-
     return JobError(message)
 
 

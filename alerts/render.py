@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from alerts import charts
-from spiders.normalize import clean_text, header_safe
+from voxpop.core.text import clean_text, header_safe
 
 TEMPLATES = Path(__file__).parent / "templates"
 KIND_TITLES = {

@@ -26,56 +26,25 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from demo_site import start_site, write_routes  # noqa: E402
+from bench.support import appstore_site  # noqa: E402
+from voxpop.demo.site import start_site  # noqa: E402
 
 APP_ID = "555"
 PER_PAGE = 50
 PAGES = 10
 FAST = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS": 16,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 16, "LOG_LEVEL": "INFO", "RETRY_BACKOFF_BASE_S": 0.05}
-WORDS = ("sync", "export", "search", "crash", "widget", "dark mode", "tags", "notebook", "login", "backup")
-
-
-def _label(value: Any) -> dict[str, str]:
-    return {"label": str(value)}
 
 
 def build_site(root: Path, countries: list[str], delay_s: float = 0.0) -> int:
     """Write App Store feed pages for every country; return the number of reviews."""
-    start = datetime.now(UTC) - timedelta(hours=1)
-    routes: dict[str, Any] = {}
-    n = 0
-    for country in countries:
-        for page in range(1, PAGES + 1):
-            entries = []
-            for _ in range(PER_PAGE):
-                n += 1
-                words = ", ".join(WORDS[(n + k) % len(WORDS)] for k in range(3))
-                entries.append({
-                    "author": {"uri": _label(f"https://example.invalid/u{n}"), "name": _label(f"user{n}"), "label": ""},
-                    "updated": _label((start - timedelta(minutes=n)).isoformat()),
-                    "im:rating": _label(1 + n % 5), "im:version": _label(f"4.{n % 7}"), "id": _label(10**9 - n),
-                    "title": _label(f"About {words}"),
-                    "content": {"label": f"Review {n}: I mostly use it for {words}. The latest update changed how "
-                                         f"{WORDS[n % len(WORDS)]} works and I have mixed feelings about it.",
-                                "attributes": {"type": "text"}},
-                    "im:voteSum": _label(0), "im:voteCount": _label(0),
-                })
-            path = f"/{country}/rss/customerreviews/page={page}/id={APP_ID}/sortby=mostrecent/json"
-            routes[path] = {"feed": {"entry": entries, "link": [{"attributes": {
-                "rel": "last", "href": f"https://example.invalid/{country}/rss/customerreviews/page={PAGES}/id={APP_ID}"
-                                       f"/sortby=mostrecent/xml"}}]}}
-    if delay_s:
-        routes = {path: {"__response__": True, "json": body, "delay_s": delay_s} for path, body in routes.items()}
-    write_routes(root, routes, robots="User-agent: *\nAllow: /\n")
-    return n
+    return appstore_site(root, APP_ID, countries, PAGES, PER_PAGE, delay_s)[1]
 
 
 def run_once(base_url: str, countries: list[str], database_url: str, mode: str,

@@ -220,8 +220,8 @@ def parse_figures(repeat: int) -> dict[str, dict[str, float]]:
 
 def crawl_figures(pages: int, work: Path) -> dict[str, dict[str, Any]]:
     """A first and a second real crawl of each source against its bench site."""
-    from demo_site import start_site, write_routes
     from spiders.runner import run_crawl
+    from voxpop.demo.site import start_site, write_routes
 
     os.environ.update({k: os.environ.get(k) or v for k, v in CREDENTIALS.items()})
     figures = {}

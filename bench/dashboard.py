@@ -101,8 +101,8 @@ def main() -> None:
         config.write_text(f'database_url = "{url}"\n', encoding="utf-8")
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
         env.pop("VOXPOP_UI_TOKEN", None)
-        server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--config", str(config), "--port", str(port)],
-                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        command = [sys.executable, "-m", "voxpop", "serve", "--config", str(config), "--port", str(port)]
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             conn = _wait(port, server)
             header = f"{'page':30} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'CPU ms/req':>11}"

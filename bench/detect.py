@@ -163,7 +163,7 @@ def main() -> None:
     parser.add_argument("--proxy", action="store_true", help="rating <= 2 as the unmet-need flag, no classifier")
     args = parser.parse_args()
 
-    from config import AlertSpec
+    from voxpop.config import AlertSpec
 
     spec = AlertSpec()
     params = Params.from_spec(spec)
@@ -264,9 +264,9 @@ def store_bench(big: list[PostRow], first: date, last: date) -> None:
     from sqlalchemy import insert
 
     from alerts.issues import backtest
-    from config import parse_config
     from store.db import Store
     from store.models import Classification, Post, PostProduct, Product
+    from voxpop.config import parse_config
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{tmp}/bench.db")

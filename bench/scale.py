@@ -31,10 +31,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.support import appstore_site, finish_all, insert_posts, voxpop, write_config  # noqa: E402
 from store.db import Store  # noqa: E402
 from store.models import Classification  # noqa: E402
 from store.repo import ensure_product  # noqa: E402
-from tests.scale_support import appstore_site, finish_all, insert_posts, voxpop, write_config  # noqa: E402
 
 PG_ADMIN = os.environ.get("VOXPOP_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("VOXPOP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -92,13 +92,14 @@ def bench_classify(workers: int, posts: int, batch_size: int, work: Path) -> dic
 
 def bench_crawl(workers: int, countries: int, pages: int, delay_s: float, polite: bool, work: Path) -> dict[str, Any]:
     """Crawl one source (``countries`` x ``pages`` feed pages) with ``workers`` processes sharing Redis."""
-    from demo_site import start_site
     from spiders.runner import run_crawl
+    from voxpop.demo.site import start_site
 
     db = TempDatabase()
     names = [f"c{i:02d}" for i in range(countries)]
-    base_url, stop = start_site(appstore_site(work / f"site-{workers}-{polite}", "777", names, pages,
-                                              per_page=5, delay_s=delay_s))
+    site, _reviews = appstore_site(work / f"site-{workers}-{polite}", "777", names, pages, per_page=5,
+                                   delay_s=delay_s)
+    base_url, stop = start_site(site)
     old_env = os.environ.get("VOXPOP_REDIS_URL")
     os.environ["VOXPOP_REDIS_URL"] = REDIS
     try:

@@ -15,7 +15,7 @@ from classify.heads import Head, load_head
 from classify.jobs import Job, JobCalibration, JobIndex, JobScore
 from classify.labels import NEED_TYPES, SENTIMENTS, UNMET_NEEDS
 from classify.sentences import compose_post, sentence_spans
-from spiders.normalize import detect_language
+from voxpop.core.text import detect_language
 
 PACKAGED_HEADS = Path(__file__).resolve().parent / "model"
 # Need types that one sentence may establish even in a post that is mostly something else (max over sentences).

@@ -23,7 +23,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from spiders.items import PostItem
-from spiders.normalize import parse_datetime
+from voxpop.core.timeutil import parse_datetime
 
 T = TypeVar("T")
 

@@ -23,7 +23,7 @@ class PostItem:
         external_id: the id the source gives the post; unique within the source.
         text: the body; HTML when ``text_format == "html"``.
         rating: on a 1..5 scale (spiders scale the source's own scale), or None.
-        created_at: a ``datetime`` or any form ``spiders.normalize.parse_datetime`` reads.
+        created_at: a ``datetime`` or any form ``voxpop.core.text.parse_datetime`` reads.
         products: extra product slugs a community post names (the crawled product is implied).
         raw: the source's own record, kept as-is (must be JSON-serialisable).
     """

@@ -25,7 +25,8 @@ from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 
 from spiders.items import TEXT_FORMATS, PostItem
-from spiders.normalize import clean_text, detect_language, html_to_text, parse_datetime
+from voxpop.core.text import clean_text, detect_language, html_to_text
+from voxpop.core.timeutil import parse_datetime
 
 logger = logging.getLogger(__name__)
 

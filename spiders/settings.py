@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from config import DEFAULT_DATABASE_URL, Config, ConfigError, CrawlSpec, load_config
+from voxpop.config import DEFAULT_DATABASE_URL, Config, ConfigError, CrawlSpec, load_config
 
 _CONFIG: Config | None
 try:

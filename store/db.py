@@ -11,13 +11,11 @@ from sqlalchemy import Engine, Table, create_engine, event, inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from voxpop.core.errors import StoreError  # noqa: F401 - re-exported: callers catch it from here
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30
 MIGRATION_LOCK_KEY = 0x766F78  # "vox"
-
-
-class StoreError(RuntimeError):
-    """The database cannot be reached or is not in a usable state."""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

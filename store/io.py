@@ -12,9 +12,10 @@ from typing import IO, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from spiders.normalize import clean_text, detect_language, parse_datetime
 from store.models import Classification, Issue, IssuePost, Post, PostProduct
 from store.repo import PostRecord, UpsertResult, upsert_posts
+from voxpop.core.text import clean_text, detect_language
+from voxpop.core.timeutil import parse_datetime
 
 IMPORT_BATCH = 500
 EXPORT_FIELDS = [

@@ -12,9 +12,9 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from config import Config, parse_config
 from store.db import Store
 from store.models import Alert, Product
+from voxpop.config import Config, parse_config
 
 
 def make_config(tmp_path: Any, smtp_port: int = 25, *, webhooks: list[dict[str, Any]] | None = None,

@@ -57,7 +57,7 @@ def respond(body: Any = None, *, status: int = 200, headers: Mapping[str, str] |
 
 def make_site(root: Path, routes: Mapping[str, Any], robots: str | None = ALLOW_ALL) -> Path:
     """Write a demo_site directory from ``{target: body | respond(...) | [respond(...), ...]}``."""
-    from demo_site import write_routes
+    from voxpop.demo.site import write_routes
 
     return write_routes(root, routes, robots=robots)
 
@@ -83,7 +83,7 @@ class RunningSite:
 @pytest.fixture
 def site_server() -> Iterator[Callable[[Path], RunningSite]]:
     """Factory: ``site_server(root)`` starts demo_site on ``root``; every site stops after the test."""
-    from demo_site import start_site
+    from voxpop.demo.site import start_site
 
     stops: list[Callable[[], None]] = []
 

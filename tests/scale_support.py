@@ -55,8 +55,8 @@ def fresh_slug(prefix: str) -> str:
 def appstore_site(root: Path, app_id: str, countries: list[str], pages: int, per_page: int = 3,
                   delay_s: float | None = None) -> Path:
     """A local App Store feed: ``pages`` pages per country, each with ``per_page`` reviews."""
-    from demo_site import write_routes
     from tests.review_sites import appstore_entry, appstore_page
+    from voxpop.demo.site import write_routes
 
     routes: dict[str, Any] = {}
     n = 0
@@ -91,7 +91,7 @@ def voxpop(config: Path, *args: str, env: dict[str, str] | None = None) -> subpr
                 "PYTHONUNBUFFERED": "1", **(env or {})}
     full_env.pop("VOXPOP_DATABASE_URL", None)
     full_env.update({k: v for k, v in (env or {}).items()})
-    return subprocess.Popen([sys.executable, "-m", "cli", "--config", str(config), *args], cwd=PROJECT_ROOT,
+    return subprocess.Popen([sys.executable, "-m", "voxpop.cli", "--config", str(config), *args], cwd=PROJECT_ROOT,
                             env=full_env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

@@ -108,7 +108,7 @@ def test_gives_up_after_max_attempts_and_stays_visible(store: Any, tmp_path: Pat
 
 CRASHING_CHILD = """
 import json, sys
-from config import parse_config
+from voxpop.config import parse_config
 from store.db import Store
 from alerts.deliver import deliver_pending
 cfg = parse_config(json.loads(sys.argv[2]), "child.toml", environ={})

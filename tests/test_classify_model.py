@@ -37,7 +37,7 @@ def labeled() -> list[dict]:
 
 def test_loads_offline_without_network_and_keeps_torch_out_of_light_imports() -> None:
     code = ("import os, sys; os.environ['HF_HUB_OFFLINE'] = '1';"
-            "import classify, spiders.normalize; assert 'torch' not in sys.modules, 'light import pulled torch';"
+            "import classify, voxpop.core.text; assert 'torch' not in sys.modules, 'light import pulled torch';"
             "from classify import Classifier; c = Classifier(); v = c.embed(['hello there']);"
             "print(c.model_version, v.shape)")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": "/nonexistent-hf-home", "no_proxy": "",

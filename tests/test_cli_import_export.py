@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from cli import main
+from voxpop.cli import main
 
 ROWS = [
     '{"id": "a1", "text": "The sync between my phone and laptop is instant.", "rating": 5, "date": "2026-10-01"}',

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from config import parse_config
 from spiders.pages.community import compile_keywords, parse_keywords, products_named
 from tests.community_sites import fixture_site, linked, load
+from voxpop.config import parse_config
 
 
 def test_also_argument_and_keyword_matching() -> None:
-    from operations import also_argument
+    from voxpop.operations import also_argument
 
     config = parse_config({"products": [
         {"slug": "notely", "name": "Notely", "keywords": ["notely"]},
@@ -30,7 +30,7 @@ def test_also_argument_and_keyword_matching() -> None:
 @pytest.mark.slow
 def test_spiders_without_credentials_disable_themselves_and_the_others_still_run(site_server, tmp_path,
                                                                                  monkeypatch) -> None:
-    from operations import crawl, open_store
+    from voxpop.operations import crawl, open_store
 
     for variable in ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD"):
         monkeypatch.delenv(variable, raising=False)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from config import ConfigError, load_config, parse_config, secret
+from voxpop.config import ConfigError, load_config, parse_config, secret
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "voxpop.example.toml"
 

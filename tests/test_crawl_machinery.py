@@ -58,7 +58,7 @@ def test_demo_site_routes(tmp_path: Path, site_server: Any) -> None:
 
 def test_demo_site_command_line_prints_url_first(tmp_path: Path) -> None:
     root = make_site(tmp_path / "site", {"/x": {"y": 1}})
-    proc = subprocess.Popen([sys.executable, "-m", "demo_site", "--root", str(root), "--port", "0"],
+    proc = subprocess.Popen([sys.executable, "-m", "voxpop.demo.site", "--root", str(root), "--port", "0"],
                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

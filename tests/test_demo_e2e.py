@@ -23,7 +23,7 @@ def demo_db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_demo_runs_the_whole_path_and_twice_adds_nothing(tmp_path: Path, demo_db: str) -> None:
-    from demo import run_demo
+    from voxpop.demo.runner import run_demo
 
     lines: list[str] = []
     first = run_demo(tmp_path / "demo", echo=lines.append)

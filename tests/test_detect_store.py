@@ -137,7 +137,7 @@ def test_competitor_with_the_same_issue_is_named(store: Any, tmp_path: Path) -> 
 
 
 def test_unknown_product_is_a_job_error(store: Any, tmp_path: Path) -> None:
-    from operations import JobError
+    from voxpop.operations import JobError
 
     with pytest.raises(JobError):
         run_detect(store, make_config(tmp_path), "nope")
@@ -157,8 +157,8 @@ def test_cli_detect_backtest_issues_and_alert(sqlite_url: str, smtp_server: Any,
 
     from click.testing import CliRunner
 
-    from cli import main
     from store.db import Store
+    from voxpop.cli import main
 
     store = Store(sqlite_url)
     insert_posts(store, "acme", stream(days=40) + burst(100000, BURST_DAY, 8))

@@ -40,7 +40,7 @@ def _posts_file(tmp_path: Path, n: int) -> Path:
 
 def _voxpop(db_url: str, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "VOXPOP_DATABASE_URL": db_url, "VOXPOP_CONFIG": "", "HF_HUB_OFFLINE": "1"}
-    return subprocess.Popen([sys.executable, "-m", "cli", *args], cwd=PROJECT_ROOT, env=env, text=True,
+    return subprocess.Popen([sys.executable, "-m", "voxpop.cli", *args], cwd=PROJECT_ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

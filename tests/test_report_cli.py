@@ -7,9 +7,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from cli import main
 from store.db import Store
 from tests import report_data as rd
+from voxpop.cli import main
 
 
 def _invoke(db_url: str, *args: str) -> object:

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-import operations
-from config import Config, load_config
 from store.db import Store
 from store.models import Alert, Delivery
 from store.repo import ensure_product
 from tests.scale_support import LogReader, voxpop, write_config
+from voxpop import operations
+from voxpop.config import Config, load_config
 
 N_ALERTS = 12
 RECIPIENTS = ["pm@example.com", "cx@example.com"]

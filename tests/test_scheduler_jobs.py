@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import operations
 import scheduler
-from config import ConfigError, load_config
 from store.db import Store
 from store.models import JobRun
+from voxpop import operations
+from voxpop.config import ConfigError, load_config
 
 CONFIG = """
 database_url = "{db}"

@@ -36,7 +36,7 @@ def test_binding_beyond_loopback_needs_a_token() -> None:
 
 
 def test_serve_refuses_a_public_address_without_token_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    from cli import main
+    from voxpop.cli import main
 
     monkeypatch.delenv("VOXPOP_UI_TOKEN", raising=False)
     result = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--port", "8999"])

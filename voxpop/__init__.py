@@ -1,1 +1,3 @@
-"""voxpop: the package for everything of ours outside the five top-level packages (see DESIGN.md)."""
+"""voxpop: everything outside the card's top level (cli, operations, workers, config, demo, core)."""
+
+__version__ = "0.1.0"

@@ -21,7 +21,6 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from classify.labels import NEED_TYPES, SENTIMENTS, UNMET_NEEDS
-from operations import JobError
 from store.curation import MERGED, recompute_issue
 from store.models import (
     AuditLog,
@@ -34,6 +33,7 @@ from store.models import (
     PostLabel,
     PostProduct,
 )
+from voxpop.core.errors import JobError
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
 MAX_LABEL = 200

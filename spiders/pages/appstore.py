@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from spiders.normalize import parse_datetime
 from spiders.pages.common import MalformedBody, expect, label, load_json
+from voxpop.core.timeutil import parse_datetime
 
 MAX_PAGES = 10
 _PAGE_IN_HREF = re.compile(r"/page=(\d+)/")

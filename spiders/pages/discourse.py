@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from spiders.normalize import parse_datetime
 from spiders.pages.common import MalformedBody, expect, load_json
+from voxpop.core.timeutil import parse_datetime
 
 REGULAR_POST = 1
 POSTS_CHUNK = 20

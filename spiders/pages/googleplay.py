@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from spiders.normalize import parse_datetime
 from spiders.pages.common import MalformedBody
+from voxpop.core.timeutil import parse_datetime
 
 RPC_ID = "UsvDTd"
 SORT_NEWEST = 2

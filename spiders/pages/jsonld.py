@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from spiders.normalize import parse_datetime
 from spiders.pages.common import MalformedBody
+from voxpop.core.timeutil import parse_datetime
 
 _TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 _SCRIPT = re.compile(

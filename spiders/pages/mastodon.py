@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from spiders.normalize import clean_text, html_to_text
 from spiders.pages.common import expect, load_json
 from spiders.pages.community import Page
+from voxpop.core.text import clean_text, html_to_text
 
 
 def post_from_status(status: dict[str, Any], found_by: str | None) -> dict[str, Any] | None:

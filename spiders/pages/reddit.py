@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from spiders.normalize import clean_text
 from spiders.pages.common import MalformedBody, expect, load_json
 from spiders.pages.community import Page, iso_from_epoch
+from voxpop.core.text import clean_text
 
 WEB = "https://www.reddit.com"
 _GONE = {"[deleted]", "[removed]", ""}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from spiders.normalize import clean_text, html_to_text
 from spiders.pages.common import expect, load_json
 from spiders.pages.community import Page, iso_from_epoch
+from voxpop.core.text import clean_text, html_to_text
 
 
 def post_from_question(item: dict[str, Any], found_by: str | None) -> dict[str, Any] | None:

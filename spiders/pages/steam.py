@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from spiders.normalize import parse_datetime
 from spiders.pages.common import MalformedBody, expect, load_json
+from voxpop.core.timeutil import parse_datetime
 
 PAGE_SIZE = 100
 

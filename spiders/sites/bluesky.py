@@ -26,9 +26,9 @@ import scrapy
 from scrapy.http import Response
 
 from spiders.community import CommunitySpider
-from spiders.normalize import parse_datetime
 from spiders.pages import bluesky as pages
 from spiders.pages.common import MalformedBody
+from voxpop.core.timeutil import parse_datetime
 
 CREATE_SESSION = "/xrpc/com.atproto.server.createSession"
 REFRESH_SESSION = "/xrpc/com.atproto.server.refreshSession"

@@ -25,9 +25,9 @@ from scrapy.http import Response
 
 from spiders.community import CommunitySpider
 from spiders.middlewares import retry_after_seconds
-from spiders.normalize import parse_datetime
 from spiders.pages import github as pages
 from spiders.pages.community import parse_link_header
+from voxpop.core.timeutil import parse_datetime
 
 MAX_RATE_LIMIT_RETRIES = 3
 

@@ -22,9 +22,9 @@ import scrapy
 from scrapy.http import Response
 
 from spiders.community import CommunitySpider
-from spiders.normalize import parse_datetime
 from spiders.pages import mastodon as pages
 from spiders.pages.community import parse_link_header
+from voxpop.core.timeutil import parse_datetime
 
 
 class MastodonSpider(CommunitySpider):

@@ -26,9 +26,9 @@ import scrapy
 from scrapy.http import Response
 
 from spiders.community import CommunitySpider
-from spiders.normalize import parse_datetime
 from spiders.pages import reddit as pages
 from spiders.pages.common import MalformedBody
+from voxpop.core.timeutil import parse_datetime
 
 TOKEN_PATH = "/api/v1/access_token"
 CREDENTIALS_HINT = "check REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET (a Reddit 'script' or 'web' app)"

@@ -22,9 +22,9 @@ import scrapy
 from scrapy.http import Response
 
 from spiders.community import CommunitySpider
-from spiders.normalize import parse_datetime
 from spiders.pages import stackexchange as pages
 from spiders.pages.common import MalformedBody
+from voxpop.core.timeutil import parse_datetime
 
 SEARCH_PATH = "/2.3/search/advanced"
 _SECONDS = re.compile(r"available in (\d+) seconds?")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
@@ -19,15 +19,20 @@ from starlette.routing import Route
 from voxpop import curation
 from voxpop.web.security import CSRF_FIELD, check_csrf, safe_next
 
-if TYPE_CHECKING:
-    from voxpop.web.app import Dashboard
-
 ACTOR = "dashboard"  # who the audit log names: the UI has one shared token, not user accounts
 DONE = {
     "renamed": "Issue renamed.", "merged": "Issues merged.", "split": "Posts split off into this new issue.",
     "muted": "Issue muted.", "unmuted": "Issue unmuted.", "resolved": "Issue resolved.", "reopened": "Issue reopened.",
     "relabelled": "Post relabelled: the human label now wins everywhere.",
 }
+
+
+class Board(Protocol):
+    """What the actions need of the dashboard: its store and its error page."""
+
+    store: Any
+
+    def error(self, request: Request, message: str, status_code: int = 400) -> Response: ...
 
 
 class ActionError(ValueError):
@@ -105,7 +110,7 @@ def _with_done(target: str, done: str) -> str:
     return target + ("&" if "?" in target else "?") + urlencode({"done": done})
 
 
-def action_routes(board: Dashboard) -> list[Route]:
+def action_routes(board: Board) -> list[Route]:
     """POST routes for the issue and post actions of ``board``."""
 
     async def form_of(request: Request) -> Form | None:

@@ -251,7 +251,7 @@ class Dashboard:
     def _status(self, request: Request) -> dict[str, Any]:
         data: dict[str, Any] = {"coverage": self.read(request, queries.coverage)}
         if self.config is not None:
-            import operations
+            from voxpop import operations
 
             data.update(operations.status(self.store, self.config))
         else:

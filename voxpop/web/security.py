@@ -22,6 +22,8 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
+from voxpop.core.errors import VoxpopError
+
 TOKEN_ENV = "VOXPOP_UI_TOKEN"
 MIN_TOKEN_LENGTH = 16
 CSRF_COOKIE = "voxpop_csrf"
@@ -41,7 +43,7 @@ HEADERS = {
 }
 
 
-class WebError(RuntimeError):
+class WebError(VoxpopError, RuntimeError):
     """The dashboard cannot start as asked (one clear line for the CLI)."""
 
 

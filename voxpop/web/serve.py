@@ -15,8 +15,8 @@ DEFAULT_PORT = 8321
 
 def build(config_path: str | None, host: str, environ: Any = None) -> Any:
     """The app for ``config_path`` after the bind check (raises WebError, ConfigError or StoreError)."""
-    import operations
-    from config import load_config
+    from voxpop import operations
+    from voxpop.config import load_config
     from voxpop.web.app import create_app
 
     env = os.environ if environ is None else environ
@@ -38,15 +38,8 @@ def serve(ctx: click.Context, host: str, port: int, config_path: str | None) -> 
     """Browse issues, posts and competitors in a web dashboard (and act on them)."""
     import uvicorn
 
-    from voxpop.web.security import WebError
-
     parent = getattr(ctx.obj, "config_path", None)
-    try:
-        app = build(config_path or parent, host)
-    except WebError as exc:
-        click.echo(f"voxpop: error: {exc}", err=True)
-        ctx.exit(1)
-        return
+    app = build(config_path or parent, host)  # WebError, ConfigError, StoreError: one line from the CLI
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"voxpop dashboard on http://{shown}:{port}/ (Ctrl-C stops it)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False,

@@ -17,13 +17,16 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import click  # noqa: E402
 
-import operations  # noqa: E402
 import scheduler  # noqa: E402
-import workers  # noqa: E402
-from config import Config, ConfigError, load_config  # noqa: E402
-from store.db import Store, StoreError  # noqa: E402
+from store.db import Store  # noqa: E402
+from voxpop import (
+    operations,  # noqa: E402
+    workers,  # noqa: E402
+)
+from voxpop.config import Config, load_config  # noqa: E402
+from voxpop.core.errors import VoxpopError  # noqa: E402
 
-DOMAIN_ERRORS: tuple[type[Exception], ...] = (ConfigError, StoreError, operations.JobError, FileNotFoundError)
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (VoxpopError, FileNotFoundError)
 
 
 class VoxpopGroup(click.Group):
@@ -247,7 +250,7 @@ def status(state: State, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def demo(workdir: Path, as_json: bool) -> None:
     """Run the whole path offline: local site, crawl, classify, detect, email, report."""
-    from demo import run_demo
+    from voxpop.demo.runner import run_demo
 
     summary = run_demo(workdir, echo=None if as_json else click.echo)
     if as_json:

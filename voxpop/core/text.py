@@ -1,23 +1,27 @@
-"""Text normalisation shared by pipelines, ``voxpop import`` and the classifier: no heavy imports here."""
+"""Text helpers for hostile scraped text: cleaning, HTML to text, header-safe text, a language guess.
+
+Part of ``voxpop.core``: imports nothing of ours and nothing heavy (w3lib comes with Scrapy).
+"""
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
-from datetime import UTC, datetime
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
+from w3lib.html import remove_comments, remove_tags_with_content, replace_entities, replace_tags
+
+# C0/C1 controls (but tab, LF, CR), zero-width characters, line/paragraph separators, BOM and the
+# bidirectional controls (embeddings, overrides, isolates, marks) that can disguise text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 _SPACE = re.compile(r"[ \t\r\f\v\xa0]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _BLOCK_TAGS = re.compile(r"(?i)<\s*(br|/p|/div|/li|/h[1-6]|/blockquote|/pre|/tr)\b[^>]*>")
-_SCRIPT_STYLE = re.compile(r"(?is)<\s*(script|style)\b.*?<\s*/\s*\1\s*>")
-_TAG = re.compile(r"(?s)<[^>]*>")
 _HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f]+")
 # Anything clean_text would change: control/zero-width characters, tabs, CR, NBSP, doubled or
 # line-edge spaces, more than one blank line, leading or trailing whitespace.
 _DIRTY = re.compile(
-    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff\t\xa0]|  | \n|\n |\n\n\n|\A\s|\s\Z")
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff\t\xa0]"
+    r"|  | \n|\n |\n\n\n|\A\s|\s\Z")
 _NOT_LETTER = re.compile(r"[\W\d_]+")
 _NON_LATIN = re.compile(r"[^\x00-\u024f]")
 _WORD = re.compile(r"[a-zà-ÿ']+")
@@ -55,13 +59,17 @@ def clean_text(value: str | None) -> str:
 
 
 def html_to_text(markup: str | None) -> str:
-    """Turn HTML (Discourse ``cooked``, Mastodon ``content``) into plain text, never executing anything."""
+    """Turn HTML (Discourse ``cooked``, Mastodon ``content``) into plain text, never executing anything.
+
+    w3lib drops comments, ``script``/``style`` with their content and every tag; block ends become
+    line breaks; entities are decoded last, so an escaped ``&lt;b&gt;`` stays text.
+    """
     if not markup:
         return ""
-    text = _SCRIPT_STYLE.sub(" ", markup)
+    text = remove_tags_with_content(remove_comments(markup), which_ones=("script", "style"))
     text = _BLOCK_TAGS.sub("\n", text)
-    text = _TAG.sub("", text)
-    return clean_text(html.unescape(text))
+    text = replace_tags(text, token="")
+    return clean_text(replace_entities(text))
 
 
 def header_safe(value: str, limit: int = 200) -> str:
@@ -92,42 +100,3 @@ def detect_language(text: str) -> str | None:
     if english == 0 and other == 0:
         return "en" if len(words) < 6 else None
     return "en" if english >= other else "other"
-
-
-def to_utc(value: datetime | None) -> datetime | None:
-    """A timezone-aware UTC datetime (naive input is taken as UTC)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def parse_datetime(value: object) -> datetime | None:
-    """Parse the date forms the sources use: ISO 8601 (with Z or offset), dates, epoch seconds or ms.
-
-    Returns None for empty input; raises ValueError for input that is present but unparseable.
-    """
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return to_utc(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = value / 1000.0 if value > 1e11 else float(value)
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    text = str(value).strip()
-    if re.fullmatch(r"\d{9,13}(\.\d+)?", text):
-        return parse_datetime(float(text))
-    if text.endswith("Z") or text.endswith("z"):
-        text = text[:-1] + "+00:00"
-    text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)  # +0000 -> +00:00
-    try:
-        return to_utc(datetime.fromisoformat(text))
-    except ValueError:
-        pass
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%Y/%m/%d", "%m/%d/%Y"):
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    raise ValueError(f"unrecognised date {str(value)[:60]!r}")

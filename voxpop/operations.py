@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from config import Config, ConfigError, ProductSpec
 from store.claims import (
     DEFAULT_LEASE_S,
     ClaimedPost,
@@ -34,6 +33,8 @@ from store.claims import (
 from store.db import Store
 from store.models import CrawlRun, Product, Source
 from store.repo import ensure_product, ensure_source, utcnow
+from voxpop.config import Config, ConfigError, ProductSpec
+from voxpop.core.errors import JobError  # noqa: F401 - re-exported: callers catch it from here
 
 if TYPE_CHECKING:
     from classify import Classifier
@@ -42,10 +43,6 @@ JOBSTORE_TABLE = "apscheduler_jobs"  # APScheduler's job store table (scheduler.
 
 log = logging.getLogger("voxpop.jobs")
 Progress = Callable[[int], None]
-
-
-class JobError(RuntimeError):
-    """A job cannot run as asked (unknown product, missing input, ...): one clear line for the user."""
 
 
 def open_store(config: Config) -> Store:

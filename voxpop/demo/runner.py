@@ -20,8 +20,8 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
-import demo_content
-from config import Config, load_config
+from voxpop.config import Config, load_config
+from voxpop.demo import content as demo_content
 
 Echo = Callable[[str], None] | None
 APPSTORE_PAGES = 2
@@ -36,7 +36,7 @@ def _free_port() -> int:
 
 def write_site(root: Path, today: datetime) -> None:
     """Write the demo's site content in the local site server's format (see demo_site)."""
-    from demo_site import write_routes
+    from voxpop.demo.site import write_routes
 
     routes: dict[str, Any] = {}
     for product in demo_content.PRODUCTS:
@@ -107,10 +107,10 @@ def smtp_server(maildir: Path) -> Iterator[tuple[int, list[Any]]]:
 
 def run_demo(workdir: Path, echo: Echo = print) -> dict[str, Any]:
     """Run every stage once and return a summary (also printed through ``echo``)."""
-    import operations
     from alerts.deliver import deliver_pending
     from alerts.issues import run_detect
-    from demo_site import start_site
+    from voxpop import operations
+    from voxpop.demo.site import start_site
 
     say = echo or (lambda _line: None)
     workdir = workdir.resolve()

@@ -2,7 +2,7 @@
 
 Run it alone::
 
-    python -m demo_site --root DIR [--host 127.0.0.1] [--port 0]
+    python -m voxpop.demo.site --root DIR [--host 127.0.0.1] [--port 0]
 
 The first line it prints on stdout is its base URL (``http://127.0.0.1:PORT``). From Python use
 :func:`start_site` (a subprocess; returns ``(base_url, stop)``) or :func:`write_routes` to write a site.
@@ -225,8 +225,8 @@ def serve(root: str | Path, host: str = "127.0.0.1", port: int = 0,
 def start_site(root: str | Path, host: str = "127.0.0.1", timeout_s: float = 15.0) -> tuple[str, Callable[[], None]]:
     """Start the server on ``root`` in a subprocess on a free port; return ``(base_url, stop)``."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "demo_site", "--root", str(root), "--host", host, "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(Path(__file__).resolve().parent),
+        [sys.executable, "-m", "voxpop.demo.site", "--root", str(root), "--host", host, "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(Path(__file__).resolve().parents[2]),
     )
     assert proc.stdout is not None
     line_box: list[str] = []
@@ -288,7 +288,7 @@ def write_routes(root: str | Path, routes: Mapping[str, Any], robots: str | None
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: serve a site directory and print the base URL first."""
-    parser = argparse.ArgumentParser(prog="python -m demo_site", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m voxpop.demo.site", description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", required=True, help="site directory (routes.json, robots.txt, bodies)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")

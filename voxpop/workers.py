@@ -14,8 +14,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from config import Config
-from operations import (
+from scheduler import build_scheduler  # the same job plans as `voxpop run`, kept to one role
+from store.claims import DEFAULT_LEASE_S, backlog
+from store.db import Store
+from store.repo import utcnow
+from voxpop.config import Config
+from voxpop.operations import (
     JobError,
     classify_pending,
     crawl,
@@ -25,10 +29,7 @@ from operations import (
     shared_frontier,
     worker_name,
 )
-from scheduler import ACTIVE, STOP, JobRecorder, build_scheduler, configure_logging, export_redis_url, stop_on_signals
-from store.claims import DEFAULT_LEASE_S, backlog
-from store.db import Store
-from store.repo import utcnow
+from voxpop.runtime import STOP, JobRecorder, active_scheduler, configure_logging, export_redis_url, stop_on_signals
 
 log = logging.getLogger("voxpop.worker")
 ROLES = ("crawl", "classify", "detect", "alert")
@@ -145,14 +146,13 @@ def _run_role_scheduler(store: Store, config: Config, role: str, max_workers: in
     for i, job in enumerate(sched.get_jobs()):
         if job.id != "digest":
             job.modify(next_run_time=now + timedelta(seconds=i))
-    ACTIVE["scheduler"] = sched
     try:
-        sched.resume()
-        while not STOP.wait(0.5):
-            pass
-        sched.shutdown(wait=True)
+        with active_scheduler(sched):
+            sched.resume()
+            while not STOP.wait(0.5):
+                pass
+            sched.shutdown(wait=True)
     finally:
-        ACTIVE.pop("scheduler", None)
         if sched.running:
             sched.shutdown(wait=False)
     return {"runs": dict(sched.voxpop_recorder.counts)}

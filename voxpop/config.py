@@ -15,6 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from voxpop.core.errors import ConfigError  # noqa: F401 - re-exported: callers catch it from here
+
 DEFAULT_DATABASE_URL = "sqlite:///voxpop.db"
 DEFAULT_CONFIG_PATH = "voxpop.toml"
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
@@ -22,10 +24,6 @@ KNOWN_SPIDERS = (
     "appstore", "googleplay", "steam", "jsonld", "discourse",
     "reddit", "hackernews", "stackexchange", "github", "mastodon", "bluesky",
 )
-
-
-class ConfigError(ValueError):
-    """The configuration file is missing, unreadable or invalid."""
 
 
 @dataclass(frozen=True)

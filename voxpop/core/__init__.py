@@ -1,0 +1,1 @@
+"""The bottom layer: text, time and error helpers that import nothing else of ours."""
