@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -44,10 +45,13 @@ def cpu_seconds(pid: int) -> float:
         return float("nan")
 
 
-def pages(biggest_issue: int) -> list[tuple[str, str]]:
+def pages(biggest_issue: int, n: int) -> list[tuple[str, list[str]]]:
+    """(name, paths): a page is requested at its paths in turn (the cold overview asks a new period each time)."""
     period = {"since": "2026-08-01", "until": "2026-10-31"}
-    return [
-        ("overview", "/?" + urlencode({"until": DATA_END})),
+    end = date.fromisoformat(DATA_END)
+    cold = ["/?" + urlencode({"until": (end - timedelta(days=i)).isoformat()}) for i in range(n + 3)]
+    listed = [
+        ("overview, repeat view", "/?" + urlencode({"until": DATA_END})),
         ("issues list", "/issues"),
         ("issue page", f"/issues/{biggest_issue}"),
         ("post search, filters", "/posts?" + urlencode({"product": "ours", "source": "appstore", "rating_max": "2",
@@ -55,7 +59,10 @@ def pages(biggest_issue: int) -> list[tuple[str, str]]:
         ("post search, words + filters", "/posts?" + urlencode({"q": "crashes notebook", "product": "ours",
                                                                 "sentiment": "negative", **period})),
         ("post search, common word", "/posts?" + urlencode({"q": "sync", "product": "rival-a"})),
+        ("post search, rare word", "/posts?" + urlencode({"q": "battery widget"})),
+        ("post search, newest first", "/posts"),
     ]
+    return [("overview, new period (cold)", cold)] + [(name, [path]) for name, path in listed]
 
 
 def ensure_store(url: str, n_posts: int) -> int:
@@ -108,12 +115,13 @@ def main() -> None:
             header = f"{'page':30} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'CPU ms/req':>11}"
             print(f"{header}  goal p95 < {GOAL_MS:.0f} ms")
             failed = []
-            for name, path in pages(biggest):
-                for _ in range(3):
-                    _get(conn, path)
+            for name, paths in pages(biggest, args.requests):
+                for i in range(3):
+                    _get(conn, paths[i % len(paths)])
                 times = []
                 cpu0 = cpu_seconds(server.pid)
-                for _ in range(args.requests):
+                for i in range(args.requests):
+                    path = paths[(i + 3) % len(paths)]
                     t = time.perf_counter()
                     _get(conn, path)
                     times.append((time.perf_counter() - t) * 1000)

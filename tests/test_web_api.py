@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import pytest
+
 from tests.web_data import HOSTILE_URL
 from tests.web_support import Server
 
@@ -116,3 +118,16 @@ def test_overview_compare_alerts_status_and_health(seeded_server: Server) -> Non
     assert "we hold 10 of about 40" in html
     assert s.get_json("/healthz") == (200, {"ok": True, "database": s.store.dialect})
     assert HOSTILE_URL not in s.request("GET", "/alerts")[2]
+
+
+def test_common_and_rare_words_give_the_same_posts(seeded_server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite lists the matches of a rare term and probes row by row for a common one: same answers either way."""
+    import store.search
+
+    s = seeded_server
+    queries = [{"q": "sync"}, {"q": "sync", "product": "notely", "sort": "oldest"}, {"q": '"dark mode"'},
+               {"q": "sync*", "sentiment": "negative"}, {"q": "xylophone"}]
+    listed = [_ids(s, **q) for q in queries]
+    monkeypatch.setattr(store.search, "probe_threshold", lambda _session: 1)
+    probed = [_ids(s, **q) for q in queries]
+    assert probed == listed and [len(x) for x in listed] == [6, 4, 1, 5, 0]

@@ -6,6 +6,7 @@ Pages and API call the same query functions (:mod:`voxpop.web.queries`); templat
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +41,9 @@ from voxpop.web.views import describe, spark_svg, trend_svg
 HERE = Path(__file__).parent
 PERIODS = (7, 30, 90)
 COMPARE_DAYS = 90
+# The overview aggregates a period of posts (the costly page); it is reused while the store's data stamp is
+# unchanged, for at most this long (a reclassification in place does not change the stamp).
+OVERVIEW_CACHE_S = 60.0
 
 
 def _environment() -> Environment:
@@ -79,10 +83,12 @@ def _num(value: float | None, digits: int = 2) -> str:
 class Dashboard:
     """The routes of one dashboard: a store, the config (jobs, sources) and the templates."""
 
-    def __init__(self, store: Store, config: Any | None = None) -> None:
+    def __init__(self, store: Store, config: Any | None = None, *, cache_s: float = OVERVIEW_CACHE_S) -> None:
         self.store = store
         self.config = config
         self.env = _environment()
+        self.cache_s = cache_s
+        self._cache: dict[tuple[Any, ...], tuple[float, tuple[Any, ...], dict[str, Any]]] = {}
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -111,7 +117,22 @@ class Dashboard:
         if days not in PERIODS:
             raise queries.QueryError(f"days: one of {', '.join(map(str, PERIODS))}")
         until = queries.parse_day(request.query_params.get("until"), "until")
-        return self.read(request, lambda s: queries.overview(s, days=days, until=until))
+        # The period ends at the current minute, so repeated views within it share one computation.
+        until = until or datetime.now(UTC).replace(second=0, microsecond=0)
+
+        def compute(session: Session) -> dict[str, Any]:
+            version = queries.data_version(session)
+            key = (days, until.isoformat())
+            hit = self._cache.get(key)
+            if hit and hit[1] == version and time.monotonic() < hit[0]:
+                return hit[2]
+            data = queries.overview(session, days=days, until=until)
+            if self.cache_s > 0:
+                if len(self._cache) > 64:
+                    self._cache.clear()
+                self._cache[key] = (time.monotonic() + self.cache_s, version, data)
+            return data
+        return self.read(request, compute)
 
     def overview_page(self, request: Request) -> Response:
         data = self._overview(request)
@@ -330,9 +351,9 @@ def _field(form: Any, name: str) -> str:
 
 
 def create_app(store: Store, config: Any | None = None, *, token: str | None = None, loopback: bool = True,
-               dashboard: Dashboard | None = None) -> Starlette:
+               cache_s: float = OVERVIEW_CACHE_S) -> Starlette:
     """The dashboard app over ``store``; ``token`` (``VOXPOP_UI_TOKEN``) is then required for every page."""
-    board = dashboard or Dashboard(store, config)
+    board = Dashboard(store, config, cache_s=cache_s)
     app = Starlette(routes=board.routes(), middleware=[Middleware(SecurityMiddleware)])
     app.state.guard = Guard(token=token or None, loopback=loopback)
     app.state.dashboard = board

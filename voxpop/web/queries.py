@@ -8,11 +8,12 @@ indexed queries sized for a store of a million posts.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import Engine, and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from alerts.compare import same_problem
@@ -45,6 +46,7 @@ PAGE_SIZE = 50
 SPARK_DAYS = 28
 RISE_DAYS = 7
 QUOTES = 8
+PARALLEL_QUERIES = 3
 
 
 class QueryError(ValueError):
@@ -109,6 +111,21 @@ def rise(counts: Mapping[str, Any], end: date, days: int = RISE_DAYS) -> int:
 # -- overview --------------------------------------------------------------------------------
 
 
+def data_version(session: Session) -> tuple[Any, ...]:
+    """A cheap stamp that changes when posts, labels, issues, crawls or human actions change (max ids, small tables).
+
+    Reclassification in place does not change it; cached pages also expire after a short time for that.
+    """
+    from store.models import AuditLog
+
+    return tuple(session.execute(select(
+        select(func.max(Post.id)).scalar_subquery(), select(func.max(Classification.id)).scalar_subquery(),
+        select(func.count()).select_from(PostLabel).scalar_subquery(),
+        select(func.max(AuditLog.id)).scalar_subquery(), select(func.max(CrawlRun.id)).scalar_subquery(),
+        select(func.max(Issue.id)).scalar_subquery(), select(func.max(Issue.state_changed_at)).scalar_subquery(),
+        select(func.sum(Issue.size)).scalar_subquery())).one())
+
+
 def overview(session: Session, *, days: int = 7, until: datetime | None = None) -> dict[str, Any]:
     """Per product: volume, mean rating and sentiment now and in the previous period, top issues, crawl health."""
     until = until or utcnow()
@@ -116,16 +133,20 @@ def overview(session: Session, *, days: int = 7, until: datetime | None = None) 
     before = since - timedelta(days=days)
     prods = products(session)
     current = (Post.created_at >= since).label("current")
-    volume = session.execute(
-        select(Post.product_id, current, func.count(), func.avg(Post.rating), func.count(Post.rating))
-        .where(Post.created_at >= before, Post.created_at < until).group_by(Post.product_id, current)).all()
+    volume_q = (select(Post.product_id, current, func.count(), func.avg(Post.rating), func.count(Post.rating))
+                .where(Post.created_at >= before, Post.created_at < until).group_by(Post.product_id, current))
     label = func.coalesce(PostLabel.sentiment, Classification.sentiment)  # a person's correction wins
-    sentiment = session.execute(
-        select(Post.product_id, current, label, func.count())
-        .join(Classification, Classification.post_id == Post.id)
-        .outerjoin(PostLabel, PostLabel.post_id == Post.id)
-        .where(Post.created_at >= before, Post.created_at < until)
-        .group_by(Post.product_id, current, label)).all()
+
+    def sentiment_q(start: datetime, end: datetime, is_now: bool) -> Any:
+        return (select(Post.product_id, literal(is_now), label, func.count())
+                .join(Classification, Classification.post_id == Post.id)
+                .outerjoin(PostLabel, PostLabel.post_id == Post.id)
+                .where(Post.created_at >= start, Post.created_at < end).group_by(Post.product_id, label))
+
+    # The sentiment joins are the cost of this page: the two periods run on two connections at once.
+    volume, now_rows, before_rows = execute_parallel(
+        session, [volume_q, sentiment_q(since, until, True), sentiment_q(before, since, False)])
+    sentiment = now_rows + before_rows
     figures: dict[int, dict[str, dict[str, Any]]] = {
         p["id"]: {k: {"volume": 0, "rating": None, "ratings": 0, "sentiment": {}} for k in ("now", "before")}
         for p in prods}
@@ -155,6 +176,24 @@ def overview(session: Session, *, days: int = 7, until: datetime | None = None) 
                         "positive_share": _diff(now["positive_share"], prev["positive_share"])},
                     "issues": top.get(p["id"], []), "crawl": health.get(p["slug"], [])})
     return {"since": since.isoformat(), "until": until.isoformat(), "days": days, "products": out}
+
+
+def execute_parallel(session: Session, statements: Sequence[Any], threads: int = PARALLEL_QUERIES) -> list[list[Any]]:
+    """The rows of independent read queries, each on its own connection of the session's engine at once.
+
+    Both drivers release the GIL while the database works. A bind that is not an engine, an in-memory
+    SQLite database or ``threads=1`` runs them one after another on the session's connection.
+    """
+    bind = session.get_bind()
+    if threads <= 1 or not isinstance(bind, Engine) or bind.url.database in (None, "", ":memory:"):
+        return [list(session.execute(statement)) for statement in statements]
+
+    def run(statement: Any) -> list[Any]:
+        with bind.connect() as connection:
+            return list(connection.execute(statement))
+
+    with ThreadPoolExecutor(max_workers=min(threads, len(statements)), thread_name_prefix="web-sql") as pool:
+        return list(pool.map(run, statements))
 
 
 def _diff(a: float | None, b: float | None) -> float | None:
@@ -422,7 +461,6 @@ def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAG
     Labels are the ones in force (a person's correction wins over the model, ``store.curation``); each row
     says which it shows in ``label_source`` (human, model, or None when not classified yet).
     """
-    dialect = session.get_bind().dialect.name
     cls = Classification
     labels = effective_columns()
     sentiment_col, need_col, job_col = labels["sentiment"], labels["need_type"], labels["top_job"]
@@ -435,7 +473,7 @@ def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAG
              .outerjoin(cls, cls.post_id == Post.id)
              .outerjoin(PostLabel, PostLabel.post_id == Post.id))
     conditions = []
-    match = match_clause(dialect, filters.q)
+    match = match_clause(session, filters.q)
     if match is not None:
         conditions.append(match)
     pid = _product_id(session, filters.product)

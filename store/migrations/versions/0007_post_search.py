@@ -1,4 +1,4 @@
-"""full-text search over posts (SQLite FTS5 with triggers, PostgreSQL GIN index)
+"""full-text search over posts (SQLite FTS5 with triggers, PostgreSQL GIN index); posts by date
 
 Revision ID: 0007
 Revises: 0003
@@ -16,6 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index("ix_posts_created", "posts", ["created_at"])
     bind = op.get_bind()
     statements = search.PG_CREATE if bind.dialect.name == "postgresql" else search.SQLITE_CREATE
     for statement in statements:
@@ -27,3 +28,4 @@ def downgrade() -> None:
     statements = search.PG_DROP if bind.dialect.name == "postgresql" else search.SQLITE_DROP
     for statement in statements:
         op.execute(statement)
+    op.drop_index("ix_posts_created", table_name="posts")
