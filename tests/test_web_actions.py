@@ -117,3 +117,18 @@ def test_relabel_keeps_the_model_row_and_returns_to_the_view(seeded_server: Serv
         assert label is not None and label.jobs == ["share", "export"] and label.need_type == "problem"
     _, data = s.get_json("/api/posts?job=share")
     assert [(p["id"], p["top_job"], p["label_source"]) for p in data["posts"]] == [(post_id, "share", "human")]
+
+
+def test_overview_follows_a_relabel_at_once(seeded_server: Server) -> None:
+    s = seeded_server
+    v = Browserless(s)
+
+    def notely_now() -> dict[str, int]:
+        _, data = s.get_json("/api/overview")
+        return next(p for p in data["products"] if p["slug"] == "notely")["now"]["sentiment"]
+
+    before = notely_now()
+    post_id = s.seeded.posts["Sync keeps failing s"]
+    assert v.post(f"/posts/{post_id}/label", {"sentiment": "positive"})[0] == 303
+    after = notely_now()  # the same period asked again: the cached figures are not reused after a change
+    assert after["negative"] == before["negative"] - 1 and after["positive"] == before["positive"] + 1

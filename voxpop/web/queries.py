@@ -568,8 +568,8 @@ def list_alerts(session: Session, *, status: str = "", limit: int = 100) -> list
 
 def coverage(session: Session) -> list[dict[str, Any]]:
     """Per source: its last crawl and the posts we hold against the total the site reported (when it reports one)."""
-    held = dict(session.execute(select(Post.source_id, func.count()).where(Post.source_id.is_not(None))
-                                .group_by(Post.source_id)).all())
+    held: dict[int | None, int] = {sid: int(n) for sid, n in session.execute(
+        select(Post.source_id, func.count()).where(Post.source_id.is_not(None)).group_by(Post.source_id))}
     ids = {(slug, name): sid for sid, name, slug in session.execute(
         select(Source.id, Source.name, Product.slug).join(Product, Product.id == Source.product_id)).all()}
     return [{**run, "product": slug, "held": held.get(ids.get((slug, run["source"]), -1), 0)}
