@@ -1,15 +1,16 @@
-"""A tiny inline-SVG chart renderer for reports and alert mail.
+"""Charts for alert mail, and the SVG primitives the report's charts build on.
 
-Reports: grouped bars with intervals, stacked 100 % bars, trend lines, heat maps. Alert mail: daily
-bars and a text sparkline. Output is a self-contained ``<svg>`` string (no scripts, no external fonts
-or styles) to paste into HTML, with fixed pixel sizes so mail clients lay it out without CSS. Every
-piece of text is escaped here, so callers may pass scraped or configured names as they are.
+SVG output is a self-contained ``<svg>`` string (no scripts, no external fonts or styles) with fixed
+pixel sizes; every piece of text is escaped here, so callers may pass scraped names as they are.
+Mail clients (Gmail, Outlook) do not show SVG, so mail carries PNG charts drawn with matplotlib
+(:func:`daily_bars_png`) as inline images referenced by ``cid:``; plain text gets a sparkline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from typing import Any
 
 PALETTE = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#4b5563")
 SENTIMENT_COLOURS = {"positive": "#16a34a", "neutral": "#9ca3af", "negative": "#dc2626"}
@@ -17,17 +18,18 @@ FONT = "font-family=\"Helvetica,Arial,sans-serif\""
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 
 
-def _t(value: object) -> str:
+def esc(value: object) -> str:
     return escape(str(value), quote=True)
 
 
-def _num(value: float) -> str:
+def num(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def _svg(width: int, height: int, title: str, body: list[str], font_size: int = 11) -> str:
+def svg(width: int, height: int, title: str, body: list[str], font_size: int = 11) -> str:
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" {FONT} font-size="{font_size}"><title>{_t(title)}</title>'
+            'style="max-width:100%;height:auto" '
+            f'viewBox="0 0 {width} {height}" {FONT} font-size="{font_size}"><title>{esc(title)}</title>'
             + "".join(body) + "</svg>")
 
 
@@ -36,164 +38,16 @@ def colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def _legend(names: Sequence[str], x: int, y: int, colours: Sequence[str]) -> list[str]:
+def legend(names: Sequence[str], x: int, y: int, colours: Sequence[str]) -> list[str]:
     out, cx = [], x
     for name, col in zip(names, colours, strict=False):
         out.append(f'<rect x="{cx}" y="{y - 9}" width="10" height="10" fill="{col}"/>'
-                   f'<text x="{cx + 14}" y="{y}">{_t(name)}</text>')
+                   f'<text x="{cx + 14}" y="{y}">{esc(name)}</text>')
         cx += 24 + 7 * len(str(name))
     return out
 
 
-def bar_chart(title: str, categories: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]], *,
-              intervals: Sequence[Sequence[tuple[float, float] | None]] | None = None, percent: bool = True,
-              max_value: float | None = None, width: int = 640, flagged: Sequence[Sequence[bool]] | None = None) -> str:
-    """Horizontal grouped bars: one group per category, one bar per series, optional 95 % interval whiskers.
 
-    ``flagged[s][c]`` draws that bar hatched-light (small sample). None values are left out.
-    """
-    label_w, bar_h, gap = 170, 14, 10
-    group_h = bar_h * max(1, len(series)) + gap
-    height = 34 + group_h * len(categories) + 16
-    values = [v for _, vs in series for v in vs if v is not None]
-    highs = [iv[1] for ivs in (intervals or []) for iv in ivs if iv is not None]
-    top = max_value or max(values + highs + [1e-9])
-    plot_w = width - label_w - 60
-    body = [f'<text x="4" y="14" font-size="13" font-weight="bold">{_t(title)}</text>']
-    body += _legend([name for name, _ in series], label_w, 28, [colour(i) for i in range(len(series))])
-    for c, cat in enumerate(categories):
-        y0 = 36 + c * group_h
-        body.append(f'<text x="{label_w - 6}" y="{y0 + group_h / 2}" text-anchor="end">{_t(cat)}</text>')
-        for s, (_, vals) in enumerate(series):
-            v = vals[c] if c < len(vals) else None
-            y = y0 + s * bar_h
-            if v is None:
-                continue
-            w = max(0.0, plot_w * v / top)
-            small = bool(flagged and flagged[s][c])
-            fade = ' fill-opacity="0.35"' if small else ""
-            body.append(f'<rect class="bar" x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h - 2}" '
-                        f'fill="{colour(s)}"{fade}/>')
-            iv = intervals[s][c] if intervals and c < len(intervals[s]) else None
-            if iv is not None:
-                x1, x2 = label_w + plot_w * iv[0] / top, label_w + plot_w * iv[1] / top
-                ym = y + (bar_h - 2) / 2
-                body.append(f'<line x1="{x1:.1f}" y1="{ym}" x2="{x2:.1f}" y2="{ym}" stroke="#111" stroke-width="1"/>'
-                            f'<line x1="{x1:.1f}" y1="{ym - 3}" x2="{x1:.1f}" y2="{ym + 3}" stroke="#111"/>'
-                            f'<line x1="{x2:.1f}" y1="{ym - 3}" x2="{x2:.1f}" y2="{ym + 3}" stroke="#111"/>')
-            text = f"{100 * v:.0f}%" if percent else f"{v:.2f}"
-            end = label_w + max(w, plot_w * iv[1] / top if iv else 0)
-            body.append(f'<text x="{end + 4:.1f}" y="{y + bar_h - 4}">{_t(text)}{" (small n)" if small else ""}</text>')
-    return _svg(width, height, title, body)
-
-
-def stacked_bars(title: str, rows: Sequence[tuple[str, Sequence[tuple[str, float]]]], *,
-                 colours: dict[str, str] | None = None, width: int = 640) -> str:
-    """One 100 % bar per row (e.g. a product's sentiment mix); segments are (label, share 0-1)."""
-    label_w, bar_h = 170, 18
-    keys: list[str] = []
-    for _, segs in rows:
-        keys += [k for k, _ in segs if k not in keys]
-    cols = {k: (colours or {}).get(k, colour(i)) for i, k in enumerate(keys)}
-    height = 40 + (bar_h + 8) * len(rows) + 8
-    plot_w = width - label_w - 20
-    body = [f'<text x="4" y="14" font-size="13" font-weight="bold">{_t(title)}</text>']
-    body += _legend(keys, label_w, 30, [cols[k] for k in keys])
-    for r, (name, segs) in enumerate(rows):
-        y = 40 + r * (bar_h + 8)
-        body.append(f'<text x="{label_w - 6}" y="{y + bar_h - 5}" text-anchor="end">{_t(name)}</text>')
-        x = float(label_w)
-        for key, value in segs:
-            w = plot_w * max(0.0, value)
-            if w <= 0:
-                continue
-            body.append(f'<rect class="bar" x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{cols[key]}">'
-                        f'<title>{_t(key)}: {100 * value:.0f}%</title></rect>')
-            if w > 28:
-                body.append(f'<text x="{x + 3:.1f}" y="{y + bar_h - 5}" fill="#fff">{100 * value:.0f}%</text>')
-            x += w
-    return _svg(width, height, title, body)
-
-
-def line_chart(title: str, x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]], *,
-               percent: bool = False, width: int = 640, height: int = 220) -> str:
-    """Trend lines over ``x_labels`` (e.g. weeks); None values break a line."""
-    left, right, top_pad, bottom = 48, 16, 40, 36
-    values = [v for _, vs in series for v in vs if v is not None]
-    top = 1.0 if percent else max(values + [1.0])
-    plot_w, plot_h = width - left - right, height - top_pad - bottom
-    n = max(1, len(x_labels) - 1)
-    body = [f'<text x="4" y="14" font-size="13" font-weight="bold">{_t(title)}</text>']
-    body += _legend([name for name, _ in series], left, 30, [colour(i) for i in range(len(series))])
-    for k in range(5):
-        v = top * k / 4
-        y = top_pad + plot_h - plot_h * k / 4
-        text = f"{100 * v:.0f}%" if percent else f"{v:.0f}"
-        body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e5e7eb"/>'
-                    f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{text}</text>')
-    step = max(1, len(x_labels) // 8)
-    for i, label in enumerate(x_labels):
-        if i % step == 0:
-            x = left + plot_w * i / n
-            body.append(f'<text x="{x:.1f}" y="{height - bottom + 14}" text-anchor="middle">{_t(label[5:])}</text>')
-    for s, (_, vals) in enumerate(series):
-        segments: list[list[str]] = [[]]
-        for i, val in enumerate(vals):
-            if val is None:
-                segments.append([])
-                continue
-            x = left + plot_w * i / n
-            y = top_pad + plot_h - plot_h * val / top
-            segments[-1].append(f"{x:.1f},{y:.1f}")
-        for pts in segments:
-            if len(pts) == 1:
-                cx, cy = pts[0].split(",")
-                body.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{colour(s)}"/>')
-            elif pts:
-                body.append(f'<polyline class="line" fill="none" stroke="{colour(s)}" stroke-width="2" '
-                            f'points="{" ".join(pts)}"/>')
-    return _svg(width, height, title, body)
-
-
-def _heat(value: float) -> str:
-    """Red (0) through amber to green (1)."""
-    v = min(1.0, max(0.0, value))
-    if v < 0.5:
-        r, g, b = 220, int(38 + (180 - 38) * v * 2), 38
-    else:
-        r, g, b = int(220 - (220 - 22) * (v - 0.5) * 2), int(180 - (180 - 163) * (v - 0.5) * 2), int(38 + 36 * (v - .5))
-    return f"#{r:02x}{g:02x}{b:02x}"
-
-
-def heat_map(title: str, rows: Sequence[str], cols: Sequence[str], values: Sequence[Sequence[float | None]],
-             texts: Sequence[Sequence[str]], *, flagged: Sequence[Sequence[bool]] | None = None,
-             width: int = 640) -> str:
-    """A grid coloured by ``values`` (0-1, red to green); grey where None, faded where flagged small."""
-    label_w, head_h, cell_h = 220, 40, 34
-    cell_w = max(60, (width - label_w - 10) // max(1, len(cols)))
-    width = label_w + cell_w * len(cols) + 10
-    height = head_h + cell_h * len(rows) + 10
-    body = [f'<text x="4" y="14" font-size="13" font-weight="bold">{_t(title)}</text>']
-    for j, col in enumerate(cols):
-        body.append(f'<text x="{label_w + cell_w * j + cell_w / 2}" y="{head_h - 6}" text-anchor="middle">'
-                    f'{_t(col)}</text>')
-    for i, row in enumerate(rows):
-        y = head_h + cell_h * i
-        label = row if len(row) <= 34 else row[:33] + "…"
-        body.append(f'<text x="{label_w - 6}" y="{y + cell_h / 2 + 4}" text-anchor="end">{_t(label)}</text>')
-        for j in range(len(cols)):
-            v = values[i][j]
-            small = bool(flagged and flagged[i][j])
-            fill = "#e5e7eb" if v is None else _heat(v)
-            fade = ' fill-opacity="0.4"' if small else ""
-            body.append(f'<rect class="cell" x="{label_w + cell_w * j}" y="{y}" width="{cell_w - 2}" '
-                        f'height="{cell_h - 2}" fill="{fill}"{fade}/>'
-                        f'<text x="{label_w + cell_w * j + cell_w / 2}" y="{y + cell_h / 2 + 4}" '
-                        f'text-anchor="middle">{_t(texts[i][j])}</text>')
-    return _svg(width, height, title, body)
-
-
-# -- alert mail ---------------------------------------------------------------------------------
 
 
 def daily_bars(values: Sequence[float], labels: Sequence[str] | None = None, *, title: str = "",
@@ -208,7 +62,7 @@ def daily_bars(values: Sequence[float], labels: Sequence[str] | None = None, *, 
     plot_h = height - top - bottom
     body: list[str] = []
     if title:
-        body.append(f'<text x="{left}" y="10" fill="#374151">{_t(title)}</text>')
+        body.append(f'<text x="{left}" y="10" fill="#374151">{esc(title)}</text>')
     peak = max([float(v) for v in values if v is not None] or [0.0]) or 1.0
     step = (width - 2 * left) / max(1, n)
     bar_w = max(1.0, step * 0.8)
@@ -217,16 +71,16 @@ def daily_bars(values: Sequence[float], labels: Sequence[str] | None = None, *, 
         h = plot_h * v / peak
         x = left + i * step
         fill = highlight if i >= n - highlight_last else colour
-        body.append(f'<rect x="{_num(x)}" y="{_num(top + plot_h - h)}" width="{_num(bar_w)}" height="{_num(h)}" '
-                    f'fill="{fill}"><title>{_t(labels[i] if labels and i < len(labels) else i)}: '
-                    f'{_num(v)}</title></rect>')
+        body.append(f'<rect x="{num(x)}" y="{num(top + plot_h - h)}" width="{num(bar_w)}" height="{num(h)}" '
+                    f'fill="{fill}"><title>{esc(labels[i] if labels and i < len(labels) else i)}: '
+                    f'{num(v)}</title></rect>')
     body.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - left}" y2="{top + plot_h}" stroke="#9ca3af"/>')
-    body.append(f'<text x="{width - left}" y="{top - 3}" text-anchor="end" fill="#6b7280">max {_num(peak)}</text>')
+    body.append(f'<text x="{width - left}" y="{top - 3}" text-anchor="end" fill="#6b7280">max {num(peak)}</text>')
     if labels and n:
-        body.append(f'<text x="{left}" y="{height - 3}" fill="#6b7280">{_t(labels[0])}</text>')
+        body.append(f'<text x="{left}" y="{height - 3}" fill="#6b7280">{esc(labels[0])}</text>')
         body.append(f'<text x="{width - left}" y="{height - 3}" text-anchor="end" '
-                    f'fill="#6b7280">{_t(labels[-1])}</text>')
-    return _svg(width, height, title or "bar chart", body, font_size=10)
+                    f'fill="#6b7280">{esc(labels[-1])}</text>')
+    return svg(width, height, title or "bar chart", body, font_size=10)
 
 
 def sparkline(values: Sequence[float | None]) -> str:
@@ -237,3 +91,78 @@ def sparkline(values: Sequence[float | None]) -> str:
     lo, hi = min(0.0, min(nums)), max(nums)
     span = (hi - lo) or 1.0
     return "".join(" " if v is None else SPARK_BLOCKS[min(7, int((float(v) - lo) / span * 7.999))] for v in values)
+
+
+# -- PNG for mail ----------------------------------------------------------------------------------
+
+PNG_DPI = 100
+WRAP_AT = 28
+
+
+def wrap_label(text: str, width: int = WRAP_AT, lines: int = 2) -> str:
+    """A label wrapped onto at most ``lines`` lines of ``width`` characters, the last ending in … when cut."""
+    words, out, line = str(text).split(), [], ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > width:
+            out.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    if line:
+        out.append(line)
+    out = [w if len(w) <= width else w[: width - 1] + "…" for w in out]
+    if len(out) > lines:
+        out = out[:lines]
+        out[-1] = (out[-1][: width - 1].rstrip() + "…") if len(out[-1]) >= width else out[-1] + " …"
+    return "\n".join(out)
+
+
+def new_figure(width_px: int, height_px: int) -> Any:
+    """A matplotlib figure of this pixel size on the Agg backend (no display, thread-safe per figure)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width_px / PNG_DPI, height_px / PNG_DPI), dpi=PNG_DPI)
+    fig.patch.set_facecolor("#ffffff")
+    return fig
+
+
+def to_png(fig: Any) -> bytes:
+    """The figure as PNG bytes (metadata left out so the same chart gives the same bytes)."""
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=PNG_DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def style_axes(ax: Any) -> None:
+    """Light grid, no top/right frame, small grey ticks."""
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.spines["left"].set_color("#9ca3af")
+    ax.spines["bottom"].set_color("#9ca3af")
+    ax.tick_params(colors="#374151", labelsize=8)
+    ax.grid(axis="y", color="#e5e7eb", linewidth=0.8)
+    ax.set_axisbelow(True)
+
+
+def daily_bars_png(values: Sequence[float], labels: Sequence[str], *, title: str = "", highlight_last: int = 0,
+                   width: int = 560, height: int = 180) -> bytes:
+    """Posts per day as a PNG bar chart for mail, the last ``highlight_last`` bars in red; dates on the axis."""
+    fig = new_figure(width, height)
+    ax = fig.add_axes((0.07, 0.2, 0.9, 0.66))
+    n = len(values)
+    colours = [SENTIMENT_COLOURS["negative"] if i >= n - highlight_last else PALETTE[0] for i in range(n)]
+    ax.bar(range(n), [float(v or 0) for v in values], color=colours, width=0.8)
+    style_axes(ax)
+    ticks = sorted({0, n - 1, *range(0, n, max(1, n // 6))}) if n else []
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([str(labels[i])[5:] if len(str(labels[i])) == 10 else str(labels[i]) for i in ticks])
+    ax.set_xlim(-0.6, n - 0.4)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    if title:
+        fig.suptitle(title, x=0.07, y=0.97, ha="left", fontsize=10, color="#111827")
+    return to_png(fig)

@@ -10,6 +10,7 @@ Nothing is ever silently dropped: failed rows stay visible in ``voxpop status``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -275,7 +276,7 @@ def _send_one_mail(store: Store, config: Config, row: Delivery, alert: Alert, no
         return
     recipient = row.target[len("mailto:"):]
     try:
-        rendered = render_alert(alert.kind, alert.payload or {}, alert_id=alert.id)
+        rendered = render_alert(alert.kind, alert.payload or {}, alert_id=alert.id, base_url=config.ui.base_url)
         message = build_email(rendered, sender=config.smtp.sender, to=[recipient], message_id=row.message_id,
                               date=alert.created_at, headers={"X-Voxpop-Alert": str(alert.id)})
         eml = _write_eml(config.alerts.outbox_dir, f"alert-{alert.id}-{row.id}", message)
@@ -325,8 +326,8 @@ def _send_digests(store: Store, config: Config, rows: Sequence[Delivery], alerts
             items = [(r.alert_id, alerts[r.alert_id].kind, alerts[r.alert_id].payload or {})  # type: ignore[index]
                      for r in sorted(claimed, key=lambda r: r.alert_id or 0)]
             listed = ",".join(str(i[0]) for i in items)
-            message = build_email(render_digest(items), sender=config.smtp.sender, to=[recipient],
-                                  message_id=message_id, headers={"X-Voxpop-Alerts": listed})
+            message = build_email(render_digest(items, base_url=config.ui.base_url), sender=config.smtp.sender,
+                                  to=[recipient], message_id=message_id, headers={"X-Voxpop-Alerts": listed})
             eml = _write_eml(config.alerts.outbox_dir, "digest-" + message_id.strip("<>").split("@")[0][-20:], message)
             smtp_send(config.smtp, message, [recipient])
         except Exception as exc:  # noqa: BLE001
@@ -379,7 +380,7 @@ def send_report(store: Store, config: Config, report_id: int, data: Any,
 def _send_report_mail(store: Store, config: Config, row: Delivery, now: datetime, report: DeliveryReport) -> None:
     import mimetypes
 
-    from alerts.render import Rendered
+    from alerts.render import InlineImage, Rendered
     from store.models import Report
 
     if not _claim(store, row, now):
@@ -391,20 +392,37 @@ def _send_report_mail(store: Store, config: Config, row: Delivery, now: datetime
             rec = session.get(Report, row.report_id)
         if rec is None or not rec.path or not Path(rec.path).exists():
             raise DeliveryError(f"report {row.report_id}: file missing")
-        names = ", ".join(str(p) for p in rec.products or []) or "all products"
-        period = f"{rec.period_start.date()} to {rec.period_end.date()}"
-        text = f"Comparison report for {names}, {period}.\nThe full report ({rec.format}) is attached.\n"
-        html = f"<p>Comparison report for {escape(names)}, {period}.</p><p>The full report is attached.</p>"
-        rendered = Rendered(subject=f"[voxpop] Comparison report: {names}, {period}", text=text, html=html)
+        mail = (rec.summary or {}).get("mail") if isinstance(rec.summary, dict) else None
+        if mail:
+            # Rendered when the report was written (voxpop.report.mail): body, inline PNG charts, attachments.
+            images = tuple(InlineImage(cid=str(i["cid"]), png=base64.b64decode(i["png"]), alt=str(i.get("alt", "")))
+                           for i in mail.get("images") or [])
+            rendered = Rendered(subject=str(mail["subject"]), text=str(mail["text"]), html=str(mail["html"]),
+                                images=images)
+            files = [Path(a) for a in mail.get("attachments") or [rec.path]]
+        else:
+            names = ", ".join(str(p) for p in rec.products or []) or "all products"
+            period = f"{rec.period_start.date()} to {rec.period_end.date()}"
+            text = f"Comparison report for {names}, {period}.\nThe full report ({rec.format}) is attached.\n"
+            html = f"<p>Comparison report for {escape(names)}, {period}.</p><p>The full report is attached.</p>"
+            rendered = Rendered(subject=f"[voxpop] Comparison report: {names}, {period}", text=text, html=html)
+            files = [Path(rec.path)]
         message = build_email(rendered, sender=config.smtp.sender, to=[row.target[len("mailto:"):]],
                               message_id=row.message_id, headers={"X-Voxpop-Report": str(rec.id)})
-        file = Path(rec.path)
-        ctype = (mimetypes.guess_type(file.name)[0] or "application/octet-stream").split("/", 1)
-        message.add_attachment(file.read_bytes(), maintype=ctype[0], subtype=ctype[1], filename=file.name)
+        for file in files:
+            if not file.exists():
+                raise DeliveryError(f"report {row.report_id}: attachment {file} missing")
+            ctype = (mimetypes.guess_type(file.name)[0] or "application/octet-stream").split("/", 1)
+            message.add_attachment(file.read_bytes(), maintype=ctype[0], subtype=ctype[1], filename=file.name)
         eml = _write_eml(config.alerts.outbox_dir, f"report-{rec.id}-{row.id}", message)
-        smtp_send(config.smtp, message, [row.target[len("mailto:"):]])
+        try:
+            smtp_send(config.smtp, message, [row.target[len("mailto:"):]])
+        except Exception as exc:  # noqa: BLE001
+            raise DeliveryError(f"SMTP server {config.smtp.host}:{config.smtp.port} did not take the report mail: "
+                                f"{_describe(exc)}") from exc
     except Exception as exc:  # noqa: BLE001
-        _mark_failed(store, config, [row], _describe(exc), now, report)
+        _mark_failed(store, config, [row], _describe(exc) if not isinstance(exc, DeliveryError) else str(exc), now,
+                     report)
         return
     _record_sent(store, [row.id], eml, report)
 

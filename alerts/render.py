@@ -36,12 +36,22 @@ _env = Environment(
 
 
 @dataclass(frozen=True)
+class InlineImage:
+    """A PNG shown inside the HTML part, referenced there as ``cid:<cid>``."""
+
+    cid: str
+    png: bytes
+    alt: str = ""
+
+
+@dataclass(frozen=True)
 class Rendered:
-    """A rendered message: subject (header-safe), plain text and HTML."""
+    """A rendered message: subject (header-safe), plain text, HTML and the inline images the HTML shows."""
 
     subject: str
     text: str
     html: str
+    images: tuple[InlineImage, ...] = ()
 
 
 def safe_url(url: object) -> str | None:
@@ -79,6 +89,60 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def _one_in(share: float) -> str:
+    """``about 1 in 100`` for small shares, ``about 12%`` for larger ones."""
+    if share <= 0:
+        return "almost none"
+    if share >= 0.1:
+        return f"about {100 * share:.0f}%"
+    return f"about 1 in {round(1 / share):,}"
+
+
+def _chance(p: Any) -> str:
+    if p is None:
+        return ""
+    p = float(p)
+    if p < 1e-6:
+        return "far too many to be chance"
+    if p < 0.001:
+        return "very unlikely to be chance"
+    if p < 0.05:
+        return "unlikely to be chance"
+    return "could be chance"
+
+
+def plain_why(kind: str, figures: Mapping[str, Any], product: str) -> str:
+    """One sentence in plain words saying why the alert fired, before any test figure."""
+    f = figures
+    window = int(f.get("window_days") or 1)
+    when = "today's" if window == 1 else f"the last {window} days'"
+    if kind.startswith("issue_") and f.get("total") is not None:
+        base = f.get("baseline_share")
+        normally = f"; normally {_one_in(float(base))}" if base is not None else ""
+        return f"{f.get('count')} of {when} {f.get('total')} {product} posts are about this{normally}."
+    if kind.startswith("issue_"):
+        return f"{f.get('count', 'Several')} {product} posts about this in the latest window."
+    if kind == "volume_spike":
+        span = "today" if window == 1 else f"in the last {window} days"
+        return f"{f.get('count')} {product} posts {span}; normally about {f.get('expected')}."
+    if kind == "rating_drop":
+        return f"{product}'s average rating fell to {f.get('mean')}; it was {f.get('baseline_mean')} before."
+    if kind == "sentiment_drop":
+        share = _pct(f.get("negative_share"))
+        return (f"{f.get('count')} of {f.get('n')} recent {product} posts are negative ({share}); "
+                f"normally {_pct(f.get('baseline_share'))}.")
+    return f"{KIND_TITLES.get(kind, kind)} for {product}."
+
+
+def test_figure(kind: str, figures: Mapping[str, Any]) -> str | None:
+    """The statistical test behind the alert, as small print: ``binomial test, p = 1.8e-19 (far too many ...)``."""
+    p = figures.get("p_value")
+    if p is None:
+        return None
+    test = {"volume_spike": "quasi-Poisson test", "rating_drop": "Welch test"}.get(kind, "binomial test")
+    return f"{test}, p = {_p(p)} ({_chance(p)})"
+
+
 def why(kind: str, figures: Mapping[str, Any]) -> list[str]:
     """Plain sentences saying, in numbers, why the alert fired."""
     f = figures
@@ -106,7 +170,16 @@ def why(kind: str, figures: Mapping[str, Any]) -> list[str]:
     return [f"{k}: {v}" for k, v in sorted(f.items())]
 
 
-def alert_context(kind: str, payload: Mapping[str, Any], *, alert_id: int | None = None) -> dict[str, Any]:
+def issue_link(base_url: str | None, issue_id: Any) -> str | None:
+    """The dashboard page of the issue when ``[ui] base_url`` is configured (http(s) only)."""
+    base = safe_url(base_url) if base_url else None
+    if not base or not isinstance(issue_id, int):
+        return None
+    return f"{base.rstrip('/')}/issues/{issue_id}"
+
+
+def alert_context(kind: str, payload: Mapping[str, Any], *, alert_id: int | None = None,
+                  base_url: str | None = None) -> dict[str, Any]:
     """The view model of one alert, with every scraped string cleaned and every link checked."""
     product = payload.get("product") or {}
     product_name = _clip(str(product.get("name") or product.get("slug") or "product"), 80)
@@ -131,7 +204,11 @@ def alert_context(kind: str, payload: Mapping[str, Any], *, alert_id: int | None
                    for c in payload.get("competitors") or []]
     sentiment = None
     if issue and issue.get("negative_share") is not None:
-        sentiment = f"{_pct(issue.get('negative_share'))} of the posts in this issue are negative"
+        neg = float(issue["negative_share"])
+        size = issue.get("size")
+        count = f" ({round(neg * size)} of {size})" if isinstance(size, int) and size else ""
+        mood = "mostly negative" if neg >= 0.6 else ("mixed" if neg >= 0.3 else "mostly not negative")
+        sentiment = f"{mood}: {_pct(neg)} of the posts in this issue are negative{count}"
     versions = [f"{_clip(str(v.get('version')), 30)} ({v.get('count')})" for v in payload.get("versions") or []]
     return {
         "alert_id": alert_id, "kind": kind, "title": title, "headline": headline, "product": product_name,
@@ -139,8 +216,12 @@ def alert_context(kind: str, payload: Mapping[str, Any], *, alert_id: int | None
         "keywords": [_clip(str(k), 40) for k in (issue or {}).get("keywords") or []],
         "state": (issue or {}).get("state"), "size": (issue or {}).get("size"),
         "first_seen": clean_text(str((issue or {}).get("first_seen") or ""))[:10] or None,
+        "plain_why": plain_why(kind, figures, product_name), "test": test_figure(kind, figures),
         "why": why(kind, figures), "p_value": _p(figures.get("p_value")),
-        "chart_svg": charts.daily_bars(counts, days, title=chart_title, highlight_last=window) if counts else "",
+        "issue_id": (issue or {}).get("id") if isinstance((issue or {}).get("id"), int) else None,
+        "link": issue_link(base_url, (issue or {}).get("id")),
+        "chart_title": chart_title, "chart_cid": f"chart-{alert_id if alert_id is not None else 0}" if counts else None,
+        "chart_days": days, "chart_counts": counts, "window": window,
         "sparkline": charts.sparkline(counts),
         "chart_from": days[0] if days else "", "chart_to": days[-1] if days else "",
         "chart_max": int(max(counts)) if counts else 0,
@@ -154,20 +235,39 @@ def subject_for(ctx: Mapping[str, Any]) -> str:
     return header_safe(f"[voxpop] {ctx['product']}: {ctx['headline']}", limit=180)
 
 
-def render_alert(kind: str, payload: Mapping[str, Any], *, alert_id: int | None = None) -> Rendered:
-    """Render one alert."""
-    ctx = alert_context(kind, payload, alert_id=alert_id)
+def chart_image(ctx: Mapping[str, Any]) -> InlineImage | None:
+    """The alert's posts-per-day chart as an inline PNG (mail clients do not show SVG)."""
+    if not ctx.get("chart_cid"):
+        return None
+    png = charts.daily_bars_png(ctx["chart_counts"], ctx["chart_days"], title=ctx["chart_title"],
+                                highlight_last=ctx["window"])
+    return InlineImage(cid=ctx["chart_cid"], png=png,
+                       alt=f"{ctx['chart_title']}, {ctx['chart_from']} to {ctx['chart_to']}")
+
+
+def render_alert(kind: str, payload: Mapping[str, Any], *, alert_id: int | None = None,
+                 base_url: str | None = None) -> Rendered:
+    """Render one alert; its chart travels as an inline PNG referenced by ``cid:`` from the HTML."""
+    ctx = alert_context(kind, payload, alert_id=alert_id, base_url=base_url)
+    image = chart_image(ctx)
     return Rendered(subject=subject_for(ctx), text=_env.get_template("alert.txt").render(a=ctx),
-                    html=_env.get_template("alert.html").render(a=ctx))
+                    html=_env.get_template("alert.html").render(a=ctx), images=(image,) if image else ())
 
 
-def render_digest(items: Sequence[tuple[int | None, str, Mapping[str, Any]]]) -> Rendered:
+def render_digest(items: Sequence[tuple[int | None, str, Mapping[str, Any]]], *,
+                  base_url: str | None = None) -> Rendered:
     """Render several alerts ``(alert_id, kind, payload)`` as one digest message."""
-    ctxs = [alert_context(kind, payload, alert_id=aid) for aid, kind, payload in items]
+    ctxs = []
+    for n, (aid, kind, payload) in enumerate(items):
+        ctx = alert_context(kind, payload, alert_id=aid, base_url=base_url)
+        if ctx["chart_cid"]:
+            ctx["chart_cid"] = f"{ctx['chart_cid']}-{n}"  # unique within the message even without ids
+        ctxs.append(ctx)
+    images = tuple(i for i in (chart_image(c) for c in ctxs) if i is not None)
     products = sorted({c["product"] for c in ctxs})
     subject = header_safe(f"[voxpop] Digest: {len(ctxs)} alert(s) for {', '.join(products)}", limit=180)
     return Rendered(subject=subject, text=_env.get_template("digest.txt").render(alerts=ctxs, products=products),
-                    html=_env.get_template("digest.html").render(alerts=ctxs, products=products))
+                    html=_env.get_template("digest.html").render(alerts=ctxs, products=products), images=images)
 
 
 def build_email(rendered: Rendered, *, sender: str, to: Sequence[str], message_id: str,
@@ -184,6 +284,13 @@ def build_email(rendered: Rendered, *, sender: str, to: Sequence[str], message_i
         msg[header_safe(name)] = header_safe(value)
     msg.set_content(rendered.text)
     msg.add_alternative(rendered.html, subtype="html")
+    if rendered.images:
+        html_part = msg.get_body(("html",))
+        assert html_part is not None
+        for image in rendered.images:
+            # multipart/related: the HTML shows each PNG through <img src="cid:...">.
+            html_part.add_related(image.png, maintype="image", subtype="png", cid=f"<{header_safe(image.cid)}>",
+                                  filename=f"{header_safe(image.cid)}.png", disposition="inline")
     return msg
 
 
@@ -195,7 +302,7 @@ def slack_message(kind: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     """A Slack-compatible webhook body: ``text`` fallback plus section blocks (scraped text escaped)."""
     ctx = alert_context(kind, payload)
     head = _slack_escape(f"{ctx['product']}: {ctx['headline']}")
-    lines = "\n".join(_slack_escape(w) for w in ctx["why"])
+    lines = _slack_escape(ctx["plain_why"] + (f" ({ctx['test']})" if ctx["test"] else ""))
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": head[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": lines[:2900]}},
@@ -218,7 +325,8 @@ def json_message(alert_id: int, kind: str, payload: Mapping[str, Any], *, delive
         "id": delivery_id, "alert_id": alert_id, "kind": kind,
         "created_at": created_at.isoformat() if created_at else None,
         "product": payload.get("product"), "issue": payload.get("issue"), "figures": payload.get("figures"),
-        "summary": f"{ctx['product']}: {ctx['headline']}", "why": ctx["why"],
+        "summary": f"{ctx['product']}: {ctx['headline']}", "why_plain": ctx["plain_why"], "test": ctx["test"],
+        "why": ctx["why"],
         "quotes": ctx["quotes"], "daily": payload.get("daily"), "competitors": ctx["competitors"],
     }
 

@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from alerts.compare import DEFAULT_QUERY_THREADS, build_report  # noqa: E402
-from alerts.report import FORMATS, render_report  # noqa: E402
 from store.db import Store  # noqa: E402
 from store.models import Classification, Issue, IssuePost, Post, PostProduct, Product  # noqa: E402
+from voxpop.report import DEFAULT_QUERY_THREADS, build_report  # noqa: E402
+from voxpop.report.render import FORMATS, render_report  # noqa: E402
 
 PRODUCTS = [("ours", "Our App", True), ("rival-a", "Rival A", False), ("rival-b", "Rival B", False)]
 JOBS = ["sync", "share", "search", "export", "offline"]

@@ -125,7 +125,7 @@ class Post(Base):
         UniqueConstraint("source", "external_id"),
         Index("ix_posts_product_created", "product_id", "created_at"),
         Index("ix_posts_status", "status"),
-        # Covering index for the comparison report's GROUP BY scans (alerts/compare.py).
+        # Covering index for the comparison report's GROUP BY scans (voxpop/report/queries.py).
         Index("ix_posts_report", "product_id", "created_at", "status", "source", "rating"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

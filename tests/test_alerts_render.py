@@ -27,7 +27,9 @@ def test_hostile_text_is_escaped_in_html_and_flattened_in_subject() -> None:
     assert "\r" not in out.subject and "\n" not in out.subject
     assert out.subject.startswith("[voxpop] Acme Subject: pwned: New issue: crash")
     assert "<script>" not in out.html and "&lt;script&gt;" in out.html
-    assert "<img" not in out.html and "&lt;img src=x onerror=alert(1)&gt;" in out.html
+    # the one <img> is our chart (cid:); the scraped one stayed text
+    assert out.html.count("<img") == 1 and '<img src="cid:chart-3"' in out.html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in out.html
     assert "<b>bold</b>" not in out.html
     assert "javascript:" not in out.html and "javascript:" not in out.text  # unsafe link dropped
     assert "\x00" not in out.text and "\x1b" not in out.text
@@ -37,12 +39,28 @@ def test_hostile_text_is_escaped_in_html_and_flattened_in_subject() -> None:
 
 def test_why_it_fired_chart_quotes_and_sentiment() -> None:
     out = render_alert("issue_new", sample_payload(), alert_id=1)
+    # plain words first, the test figure beside them, the detailed figures after
+    plain = "8 of today's 78 Acme posts are about this; normally about 1 in 4,405."
+    assert out.text.index("Why this fired: " + plain) < out.text.index("binomial test, p = 1.6e-19")
+    test = "binomial test, p = 1.6e-19 (far too many to be chance)"
+    assert out.html.index(plain.replace("'", "&#39;")) < out.html.index(test)
     assert "8 posts in the last 1 day(s) out of 78" in out.text
-    assert "p = 1.6e-19" in out.text and "p = 1.6e-19" in out.html
-    assert "<svg" in out.html and "<script" not in out.html
+    # the chart is an inline PNG: no SVG in mail, which Gmail and Outlook do not show
+    assert "<svg" not in out.html and '<img src="cid:chart-1"' in out.html and "<script" not in out.html
+    (image,) = out.images
+    assert image.cid == "chart-1" and image.png.startswith(b"\x89PNG")
+    assert "voxpop issue mute 1" in out.text and "voxpop issue resolve 1" in out.html
+    assert "dashboard" not in out.html.lower()  # no [ui] base_url configured: no link
     assert "sync fails every night" in out.html and 'href="https://x.example/1"' in out.html
-    assert "80.0% of the posts in this issue are negative" in out.text
+    assert "mostly negative: 80.0% of the posts in this issue are negative (7 of 9)" in out.text
     assert "None of the 1 other product(s) shows this issue." in out.text
+
+
+def test_dashboard_link_when_a_base_url_is_configured() -> None:
+    out = render_alert("issue_new", sample_payload(), alert_id=1, base_url="https://voxpop.example/ui/")
+    assert 'href="https://voxpop.example/ui/issues/1"' in out.html and "https://voxpop.example/ui/issues/1" in out.text
+    bad = render_alert("issue_new", sample_payload(), alert_id=1, base_url="javascript:alert(1)")
+    assert "javascript:" not in bad.html
 
 
 def test_competitors_are_listed() -> None:
@@ -58,8 +76,6 @@ def test_svg_escapes_text_and_has_no_active_content() -> None:
                                highlight_last=1)
     assert "<script" not in chart and "&lt;script&gt;" in chart and chart.count("<svg") == 1
     assert chart.count("<rect") == 3 and chart.count(charts.SENTIMENT_COLOURS["negative"]) == 1
-    line = charts.line_chart("t", ["2026-01-05", "2026-01-12", "2026-01-19"], [("a&b", [1, 2, 3]), ("c", [2, None, 2])])
-    assert "a&amp;b" in line and line.count("<polyline") == 1 and line.count("<circle") == 2
     assert charts.sparkline([0, 1, 2, None, 8]) == "▁▁▂ █"
 
 
@@ -94,3 +110,26 @@ def test_hostile_alert_arrives_escaped_with_headers_intact(sqlite_store: Any, sm
     with sqlite_store.sessions() as session:
         row = session.scalars(select(Delivery)).one()
     assert row.eml_path and Path(row.eml_path).read_bytes().count(b"Message-ID:") == 1
+
+
+def test_alert_eml_carries_its_chart_as_an_inline_png(sqlite_store: Any, smtp_server: Any, tmp_path: Path) -> None:
+    from email import message_from_bytes, policy
+
+    from tests.mail_support import assert_cid_images
+
+    config = make_config(tmp_path, smtp_server.port)
+    queue_alert(sqlite_store, config, "issue:1:new:1", payload=sample_payload())
+    assert deliver_pending(sqlite_store, config).sent == 1
+    (sent,) = smtp_server.messages
+    assert assert_cid_images(sent) == ["chart-1"]
+    with sqlite_store.sessions() as session:
+        row = session.scalars(select(Delivery)).one()
+    kept = message_from_bytes(Path(row.eml_path).read_bytes(), policy=policy.default)
+    assert assert_cid_images(kept) == ["chart-1"]  # type: ignore[arg-type]
+    assert "voxpop issue mute 1" in kept.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_digest_gives_each_chart_its_own_cid() -> None:
+    out = render_digest([(1, "issue_new", sample_payload()), (None, "issue_rising", sample_payload("other"))])
+    cids = [i.cid for i in out.images]
+    assert len(cids) == 2 and len(set(cids)) == 2 and all(f'src="cid:{c}"' in out.html for c in cids)

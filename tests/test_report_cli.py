@@ -34,4 +34,4 @@ def test_report_command_writes_json_and_html(tmp_path: Path, db_url: str) -> Non
     result = _invoke(db_url, "report", "--all", "--since", "2026-01-05", "--until", "2026-02-02", "--format", "html",
                      "--out", str(html))
     assert result.exit_code == 0, result.output
-    assert html.read_text(encoding="utf-8").count("<svg") == 7
+    assert html.read_text(encoding="utf-8").count("<svg") == 8

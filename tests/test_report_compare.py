@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from alerts import stats
-from alerts.compare import ReportError, build_report
 from store.db import Store
 from tests import report_data as rd
+from voxpop.report import ReportError, build_report
 
 
 @pytest.fixture
@@ -190,7 +190,7 @@ def test_sqlite_tuning_is_restored(sqlite_store: Store) -> None:
 
 
 def test_no_products_gives_an_empty_report(store: Store) -> None:
-    from alerts.report import FORMATS, render_report
+    from voxpop.report.render import FORMATS, render_report
 
     with store.sessions() as session:
         data = build_report(session, [], rd.SINCE, rd.UNTIL)

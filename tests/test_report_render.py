@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from alerts.compare import build_report
-from alerts.report import FORMATS, md_escape, render_report, write_report
 from store.db import Store
 from tests import report_data as rd
+from voxpop.report import build_report
+from voxpop.report.render import FORMATS, md_escape, render_report, write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -67,7 +67,8 @@ def test_html_is_standalone(data: dict[str, Any]) -> None:
     html = render_report(data, "html")
     assert "<link" not in html and "<style" not in html and "@import" not in html
     assert not re.search(r'\bsrc\s*=', html)
-    assert html.count("<svg") == 7  # share of voice, volume trend, rating, sentiment, positive trend, needs, jobs
+    # share of voice, volume, rating, rating trend, sentiment, positive trend, needs, jobs
+    assert html.count("<svg") == 8
     assert 'class="cell"' in html and 'class="line"' in html and 'class="bar"' in html
 
 
@@ -113,7 +114,7 @@ def test_html_report_renders_in_a_real_browser(chromium: Path, tmp_path: Path, d
     dom = done.stdout
     console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
     assert console == []
-    assert dom.count("<svg") == 7 and dom.count('class="cell"') == 6  # 2 jobs x 3 products in the heat map
+    assert dom.count("<svg") == 8 and dom.count('class="cell"') == 6  # 2 jobs x 3 products in the heat map
     assert "<script" not in dom.lower()  # the scraped <script> stayed text
     assert "&lt;script&gt;alert('x')&lt;/script&gt;" in dom
     assert 'id="summary"' in dom and "Our Notes wins on higher mean rating" in dom

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from alerts import stats
-from alerts.compare import opportunity, same_problem
+from voxpop.report.comparison import same_problem
+from voxpop.report.figures import opportunity
 
 
 def test_wilson_matches_newcombe_1998_examples() -> None:

@@ -71,7 +71,12 @@ def test_overview_search_and_issue(browser: Any, seeded_server: Server) -> None:
     assert len(quotes) == 3
     assert "Binomial test of the rise" in d.find_element(By.ID, "why").text
     assert d.find_elements(By.CSS_SELECTOR, "svg.chart rect")
-    assert console_errors(d) == []  # no CSP violation, no script error
+    # the comparison with its charts and the opportunity grid
+    _open(d, s.url + "/compare?days=30")
+    assert d.find_elements(By.CSS_SELECTOR, "#opportunity td") and d.find_elements(By.CSS_SELECTOR, "svg.chart")
+    for path in ("/issues", "/alerts", "/status"):
+        _open(d, s.url + path)
+    assert console_errors(d) == []  # no CSP violation, no script error on any page
 
 
 def test_merge_two_issues(browser: Any, seeded_server: Server) -> None:

@@ -146,6 +146,13 @@ class CrawlSpec:
 
 
 @dataclass(frozen=True)
+class UiSpec:
+    """The dashboard as mail links see it: ``base_url`` (http or https) turns issue ids into links."""
+
+    base_url: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration."""
 
@@ -159,6 +166,7 @@ class Config:
     schedule: ScheduleSpec = ScheduleSpec()
     classify: ClassifySpec = ClassifySpec()
     crawl: CrawlSpec = CrawlSpec()
+    ui: UiSpec = UiSpec()
 
     def product(self, slug: str) -> ProductSpec:
         """The product with this slug, or a :class:`ConfigError` naming the known ones."""
@@ -349,9 +357,14 @@ def parse_config(data: Mapping[str, Any], path: str = "voxpop.toml",
     k = r.sub("classify")
     classify = ClassifySpec(model_dir=k.text("model_dir"), batch_size=k.integer("batch_size", 32, minimum=1),
                             max_tokens=k.integer("max_tokens", 128, minimum=8))
+    u = r.sub("ui")
+    base_url = u.text("base_url")
+    if base_url is not None and not str(base_url).lower().startswith(("http://", "https://")):
+        raise u._fail("base_url", "an http(s) URL", base_url)
     database_url = env.get("VOXPOP_DATABASE_URL") or r.text("database_url", DEFAULT_DATABASE_URL)
     return Config(path=path, database_url=database_url, products=products, smtp=smtp, webhooks=webhooks,
-                  alerts=alerts, reports=reports, schedule=schedule, classify=classify, crawl=crawl)
+                  alerts=alerts, reports=reports, schedule=schedule, classify=classify, crawl=crawl,
+                  ui=UiSpec(base_url=base_url))
 
 
 def load_config(path: str | os.PathLike[str] | None = None, *, required: bool = False,

@@ -235,10 +235,15 @@ def _classify_batch(model: Classifier, posts: list[ClaimedPost], jobs: dict[int,
 
 def make_report(store: Store, config: Config, products: Sequence[str] | None, since: datetime, until: datetime,
                 fmt: str, out_path: Path, *, email: bool = False) -> Path:
-    """Build a comparison report from SQL aggregates, write it, record it, and optionally email it."""
-    from alerts.compare import ReportError, build_report
-    from alerts.report import write_report
+    """Build a comparison report from SQL aggregates, write it, record it, and optionally email it.
+
+    With ``email`` the mail (headline, top issues with quotes, where we lose, inline PNG charts, the full
+    HTML attached) goes to the report's recipients now; a send that fails raises :class:`JobError`
+    naming the SMTP server (the delivery stays queued and is retried like alerts).
+    """
     from store.models import Report
+    from voxpop.report import ReportError, build_report
+    from voxpop.report.render import write_report
 
     if products:
         product_ids(store, list(products))  # a clear error for unknown slugs
@@ -249,16 +254,29 @@ def make_report(store: Store, config: Config, products: Sequence[str] | None, si
         except ReportError as exc:
             raise JobError(str(exc)) from None
     path = write_report(data, fmt, out_path)
+    summary: dict[str, Any] = {"summary": data.get("summary")}
+    if email:
+        from voxpop.report.mail import report_mail
+
+        attachments = [path]
+        if fmt != "html":  # the mail always carries the full HTML report
+            attachments.append(write_report(data, "html", path.with_name(path.stem + ".html")))
+        summary["mail"] = report_mail(data, attachments)
     with store.transaction() as session:
         row = Report(products=list(products or []), period_start=since, period_end=until, format=fmt,
-                     path=str(path), created_at=utcnow(), summary={"summary": data.get("summary")})
+                     path=str(path), created_at=utcnow(), summary=summary)
         session.add(row)
         session.flush()
         report_id = row.id
     if email:
         from alerts.deliver import send_report
 
-        send_report(store, config, report_id, data, path)
+        sent = send_report(store, config, report_id, data, path)
+        if sent.failed or sent.retrying or sent.errors:
+            raise JobError(f"report written to {path}, but not emailed: {sent.errors[0] if sent.errors else 'failed'}")
+        if not sent.sent:
+            raise JobError(f"report written to {path}, but not emailed: no recipients configured for these products "
+                           "(add recipients to a [[reports]] entry)")
     return path
 
 

@@ -166,8 +166,9 @@ def run_demo(workdir: Path, echo: Echo = print) -> dict[str, Any]:
             say(f"  alert   {len(received)} email(s) delivered to the local SMTP server")
 
             report_path = operations.make_report(store, config, None, now - timedelta(days=30), now, "html",
-                                                workdir / "report.html", email=False)
+                                                workdir / "report.html", email=True)
             summary["report"] = str(report_path)
+            summary["eml"] = sorted(str(p) for p in outbox.glob("*.eml")) if outbox.exists() else []
             store.dispose()
     finally:
         stop_site()

@@ -36,7 +36,7 @@ from voxpop.web.security import (
     csrf_token,
     safe_next,
 )
-from voxpop.web.views import describe, spark_svg, trend_svg
+from voxpop.web.views import charts_for_page, describe, spark_svg, trend_svg
 
 HERE = Path(__file__).parent
 PERIODS = (7, 30, 90)
@@ -51,7 +51,7 @@ def _environment() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals.update(qs=_qs, spark_svg=spark_svg, trend_svg=trend_svg, CSRF_FIELD=CSRF_FIELD)
     env.filters.update(pct=_pct, signed=_signed, day=lambda v: (v or "")[:10], num=_num)
-    from alerts.report import diff_text, share_text, value_text, verdict
+    from voxpop.report.render import diff_text, share_text, value_text, verdict
 
     env.filters.update(share=share_text, diff=diff_text, verdict=verdict, value=value_text)
     return env
@@ -219,7 +219,7 @@ class Dashboard:
     # -- compare -----------------------------------------------------------------------------
 
     def _compare(self, request: Request) -> dict[str, Any]:
-        from alerts.compare import ReportError, build_report
+        from voxpop.report import ReportError, build_report
 
         params = request.query_params
         until = queries.parse_day(params.get("until"), "until")
@@ -243,12 +243,13 @@ class Dashboard:
                 raise queries.QueryError(str(exc)) from None
 
     def compare_page(self, request: Request) -> Response:
-        from alerts.report import chart_svgs
+        from voxpop.report.render import chart_svgs
 
         data = self._compare(request)
         choices = self.read(request, queries.filter_choices)
         names = {p["slug"]: p["name"] for p in data["products"]}
-        return self.page(request, "compare.html", d=data, charts=chart_svgs(data), names=names, choices=choices,
+        return self.page(request, "compare.html", d=data, charts=charts_for_page(chart_svgs(data)), names=names,
+                         choices=choices,
                          selected=request.query_params.getlist("products"), params=dict(request.query_params))
 
     def compare_api(self, request: Request) -> Response:

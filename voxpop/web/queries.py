@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import Engine, and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from alerts.compare import same_problem
 from alerts.render import safe_url
 from store.curation import MERGED, effective_columns
 from store.models import (
@@ -33,6 +32,7 @@ from store.models import (
     Source,
 )
 from store.search import match_clause
+from voxpop.report.comparison import same_problem
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
 STATE_ORDER = {"new": 0, "rising": 1, "reopened": 2, "ongoing": 3, "resolved": 4, "candidate": 5, MERGED: 6}

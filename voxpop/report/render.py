@@ -1,4 +1,4 @@
-"""Render a comparison report (the dict from :func:`alerts.compare.build_report`) as HTML, Markdown, CSV or JSON.
+"""Render a comparison report (the dict from :func:`voxpop.report.build.build_report`) as HTML, Markdown, CSV or JSON.
 
 Every format reads the same dict, so they carry the same figures. HTML is standalone (inline styles,
 inline SVG charts, no scripts); scraped text is escaped by Jinja2's autoescape in HTML, by
@@ -20,7 +20,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from alerts import charts
+from voxpop.report import charts
 
 FORMATS = ("html", "md", "csv", "json")
 TEMPLATES = Path(__file__).parent / "templates"
@@ -73,40 +73,51 @@ def value_text(c: Mapping[str, Any], which: str) -> str:
     return (f"{v:.2f}" if c["kind"] == "mean" else pct(v)) + f" (n={n})"
 
 
-def _environment() -> Environment:
+def environment() -> Environment:
+    """The Jinja2 environment of the report templates (autoescape for HTML, strict undefined, filters)."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "xml"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(pct=pct, share=share_text, diff=diff_text, verdict=verdict, md=md_escape, value=value_text)
     return env
 
 
+def trend_weeks(data: Mapping[str, Any]) -> list[int]:
+    """Indexes of the weeks a trend chart shows: the period's own weeks, leaving out a sliver under a day."""
+    bounds = data["meta"].get("week_bounds") or []
+    keep = [i for i, b in enumerate(bounds) if b["days"] >= 1]
+    return keep or list(range(len(bounds)))
+
+
 def chart_svgs(data: Mapping[str, Any]) -> dict[str, Markup]:
     """The report's charts as inline SVG (text inside is escaped by :mod:`alerts.charts`)."""
     products = data["products"]
     names = [p["name"] for p in products]
-    weeks = data["meta"]["weeks"]
+    keep = trend_weeks(data)
+    weeks = [data["meta"]["weeks"][i] for i in keep]
     out: dict[str, str] = {}
     out["share_of_voice"] = charts.bar_chart(
         "Share of voice (all sources; 95% CI)", names,
         [("share of voice", [p["share_of_voice"]["p"] for p in products])],
         intervals=[[tuple(p["share_of_voice"]["ci"]) if p["share_of_voice"]["ci"] else None for p in products]],
         max_value=1.0)
-    out["volume_trend"] = charts.line_chart(
-        "Posts per week", weeks, [(p["name"], [w["n"] for w in p["weekly"]]) for p in products])
-    out["positive_trend"] = charts.line_chart(
+    out["volume_trend"] = charts.trend_chart(
+        "Posts per day, week by week", weeks, [(p["name"], [p["weekly"][i]["per_day"] for i in keep])
+                                               for p in products])
+    out["rating_trend"] = charts.trend_chart(
+        "Average rating, week by week (1-5)", weeks,
+        [(p["name"], [p["weekly"][i]["rating_mean"] for i in keep]) for p in products], max_value=5.0)
+    out["positive_trend"] = charts.trend_chart(
         "Positive share per week (weeks with n < min n left out)", weeks,
-        [(p["name"], [None if w["small"] else w["positive_share"] for w in p["weekly"]]) for p in products],
-        percent=True)
+        [(p["name"], [None if p["weekly"][i]["small"] else p["weekly"][i]["positive_share"] for i in keep])
+         for p in products], percent=True)
     out["sentiment"] = charts.stacked_bars(
         "Sentiment mix (classified posts)",
         [(p["name"], [(k, s["p"] or 0.0) for k, s in p["sentiment"].items()]) for p in products],
         colours=charts.SENTIMENT_COLOURS)
-    need_keys: list[str] = []
-    for p in products:
-        need_keys += [k for k in p["need_types"] if k not in need_keys]
     out["needs"] = charts.stacked_bars(
         "Need-type mix (classified posts)",
-        [(p["name"], [(k, (p["need_types"].get(k) or {}).get("p") or 0.0) for k in need_keys]) for p in products])
+        [(p["name"], [(k, (p["need_types"].get(k) or {}).get("p") or 0.0) for k in need_keys(data)])
+         for p in products])
     out["rating"] = charts.bar_chart(
         "Average rating (1-5; 95% CI)", names, [("mean rating", [p["rating"]["mean"] for p in products])],
         intervals=[[tuple(p["rating"]["ci"]) if p["rating"]["ci"] else None for p in products]],
@@ -122,10 +133,18 @@ def chart_svgs(data: Mapping[str, Any]) -> dict[str, Markup]:
     return {k: Markup(v) for k, v in out.items()}  # noqa: S704 - charts.py escapes every text it draws
 
 
+def need_keys(data: Mapping[str, Any]) -> list[str]:
+    """Every need type of any product, in first-seen order (one column each in the need-type table)."""
+    keys: list[str] = []
+    for p in data["products"]:
+        keys += [k for k in p["need_types"] if k not in keys]
+    return keys
+
+
 def _cell_text(fig: Mapping[str, Any]) -> str:
     if not fig["n"]:
         return "n=0"
-    return f"n={fig['n']} · {pct(fig['importance']['p'])} · sat {pct(fig['satisfaction']['p'])}"
+    return f"{pct(fig['satisfaction']['p'])} satisfied · n={fig['n']}"
 
 
 def render_report(data: Mapping[str, Any], fmt: str) -> str:
@@ -136,10 +155,10 @@ def render_report(data: Mapping[str, Any], fmt: str) -> str:
         return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
     if fmt == "csv":
         return render_csv(data)
-    env = _environment()
+    env = environment()
     names = {p["slug"]: p["name"] for p in data["products"]}
     charts_ = chart_svgs(data) if fmt == "html" else {}
-    return env.get_template(f"report.{fmt}").render(d=data, names=names, charts=charts_)
+    return env.get_template(f"report.{fmt}").render(d=data, names=names, charts=charts_, need_keys=need_keys(data))
 
 
 def _cell(value: Any) -> Any:

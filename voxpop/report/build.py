@@ -1,0 +1,141 @@
+"""Build the comparison report: the single JSON-able dict every renderer reads (HTML, Markdown, CSV, JSON).
+
+Order of the report, top first: a headline block per product (with the change against the previous
+period of the same length), new and rising issues, "where we lose, and why", then the detailed
+comparison. Differences carry a 95 % interval (Wilson per share, Newcombe for differences of shares,
+Welch for differences of mean ratings); groups smaller than ``min_n`` are flagged and never ranked.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from voxpop.report import figures, queries
+from voxpop.report.comparison import comparisons, gaps
+from voxpop.report.figures import DEFAULT_MIN_N, DEFAULT_TOP_NEEDS, JobLike
+from voxpop.report.headline import headline
+from voxpop.report.movers import NEW_OR_RISING, new_and_rising
+from voxpop.report.queries import DEFAULT_QUERY_THREADS, SECONDS_PER_WEEK, ReportError, utc
+from voxpop.report.summary import summarise
+from voxpop.report.where import where_we_lose
+
+METHODS = {
+    "share": "Wilson score interval, 95 %",
+    "difference": "Newcombe hybrid score interval (method 10), 95 %; mean rating: normal, Welch SE",
+    "opportunity": "importance + max(importance - satisfaction, 0), shares 0-1, times 5 (0-10)",
+    "importance": "share of the product's classified posts whose top job is this job",
+    "satisfaction": "share of the job's posts with positive sentiment",
+    "weeks": "Monday-aligned UTC weeks cut to the period; the first and last may be partial, so trend charts "
+             "show posts per day within each week",
+    "trend": "count in the second half of the period minus the first half",
+    "evidence": "an issue's representative post; for needs from classifications, the newest post",
+    "headline": "this period against the previous period of the same length; a change is real when its 95 % "
+                "interval excludes zero and both periods have at least min n (posts: binomial test of two counts "
+                "over equal time; shares: Newcombe; mean rating: Welch)",
+    "where_we_lose": "per competitor and job, our satisfaction against theirs (Newcombe, 95 %), both n >= min n; "
+                     "our issues are joined to the job through the top job of their posts; for smaller samples "
+                     "the n needed is z² (p1(1-p1) + p2(1-p2)) / gap²",
+}
+
+
+def week_bounds(since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Monday-aligned weeks cut to ``[since, until)``: start, end and length in days of each."""
+    anchor = datetime(since.year, since.month, since.day, tzinfo=UTC) - timedelta(days=since.weekday())
+    n_weeks = math.ceil((until - anchor).total_seconds() / SECONDS_PER_WEEK)
+    out = []
+    for i in range(n_weeks):
+        start, end = max(anchor + timedelta(weeks=i), since), min(anchor + timedelta(weeks=i + 1), until)
+        out.append({"start": start.isoformat(), "end": end.isoformat(),
+                    "days": round((end - start).total_seconds() / 86400, 4)})
+    return out
+
+
+def build_report(session: Session, products: Sequence[str] | None, since: datetime, until: datetime,
+                 jobs_by_product: Mapping[str, Sequence[JobLike]] | None = None, *, min_n: int = DEFAULT_MIN_N,
+                 top_needs: int = DEFAULT_TOP_NEEDS, generated_at: datetime | None = None,
+                 threads: int = DEFAULT_QUERY_THREADS) -> dict[str, Any]:
+    """Compare products over ``[since, until)`` and return the report as a JSON-able dict.
+
+    Args:
+        session: an open session (read only).
+        products: product slugs in display order, or None for every product in the store.
+        since: period start (inclusive), timezone-aware or UTC.
+        until: period end (exclusive).
+        jobs_by_product: configured jobs per product slug; None (or none configured for these products)
+            uses the job ids found in the data.
+        min_n: samples smaller than this are flagged and not ranked.
+        top_needs: how many unmet needs to list per product.
+        generated_at: the report's timestamp (default now).
+        threads: how many connections run the aggregate queries at once (reads of committed data;
+            1 keeps every query on ``session``).
+    """
+    since, until = utc(since), utc(until)
+    if until <= since:
+        raise ReportError(f"empty period: until {until.isoformat()} is not after since {since.isoformat()}")
+    rows = queries.load_products(session, products)
+    ids = [r.id for r in rows]
+    dialect = session.get_bind().dialect.name
+    anchor = datetime(since.year, since.month, since.day, tzinfo=UTC) - timedelta(days=since.weekday())
+    bounds = week_bounds(since, until)
+    weeks = [b["start"][:10] for b in bounds]
+    mid = since + (until - since) / 2
+
+    # The slow class cube first, so the threads finish together.
+    cube_queries = (queries.class_queries(dialect, ids, since, until, anchor, mid)
+                    + queries.volume_queries(dialect, ids, since, until, anchor, mid))
+    cubes = queries.run_cubes(session, dialect, cube_queries, threads)
+    volume_rows, class_rows = cubes["volume"], cubes["class"]
+    issue_rows = queries.issue_counts(session, ids, since, until, mid)
+    before = queries.period_totals(session, ids, since - (until - since), since)
+    first_posts = queries.first_post_dates(session, ids)
+
+    slug_of = {r.id: r.slug for r in rows}
+    names = {r.slug: r.name for r in rows}
+    own = next((r.slug for r in rows if r.own), None)
+    baseline = own or (rows[0].slug if rows else None)
+    jobs = figures.job_list(jobs_by_product, class_rows, slug_of)
+
+    per: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        per[r.slug] = figures.product_figures(r, volume_rows.get(r.id, []), class_rows.get(r.id, []), bounds, jobs,
+                                              min_n)
+    figures.share_of_voice(per, volume_rows, slug_of, min_n)
+
+    issues = queries.load_issues(session, issue_rows)
+    needs = queries.class_needs(session, class_rows)
+    for r in rows:
+        per[r.slug]["top_unmet_needs"] = figures.top_needs(issues.get(r.id, []), needs.get(r.id, []),
+                                                           jobs, top_needs, min_n)
+    base_id = next((r.id for r in rows if r.slug == baseline), None)
+    # Jobs, sentiment and versions only for the issues shown with them: new or rising ones, and ours.
+    wanted = [i["issue_id"] for pid, items in issues.items() for i in items
+              if pid == base_id or i["state"] in NEW_OR_RISING]
+    details = queries.issue_details(session, wanted, since, until)
+    where = where_we_lose([per[r.slug] for r in rows], jobs, baseline, issues.get(base_id or -1, []), details,
+                          needs.get(base_id or -1, []), min_n)
+    previous = {slug_of[pid]: t for pid, t in before.items()}
+    data: dict[str, Any] = {
+        "meta": {
+            "generated_at": utc(generated_at or datetime.now(UTC)).isoformat(),
+            "since": since.isoformat(), "until": until.isoformat(), "dialect": dialect,
+            "previous": {"since": (since - (until - since)).isoformat(), "until": since.isoformat()},
+            "products": [r.slug for r in rows], "own": own, "baseline": baseline,
+            "min_n": min_n, "confidence": 0.95, "weeks": weeks, "week_bounds": bounds,
+            "methods": dict(METHODS),
+        },
+        "headline": headline([per[r.slug] for r in rows], previous, min_n, previous_since=since - (until - since),
+                             first_posts={slug_of[pid]: d for pid, d in first_posts.items()}),
+        "new_and_rising": new_and_rising(issues, details, slug_of, names, own),
+        "where_we_lose": where,
+        "jobs": jobs,
+        "products": [per[r.slug] for r in rows],
+        "comparisons": comparisons(per, baseline, jobs, min_n) if baseline else [],
+        "gaps": gaps(issues, slug_of, own),
+    }
+    data["summary"] = summarise(data)
+    return data
