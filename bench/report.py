@@ -35,6 +35,12 @@ SOURCES = ["appstore", "googleplay", "reddit", "hackernews"]
 END = datetime(2026, 11, 1, tzinfo=UTC)
 START = END - timedelta(days=365)
 CHUNK = 20_000
+# Post texts: a few phrases of very different frequency, so full-text search has rare and common words.
+PHRASES = [("sync keeps failing after the update", 8), ("please add a dark mode", 6), ("love the new editor", 10),
+           ("export to pdf loses images", 4), ("app crashes when I open a shared notebook", 3),
+           ("search is slow on large notebooks", 3), ("offline mode works great on the train", 6),
+           ("the widget drains the battery", 1), ("cannot log in with my google account", 2),
+           ("attachments upload twice", 1)]
 
 
 class _Job:
@@ -46,6 +52,7 @@ def populate(store: Store, n_posts: int, seed: int = 42) -> None:
     """Insert ``n_posts`` synthetic posts with classifications, extra product links and issues."""
     rng = random.Random(seed)
     now = datetime.now(UTC)
+    phrases, weights = [p for p, _ in PHRASES], [w for _, w in PHRASES]
     with store.engine.begin() as conn:
         conn.execute(insert(Product), [{"id": i + 1, "slug": s, "name": n, "own": o, "created_at": now}
                                        for i, (s, n, o) in enumerate(PRODUCTS)])
@@ -65,8 +72,9 @@ def populate(store: Store, n_posts: int, seed: int = 42) -> None:
             r = rng.random()
             status = "classified" if r < 0.9 else ("skipped" if r < 0.96 else "pending")
             rating = float(rng.randint(1, 5)) if source in ("appstore", "googleplay") else None
+            text = f"{rng.choices(phrases, weights)[0]} (synthetic post {post_id})"
             posts.append({"id": post_id, "source": source, "external_id": str(post_id), "product_id": pid,
-                          "text": f"synthetic post {post_id}", "rating": rating, "created_at": created,
+                          "text": text, "rating": rating, "created_at": created,
                           "fetched_at": created, "content_hash": "x", "status": status,
                           "url": f"https://example.com/p/{post_id}"})
             links.append({"post_id": post_id, "product_id": pid})

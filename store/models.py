@@ -374,3 +374,7 @@ class ProductModel(Base):
     last_correction_id: Mapped[int] = mapped_column(Integer)
     trained_at: Mapped[datetime] = mapped_column(UTCDateTime())
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# Dashboard (issue 18): the newest posts first, across products (``/posts`` without a product filter).
+Index("ix_posts_created", Post.created_at)

@@ -26,6 +26,7 @@ PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 pytest_plugins: list[str] = ["tests.wheel_support"]  # the built wheel, a venv with it installed
 if (Path(__file__).parent / "conftest_sites.py").exists():
     pytest_plugins.append("tests.conftest_sites")
+pytest_plugins.append("tests.web_support")  # dashboard server and headless browser fixtures
 
 
 def services_required() -> bool:

@@ -65,6 +65,7 @@ def test_demo_runs_the_whole_path_and_twice_adds_nothing(tmp_path: Path, demo_db
     html = report.read_text(encoding="utf-8")
     assert "<svg" in html and "Notely" in html and "Jotter" in html and "Scribbly" in html
     assert any("email" in line for line in lines) and any("report" in line for line in lines)
+    _dashboard_shows_the_demo(lines[-1], first["dashboard"], tmp_path / "demo" / "voxpop.toml")
 
     second = run_demo(tmp_path / "demo", echo=lines.append)
     assert second["crawl"]["stored"] == 0
@@ -74,3 +75,23 @@ def test_demo_runs_the_whole_path_and_twice_adds_nothing(tmp_path: Path, demo_db
         assert session.scalar(select(func.count()).select_from(Alert)) == len(alerts)
     store.dispose()
     assert os.environ["VOXPOP_DATABASE_URL"] == demo_db
+
+
+def _dashboard_shows_the_demo(last_line: str, command: str, config: Path) -> None:
+    """The demo ends with the dashboard command; that config serves the demo's data (the PDF issue on top)."""
+    from tests.web_support import serve
+    from voxpop.web.serve import build
+
+    assert last_line.startswith("browse it: .venv/bin/voxpop serve --config ") and command in last_line
+    assert command.endswith("voxpop.toml")
+    app = build(str(config), "127.0.0.1", environ={})
+    for url in serve(app):
+        import urllib.request
+
+        with urllib.request.urlopen(url + "/api/overview") as response:
+            overview = json.loads(response.read())
+        with urllib.request.urlopen(url + "/") as response:
+            assert "Notely" in response.read().decode()
+    notely = next(p for p in overview["products"] if p["own"])
+    assert notely["now"]["volume"] > 0
+    assert any("pdf" in (i["label"] + " " + " ".join(i["keywords"])).lower() for i in notely["issues"])

@@ -8,6 +8,7 @@ from store.claims import ClassificationRow, claim_pending, requeue_older_models,
 from store.db import Store
 from store.models import Base, Classification, Post, PostProduct
 from store.repo import PostRecord, ensure_product, ensure_source, upsert_posts, utcnow
+from store.search import include_name
 
 
 def test_migrations_match_models(store: Store) -> None:
@@ -15,7 +16,8 @@ def test_migrations_match_models(store: Store) -> None:
     from alembic.migration import MigrationContext
 
     with store.engine.connect() as connection:
-        diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        context = MigrationContext.configure(connection, opts={"include_name": include_name})
+        diffs = compare_metadata(context, Base.metadata)
     assert diffs == []
 
 

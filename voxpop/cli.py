@@ -441,5 +441,10 @@ for _command in CURATION_COMMANDS:  # label, issue ..., history, learn, review (
     main.add_command(_command)
 
 
+from voxpop.web.serve import serve as serve_cmd  # noqa: E402 - the dashboard lives in its own module
+
+main.add_command(serve_cmd)
+
+
 if __name__ == "__main__":
     main()

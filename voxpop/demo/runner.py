@@ -247,7 +247,20 @@ def run_demo(workdir: Path, echo: Echo = print) -> dict[str, Any]:
     say(f"  report  {summary['report']}")
     say(f"  store   {summary['database']}")
     say(f"done in {summary['seconds']} s")
+    summary["dashboard"] = dashboard_command(workdir / "voxpop.toml")
+    say(f"browse it: {summary['dashboard']}   (then open http://127.0.0.1:8321/)")
     return summary
+
+
+def dashboard_command(config_path: Path) -> str:
+    """The command that serves the dashboard on the demo's data (paths relative to here when they can be)."""
+    import shlex
+
+    try:
+        shown = str(config_path.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(config_path)
+    return f".venv/bin/voxpop serve --config {shlex.quote(shown)}"
 
 
 def _short(detection: Any) -> Any:

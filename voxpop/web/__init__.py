@@ -1,0 +1,1 @@
+"""The web dashboard (``voxpop serve``): an ASGI app over the store."""

@@ -1,0 +1,168 @@
+"""The dashboard's actions: POST forms that call the curation functions of ``voxpop.curation`` (the same ones
+the CLI calls), one transaction each, after the CSRF check. Success redirects (303) to the page to look at next
+with a short confirmation; a refused action shows the curation error as one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from voxpop import curation
+from voxpop.web.security import CSRF_FIELD, check_csrf, safe_next
+
+ACTOR = "dashboard"  # who the audit log names: the UI has one shared token, not user accounts
+DONE = {
+    "renamed": "Issue renamed.", "merged": "Issues merged.", "split": "Posts split off into this new issue.",
+    "muted": "Issue muted.", "unmuted": "Issue unmuted.", "resolved": "Issue resolved.", "reopened": "Issue reopened.",
+    "relabelled": "Post relabelled: the human label now wins everywhere.",
+}
+
+
+class Board(Protocol):
+    """What the actions need of the dashboard: its store and its error page."""
+
+    store: Any
+
+    def error(self, request: Request, message: str, status_code: int = 400) -> Response: ...
+
+
+class ActionError(ValueError):
+    """A form value that cannot be used (shown as one line)."""
+
+
+Form = dict[str, str]
+IssueAction = Callable[[Session, int, Form], tuple[str, int]]
+
+
+def _text(form: Any, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _ids(value: str, name: str) -> list[int]:
+    parts = [p for p in value.replace(",", " ").split() if p]
+    if not parts or not all(p.isdigit() and len(p) < 12 for p in parts):
+        raise ActionError(f"{name}: give post ids as whole numbers separated by commas")
+    return [int(p) for p in parts]
+
+
+def _date(value: str, name: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ActionError(f"{name}: expected a date like 2026-12-31") from None
+
+
+def _rename(session: Session, issue_id: int, form: Form) -> tuple[str, int]:
+    curation.rename_issue(session, issue_id, form.get("label", ""), by=ACTOR)
+    return "renamed", issue_id
+
+
+def _merge(session: Session, issue_id: int, form: Form) -> tuple[str, int]:
+    into = form.get("into", "")
+    if not into.isdigit():
+        raise ActionError("into: choose the issue to merge into")
+    curation.merge_issue(session, issue_id, into=int(into), by=ACTOR)
+    return "merged", int(into)
+
+
+def _split(session: Session, issue_id: int, form: Form) -> tuple[str, int]:
+    new_id = curation.split_issue(session, issue_id, post_ids=_ids(form.get("post_ids", ""), "post_ids"), by=ACTOR)
+    return "split", new_id
+
+
+def _mute(session: Session, issue_id: int, form: Form) -> tuple[str, int]:
+    curation.mute_issue(session, issue_id, until=_date(form.get("until", ""), "until"), by=ACTOR)
+    return "muted", issue_id
+
+
+def _unmute(session: Session, issue_id: int, form: Form) -> tuple[str, int]:
+    curation.unmute_issue(session, issue_id, by=ACTOR)
+    return "unmuted", issue_id
+
+
+def _resolve(session: Session, issue_id: int, form: Form) -> tuple[str, int]:
+    curation.resolve_issue(session, issue_id, by=ACTOR)
+    return "resolved", issue_id
+
+
+def _reopen(session: Session, issue_id: int, form: Form) -> tuple[str, int]:
+    curation.reopen_issue(session, issue_id, by=ACTOR)
+    return "reopened", issue_id
+
+
+ISSUE_ACTIONS: dict[str, IssueAction] = {"rename": _rename, "merge": _merge, "split": _split, "mute": _mute,
+                                         "unmute": _unmute, "resolve": _resolve, "reopen": _reopen}
+
+
+def _with_done(target: str, done: str) -> str:
+    return target + ("&" if "?" in target else "?") + urlencode({"done": done})
+
+
+def action_routes(board: Board) -> list[Route]:
+    """POST routes for the issue and post actions of ``board``."""
+
+    async def form_of(request: Request) -> Form | None:
+        form = await request.form()
+        fields = {k: v.strip() for k, v in form.items() if isinstance(v, str)}
+        return fields if check_csrf(request, fields.get(CSRF_FIELD)) else None
+
+    def transact(work: Callable[[Session], str]) -> str:
+        with board.store.transaction() as session:
+            return work(session)
+
+    async def run(request: Request, work: Callable[[Session], str]) -> Response:
+        try:
+            target = await run_in_threadpool(transact, work)
+        except (curation.CurationError, ActionError) as exc:
+            return board.error(request, str(exc), 400)
+        return RedirectResponse(target, status_code=303)
+
+    def issue_endpoint(name: str, action: IssueAction) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            fields = await form_of(request)
+            if fields is None:
+                return board.error(request, "the form expired or came from another site: reload the page and retry",
+                                   403)
+            issue_id = int(request.path_params["issue_id"])
+
+            def work(session: Session) -> str:
+                done, shown = action(session, issue_id, fields)
+                return _with_done(f"/issues/{shown}", done)
+            return await run(request, work)
+        endpoint.__name__ = f"issue_{name}"
+        return endpoint
+
+    async def label(request: Request) -> Response:
+        fields = await form_of(request)
+        if fields is None:
+            return board.error(request, "the form expired or came from another site: reload the page and retry", 403)
+        post_id = int(request.path_params["post_id"])
+        jobs_text = fields.get("jobs", "")
+        jobs = [j for j in jobs_text.replace(",", " ").split() if j] or None
+
+        def work(session: Session) -> str:
+            curation.label_post(session, post_id, sentiment=fields.get("sentiment") or None,
+                                need=fields.get("need") or None, jobs=jobs, no_jobs=fields.get("no_jobs") == "1",
+                                by=ACTOR)
+            return _with_done(safe_next(fields.get("back")), "relabelled") + f"#post-{post_id}"
+        return await run(request, work)
+
+    routes = [Route(f"/issues/{{issue_id:int}}/{name}", issue_endpoint(name, action), methods=["POST"])
+              for name, action in ISSUE_ACTIONS.items()]
+    routes.append(Route("/posts/{post_id:int}/label", label, methods=["POST"]))
+    return routes
+
+
+__all__ = ["ACTOR", "DONE", "action_routes"]
