@@ -35,7 +35,6 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("voxpop.review", 4),
     ("voxpop.operations", 5),
     ("voxpop.runtime", 5),
-    ("voxpop.curation", 5),
     ("voxpop.cli", 6),
     ("voxpop.curation_cli", 6),
     ("voxpop.__main__", 6),
