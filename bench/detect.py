@@ -38,8 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from alerts.detect import Detector, Params, PostRow, end_of_day  # noqa: E402
+from classify.data import DEFAULT_DATA_DIR  # noqa: E402
 
-DATA = Path("/work/shared/data/timeseries/swiftkey_2012_reviews.jsonl")
+DATA = DEFAULT_DATA_DIR / "timeseries/swiftkey_2012_reviews.jsonl"  # ../shared/data, or VOXPOP_DATA_DIR
 CACHE = Path(tempfile.gettempdir()) / "voxpop_bench_detect"
 WARMUP_DAYS = 14
 
