@@ -84,6 +84,8 @@ class Classifier:
             self.sentiment_head = load_head(arrays, "sentiment")
             self.need_head = load_head(arrays, "need")
         self.sentence_rule = {**DEFAULT_SENTENCE_RULE, **meta.get("sentence_rule", {})}
+        # Log-odds added to "neutral" before the argmax (dev-tuned by classify/train.py; 0 when meta has none).
+        self.neutral_bias = float(meta.get("sentiment_neutral_bias", 0.0))
         self.job_calibration = JobCalibration.from_dict(meta.get("jobs", {}))
         # Weights, thresholds and label maps all live in these two files, so their digest versions the model.
         digest = hashlib.sha256(npz_path.read_bytes() + meta_path.read_bytes()).hexdigest()[:8]
@@ -154,8 +156,9 @@ class Classifier:
     def head_probabilities(self, vecs: np.ndarray, ratings: Sequence[float | None] | None = None
                            ) -> tuple[np.ndarray, np.ndarray]:
         """Sentiment (the rating is an input) and post-level need-type probabilities of post vectors."""
-        sentiment = self.sentiment_head.proba(np.hstack([vecs, rating_features(ratings, len(vecs))]))
-        return (_reorder(self.sentiment_head, SENTIMENTS, sentiment),
+        sentiment = _reorder(self.sentiment_head, SENTIMENTS,
+                             self.sentiment_head.proba(np.hstack([vecs, rating_features(ratings, len(vecs))])))
+        return (with_neutral_bias(sentiment, self.neutral_bias),
                 _reorder(self.need_head, NEED_TYPES, self.need_head.proba(vecs)))
 
     def score(self, bodies: Sequence[str], *, titles: Sequence[str | None] | None = None,
@@ -188,6 +191,15 @@ class Scored:
     need_sentences: list[np.ndarray]  # per post (m, 5)
     sentences: list[list[str]]  # per post, the m sentences that got a vector
     sentence_fit: list[np.ndarray]  # per post (m,), cosine of each sentence vector to the post vector
+
+
+def with_neutral_bias(p: np.ndarray, bias: float) -> np.ndarray:
+    """Sentiment probabilities with ``bias`` added to the log-odds of neutral (rows renormalised)."""
+    if not bias:
+        return p
+    q = p.copy()
+    q[:, SENTIMENTS.index("neutral")] *= np.exp(bias)
+    return q / q.sum(axis=1, keepdims=True)
 
 
 def rating_features(ratings: Sequence[float | None] | None, n: int) -> np.ndarray:

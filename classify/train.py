@@ -186,7 +186,7 @@ def export_stage(checkpoint: Path, out: Path) -> None:
 def finalize_stage(data: Path, checkpoint: Path, out: Path, recipe: Recipe) -> None:
     """Export, refit the heads with our own examples, calibrate jobs, tune the sentence rule, write meta.json."""
     from classify.refit import refit
-    from classify.tuning import NEED_DEV, tune_sentence_rule
+    from classify.tuning import NEED_DEV, tune_neutral_bias, tune_sentence_rule
 
     export_stage(checkpoint, out)
     encoder = Encoder(out / "encoder")
@@ -211,6 +211,7 @@ def finalize_stage(data: Path, checkpoint: Path, out: Path, recipe: Recipe) -> N
             "head_refit": refit_report, "sentence_rule": DEFAULT_SENTENCE_RULE}
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     meta["sentence_rule"] = tune_sentence_rule(corpora, out)
+    meta["sentiment_neutral_bias"] = tune_neutral_bias(corpora, out)
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out}", flush=True)
 
