@@ -197,8 +197,8 @@ def run_demo(workdir: Path, echo: Echo = print) -> dict[str, Any]:
                 t0 = time.monotonic()
                 classified = operations.classify_pending(store, config)
                 summary["classify"] = {**classified.as_dict(), "seconds": round(time.monotonic() - t0, 1)}
-                say(f"  classify {classified.classified} posts ({classified.skipped_language} not English) "
-                    f"in {summary['classify']['seconds']} s with {classified.model_version}")
+                say(f"  classify {classified.classified} posts ({classified.skipped_language} flagged: a language "
+                    f"not classified) in {summary['classify']['seconds']} s with {classified.model_version}")
 
             def detect() -> None:
                 detections = {}
