@@ -1,28 +1,23 @@
-"""Helpers of the scale-out tests and bench/scale.py: services, a paged review site, worker processes."""
+"""Helpers of the scale-out tests: services, a paged review site, worker processes.
+
+The config writer, the process starter and the post inserter are bench/support.py's (one copy for both).
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.support import insert_posts, voxpop, write_config  # noqa: F401  (re-exported for the tests)
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
-PHRASES = [
-    "app crashes on start",
-    "please add dark mode",
-    "sync is slow today",
-    "love the new widget",
-    "export to pdf fails",
-    "great and simple app",
-]
 
 
 def services_required() -> bool:
@@ -72,29 +67,6 @@ def appstore_site(root: Path, app_id: str, countries: list[str], pages: int, per
     return write_routes(root, routes, robots="User-agent: *\nAllow: /\n")
 
 
-def write_config(path: Path, database_url: str, products: list[dict[str, Any]], extra: str = "") -> Path:
-    """A voxpop.toml with the given products (slug, sources: name, spider, params)."""
-    lines = [f'database_url = "{database_url}"', extra, ""]
-    for product in products:
-        lines += ["[[products]]", f'slug = "{product["slug"]}"']
-        for source in product.get("sources", []):
-            params = ", ".join(f'{k} = {json.dumps(v)}' for k, v in source["params"].items())
-            lines += ["  [[products.sources]]", f'  name = "{source["name"]}"', f'  spider = "{source["spider"]}"',
-                      f"  params = {{ {params} }}", ""]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def voxpop(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """Start ``voxpop --config CONFIG ARGS...`` as a real subprocess (stdout/stderr piped)."""
-    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-                "PYTHONUNBUFFERED": "1", **(env or {})}
-    full_env.pop("VOXPOP_DATABASE_URL", None)
-    full_env.update({k: v for k, v in (env or {}).items()})
-    return subprocess.Popen([sys.executable, "-m", "voxpop.cli", "--config", str(config), *args], cwd=PROJECT_ROOT,
-                            env=full_env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
 def finish(proc: subprocess.Popen[str], timeout: float) -> tuple[int, str, str]:
     """Wait for a worker; return (exit code, stdout, stderr). Kills it if it overruns ``timeout``."""
     try:
@@ -116,24 +88,6 @@ def finish_all(procs: list[subprocess.Popen[str]], timeout: float) -> list[tuple
 
     with ThreadPoolExecutor(max_workers=len(procs)) as pool:
         return list(pool.map(lambda proc: finish(proc, timeout), procs))
-
-
-def insert_posts(store: Any, product: str, n: int, start: int = 0) -> None:
-    """``n`` short pending posts for ``product`` in one Core executemany (fast on any database)."""
-    from datetime import UTC, datetime
-
-    from sqlalchemy import insert
-
-    from store.models import Post
-    from store.repo import ensure_product
-
-    with store.transaction() as session:
-        pid = ensure_product(session, product, product, False).id
-        now = datetime.now(UTC)
-        rows = [{"source": "bench", "external_id": f"{product}-{i}", "product_id": pid,
-                 "text": f"{PHRASES[i % len(PHRASES)]} {i}", "created_at": now, "fetched_at": now,
-                 "language": "en", "content_hash": f"{i:064x}", "status": "pending"} for i in range(start, start + n)]
-        session.execute(insert(Post), rows)
 
 
 class LogReader:
