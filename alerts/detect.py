@@ -67,6 +67,7 @@ class Params:
     min_baseline_days: int = _SPEC.min_baseline_days
     version_min_posts: int = _SPEC.version_min_posts
     baseline_versions: int = _SPEC.baseline_versions
+    version_sensitivity: float = _SPEC.version_sensitivity
 
     @classmethod
     def from_spec(cls, spec: Any) -> Params:
@@ -511,8 +512,8 @@ class Detector:
                 figures = self._version_test(cluster, *release)
                 if figures is not None:
                     version_tests[cluster.key] = figures
-        day_sig = self._discoveries(day_tests)
-        version_sig = self._discoveries(version_tests)
+        day_sig = self._discoveries(day_tests, self._alpha)
+        version_sig = self._discoveries(version_tests, p.version_sensitivity)
         events: list[Event] = []
         for key, x in counts.items():
             cluster = self.clusters[key]
@@ -539,15 +540,15 @@ class Detector:
             events.extend(self._product_events(day, now, tw, tb, baseline))
         return events
 
-    def _discoveries(self, tests: Mapping[int, dict[str, Any]]) -> set[int]:
-        """Keys whose test is a discovery: BH at ``fdr`` over the family, then ``sensitivity`` and volume."""
+    def _discoveries(self, tests: Mapping[int, dict[str, Any]], alpha: float) -> set[int]:
+        """Keys whose test is a discovery: BH at ``fdr`` over the family, then ``alpha`` and volume."""
         keys = list(tests)
         flags = benjamini_hochberg([tests[k]["p_value"] for k in keys], self.params.fdr)
         out = set()
         for k, flag in zip(keys, flags, strict=True):
             t = tests[k]
             t["tested"] = len(keys)
-            t["significant"] = bool(flag and t["p_value"] < self._alpha and t["count"] >= self.params.min_count)
+            t["significant"] = bool(flag and t["p_value"] < alpha and t["count"] >= self.params.min_count)
             if t["significant"]:
                 out.add(k)
         return out
@@ -796,9 +797,12 @@ def describe_event(detector: Detector, event: Event, background: Sequence[str],
         cluster = detector.clusters.get(event.key)
         if cluster is not None:
             if cluster.label_due or not cluster.label:
+                label_with: Labeller
                 if labeller is None:
-                    from alerts.labels import label_cluster as labeller
-                cluster.label, cluster.keywords = labeller(cluster, background)
+                    from alerts.labels import label_cluster as label_with
+                else:
+                    label_with = labeller
+                cluster.label, cluster.keywords = label_with(cluster, background)
                 cluster.labelled_size = cluster.size
             out.update({"issue": event.key, "state": event.state, "label": cluster.label,
                         "keywords": list(cluster.keywords)[:10], "version": event.version,

@@ -92,26 +92,6 @@ def test_an_issue_that_comes_with_a_release_is_reported_as_emerged_in_it() -> No
     assert [a for d in days for a in d["alerts"] if a["kind"].startswith("issue_")] == []
 
 
-def test_a_topic_already_voiced_in_an_earlier_release_keeps_its_baseline() -> None:
-    """Two posts in 1.0 stay a small candidate for weeks; when the topic comes back in 2.0 its release test
-    still counts them, so it is not called new in 2.0 (dropping the old candidate lost them)."""
-    rng = np.random.default_rng(12)
-    topic = unit(rng.normal(size=DIM))
-    posts = []
-    for i, (day, version) in enumerate([(3, "1.0"), (9, "1.0"), *[(d, "2.0") for d in range(45, 50)]]):
-        posts.append(PostRow(id=1000 + i, created_at=_at(START + timedelta(days=day)), embedding=noisy(rng, topic, 0.2),
-                             unmet=True, need_type="problem", version=version, text="widget shows old data"))
-    filler = [PostRow(id=i + 1, created_at=_at(START + timedelta(days=d), 6 + k), version="1.0" if d < 40 else "2.0",
-                      text="love it") for i, (d, k) in enumerate((d, k) for d in range(50) for k in range(2))]
-    everything = sorted(posts + filler, key=lambda p: (p.created_at, p.id))
-    detector = Detector(Params(), keep_texts=20)
-    detector.run(everything, end_of_day(START + timedelta(days=49)), last_evaluated=None)
-    cluster = next(c for c in detector.clusters.values() if c.size >= 3)
-    assert cluster.versions == {"1.0": 2, "2.0": 5}  # the 1.0 posts were kept, not expired after 28 days
-    figures = detector._version_test(cluster, "2.0", ["1.0"])
-    assert figures is not None and figures["baseline_count"] == 2
-
-
 def test_release_windows_have_their_own_threshold() -> None:
     """``version_sensitivity`` alone decides release tests; the daily ``sensitivity`` leaves them alone."""
     posts = _versioned_stream()

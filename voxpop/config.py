@@ -114,6 +114,10 @@ class AlertSpec:
     volume_ratio: float = 2.0  # smallest window/baseline volume ratio worth an alert
     min_baseline_days: int = 7  # product history needed before anything may fire
     version_min_posts: int = 30  # product posts in a release before its version window is tested
+    # p-value below which a release's rise is significant (before the FDR step). A release is looked at
+    # again every day while it is the newest, and topic shares swing between releases more than binomial
+    # noise, so looser values (0.01-0.2 lifted bench/emerging.py's tuning apps) also fire on steady topics.
+    version_sensitivity: float = 0.001
     baseline_versions: int = 3  # earlier releases a version window is compared with
 
 
@@ -473,6 +477,7 @@ def _detection(a: _Reader) -> dict[str, Any]:
         "volume_ratio": a.number("volume_ratio", d.volume_ratio, low=1.0),
         "min_baseline_days": a.integer("min_baseline_days", d.min_baseline_days, minimum=0),
         "version_min_posts": a.integer("version_min_posts", d.version_min_posts, minimum=1),
+        "version_sensitivity": a.number("version_sensitivity", d.version_sensitivity, low=1e-12, high=0.5),
         "baseline_versions": a.integer("baseline_versions", d.baseline_versions, minimum=1),
     }
 
