@@ -486,7 +486,8 @@ class Detector:
         # A day still in progress is looked at again on every run: a stricter threshold keeps those
         # repeated looks from adding false alarms (a real burst clears it by orders of magnitude).
         partial = now < end_of_day(day)
-        self._alpha = p.sensitivity * (PARTIAL_DAY_FACTOR if partial else 1.0)
+        factor = PARTIAL_DAY_FACTOR if partial else 1.0
+        self._alpha = p.sensitivity * factor
         self.merge_drifted()
         window = day_range(day, p.window_days)
         baseline = day_range(day - timedelta(days=p.window_days), p.baseline_days)
@@ -513,7 +514,7 @@ class Detector:
                 if figures is not None:
                     version_tests[cluster.key] = figures
         day_sig = self._discoveries(day_tests, self._alpha)
-        version_sig = self._discoveries(version_tests, p.version_sensitivity)
+        version_sig = self._discoveries(version_tests, p.version_sensitivity * factor)
         events: list[Event] = []
         for key, x in counts.items():
             cluster = self.clusters[key]
