@@ -15,10 +15,21 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
-from classify.data import OWN_EXAMPLES, SEED, STEAM_SENTIMENT, TIZARD_NEED, VU_NEED, VU_SENTIMENT, read_jsonl
+from classify.data import (
+    OWN_EXAMPLES,
+    SEED,
+    STEAM_SENTIMENT,
+    TIZARD_NEED,
+    VU_NEED,
+    VU_SENTIMENT,
+    dedupe_by_text,
+    read_jsonl,
+)
 from classify.labels import NEED_TYPES, SENTIMENTS
 
+Row = TypeVar("Row")  # a data row (dict) or an Example: _sample keeps the type it is given
 OWN_DIR = Path(__file__).resolve().parent / "data"
 OWN_TRAIN_V2 = OWN_DIR / "voxpop_own_examples_v2.jsonl"
 OWN_TESTSET = OWN_DIR / "voxpop_review_testset.jsonl"
@@ -56,21 +67,8 @@ class Example:
     extra: dict = field(default_factory=dict)
 
 
-def _norm_key(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
 def _dedupe(rows: Iterable[dict]) -> list[dict]:
-    seen: set[str] = set()
-    out = []
-    for row in rows:
-        text = (row.get("text") or "").strip()
-        key = _norm_key(text)
-        if len(text) < 2 or key in seen:
-            continue
-        seen.add(key)
-        out.append(row)
-    return out
+    return dedupe_by_text(rows, min_chars=2)
 
 
 def hashed_side(app: str) -> str:
@@ -85,17 +83,17 @@ def _side(app: str | None, test: frozenset[str], dev: frozenset[str]) -> str:
     return "test" if app in test else "dev" if app in dev else "train"
 
 
-def _sample(rows: list[dict], n: int, key: Callable[[dict], str] | None = None, seed: int = SEED) -> list[dict]:
+def _sample(rows: list[Row], n: int, key: Callable[[Row], str] | None = None, seed: int = SEED) -> list[Row]:
     """A seeded sample of at most n rows; with ``key``, at most n // classes per class (balanced)."""
     rng = random.Random(seed)
     if key is None:
         rows = rows[:]
         rng.shuffle(rows)
         return rows[:n]
-    groups: dict[str, list[dict]] = defaultdict(list)
+    groups: dict[str, list[Row]] = defaultdict(list)
     for r in rows:
         groups[key(r)].append(r)
-    out: list[dict] = []
+    out: list[Row] = []
     per = n // max(len(groups), 1)
     for k in sorted(groups):
         g = groups[k][:]
@@ -147,7 +145,7 @@ def load_corpora(data_dir: Path, sizes: dict[str, int] | None = None) -> dict[st
             add(f"appstore_{side}", ex)
             if side == "train" and _rating(r) == 5 and len(r["text"]) < 160 and not _NOT_PRAISE.search(r["text"]):
                 add("weakpraise_train", Example(r["text"].strip(), "praise", "need", "appstore_weak", app=r.get("app")))
-    out["weakpraise_train"] = _sample(out.get("weakpraise_train", []), caps["weakpraise"])  # type: ignore[arg-type]
+    out["weakpraise_train"] = _sample(out.get("weakpraise_train", []), caps["weakpraise"])
 
     # Steam: the author's thumbs, held out by game.
     steam = [r for r in _dedupe(read_jsonl(d / "sentiment/steam_reviews_sample.jsonl"))

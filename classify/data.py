@@ -10,7 +10,7 @@ import json
 import os
 import random
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,13 +53,15 @@ def read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def _dedupe(rows: list[dict]) -> list[dict]:
+def dedupe_by_text(rows: Iterable[dict], min_chars: int = 1) -> list[dict]:
+    """Rows whose stripped text has at least ``min_chars`` characters, the first of each text
+    (compared case- and whitespace-insensitively)."""
     seen: set[str] = set()
     out = []
     for row in rows:
         text = (row.get("text") or "").strip()
         key = " ".join(text.lower().split())
-        if not text or key in seen:
+        if len(text) < min_chars or key in seen:
             continue
         seen.add(key)
         out.append(row)
@@ -92,14 +94,14 @@ def load_splits(data_dir: Path = DEFAULT_DATA_DIR) -> dict[str, Rows]:
     d = Path(data_dir)
     s: dict[str, Rows] = {}
 
-    tweets = _dedupe(read_jsonl(d / "sentiment/tweeteval_val.jsonl"))
+    tweets = dedupe_by_text(read_jsonl(d / "sentiment/tweeteval_val.jsonl"))
     tr, te = _stratified_split(tweets, lambda r: r["label"], 0.5)
     s["tweet_train"], s["tweet_test"] = _rows(tr, lambda r: r["label"]), _rows(te, lambda r: r["label"])
 
-    uci = _dedupe(read_jsonl(d / "sentiment/uci_labelled_sentences.jsonl"))
+    uci = dedupe_by_text(read_jsonl(d / "sentiment/uci_labelled_sentences.jsonl"))
     s["uci_train"] = _rows(uci, lambda r: r["label"])
 
-    steam = [r for r in _dedupe(read_jsonl(d / "sentiment/steam_reviews_sample.jsonl"))
+    steam = [r for r in dedupe_by_text(read_jsonl(d / "sentiment/steam_reviews_sample.jsonl"))
              if r.get("language", "english") == "english" and len(r["text"].strip()) >= 3]
     tr, te = _stratified_split(steam, lambda r: r["label"], 0.2)
     rng = random.Random(SEED)
@@ -116,13 +118,13 @@ def load_splits(data_dir: Path = DEFAULT_DATA_DIR) -> dict[str, Rows]:
     s["steam_train"] = _rows(tr, lambda r: STEAM_SENTIMENT[r["label"]])
     s["steam_test"] = _rows(te, lambda r: STEAM_SENTIMENT[r["label"]])
 
-    vu = _dedupe(read_jsonl(d / "need_type/vu2017_ios_reviews.jsonl"))
+    vu = dedupe_by_text(read_jsonl(d / "need_type/vu2017_ios_reviews.jsonl"))
     tr, te = _stratified_split(vu, lambda r: r["label"], 0.3)
     keep = ("title", "rating", "sentiment")
     s["vu_train"] = _rows(tr, lambda r: VU_NEED[r["label"]], keep)
     s["vu_test"] = _rows(te, lambda r: VU_NEED[r["label"]], keep)
 
-    tiz = _dedupe(read_jsonl(d / "need_type/tizard2019_forum_sentences.jsonl"))
+    tiz = dedupe_by_text(read_jsonl(d / "need_type/tizard2019_forum_sentences.jsonl"))
     tr, te = _stratified_split(tiz, lambda r: TIZARD_NEED[r["label_coarse"]], 0.3)
     s["tizard_train"] = _rows(tr, lambda r: TIZARD_NEED[r["label_coarse"]])
     s["tizard_test"] = _rows(te, lambda r: TIZARD_NEED[r["label_coarse"]])
