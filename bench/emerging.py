@@ -156,6 +156,11 @@ def windows(gold: list[dict[str, Any]]) -> list[tuple[str, date, date]]:
     return out
 
 
+def window_of(wins: list[tuple[str, date, date]], day: date) -> int | None:
+    """Index of the release window holding ``day`` (None before the first release)."""
+    return next((i for i, (_, first, last) in enumerate(wins) if first <= day <= last), None)
+
+
 def score(alerts: list[dict[str, Any]], gold: list[dict[str, Any]], first: date, last: date, need: int,
           generic: bool) -> dict[str, float]:
     """IDEA's hybrid precision, recall and F for one app (``need`` shared words make a match)."""
@@ -167,7 +172,7 @@ def score(alerts: list[dict[str, Any]], gold: list[dict[str, Any]], first: date,
     hit: set[tuple[int, int]] = set()
     for a in alerts:
         day = date.fromisoformat(a["day"])
-        w = next((i for i, (_, s, e) in enumerate(wins) if s <= day <= e), None)
+        w = window_of(wins, day)
         if w is None:
             continue
         if not any(by_version[wins[u][0]].get("informative") for u in (w, w + 1) if u < len(wins)):
@@ -200,7 +205,7 @@ def recall_ceiling(posts: list[PostRow], gold: list[dict[str, Any]], first: date
     seen: list[set[str]] = [set() for _ in wins]
     for post in posts:
         day = post.created_at.date()
-        w = next((i for i, (_, s, e) in enumerate(wins) if s <= day <= e), None)
+        w = window_of(wins, day)
         if w is not None:
             seen[w] |= words_of([post.text], True)
     total = reachable = 0

@@ -86,11 +86,12 @@ class Encoder:
         encoded = self.tokenizer([t or " " for t in texts], truncation=True, max_length=self.max_tokens,
                                  return_offsets_mapping=spans is not None)
         ids, masks = encoded["input_ids"], encoded["attention_mask"]
+        offsets = encoded.get("offset_mapping")
+        pad = self.tokenizer.pad_token_id or 0
         order = sorted(range(n), key=lambda i: len(ids[i]))
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
             width = max(len(ids[i]) for i in idx)
-            pad = self.tokenizer.pad_token_id or 0
             input_ids = torch.tensor([ids[i] + [pad] * (width - len(ids[i])) for i in idx])
             attention = torch.tensor([masks[i] + [0] * (width - len(masks[i])) for i in idx])
             hidden = self.model(input_ids=input_ids, attention_mask=attention).last_hidden_state
@@ -98,8 +99,7 @@ class Encoder:
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
             out[idx] = pooled.float().numpy()
-            if spans is not None:
-                offsets = encoded["offset_mapping"]
+            if spans is not None and offsets is not None:
                 for row, i in enumerate(idx):
                     spans_i = torch.tensor(offsets[i] + [(0, 0)] * (width - len(offsets[i])))
                     span_out[i] = self._pool_spans(hidden[row], spans_i, spans[i])
