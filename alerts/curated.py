@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from alerts.detect import Cluster, Detector, Event
+from alerts.detect import WATCH_KIND, Cluster, Detector, Event, alert_count_name
 from store.curation import MERGED, CurationState
 
 
@@ -62,11 +62,14 @@ def hold_muted(detector: Detector, events: list[Event], state: CurationState) ->
         cluster = detector.clusters.get(event.key)
         if cluster is None or event.state is None:
             continue
-        count = cluster.alert_counts.get(event.state, 0)
+        counted = alert_count_name(event)
+        count = cluster.alert_counts.get(counted, 0)
         if count > 1:
-            cluster.alert_counts[event.state] = count - 1
+            cluster.alert_counts[counted] = count - 1
         else:
-            cluster.alert_counts.pop(event.state, None)
+            cluster.alert_counts.pop(counted, None)
+        if event.kind == WATCH_KIND:
+            continue  # a watch note started no cool-down and changed no state
         cluster.last_alert_at = None
         if cluster.state in ("new", "rising"):
             cluster.state = "ongoing"

@@ -13,12 +13,16 @@ tests live in ``alerts.stats``; labels in ``alerts.labels``. Two families of tes
 * day windows: an issue's share of the product's posts in the window against its share in the
   baseline days (binomial upper tail, baseline share smoothed with half a pseudo-post so brand-new
   topics are tested against a small but non-zero share);
-* release windows (where posts carry an app version): an issue's share of the newest version's posts
-  against its share in the releases before it ("emerged in v").
+* release windows (where posts carry an app version): an issue's share of the newest release's posts
+  (pooled with small untested releases just before it) against its share in the releases before them
+  ("emerged in v"), looked at once per doubling of the release's posts, with a beta-binomial test whose
+  spread is the swing of issue shares between those earlier releases.
 
-Within each family the p-values of all clusters tested that day are put through Benjamini-Hochberg at
-``fdr``; a discovery must also pass ``sensitivity`` and ``min_count``. Clusters that drift together
-are merged (the older issue keeps its id; the other redirects to it).
+Within each family the p-values of all clusters tested that day (or release look) are put through
+Benjamini-Hochberg at ``fdr`` (``version_fdr``); a discovery must also pass ``sensitivity``
+(``version_sensitivity``) and ``min_count``. At most ``release_top`` issues alert in one release; room
+they leave goes to watch notes (``issue_watch``): the release's strongest non-significant rises, marked
+as such. Clusters that drift together are merged (the older issue keeps its id; the other redirects to it).
 """
 
 from __future__ import annotations
@@ -32,17 +36,24 @@ from typing import Any
 import numpy as np
 
 from alerts.policy import MERGED, Gate, OpenGate, may_seed
-from alerts.stats import benjamini_hochberg, binom_sf, norm_sf
+from alerts.stats import benjamini_hochberg, betabinom_sf, binom_sf, norm_sf
 from voxpop.config import AlertSpec
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
 ISSUE_ALERT_KINDS = {"new": "issue_new", "rising": "issue_rising", "reopened": "issue_reopened"}
+WATCH_MIN_LIFT = 1.5  # a watch note needs the release's share at least this many times the earlier one
+WATCH_KIND = "issue_watch"  # grew with a release, not (yet) a discovery: worth watching, says so, starts no cool-down
 PRODUCT_KINDS = ("volume_spike", "rating_drop", "sentiment_drop")
 PSEUDO_COUNT = 0.5
 EMIT_GRACE_DAYS = 2  # a run still alerts what the last two days (not yet evaluated) brought
 PARTIAL_DAY_FACTOR = 0.1  # sensitivity multiplier while the evaluated day is not over yet
 EMBED_DIM_UNKNOWN = 0
 MEMBERS_KEPT = 200  # recent members an in-memory cluster keeps for labelling (the store reads as many)
+MAX_POOLED = 8  # most small releases pooled into one release test
+MAX_BASELINE_RELEASES = 12  # furthest back a thin baseline reaches
+BASELINE_RELEASES_WORTH = 3  # a baseline should hold this many times version_min_posts posts
+DISPERSION_MIN_POSTS = 5  # an issue's posts in the earlier releases before its spread says anything
+MAX_DISPERSION = 10.0  # cap on the between-release dispersion (a few wild issues must not mute all tests)
 
 _SPEC = AlertSpec()
 
@@ -68,6 +79,9 @@ class Params:
     version_min_posts: int = _SPEC.version_min_posts
     baseline_versions: int = _SPEC.baseline_versions
     version_sensitivity: float = _SPEC.version_sensitivity
+    version_fdr: float = _SPEC.version_fdr
+    release_top: int = _SPEC.release_top
+    release_watch: float = _SPEC.release_watch
 
     @classmethod
     def from_spec(cls, spec: Any) -> Params:
@@ -118,6 +132,7 @@ class Cluster:
     last_alert_at: datetime | None = None
     alert_counts: dict[str, int] = field(default_factory=dict)
     version_alerts: list[str] = field(default_factory=list)  # versions this issue was alerted in
+    watched: list[str] = field(default_factory=list)  # versions this issue got a watch note in
     last_version: str | None = None  # the app version of the latest member
     merged_into: int | None = None
     stats: dict[str, Any] = field(default_factory=dict)
@@ -147,10 +162,21 @@ class Cluster:
 
 
 @dataclass(frozen=True)
+class ReleaseWindow:
+    """What a release test compares: the newest release (pooled with small untested ones just before it)
+    against the releases before them."""
+
+    version: str  # the newest release: alerts name it
+    pooled: list[str]  # the releases whose posts are tested, oldest first, ending with ``version``
+    earlier: list[str]  # the releases they are compared with, oldest first
+    posts: int  # the product's posts in the pooled releases
+
+
+@dataclass(frozen=True)
 class Event:
     """Something worth an alert: the state an issue entered, or a product-level change."""
 
-    kind: str  # issue_new | issue_rising | issue_reopened | volume_spike | rating_drop | sentiment_drop
+    kind: str  # issue_new | issue_rising | issue_reopened | issue_watch | volume_spike | rating_drop | sentiment_drop
     day: date  # the one "as of" day of the alert: its counts, trend and header are all as of its end
     key: int | None  # cluster key for issue events
     state: str | None
@@ -423,6 +449,7 @@ class Detector:
         if gone.last_alert_at and (survivor.last_alert_at is None or gone.last_alert_at > survivor.last_alert_at):
             survivor.last_alert_at = gone.last_alert_at
         survivor.version_alerts = sorted(set(survivor.version_alerts) | set(gone.version_alerts))
+        survivor.watched = sorted(set(survivor.watched) | set(gone.watched))
         if gone.last_seen and survivor.last_seen == gone.last_seen and gone.last_version:
             survivor.last_version = gone.last_version
         if survivor.state == "candidate" and gone.state != "candidate":
@@ -448,19 +475,40 @@ class Detector:
         versions = self.product_state.get("versions") or {}
         return sorted(versions, key=lambda v: (versions[v][0], _version_key(v)))
 
-    def current_release(self, day: date) -> tuple[str, list[str]] | None:
-        """The newest version seen up to ``day`` with enough posts to test, and the ones before it."""
+    def current_release(self, day: date) -> ReleaseWindow | None:
+        """The newest release seen up to ``day``, once it (pooled with the small releases just before it
+        that were never tested) has ``version_min_posts`` posts, and the releases it is compared with.
+
+        Apps that ship every few days have releases of a handful of reviews each; pooling them keeps such
+        releases from going untested, and each post is tested with one group only.
+        """
         versions = self.product_state.get("versions") or {}
+        pools = self.product_state.get("release_pools") or {}  # release -> the newest release it was tested with
         order = [v for v in self.release_order() if versions[v][0] <= day.isoformat()]
         if not order:
             return None
-        newest = order[-1]
-        if versions[newest][1] < self.params.version_min_posts:
+        p = self.params
+        pooled = [order[-1]]
+        posts = int(versions[order[-1]][1])
+        for v in reversed(order[:-1][-MAX_POOLED:]):
+            tested_with = pools.get(v, order[-1])
+            if tested_with != order[-1] or int(versions[v][1]) >= p.version_min_posts:
+                break
+            if posts >= p.version_min_posts and v not in pools:
+                break
+            pooled.insert(0, v)
+            posts += int(versions[v][1])
+        if posts < p.version_min_posts:
             return None
-        earlier = order[:-1][-self.params.baseline_versions:]
-        if not earlier:
-            return None
-        return newest, earlier
+        before = order[: len(order) - len(pooled)]
+        earlier = before[-p.baseline_versions:]
+        # Small releases make a thin baseline: reach further back until it holds a few releases' worth.
+        while len(earlier) < min(len(before), MAX_BASELINE_RELEASES) and sum(
+                int(versions[v][1]) for v in earlier) < BASELINE_RELEASES_WORTH * p.version_min_posts:
+            earlier = before[-(len(earlier) + 1):]
+        if len(earlier) < min(2, p.baseline_versions):
+            return None  # two earlier releases at least: their spread is what a release's rise is judged by
+        return ReleaseWindow(version=order[-1], pooled=pooled, earlier=earlier, posts=posts)
 
     # -- evaluation ----------------------------------------------------------------------------
 
@@ -494,6 +542,9 @@ class Detector:
         tw, tb = _sum_days(self.totals, window), _sum_days(self.totals, baseline)
         warm = self._history_days(day) >= p.min_baseline_days and tb.n > 0
         release = self.current_release(day)
+        if release is not None and not self._release_look_due(release, partial):
+            release = None
+        rho = self._release_rho(release.earlier) if release is not None else 0.0
         quiet_before = day - timedelta(days=p.resolve_after_days)
         expire_before = (day - timedelta(days=p.baseline_days)).isoformat()
         day_tests: dict[int, dict[str, Any]] = {}
@@ -510,17 +561,19 @@ class Detector:
             if warm and x >= p.min_count:
                 day_tests[cluster.key] = self._test(cluster, x, tw.n, baseline, tb.n)
             if release is not None:
-                figures = self._version_test(cluster, *release)
+                figures = self._version_test(cluster, release, rho=rho)
                 if figures is not None:
                     version_tests[cluster.key] = figures
         day_sig = self._discoveries(day_tests, self._alpha)
-        version_sig = self._discoveries(version_tests, p.version_sensitivity * factor)
+        version_sig = self._discoveries(version_tests, p.version_sensitivity * factor, p.version_fdr)
+        if release is not None:
+            version_sig = self._top_of_release(version_sig, version_tests, release.version)
         events: list[Event] = []
         for key, x in counts.items():
             cluster = self.clusters[key]
             figures = day_tests.get(key)
             vfig = version_tests.get(key)
-            by_version = key in version_sig and release is not None and release[0] not in cluster.version_alerts
+            by_version = key in version_sig and release is not None and release.version not in cluster.version_alerts
             significant = (key in day_sig or by_version) and self.gate.may_alert(cluster)
             if x == 0 and cluster.state in ("resolved", "candidate") and not by_version:
                 if cluster.state == "candidate" and day_key(cluster.last_seen or now) < expire_before:
@@ -534,17 +587,41 @@ class Detector:
                 out = dict(chosen or {})
                 if vfig is not None and chosen is not vfig:
                     out["version_test"] = vfig
-                version = release[0] if by_version and release is not None else cluster.last_version
+                version = release.version if by_version and release is not None else cluster.last_version
                 events.append(Event(kind=ISSUE_ALERT_KINDS[state], day=day, key=key, state=state, figures=out,
                                     version=version))
+        if release is not None and p.release_watch > 0:
+            events.extend(self._watch_events(day, release.version, version_tests, events, p.release_watch * factor))
         if warm:
             events.extend(self._product_events(day, now, tw, tb, baseline))
         return events
 
-    def _discoveries(self, tests: Mapping[int, dict[str, Any]], alpha: float) -> set[int]:
+    def _watch_events(self, day: date, version: str, tests: Mapping[int, dict[str, Any]], alerted: Sequence[Event],
+                      cut: float) -> list[Event]:
+        """Issues that grew with a release without being a discovery (p below ``cut``), strongest first.
+
+        They fill what ``release_top`` leaves of the release, so a release with a clear problem shows it
+        and a quiet one still names the unmet needs that grew most with it; each says it is not a discovery.
+        """
+        taken = {e.key for e in alerted if e.key is not None}
+        sent = sum(1 for c in self.clusters.values() if version in c.version_alerts or version in c.watched)
+        sent += sum(1 for e in alerted if e.key is not None and e.version == version)
+        room = self.params.release_top - sent
+        if room <= 0:
+            return []
+        found = sorted((k for k, t in tests.items() if k not in taken and k in self.clusters
+                        and version not in self.clusters[k].version_alerts
+                        and version not in self.clusters[k].watched and not t["significant"]
+                        and t["p_value"] < cut and t["count"] >= self.params.min_count
+                        and t["share"] >= WATCH_MIN_LIFT * t["baseline_share"]
+                        and self.gate.may_alert(self.clusters[k])), key=lambda k: (tests[k]["p_value"], k))
+        return [Event(kind=WATCH_KIND, day=day, key=k, state=self.clusters[k].state,
+                      figures={**tests[k], "watch_below": cut}, version=version) for k in found[:room]]
+
+    def _discoveries(self, tests: Mapping[int, dict[str, Any]], alpha: float, fdr: float | None = None) -> set[int]:
         """Keys whose test is a discovery: BH at ``fdr`` over the family, then ``alpha`` and volume."""
         keys = list(tests)
-        flags = benjamini_hochberg([tests[k]["p_value"] for k in keys], self.params.fdr)
+        flags = benjamini_hochberg([tests[k]["p_value"] for k in keys], self.params.fdr if fdr is None else fdr)
         out = set()
         for k, flag in zip(keys, flags, strict=True):
             t = tests[k]
@@ -564,19 +641,77 @@ class Detector:
                 "window_days": self.params.window_days, "baseline_days": self.params.baseline_days,
                 "fdr": self.params.fdr}
 
-    def _version_test(self, cluster: Cluster, version: str, earlier: Sequence[str]) -> dict[str, Any] | None:
-        x = cluster.versions.get(version, 0)
+    def _release_look_due(self, release: ReleaseWindow, partial: bool) -> bool:
+        """Whether the newest release is due a look: its (pooled) posts reached ``version_min_posts`` x 2^k.
+
+        One look per doubling, not one a day: daily looks at the same release would multiply its chances
+        of a false alarm by the number of days it stays the newest. A day still in progress may look
+        (at its stricter cut) without using up the checkpoint.
+        """
+        looks = self.product_state.setdefault("release_looks", {})
+        last = int(looks.get(release.version, 0))
+        if last and release.posts < 2 * last:
+            return False
+        if not partial:
+            looks[release.version] = release.posts
+            pools = self.product_state.setdefault("release_pools", {})
+            for v in release.pooled:
+                pools[v] = release.version
+        return True
+
+    def _release_rho(self, earlier: Sequence[str]) -> float:
+        """Overdispersion of issue shares between releases, as a beta-binomial intra-class correlation.
+
+        Topic shares swing from release to release more than binomial noise (new users, news, an iOS
+        update): Pearson's chi-square of each issue's counts across the earlier releases, pooled over
+        issues with at least ``DISPERSION_MIN_POSTS`` posts there, estimates the dispersion phi; with
+        release size n, phi = 1 + (n - 1) rho. 0 (the binomial) when it cannot be estimated.
+        """
+        versions = self.product_state.get("versions") or {}
+        sizes = [int(versions[v][1]) for v in earlier]
+        if len(sizes) < 2 or min(sizes) < 2:
+            return 0.0
+        total = sum(sizes)
+        chi2 = df = 0.0
+        for cluster in self.clusters.values():
+            counts = [cluster.versions.get(v, 0) for v in earlier]
+            share = sum(counts) / total
+            if sum(counts) < DISPERSION_MIN_POSTS or share >= 1.0:
+                continue
+            chi2 += sum((x - n * share) ** 2 / (n * share * (1 - share)) for x, n in zip(counts, sizes, strict=True))
+            df += len(sizes) - 1
+        phi = min(MAX_DISPERSION, max(1.0, chi2 / df)) if df else 1.0
+        return (phi - 1.0) / max(1.0, total / len(sizes) - 1.0)
+
+    def _top_of_release(self, significant: set[int], tests: Mapping[int, dict[str, Any]], version: str) -> set[int]:
+        """The strongest discoveries of a release not alerted in it yet, up to ``release_top`` issues alerted
+        in that release in all (issues a day test alerted during it count too)."""
+        sent = sum(1 for c in self.clusters.values() if version in c.version_alerts)
+        room = max(0, self.params.release_top - sent)
+        fresh = sorted((k for k in significant if version not in self.clusters[k].version_alerts),
+                       key=lambda k: (tests[k]["p_value"], k))
+        return set(fresh[:room])
+
+    def _version_test(self, cluster: Cluster, release: ReleaseWindow, rho: float = 0.0) -> dict[str, Any] | None:
+        x = sum(cluster.versions.get(v, 0) for v in release.pooled)
         if x < self.params.min_count:
             return None
         versions = self.product_state.get("versions") or {}
-        n = max(int(versions[version][1]), x)
+        version, earlier = release.version, release.earlier
+        n = max(release.posts, x)
         x0 = sum(cluster.versions.get(v, 0) for v in earlier)
+        if x0 and cluster.first_seen is not None and day_key(cluster.first_seen) > versions[earlier[0]][0]:
+            # Born part-way through the earlier releases, it missed their early posts: its share there is
+            # undercounted and any "rise" partly an artefact of its age. Day tests still watch it.
+            return None
         n0 = sum(int(versions[v][1]) for v in earlier)
         share0 = (x0 + PSEUDO_COUNT) / (n0 + 1.0)
-        return {"scope": "version", "version": version, "baseline_versions": list(earlier), "count": x, "total": n,
+        return {"scope": "version", "version": version, "with_versions": release.pooled[:-1],
+                "baseline_versions": list(earlier), "count": x, "total": n,
                 "baseline_count": x0, "baseline_total": n0, "baseline_share": round(share0, 6),
-                "share": round(x / n, 6), "expected": round(share0 * n, 3), "p_value": binom_sf(x, n, share0),
-                "fdr": self.params.fdr}
+                "share": round(x / n, 6), "expected": round(share0 * n, 3),
+                "p_value": betabinom_sf(x, n, share0, rho), "dispersion_rho": round(rho, 5),
+                "fdr": self.params.version_fdr}
 
     def _cooled(self, cluster: Cluster, now: datetime) -> bool:
         last = cluster.last_alert_at
@@ -596,8 +731,14 @@ class Detector:
         cluster = self.clusters.get(event.key) if event.key is not None else None
         if cluster is None or event.state is None:
             return
+        counted = alert_count_name(event)
+        cluster.alert_counts[counted] = cluster.alert_counts.get(counted, 0) + 1
+        if event.kind == WATCH_KIND:  # no cool-down, no version mark: a real rise may still alert
+            if event.version and event.version not in cluster.watched:
+                cluster.watched.append(event.version)
+            cluster.dirty = True
+            return
         cluster.last_alert_at = now
-        cluster.alert_counts[event.state] = cluster.alert_counts.get(event.state, 0) + 1
         if event.version and event.version not in cluster.version_alerts:
             cluster.version_alerts.append(event.version)
         cluster.dirty = True
@@ -741,6 +882,11 @@ class Detector:
         keep = (today - timedelta(days=self.params.baseline_days + self.params.window_days + 7)).isoformat()
         for d in [d for d in self.totals if d < keep]:
             del self.totals[d]
+
+
+def alert_count_name(event: Event) -> str:
+    """The name an issue's ``alert_counts`` count this event under: its state, or "watch"."""
+    return "watch" if event.kind == WATCH_KIND else str(event.state)
 
 
 def _seniority(cluster: Cluster) -> tuple[int, str, int]:

@@ -28,6 +28,7 @@ from alerts.curated import BacktestCuration, curate_clusters, hold_muted, keeps_
 from alerts.detect import (
     ACTIVE_STATES,
     MEMBERS_KEPT,
+    WATCH_KIND,
     Cluster,
     Detector,
     Event,
@@ -171,7 +172,7 @@ def _cluster_from_row(issue: Issue) -> Cluster:
         labelled_size=int(stats.get("labelled_size", 0)), state_changed_at=issue.state_changed_at,
         last_alert_at=datetime.fromisoformat(last_alert) if last_alert else None,
         alert_counts=dict(stats.get("alert_counts", {})), version_alerts=list(stats.get("version_alerts", [])),
-        last_version=stats.get("last_version"),
+        watched=list(stats.get("watched", [])), last_version=stats.get("last_version"),
         merged_into=issue.merged_into, stats={"last_test": stats.get("last_test")},
     )
 
@@ -186,7 +187,8 @@ def _issue_values(cluster: Cluster) -> dict[str, Any]:
         "stats": {"need_types": cluster.need_types, "versions": cluster.versions, "negative": cluster.negative,
                   "labelled_size": cluster.labelled_size, "alert_counts": cluster.alert_counts,
                   "last_alert_at": cluster.last_alert_at.isoformat() if cluster.last_alert_at else None,
-                  "version_alerts": list(cluster.version_alerts), "last_version": cluster.last_version,
+                  "version_alerts": list(cluster.version_alerts), "watched": list(cluster.watched),
+                  "last_version": cluster.last_version,
                   "last_test": _jsonable((cluster.stats or {}).get("last_test"))},
         "merged_into": cluster.merged_into,
     }
@@ -498,8 +500,8 @@ def _issue_payload(session: Session, config: Config, product: Product, cluster: 
                   "state": event.state, "size": size,
                   "first_seen": cluster.first_seen.isoformat() if cluster.first_seen else None,
                   "need_type": _issue_values(cluster)["need_type"], "version": event.version,
-                  "emerged_in": event.version if event.state == "new" or (
-                      event.figures.get("scope") == "version") else None,
+                  "emerged_in": event.version if event.kind != WATCH_KIND and (event.state == "new" or (
+                      event.figures.get("scope") == "version")) else None,
                   "negative_share": round(cluster.negative / cluster.size, 3) if cluster.size else None},
         "figures": _jsonable(event.figures),
         "daily": [{"day": d, "count": cluster.daily.get(d, 0)} for d in days],

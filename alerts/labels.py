@@ -6,7 +6,9 @@ several members; each is embedded with our own encoder and scored by its similar
 centroid, weighted by how much more the members use it than the product's other posts; Maximal
 Marginal Relevance then picks a diverse set, whose first is the label (<= 6 words, never two stopwords).
 The keywords beside it are the members' most specific words (class-based TF-IDF against the
-background), most specific first. Everything is deterministic given the member sentences, which
+background), most specific first, then their commonest other words up to ten. A single-word winner is
+widened to the members' commonest phrase around it ("crashes" -> "crashes on launch") when enough of
+them use it. Everything is deterministic given the member sentences, which
 :func:`pick_sentences` chooses the same way in live runs and in backtests.
 
 Without an encoder (or when the encoder's size differs from the embeddings'), phrases are scored by
@@ -28,6 +30,7 @@ KEYWORDS = 10
 SENTENCES = 50  # member sentences a label is drawn from (nearest the centroid)
 CANDIDATES = 60  # phrases embedded per label
 MMR_DIVERSITY = 0.5
+WIDEN_SHARE = 0.15  # share of a label word's uses that a phrase around it needs to replace it
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9'’+#-]*[A-Za-z0-9+#]|[A-Za-z]")
 _CLAUSE = re.compile(r"[,;:()\[\]!?.…\"“”/]+|\s-\s|\s–\s")
@@ -105,7 +108,8 @@ def _surface(sentences: Sequence[str]) -> dict[str, str]:
 
 
 def keywords_of(sentences: Sequence[str], background: Sequence[str], top: int = KEYWORDS) -> list[str]:
-    """The members' most specific words: share among members times log lift over the background."""
+    """The members' most specific words (share among members times log lift over the background), then,
+    up to ``top``, their commonest other words."""
     member_df: Counter[str] = Counter()
     for s in sentences:
         member_df.update(set(content_words(s)))
@@ -122,7 +126,13 @@ def keywords_of(sentences: Sequence[str], background: Sequence[str], top: int = 
         if lift > 0:
             scored.append((-share * lift, word))
     scored.sort()
-    return [w for _, w in scored[:top]]
+    out = [w for _, w in scored[:top]]
+    if len(out) < top:  # then the members' commonest words, so a small issue still says what it is about
+        taken = set(out)
+        common = sorted((w for w, df in member_df.items() if (df >= 2 or n_m < 4) and w not in taken),
+                        key=lambda w: (-member_df[w], w))
+        out += common[: top - len(out)]
+    return out
 
 
 def _specificity(df: int, n_m: int, bg_df: int, n_b: int) -> float:
@@ -223,8 +233,20 @@ def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, backgroun
         order = [int(i) for i in np.argsort(-relevance, kind="stable")[:5]]
     multi = [i for i in order if len(pool[i]) >= 2]
     best = multi[0] if multi and relevance[multi[0]] >= 0.8 * relevance[order[0]] else order[0]
-    label = " ".join(texts[best].split()[:MAX_WORDS])
+    words = pool[best] if len(pool[best]) >= 2 else _widen(pool[best][0], df)
+    label = " ".join(surface.get(w, w) for w in words[:MAX_WORDS])
     return label, keywords
+
+
+def _widen(word: str, df: Counter[tuple[str, ...]]) -> tuple[str, ...]:
+    """A single-word label made a phrase: the members' commonest phrase around the word ("crashes" ->
+    "crashes on launch"), when at least ``WIDEN_SHARE`` of the posts using the word use that phrase."""
+    uses = df.get((word,), 0)
+    around = [(c, -len(p), p) for p, c in df.items() if len(p) >= 2 and word in p and c >= 2]
+    if not around or not uses:
+        return (word,)
+    count, _, phrase = max(around)
+    return phrase if count >= WIDEN_SHARE * uses else (word,)
 
 
 def pick_sentences(members: Sequence[tuple[str, np.ndarray | None]], centroid: np.ndarray | None,

@@ -2,7 +2,8 @@
 
 Issues are built from unmet needs only: problem and feature-request posts seed and join them; a
 question joins only when it describes a failure ("why does export crash?"); praise and other posts
-never do. Curation (mute, merge, resolve by hand) plugs in through :class:`Gate`.
+never do, nor do posts with no topic word at all. Curation (mute, merge, resolve by hand) plugs in
+through :class:`Gate`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol
 
+from alerts.labels import content_words, tokens
 from classify.labels import UNMET_NEEDS
 from store.curation import MERGED  # noqa: F401  (Issue.state of an issue folded into another; its id redirects)
 
@@ -27,6 +29,16 @@ def describes_failure(text: str) -> bool:
     return bool(_FAILURE.search(text or ""))
 
 
+def is_topicless(text: str) -> bool:
+    """Whether a text has words but none that names a topic ("Not good app", "Can't get this to work").
+
+    Such posts voice general dissatisfaction, which the product-level sentiment and rating alerts
+    cover; as an issue they would gather every vague complaint under an empty label. An empty text
+    is not topicless: the embedding alone then decides.
+    """
+    return bool(tokens(text)) and not content_words(text)
+
+
 def may_seed(need_type: str | None, text: str, unmet: bool = False) -> bool:
     """Whether a post may seed or join an issue (the same rule for both).
 
@@ -35,6 +47,8 @@ def may_seed(need_type: str | None, text: str, unmet: bool = False) -> bool:
         text: the post's evidence sentence or text, read only for questions.
         unmet: the classifier's unmet-need flag, used when ``need_type`` is missing.
     """
+    if is_topicless(text):
+        return False
     if need_type is None:
         return unmet
     if need_type in UNMET_NEEDS:

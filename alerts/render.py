@@ -24,6 +24,7 @@ from voxpop.core.text import clean_text, header_safe
 TEMPLATES = Path(__file__).parent / "templates"
 KIND_TITLES = {
     "issue_new": "New issue", "issue_rising": "Rising issue", "issue_reopened": "Issue is back",
+    "issue_watch": "Worth watching",
     "volume_spike": "Volume spike", "rating_drop": "Rating drop", "sentiment_drop": "Sentiment drop",
 }
 
@@ -119,6 +120,9 @@ def plain_why(kind: str, figures: Mapping[str, Any], product: str) -> str:
     if kind.startswith("issue_") and f.get("total") is not None:
         base = f.get("baseline_share")
         normally = f"; normally {_one_in(float(base))}" if base is not None else ""
+        if f.get("scope") == "version":
+            return (f"{f.get('count')} of the {f.get('total')} {product} posts about version {f.get('version')} "
+                    f"are about this{normally}.")
         return f"{f.get('count')} of {when} {f.get('total')} {product} posts are about this{normally}."
     if kind.startswith("issue_"):
         return f"{f.get('count', 'Several')} {product} posts about this in the latest window."
@@ -140,7 +144,15 @@ def test_figure(kind: str, figures: Mapping[str, Any]) -> str | None:
     if p is None:
         return None
     test = {"volume_spike": "quasi-Poisson test", "rating_drop": "Welch test"}.get(kind, "binomial test")
+    if kind.startswith("issue_") and figures.get("scope") == "version":
+        test = _release_test(figures).lower()
     return f"{test}, p = {_p(p)} ({_chance(p)})"
+
+
+def _release_test(figures: Mapping[str, Any]) -> str:
+    """Which test judged a release: beta-binomial when topic shares swung between earlier releases."""
+    return "Beta-binomial test (allowing for the swing between releases)" if figures.get(
+        "dispersion_rho") else "Binomial test"
 
 
 def why(kind: str, figures: Mapping[str, Any]) -> list[str]:
@@ -148,12 +160,16 @@ def why(kind: str, figures: Mapping[str, Any]) -> list[str]:
     f = figures
     if kind.startswith("issue_") and f.get("scope") == "version":
         earlier = ", ".join(str(v) for v in f.get("baseline_versions") or []) or "earlier releases"
+        verdict = (f"not a discovery at a false-discovery rate of {f.get('fdr')} across the {f.get('tested')} "
+                   f"issues tested in this release: sent as one of the release's strongest rises (p below "
+                   f"{f.get('watch_below')}), to watch, not yet to act on." if kind == "issue_watch" else
+                   f"a discovery at a false-discovery rate of {f.get('fdr')} across the {f.get('tested')} issues "
+                   "tested in this release.")
         return [
             f"{f.get('count')} of {f.get('total')} posts about version {f.get('version')} ({_pct(f.get('share'))}).",
             f"Releases before it ({earlier}): {f.get('baseline_count')} of {f.get('baseline_total')} posts "
             f"({_pct(f.get('baseline_share'))}), so about {f.get('expected')} expected.",
-            f"Binomial test of the rise: p = {_p(f.get('p_value'))}, a discovery at a false-discovery rate of "
-            f"{f.get('fdr')} across the {f.get('tested')} issues tested in this release.",
+            f"{_release_test(f)} of the rise: p = {_p(f.get('p_value'))}, {verdict}",
         ]
     if kind.startswith("issue_") and f.get("total") is None:
         return [f"{f.get('count', 'Several')} posts in the latest window."] + (

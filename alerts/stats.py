@@ -10,7 +10,7 @@ difference of two means (Welch standard error).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 
@@ -70,16 +70,22 @@ def excludes_zero(interval: tuple[float, float] | None) -> bool:
 
 def binom_sf(x: int, n: int, p: float) -> float:
     """P(X >= x) for X ~ Binomial(n, p); 1.0 whenever x/n is not above p (only rises matter here)."""
+    logp, logq = (math.log(p), math.log1p(-p)) if 0.0 < p < 1.0 else (0.0, 0.0)
+    return _upper_tail(x, n, p, math.lgamma(n + 1), lambda k: k * logp + (n - k) * logq)
+
+
+def _upper_tail(x: int, n: int, p: float, base: float, log_weight: Callable[[int], float]) -> float:
+    """Sum of exp(base - log k! - log (n-k)! + log_weight(k)) over k >= x, with the edge cases of a rise
+    test: 1.0 unless x/n is above p; terms past the mode shrink, so the sum stops when they stop counting."""
     if x <= 0 or p >= 1.0:
         return 1.0
     if x > n or p <= 0.0:
         return 0.0
     if x <= n * p:
         return 1.0
-    logp, logq, base = math.log(p), math.log1p(-p), math.lgamma(n + 1)
     total = 0.0
     for k in range(x, n + 1):
-        term = math.exp(base - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * logp + (n - k) * logq)
+        term = math.exp(base - math.lgamma(k + 1) - math.lgamma(n - k + 1) + log_weight(k))
         total += term
         if term < total * 1e-12:
             break
@@ -106,3 +112,20 @@ def benjamini_hochberg(p_values: Sequence[float], q: float) -> list[bool]:
         if p_values[i] <= rank * q / m:
             cut = p_values[i]
     return [p <= cut for p in p_values]
+
+
+def betabinom_sf(x: int, n: int, p: float, rho: float) -> float:
+    """P(X >= x) for X ~ Beta-Binomial(n) with mean share ``p`` and intra-class correlation ``rho``.
+
+    ``rho`` is the overdispersion: Var X = n p (1 - p) (1 + (n - 1) rho). ``rho`` 0 is the binomial.
+    Like :func:`binom_sf`, 1.0 whenever x/n is not above p (only rises matter).
+    """
+    if rho <= 0.0 or not 0.0 < p < 1.0:
+        return binom_sf(x, n, p)
+    scale = (1.0 - rho) / rho
+    a, b = p * scale, (1.0 - p) * scale
+    return _upper_tail(x, n, p, math.lgamma(n + 1) - _lbeta(a, b), lambda k: _lbeta(k + a, n - k + b))
+
+
+def _lbeta(a: float, b: float) -> float:
+    return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)

@@ -11,7 +11,8 @@ date ranges between releases.
    (``classify.Classifier``); predictions and embeddings are cached under /tmp (never in the repo) and
    reused on later runs. ``--sample N`` keeps every N-th review (for small machines; say so in results).
 2. Replay: the backtest code path (``alerts.detect.replay`` with the same labeller ``voxpop backtest``
-   uses), day by day from each app's first review with no look-ahead, the ``[alerts]`` defaults.
+   uses), day by day from each app's first review with no look-ahead, the ``[alerts]`` defaults. Every
+   issue alert counts: discoveries (new, rising, reopened) and release watch notes (``issue_watch``).
 3. Scoring as IDEA (Gao et al., ICSE 2018) does: each issue alert falls in the release window of its
    day; an alert in window v is correct when its label or first 10 keywords share a word (lowercase,
    light stemming, stopwords never count) with a keyword group of the notes of v or v+1 (strict: two
@@ -49,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from alerts.detect import Params, PostRow, replay  # noqa: E402
+from alerts.detect import WATCH_KIND, Params, PostRow, replay  # noqa: E402
 from alerts.labels import PhraseEncoder, content_words, labeller_with  # noqa: E402
 from voxpop.config import AlertSpec  # noqa: E402
 
@@ -131,11 +132,23 @@ def to_posts(rows: list[dict[str, Any]], preds: dict[str, dict[str, Any]]) -> li
 
 
 def stem(word: str) -> str:
-    """Light stemming: plural, past, gerund and adverb endings."""
-    w = word.lower().strip("'").replace("'s", "")
-    for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("ly", "")):
+    """Light stemming that maps a word's inflections to one form: "meeting", "meetings" and "meet";
+    "update", "updates", "updated" and "updating"; "crash", "crashes" and "crashing"; "stopped" and "stop"."""
+    w = word.lower().strip("'").replace("'s", "").replace("’s", "")
+    if len(w) > 4 and w.endswith("ies"):
+        w = w[:-3] + "y"
+    elif len(w) > 4 and w.endswith(("sses", "xes", "ches", "shes", "zes")):
+        w = w[:-2]
+    elif len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    for suffix in ("ing", "ed", "ly"):
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:
-            return w[: len(w) - len(suffix)] + repl
+            w = w[: -len(suffix)]
+            if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz":  # stopped -> stop, dropping -> drop
+                w = w[:-1]
+            break
+    if len(w) > 3 and w.endswith("e"):  # update / updat(ed), freeze / freez(ing)
+        w = w[:-1]
     return w
 
 
@@ -254,8 +267,10 @@ def run_app(app: str, data: Path, params: Params, sample: int, cache_only: bool,
     seconds = time.perf_counter() - t0
     alerts = [dict(a, day=d["day"]) for d in days for a in d["alerts"] if a["kind"].startswith("issue_")]
     weeks = max(1.0, ((last - start).days + 1) / 7)
+    watch = sum(1 for a in alerts if a["kind"] == WATCH_KIND)
     out = {"app": app, "reviews": len(posts), "of": len(rows) * (sample if sample > 1 else 1), "first": str(first),
-           "last": str(last), "alerts": len(alerts), "per_week": len(alerts) / weeks, "seconds": seconds,
+           "last": str(last), "alerts": len(alerts), "watch": watch, "per_week": len(alerts) / weeks,
+           "seconds": seconds,
            "examples": [(a["day"], a.get("version"), a["kind"], a.get("label")) for a in alerts[:8]]}
     out["ceiling"] = {"lenient": recall_ceiling(posts, gold, start, last, 1),
                       "strict": recall_ceiling(posts, gold, start, last, 2)}
@@ -297,7 +312,7 @@ def main() -> None:
             continue
         tag = "tune" if app in TUNE else "report"
         print(f"{app:22s} [{tag:6s}] {r['reviews']:6d}/{r['of']:6d} reviews {r['first']}..{r['last']}  "
-              f"alerts {r['alerts']:4d} ({r['per_week']:.2f}/week)  "
+              f"alerts {r['alerts']:4d} ({r['watch']} watch; {r['per_week']:.2f}/week)  "
               f"F lenient {r['lenient']['f']:.3f} (P {r['lenient']['precision']:.2f} R {r['lenient']['recall']:.2f})  "
               f"strict {r['strict']['f']:.3f}  | no generic words: {r['lenient_specific']['f']:.3f} / "
               f"{r['strict_specific']['f']:.3f}  [{r['seconds']:.0f} s]  recall ceiling {r['ceiling']['lenient']:.2f}"

@@ -237,7 +237,7 @@ class Alert(Base):
     __tablename__ = "alerts"
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)  # e.g. "issue:12:new"
-    kind: Mapped[str] = mapped_column(String(30))  # issue_new|issue_rising|issue_reopened|rating_drop|...
+    kind: Mapped[str] = mapped_column(String(30))  # issue_new|issue_rising|issue_reopened|issue_watch|rating_drop|...
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
     issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="SET NULL"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the figures that made it fire

@@ -56,6 +56,20 @@ def test_why_it_fired_chart_quotes_and_sentiment() -> None:
     assert "None of the 1 other product(s) shows this issue." in out.text
 
 
+def test_a_watch_note_says_it_is_not_a_discovery() -> None:
+    payload = sample_payload()
+    payload["issue"].update(state="ongoing", version="2.0", emerged_in=None)
+    payload["figures"] = {"scope": "version", "version": "2.0", "baseline_versions": ["1.8", "1.9"], "count": 5,
+                          "total": 60, "share": 0.0833, "baseline_count": 4, "baseline_total": 150,
+                          "baseline_share": 0.0298, "expected": 1.8, "p_value": 0.04, "dispersion_rho": 0.01,
+                          "significant": False, "tested": 12, "fdr": 0.1, "watch_below": 0.2}
+    out = render_alert("issue_watch", payload, alert_id=4)
+    assert out.subject.endswith("Worth watching: sync fails (version 2.0)")  # never "emerged in"
+    assert "5 of the 60 Acme posts about version 2.0 are about this; normally about 1 in 34." in out.text
+    assert "Beta-binomial test (allowing for the swing between releases) of the rise: p = 0.04, not a discovery" \
+        in out.text.replace("\n", " ").replace("  ", " ")
+
+
 def test_dashboard_link_when_a_base_url_is_configured() -> None:
     out = render_alert("issue_new", sample_payload(), alert_id=1, base_url="https://voxpop.example/ui/")
     assert 'href="https://voxpop.example/ui/issues/1"' in out.html and "https://voxpop.example/ui/issues/1" in out.text

@@ -46,6 +46,14 @@ def test_redis_url_env_overrides_file_and_is_checked() -> None:
         parse_config({}, environ={"VOXPOP_REDIS_URL": "localhost:6379"})
 
 
+def test_release_thresholds_reach_the_detector() -> None:
+    from alerts.detect import Params
+
+    config = parse_config({"alerts": {"version_fdr": 0.2, "release_top": 5}}, environ={})
+    params = Params.from_spec(config.alerts)
+    assert (params.version_fdr, params.release_top) == (0.2, 5)
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -55,6 +63,8 @@ def test_redis_url_env_overrides_file_and_is_checked() -> None:
         ({"smtp": {"port": "25"}}, r"smtp\.port: expected an integer"),
         ({"smtp": {"security": "tls"}}, r"smtp\.security: expected one of none, starttls, ssl"),
         ({"alerts": {"sensitivity": 2}}, r"alerts\.sensitivity: expected a number"),
+        ({"alerts": {"version_fdr": 0}}, r"alerts\.version_fdr: expected a number"),
+        ({"alerts": {"release_top": 0}}, r"alerts\.release_top: expected an integer"),
         ({"products": [{"slug": "a"}, {"slug": "a"}]}, r"slugs must be unique"),
         ({"reports": [{"name": "weekly", "products": ["ghost"]}]}, r"unknown products \['ghost'\]"),
         ({"crawl": {"redis_url": "http://cache:6379"}}, r"crawl\.redis_url: expected a redis://"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -10,10 +11,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from alerts.detect import Detector, Params, PostRow, end_of_day, replay
+from alerts.detect import WATCH_KIND, Detector, Event, Params, PostRow, end_of_day, replay
 from alerts.labels import is_stopword, label_issue, tokens
 from alerts.policy import may_seed
-from alerts.stats import benjamini_hochberg
+from alerts.render import why
+from alerts.stats import benjamini_hochberg, betabinom_sf, binom_sf
 from tests.detect_data import DIM, burst, noisy, stream, unit
 
 START = date(2026, 1, 1)
@@ -27,7 +29,9 @@ def _at(day: date, hour: int = 12) -> datetime:
 
 
 def test_only_unmet_needs_seed_and_join_issues() -> None:
-    assert may_seed("problem", "x") and may_seed("feature_request", "x")
+    assert may_seed("problem", "Export crashes") and may_seed("feature_request", "Please add dark mode")
+    assert may_seed("problem", "")  # no text: the embedding decides
+    assert not may_seed("problem", "Not good app") and not may_seed("problem", "Can't get this to work at all.")
     assert not may_seed("praise", "Export to PDF is effortless") and not may_seed("other", "crash")
     assert may_seed("question", "Why does the app crash when I export to PDF?")
     assert not may_seed("question", "How do I move a notebook to another account?")
@@ -77,7 +81,8 @@ def _versioned_stream() -> list[PostRow]:
 def test_an_issue_that_comes_with_a_release_is_reported_as_emerged_in_it() -> None:
     posts = _versioned_stream()
     days = replay(posts, Params(), START + timedelta(days=14), START + timedelta(days=69))
-    fired = [(d["day"], a) for d in days for a in d["alerts"] if a["kind"].startswith("issue_")]
+    fired = [(d["day"], a) for d in days for a in d["alerts"] if a["kind"].startswith("issue_")
+             and a["kind"] != WATCH_KIND]
     assert len(fired) == 1
     day, alert = fired[0]
     assert alert["kind"] == "issue_new" and alert["version"] == "2.0"
@@ -98,7 +103,8 @@ def test_release_windows_have_their_own_threshold() -> None:
 
     def version_alerts(params: Params) -> list[dict[str, Any]]:
         days = replay(posts, params, START + timedelta(days=14), START + timedelta(days=69))
-        return [a for d in days for a in d["alerts"] if a["kind"].startswith("issue_") and a.get("version")]
+        return [a for d in days for a in d["alerts"] if a["kind"].startswith("issue_") and a.get("version")
+                and a["kind"] != WATCH_KIND]
 
     first = version_alerts(Params())[0]
     assert first["figures"]["p_value"] < Params().version_sensitivity
@@ -106,6 +112,153 @@ def test_release_windows_have_their_own_threshold() -> None:
     assert stricter and stricter[0]["day"] > first["day"] and stricter[0]["figures"]["p_value"] < 1e-12
     only_release = version_alerts(Params(sensitivity=1e-12))
     assert [(a["day"], a["version"]) for a in only_release] == [(first["day"], "2.0")]
+
+
+def _new_topics_with(release: str, topics_n: int, seed: int = 21) -> list[PostRow]:
+    """``topics_n`` brand-new topics that arrive with ``release``, one post each a day (never a day burst)."""
+    rng = np.random.default_rng(seed)
+    posts = []
+    for t in range(topics_n):
+        topic = unit(rng.normal(size=DIM))
+        for i in range(12):
+            day = START + timedelta(days=50 + i)
+            posts.append(PostRow(id=10**6 + 100 * t + i, created_at=_at(day, 9 + t), embedding=noisy(rng, topic),
+                                 unmet=True, need_type="problem", rating=1.0, negative=True, version=release,
+                                 text=f"export {TOPIC_NAMES[t]} fails since {release}"))
+    return posts
+
+
+TOPIC_NAMES = ["pdf", "csv", "images", "audio", "video", "calendar"]
+
+
+def test_a_release_is_looked_at_once_per_doubling_of_its_posts() -> None:
+    posts = _versioned_stream()
+    detector = Detector(Params(), keep_texts=0)
+    last: date | None = None
+    looks: dict[str, list[int]] = {}
+    for offset in range(70):
+        day = START + timedelta(days=offset)
+        todays = [p for p in posts if p.created_at.date() == day]
+        _, last = detector.run(todays, end_of_day(day), last_evaluated=last)
+        for version, seen in detector.product_state.get("release_looks", {}).items():
+            if looks.get(version, [None])[-1] != seen:
+                looks.setdefault(version, []).append(seen)
+    assert "1.1" not in looks  # one earlier release only: the spread between releases is unknown
+    sizes = looks["2.0"]
+    assert sizes[0] >= Params().version_min_posts
+    assert all(b >= 2 * a for a, b in zip(sizes, sizes[1:], strict=False))  # one look per doubling
+    assert len(sizes) < 10 < 20  # 2.0 is the newest release for 20 days, looked at a handful of times
+
+
+def test_small_releases_are_pooled_until_they_have_posts_enough() -> None:
+    """Releases of a handful of posts each are tested together, named by the newest, each post once."""
+    rng = np.random.default_rng(11)
+    steady = [unit(rng.normal(size=DIM)) for _ in range(6)]
+    new_topic = unit(rng.normal(size=DIM))
+    plan = [("1.0", 0, 20, 200), ("1.1", 20, 20, 200), ("1.2", 40, 4, 12), ("1.3", 44, 4, 12), ("1.4", 48, 4, 12),
+            ("1.5", 52, 4, 12)]
+    posts, pid = [], 0
+    for version, first, days, count in plan:
+        for i in range(count):
+            pid += 1
+            fresh = version >= "1.2" and i % 3 == 0  # a third of the small releases' posts: a new complaint
+            emb = noisy(rng, new_topic if fresh else steady[i % 6], 0.3)
+            posts.append(PostRow(id=pid, created_at=_at(START + timedelta(days=first + i % days), 8 + i % 12),
+                                 embedding=emb, unmet=True, need_type="problem", version=version,
+                                 text="sync fails" if fresh else "export slow"))
+    detector = Detector(Params(), keep_texts=0)
+    last: date | None = None
+    windows = []
+    for offset in range(56):
+        day = START + timedelta(days=offset)
+        _, last = detector.run([p for p in posts if p.created_at.date() == day], end_of_day(day), last_evaluated=last)
+        release = detector.current_release(day)
+        if release is not None and (not windows or windows[-1][:2] != (release.version, release.pooled)):
+            windows.append((release.version, release.pooled, release.earlier))
+    assert ("1.4", ["1.2", "1.3", "1.4"], ["1.0", "1.1"]) in windows  # 12 + 12 + 12 posts >= 30
+    assert all(w[1] == ["1.5"] for w in windows if w[0] == "1.5")  # 1.2-1.4 were tested: 1.5 waits alone
+    pools = detector.product_state["release_pools"]
+    assert pools["1.2"] == pools["1.3"] == pools["1.4"] == "1.4" and "1.5" not in pools
+    days = replay(posts, Params(), START + timedelta(days=10), START + timedelta(days=55))
+    pooled = [a for d in days for a in d["alerts"] if a["figures"].get("scope") == "version"]
+    assert pooled and pooled[0]["version"] == "1.4" and pooled[0]["figures"]["with_versions"] == ["1.2", "1.3"]
+
+
+def test_release_tests_allow_for_topic_shares_that_swing_between_releases() -> None:
+    rng = np.random.default_rng(3)
+    swing, steady = unit(rng.normal(size=DIM)), unit(rng.normal(size=DIM))
+    noise = [unit(rng.normal(size=DIM)) for _ in range(40)]
+
+    def releases(shares: list[float]) -> Detector:
+        detector = Detector(Params(), keep_texts=0)
+        pid = 0
+        for r, share in enumerate(shares):
+            for i in range(400):
+                pid += 1
+                on_topic = i < share * 400
+                emb = noisy(rng, swing if on_topic else steady if i % 2 else noise[i % 40], 0.3)
+                detector.add_posts([PostRow(id=pid, created_at=_at(START + timedelta(days=r * 10 + i % 10)),
+                                            embedding=emb, unmet=on_topic or i % 2 == 1, need_type="problem",
+                                            text="export fails", version=f"1.{r}")])
+        return detector
+
+    calm, wild = releases([0.10, 0.10, 0.10]), releases([0.02, 0.20, 0.08])
+    earlier = ["1.0", "1.1", "1.2"]
+    assert calm._release_rho(earlier) < 0.002 < wild._release_rho(earlier)
+    # The same rise (18% of 300 posts against ~10% before) is far less surprising after swinging releases.
+    assert betabinom_sf(54, 300, 0.1, wild._release_rho(earlier)) > 20 * betabinom_sf(54, 300, 0.1, 0.0)
+
+
+def test_beta_binomial_tail_matches_exact_sum() -> None:
+    def lbeta(a: float, b: float) -> float:
+        return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+
+    for x, n, p, rho in [(3, 60, 0.0025, 0.01), (10, 100, 0.05, 0.02), (20, 300, 0.03, 0.005), (5, 40, 0.1, 0.1)]:
+        a, b = p * (1 - rho) / rho, (1 - p) * (1 - rho) / rho
+        exact = sum(math.comb(n, k) * math.exp(lbeta(k + a, n - k + b) - lbeta(a, b)) for k in range(x, n + 1))
+        assert math.isclose(betabinom_sf(x, n, p, rho), exact, rel_tol=1e-7)
+        assert betabinom_sf(x, n, p, rho) > binom_sf(x, n, p) or x <= n * p * 1.3  # wider than the binomial
+    assert betabinom_sf(7, 50, 0.05, 0.0) == binom_sf(7, 50, 0.05)
+
+
+def test_at_most_release_top_issues_emerge_per_release() -> None:
+    posts = sorted(_versioned_stream() + _new_topics_with("2.0", 5), key=lambda p: (p.created_at, p.id))
+
+    def emerged(params: Params) -> list[str]:
+        days = replay(posts, params, START + timedelta(days=14), START + timedelta(days=69))
+        return [a["kind"] for d in days for a in d["alerts"]
+                if a["kind"].startswith("issue_") and a["figures"].get("scope") == "version"
+                and a["figures"].get("version") == "2.0"]
+
+    assert emerged(Params(release_top=10, release_watch=0)).count("issue_new") >= 4
+    assert emerged(Params(release_top=2, release_watch=0)) == ["issue_new"] * 2
+    kinds = emerged(Params())
+    # Discoveries are capped at release_top; a watch note only fills room left at its look (here the
+    # first look, before the new topics had posts enough), and never holds back a discovery.
+    assert kinds.count("issue_new") == Params().release_top == 3 and kinds.count(WATCH_KIND) <= 3
+
+
+def test_watch_notes_name_a_releases_strongest_rises_and_say_they_are_not_discoveries() -> None:
+    posts = _versioned_stream()
+    days = replay(posts, Params(), START + timedelta(days=14), START + timedelta(days=69))
+    notes = [a for d in days for a in d["alerts"] if a["kind"] == WATCH_KIND]
+    off = replay(posts, Params(release_watch=0), START + timedelta(days=14), START + timedelta(days=69))
+    assert not [a for d in off for a in d["alerts"] if a["kind"] == WATCH_KIND]
+    assert notes, "the steady stream's strongest rise in 2.0 is named as worth watching"
+    for note in notes:
+        f = note["figures"]
+        assert f["scope"] == "version" and not f["significant"] and f["p_value"] < Params().release_watch
+        assert f["share"] >= 1.5 * f["baseline_share"] and note["version"] == "2.0"
+    assert "not a discovery" in " ".join(why(WATCH_KIND, notes[0]["figures"]))
+    # A watch note starts no cool-down: the issue can still alert the day its rise becomes a discovery.
+    detector = Detector(Params(), keep_texts=0)
+    detector.add_posts(posts[:50])
+    key = next(iter(detector.clusters))
+    event = Event(kind=WATCH_KIND, day=START, key=key, state="ongoing", figures={}, version="1.0")
+    detector.record(event, end_of_day(START))
+    cluster = detector.clusters[key]
+    assert cluster.last_alert_at is None and cluster.alert_counts == {"watch": 1}
+    assert cluster.watched == ["1.0"] and cluster.version_alerts == []  # one note a release; a discovery may follow
 
 
 # ---------------------------------------------------------------- FDR

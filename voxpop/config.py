@@ -114,10 +114,15 @@ class AlertSpec:
     volume_ratio: float = 2.0  # smallest window/baseline volume ratio worth an alert
     min_baseline_days: int = 7  # product history needed before anything may fire
     version_min_posts: int = 30  # product posts in a release before its version window is tested
-    # p-value below which a release's rise is significant (before the FDR step). A release is looked at
-    # again every day while it is the newest, and topic shares swing between releases more than binomial
-    # noise, so looser values (0.01-0.2 lifted bench/emerging.py's tuning apps) also fire on steady topics.
-    version_sensitivity: float = 0.001
+    # p-value below which a release's rise is significant (after its own FDR step). A release is looked
+    # at once per doubling of its posts, and its p-values allow for the swing of topic shares between
+    # releases (beta-binomial), so this cut can be looser than the daily one.
+    version_sensitivity: float = 0.01
+    version_fdr: float = 0.1  # false-discovery rate across the issues tested in one release look
+    release_top: int = 3  # most issues alerted in one release (discoveries first, then watch notes)
+    # p-value below which an issue that grew with a release, without being a discovery, is still sent as
+    # a watch note ("issue_watch", marked as not significant; it starts no cool-down); 0 turns them off.
+    release_watch: float = 0.2
     baseline_versions: int = 3  # earlier releases a version window is compared with
 
 
@@ -478,6 +483,9 @@ def _detection(a: _Reader) -> dict[str, Any]:
         "min_baseline_days": a.integer("min_baseline_days", d.min_baseline_days, minimum=0),
         "version_min_posts": a.integer("version_min_posts", d.version_min_posts, minimum=1),
         "version_sensitivity": a.number("version_sensitivity", d.version_sensitivity, low=1e-12, high=0.5),
+        "version_fdr": a.number("version_fdr", d.version_fdr, low=1e-9, high=1.0),
+        "release_top": a.integer("release_top", d.release_top, minimum=1),
+        "release_watch": a.number("release_watch", d.release_watch, low=0.0, high=1.0),
         "baseline_versions": a.integer("baseline_versions", d.baseline_versions, minimum=1),
     }
 
