@@ -30,7 +30,7 @@ KEYWORDS = 10
 SENTENCES = 50  # member sentences a label is drawn from (nearest the centroid)
 CANDIDATES = 60  # phrases embedded per label
 MMR_DIVERSITY = 0.5
-WIDEN_SHARE = 0.15  # share of a label word's uses that a phrase around it needs to replace it
+WIDEN_SHARE = 0.08  # share of a label word's uses that a phrase around it needs to replace it
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9'’+#-]*[A-Za-z0-9+#]|[A-Za-z]")
 _CLAUSE = re.compile(r"[,;:()\[\]!?.…\"“”/]+|\s-\s|\s–\s")
