@@ -44,7 +44,8 @@ def may_seed(need_type: str | None, text: str, unmet: bool = False) -> bool:
 
     Args:
         need_type: the classifier's need type (None when unknown: the ``unmet`` flag decides).
-        text: the post's evidence sentence or text, read only for questions.
+        text: the post's evidence sentence or text: it must name a topic, and a question must describe
+            a failure.
         unmet: the classifier's unmet-need flag, used when ``need_type`` is missing.
     """
     if is_topicless(text):
