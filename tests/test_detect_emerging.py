@@ -386,3 +386,28 @@ def test_labels_are_short_phrases_from_the_posts_never_stopword_pairs(embed: Cal
     assert "pdf" in pdf_label.lower() and {"pdf", "export"} & set(pdf_keywords[:2])
     sync_label, _ = label_issue(SYNC, np.asarray(embed(SYNC), np.float64).mean(axis=0), BACKGROUND, embed)
     assert "sync" in sync_label.lower()
+
+
+def test_release_looks_survive_saving_between_runs() -> None:
+    """Two runs a day, the product state saved as JSON and read back between them (as ``detect`` keeps
+    it in the store), alert what one replay alerts: looks, pools and their checkpoints live in that state."""
+    import json
+
+    posts = sorted(_versioned_stream() + _new_topics_with("2.0", 2), key=lambda p: (p.created_at, p.id))
+    detector = Detector(Params(), keep_texts=0)
+    last: date | None = None
+    fired = []
+    for offset in range(70):
+        day = START + timedelta(days=offset)
+        todays = [p for p in posts if p.created_at.date() == day]
+        half = len(todays) // 2
+        for chunk, hour in ((todays[:half], 11), (todays[half:], 23)):
+            detector.product_state = json.loads(json.dumps(detector.product_state))
+            at = datetime(day.year, day.month, day.day, hour, 59, 59, tzinfo=UTC)
+            events, last = detector.run(chunk, at, last_evaluated=last)
+            fired += [(e.day.isoformat(), e.kind, e.version) for e in events if e.key is not None]
+    assert len(detector.product_state["release_looks"]) == 1  # 2.0 only: 1.1 has one earlier release
+    assert detector.product_state["release_looks"]["2.0"] >= 4 * Params().version_min_posts
+    once = replay(posts, Params(), START, START + timedelta(days=69))
+    assert fired == [(d["day"], a["kind"], a["version"]) for d in once for a in d["alerts"] if "issue" in a]
+    assert ("issue_new", "2.0") in {(k, v) for _, k, v in fired}
