@@ -564,7 +564,7 @@ class Detector:
                 figures = self._version_test(cluster, release, rho=rho)
                 if figures is not None:
                     version_tests[cluster.key] = figures
-        day_sig = self._discoveries(day_tests, self._alpha)
+        day_sig = self._discoveries(day_tests, self._alpha, p.fdr)
         version_sig = self._discoveries(version_tests, p.version_sensitivity * factor, p.version_fdr)
         if release is not None:
             version_sig = self._top_of_release(version_sig, version_tests, release.version)
@@ -604,7 +604,7 @@ class Detector:
         and a quiet one still names the unmet needs that grew most with it; each says it is not a discovery.
         """
         taken = {e.key for e in alerted if e.key is not None}
-        sent = sum(1 for c in self.clusters.values() if version in c.version_alerts or version in c.watched)
+        sent = self._issues_alerted_in(version, watched=True)
         sent += sum(1 for e in alerted if e.key is not None and e.version == version)
         room = self.params.release_top - sent
         if room <= 0:
@@ -618,10 +618,10 @@ class Detector:
         return [Event(kind=WATCH_KIND, day=day, key=k, state=self.clusters[k].state,
                       figures={**tests[k], "watch_below": cut}, version=version) for k in found[:room]]
 
-    def _discoveries(self, tests: Mapping[int, dict[str, Any]], alpha: float, fdr: float | None = None) -> set[int]:
+    def _discoveries(self, tests: Mapping[int, dict[str, Any]], alpha: float, fdr: float) -> set[int]:
         """Keys whose test is a discovery: BH at ``fdr`` over the family, then ``alpha`` and volume."""
         keys = list(tests)
-        flags = benjamini_hochberg([tests[k]["p_value"] for k in keys], self.params.fdr if fdr is None else fdr)
+        flags = benjamini_hochberg([tests[k]["p_value"] for k in keys], fdr)
         out = set()
         for k, flag in zip(keys, flags, strict=True):
             t = tests[k]
@@ -683,10 +683,15 @@ class Detector:
         phi = min(MAX_DISPERSION, max(1.0, chi2 / df)) if df else 1.0
         return (phi - 1.0) / max(1.0, total / len(sizes) - 1.0)
 
+    def _issues_alerted_in(self, version: str, *, watched: bool) -> int:
+        """Issues alerted in a release so far (with ``watched``, those given a watch note in it too)."""
+        return sum(1 for c in self.clusters.values()
+                   if version in c.version_alerts or (watched and version in c.watched))
+
     def _top_of_release(self, significant: set[int], tests: Mapping[int, dict[str, Any]], version: str) -> set[int]:
         """The strongest discoveries of a release not alerted in it yet, up to ``release_top`` issues alerted
         in that release in all (issues a day test alerted during it count too)."""
-        sent = sum(1 for c in self.clusters.values() if version in c.version_alerts)
+        sent = self._issues_alerted_in(version, watched=False)
         room = max(0, self.params.release_top - sent)
         fresh = sorted((k for k in significant if version not in self.clusters[k].version_alerts),
                        key=lambda k: (tests[k]["p_value"], k))
