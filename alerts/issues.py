@@ -41,7 +41,7 @@ from alerts.detect import (
     totals_from_json,
     totals_to_json,
 )
-from alerts.labels import PhraseEncoder, label_issue, labeller_with, pick_sentences, rank_members
+from alerts.labels import PhraseEncoder, label_issue, labeller_with, name_words, pick_sentences, rank_members
 from alerts.policy import MERGED
 from store.curation import CurationState, effective_columns, load_curation
 from store.db import Store
@@ -258,7 +258,7 @@ def run_detect(store: Store, config: Config, product_slug: str, as_of: datetime 
         detector.prune_totals(evaluated)
         ids = _save_clusters(session, product.id, detector, report)
         embed = _phrase_encoder(config, detector)
-        _relabel(session, product.id, detector, ids, as_of, {e.key for e in events if e.key is not None}, embed,
+        _relabel(session, product, detector, ids, as_of, {e.key for e in events if e.key is not None}, embed,
                  curation)
         for event in events:
             _queue_alert(session, config, product, detector, ids, event, as_of, report, curation)
@@ -387,7 +387,7 @@ def _embedding(member: Any) -> np.ndarray | None:
     return np.frombuffer(member.embedding, dtype=np.float32) if member.embedding else None
 
 
-def _relabel(session: Session, product_id: int, detector: Detector, ids: dict[int, int], as_of: datetime,
+def _relabel(session: Session, product: Product, detector: Detector, ids: dict[int, int], as_of: datetime,
              alerting: set[int], embed: PhraseEncoder | None, curation: CurationState | None = None) -> None:
     """Label issues that are new or doubled, and pick their representative post (nearest the centroid).
 
@@ -398,7 +398,8 @@ def _relabel(session: Session, product_id: int, detector: Detector, ids: dict[in
     due = [c for c in detector.clusters.values() if c.label_due or (c.key in alerting)]
     if not due:
         return
-    background = _background(session, product_id, as_of)
+    background = _background(session, product.id, as_of)
+    product_words = name_words(product.name)
     changes = []
     for cluster in due:
         issue_id = ids[cluster.key]
@@ -407,7 +408,8 @@ def _relabel(session: Session, product_id: int, detector: Detector, ids: dict[in
         human = curation is not None and keeps_label(curation, issue_id)
         if (cluster.label_due or not cluster.label) and not human:
             sentences = pick_sentences(pairs, cluster.centroid)
-            cluster.label, cluster.keywords = label_issue(sentences, cluster.centroid, background, embed)
+            cluster.label, cluster.keywords = label_issue(sentences, cluster.centroid, background, embed,
+                                                          product_words)
             cluster.labelled_size = cluster.size
         order = rank_members(pairs, cluster.centroid)
         rep = list(reversed(members))[order[0]] if order else None
@@ -580,11 +582,12 @@ def backtest(store: Store, config: Config, product_slug: str, start: datetime | 
         until = datetime(d1.year, d1.month, d1.day, 23, 59, 59, tzinfo=UTC)
         posts = _rows(session.execute(_post_query(product.id).where(Post.created_at <= until)))
         curate = _backtest_curation(session, product.id)
+        product_words = name_words(product.name)
         session.rollback()
     embed = _phrase_encoder(config)
     if embed is not None and posts and posts[0].embedding is not None and posts[0].embedding.shape[0] != embed.dim:
         embed = None
-    return replay(posts, params_for(config), d0, d1, labeller=labeller_with(embed), curate=curate)
+    return replay(posts, params_for(config), d0, d1, labeller=labeller_with(embed, product_words), curate=curate)
 
 
 def _backtest_curation(session: Session, product_id: int) -> BacktestCuration | None:

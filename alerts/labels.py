@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,8 @@ SENTENCES = 50  # member sentences a label is drawn from (nearest the centroid)
 CANDIDATES = 60  # phrases embedded per label
 MMR_DIVERSITY = 0.5
 WIDEN_SHARE = 0.08  # share of a label word's uses that a phrase around it needs to replace it
+UBIQUITOUS_SHARE = 0.2  # a word in this share of the product's posts (its name, "email" for a mail app) names no issue
+MIN_BACKGROUND = 50  # posts of background before a word's share of them says it is ubiquitous
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9'’+#-]*[A-Za-z0-9+#]|[A-Za-z]")
 _CLAUSE = re.compile(r"[,;:()\[\]!?.…\"“”/]+|\s-\s|\s–\s")
@@ -54,6 +56,15 @@ STOPWORDS = frozenset(
     "yours yourself add added note notes exists exist annoying awesome amazing bad excellent horrible terrible "
     "awful fine easy useful helpful perfect poor worst everyday definitely absolutely already ago anybody "
     "everyone else's lately recently recent currently constantly actually basically literally simply".split()
+)
+
+# Words that say how people feel or fill a sentence but name no topic. Kept out of labels and keywords
+# only: ``content_words`` (what makes a post topicless, and the benchmark's yardstick) does not use them.
+FILLER = frozenset(
+    "fantastic cool super nightmare omg pls plz bc ur u matter miss wish half took either saying telling letting "
+    "frustrating inexcusable impossible ridiculous stupid glad sad happy hate hated unless supposedly seriously "
+    "honestly hard far level etc idea lol guys hi hello feature features update updates updated version versions "
+    "application time times".split()
 )
 
 
@@ -107,19 +118,27 @@ def _surface(sentences: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def keywords_of(sentences: Sequence[str], background: Sequence[str], top: int = KEYWORDS) -> list[str]:
+def word_doc_freq(texts: Sequence[str]) -> Counter[str]:
+    """In how many of ``texts`` each content word occurs."""
+    out: Counter[str] = Counter()
+    for s in texts:
+        out.update(set(content_words(s)))
+    return out
+
+
+def keywords_of(sentences: Sequence[str], background: Sequence[str], top: int = KEYWORDS,
+                background_df: Mapping[str, int] | None = None, product_words: Collection[str] = ()) -> list[str]:
     """The members' most specific words (share among members times log lift over the background), then,
-    up to ``top``, their commonest other words."""
-    member_df: Counter[str] = Counter()
-    for s in sentences:
-        member_df.update(set(content_words(s)))
-    background_df: Counter[str] = Counter()
-    for s in background:
-        background_df.update(set(content_words(s)))
+    up to ``top``, their commonest other words; never filler, the product's name or words ubiquitous
+    in the background."""
+    member_df = word_doc_freq(sentences)
+    if background_df is None:
+        background_df = word_doc_freq(background)
     n_m, n_b = max(1, len(sentences)), max(1, len(background))
+    dull = _dull_words(member_df, background_df, len(background), product_words)
     scored = []
     for word, df in member_df.items():
-        if df < 2 and n_m >= 4:
+        if (df < 2 and n_m >= 4) or word in dull:
             continue
         share = df / n_m
         lift = math.log((share + 1e-3) / ((background_df.get(word, 0) + 1) / (n_b + 2)))
@@ -129,10 +148,24 @@ def keywords_of(sentences: Sequence[str], background: Sequence[str], top: int = 
     out = [w for _, w in scored[:top]]
     if len(out) < top:  # then the members' commonest words, so a small issue still says what it is about
         taken = set(out)
-        common = sorted((w for w, df in member_df.items() if (df >= 2 or n_m < 4) and w not in taken),
+        common = sorted((w for w, df in member_df.items() if (df >= 2 or n_m < 4) and w not in taken | dull),
                         key=lambda w: (-member_df[w], w))
         out += common[: top - len(out)]
     return out
+
+
+def _dull_words(words: Iterable[str], background_df: Mapping[str, int], n_background: int,
+                product_words: Collection[str] = ()) -> set[str]:
+    """Words that name no issue of this product: filler, the product's own name, and words in
+    ``UBIQUITOUS_SHARE`` of its posts (how a name shows when it is not known, as in a benchmark replay)."""
+    common = n_background >= MIN_BACKGROUND
+    return {w for w in words if w in FILLER or w in product_words
+            or (common and background_df.get(w, 0) >= UBIQUITOUS_SHARE * n_background)}
+
+
+def name_words(name: str | None) -> frozenset[str]:
+    """The lowercase content words of a product's name ("Google Drive" -> google, drive)."""
+    return frozenset(content_words(name or ""))
 
 
 def _specificity(df: int, n_m: int, bg_df: int, n_b: int) -> float:
@@ -181,7 +214,8 @@ class PhraseEncoder:
 
 
 def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, background: Sequence[str],
-                embed: Callable[[list[str]], np.ndarray] | None = None) -> tuple[str, list[str]]:
+                embed: Callable[[list[str]], np.ndarray] | None = None,
+                product_words: Collection[str] = ()) -> tuple[str, list[str]]:
     """A short label (<= 6 words) and up to 10 keywords for the member sentences of one issue.
 
     Args:
@@ -189,11 +223,13 @@ def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, backgroun
         centroid: the issue's centroid in the encoder's space (None: TF-IDF scoring only).
         background: other recent posts of the product.
         embed: our encoder's ``embed`` (texts -> unit vectors); None: TF-IDF scoring only.
+        product_words: words of the product's name (:func:`name_words`), never a label or keyword alone.
     """
     sentences = [s for s in sentences if s and s.strip()]
     if not sentences:
         return "", []
-    keywords = keywords_of(sentences, background)
+    background_df = word_doc_freq(background)
+    keywords = keywords_of(sentences, background, background_df=background_df, product_words=product_words)
     n_m, n_b = len(sentences), max(1, len(background))
     df: Counter[tuple[str, ...]] = Counter()
     for s in sentences:
@@ -234,6 +270,14 @@ def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, backgroun
     multi = [i for i in order if len(pool[i]) >= 2]
     best = multi[0] if multi and relevance[multi[0]] >= 0.8 * relevance[order[0]] else order[0]
     words = pool[best] if len(pool[best]) >= 2 else _widen(pool[best][0], df)
+    dull = _dull_words({w for p in pool for w in p}, background_df, len(background), product_words)
+
+    def says_nothing(phrase: tuple[str, ...]) -> bool:  # "Microsoft Teams", "super": name or filler only
+        return all(w in dull or is_stopword(w) for w in phrase)
+
+    if says_nothing(words):
+        ranked = [int(i) for i in np.argsort(-relevance, kind="stable")]
+        words = next((pool[i] for i in ranked if not says_nothing(pool[i])), words)
     label = " ".join(surface.get(w, w) for w in words[:MAX_WORDS])
     return label, keywords
 
@@ -280,16 +324,17 @@ def rank_members(members: Sequence[tuple[str, np.ndarray | None]], centroid: np.
 
 
 def label_cluster(cluster: Any, background: Sequence[str],
-                  embed: Callable[[list[str]], np.ndarray] | None = None) -> tuple[str, list[str]]:
+                  embed: Callable[[list[str]], np.ndarray] | None = None,
+                  product_words: Collection[str] = ()) -> tuple[str, list[str]]:
     """Label an in-memory cluster from the members it kept (the backtest's labeller)."""
     members = [(m.sentence, m.embedding) for m in cluster.members]
-    return label_issue(pick_sentences(members, cluster.centroid), cluster.centroid, background, embed)
+    return label_issue(pick_sentences(members, cluster.centroid), cluster.centroid, background, embed, product_words)
 
 
-def labeller_with(embed: Callable[[list[str]], np.ndarray] | None) -> Callable[[Any, Sequence[str]],
-                                                                           tuple[str, list[str]]]:
-    """A replay labeller bound to an encoder."""
+def labeller_with(embed: Callable[[list[str]], np.ndarray] | None,
+                  product_words: Collection[str] = ()) -> Callable[[Any, Sequence[str]], tuple[str, list[str]]]:
+    """A replay labeller bound to an encoder and the product's name words."""
     def label(cluster: Any, background: Sequence[str]) -> tuple[str, list[str]]:
-        return label_cluster(cluster, background, embed)
+        return label_cluster(cluster, background, embed, product_words)
 
     return label

@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from alerts.detect import WATCH_KIND, Params, PostRow, replay  # noqa: E402
-from alerts.labels import PhraseEncoder, content_words, labeller_with  # noqa: E402
+from alerts.labels import PhraseEncoder, content_words, labeller_with, name_words  # noqa: E402
 from voxpop.config import AlertSpec  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "emerging"
@@ -263,7 +263,8 @@ def run_app(app: str, data: Path, params: Params, sample: int, cache_only: bool,
     first, last = posts[0].created_at.date(), posts[-1].created_at.date()
     start = first + timedelta(days=WARMUP_DAYS)
     t0 = time.perf_counter()
-    days = replay(posts, params, start, last, labeller=labeller_with(phrases))
+    product = app.removesuffix("_ios").replace("_", " ")  # the product's name, as `voxpop backtest` knows it
+    days = replay(posts, params, start, last, labeller=labeller_with(phrases, name_words(product)))
     seconds = time.perf_counter() - t0
     alerts = [dict(a, day=d["day"]) for d in days for a in d["alerts"] if a["kind"].startswith("issue_")]
     weeks = max(1.0, ((last - start).days + 1) / 7)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from alerts.detect import WATCH_KIND, Detector, Event, Params, PostRow, end_of_day, replay
-from alerts.labels import is_stopword, label_issue, tokens
+from alerts.labels import is_stopword, label_issue, name_words, tokens
 from alerts.policy import may_seed
 from alerts.render import why
 from alerts.stats import benjamini_hochberg, betabinom_sf, binom_sf
@@ -386,6 +386,35 @@ def test_labels_are_short_phrases_from_the_posts_never_stopword_pairs(embed: Cal
     assert "pdf" in pdf_label.lower() and {"pdf", "export"} & set(pdf_keywords[:2])
     sync_label, _ = label_issue(SYNC, np.asarray(embed(SYNC), np.float64).mean(axis=0), BACKGROUND, embed)
     assert "sync" in sync_label.lower()
+
+
+NOTELY_AUDIO = [
+    "Notely is so glitchy, the audio recording cuts out after a minute.",
+    "Audio recording in Notely stops by itself, super frustrating.",
+    "Notely drops my audio recording halfway through a lecture.",
+    "The audio recording feature of Notely keeps cutting out, honestly a nightmare.",
+    "Notely audio recording stopped again today.",
+]
+
+
+def test_labels_never_name_the_product_alone_or_use_filler(embed: Callable[[Any], np.ndarray]) -> None:
+    """The product's name (known, or ubiquitous in its posts when not) and filler words like "super" or
+    "nightmare" name no issue: never the label alone, never a keyword."""
+    centroid = np.asarray(embed(NOTELY_AUDIO), np.float64).mean(axis=0)
+    for product_words, background in ((name_words("Notely"), BACKGROUND),
+                                      ((), [f"Notely {s}" for s in BACKGROUND])):  # its name in every post
+        label, keywords = label_issue(NOTELY_AUDIO, centroid, background, embed, product_words)
+        assert label.lower() != "notely" and "audio" in label.lower()
+        assert "notely" not in keywords and not {"super", "nightmare", "honestly", "feature"} & set(keywords)
+        assert "audio" in keywords and "recording" in keywords
+    # Without the name or a background that holds it, nothing says "Notely" is the product: it may stay.
+    _, keywords = label_issue(NOTELY_AUDIO, centroid, BACKGROUND, embed)
+    assert "notely" in keywords
+    # A name of two words is no label either, nor is the name with a filler word.
+    pro = [s.replace("Notely", "Notely Pro") for s in NOTELY_AUDIO]
+    label, _ = label_issue(pro, np.asarray(embed(pro), np.float64).mean(axis=0), BACKGROUND, embed,
+                           name_words("Notely Pro"))
+    assert label.lower() != "notely pro" and "audio" in label.lower()
 
 
 def test_release_looks_survive_saving_between_runs() -> None:

@@ -32,6 +32,7 @@ from store.models import (
     Post,
     PostLabel,
     PostProduct,
+    Product,
 )
 from voxpop.core.errors import JobError
 
@@ -303,7 +304,7 @@ def merge_issue(session: Session, issue_id: int, *, into: int, by: str) -> Issue
 
 def split_issue(session: Session, issue_id: int, *, post_ids: list[int], by: str) -> int:
     """Move the given posts of an issue into a new issue; returns the new issue's id."""
-    from alerts.labels import label_issue
+    from alerts.labels import label_issue, name_words
 
     who = _who(by)
     issue = _issue(session, issue_id)
@@ -323,7 +324,8 @@ def split_issue(session: Session, issue_id: int, *, post_ids: list[int], by: str
                                                  PostProduct.product_id == issue.product_id))
         .order_by(Post.id.desc()).limit(1000))]
     # Words only (no encoder here): the same labeller as detection, without the embedding re-ranking.
-    label, keywords = label_issue([t or "" for t in texts], None, background, None)
+    product_name = session.scalar(select(Product.name).where(Product.id == issue.product_id))
+    label, keywords = label_issue([t or "" for t in texts], None, background, None, name_words(product_name))
     state = issue.state if issue.state in ACTIVE_STATES else "ongoing"
     new = Issue(product_id=issue.product_id, label=label or f"split of issue {issue_id}", keywords=keywords,
                 state=state, state_changed_at=now, size=0, daily_counts={}, stats={})
