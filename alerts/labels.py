@@ -8,8 +8,10 @@ Marginal Relevance then picks a diverse set, whose first is the label (<= 6 word
 The keywords beside it are the members' most specific words (class-based TF-IDF against the
 background), most specific first, then their commonest other words up to ten. A single-word winner is
 widened to the members' commonest phrase around it ("crashes" -> "crashes on launch") when enough of
-them use it. Everything is deterministic given the member sentences, which
-:func:`pick_sentences` chooses the same way in live runs and in backtests.
+them use it. Neither label nor keywords is ever the product's own name alone (given, or a word in a
+fifth of its posts when not given) or a filler word ("super", "features"). Everything is deterministic
+given the member sentences, which :func:`pick_sentences` chooses the same way in live runs and in
+backtests.
 
 Without an encoder (or when the encoder's size differs from the embeddings'), phrases are scored by
 the TF-IDF part alone.
