@@ -149,8 +149,8 @@ def keywords_of(sentences: Sequence[str], background: Sequence[str], top: int = 
     scored.sort()
     out = [w for _, w in scored[:top]]
     if len(out) < top:  # then the members' commonest words, so a small issue still says what it is about
-        taken = set(out)
-        common = sorted((w for w, df in member_df.items() if (df >= 2 or n_m < 4) and w not in taken | dull),
+        skip = dull.union(out)
+        common = sorted((w for w, df in member_df.items() if (df >= 2 or n_m < 4) and w not in skip),
                         key=lambda w: (-member_df[w], w))
         out += common[: top - len(out)]
     return out
