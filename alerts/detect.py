@@ -43,6 +43,7 @@ ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
 ISSUE_ALERT_KINDS = {"new": "issue_new", "rising": "issue_rising", "reopened": "issue_reopened"}
 WATCH_MIN_LIFT = 1.5  # a watch note needs the release's share at least this many times the earlier one
 WATCH_KIND = "issue_watch"  # grew with a release, not (yet) a discovery: worth watching, says so, starts no cool-down
+WATCH_QUIET_RELEASES = 2  # an issue noted in one of this many releases before is not watch-noted again
 PRODUCT_KINDS = ("volume_spike", "rating_drop", "sentiment_drop")
 PSEUDO_COUNT = 0.5
 EMIT_GRACE_DAYS = 2  # a run still alerts what the last two days (not yet evaluated) brought
@@ -591,27 +592,39 @@ class Detector:
                 events.append(Event(kind=ISSUE_ALERT_KINDS[state], day=day, key=key, state=state, figures=out,
                                     version=version))
         if release is not None and p.release_watch > 0:
-            events.extend(self._watch_events(day, release.version, version_tests, events, p.release_watch * factor))
+            events.extend(self._watch_events(day, release, version_tests, events, p.release_watch * factor))
         if warm:
             events.extend(self._product_events(day, now, tw, tb, baseline))
         return events
 
-    def _watch_events(self, day: date, version: str, tests: Mapping[int, dict[str, Any]], alerted: Sequence[Event],
-                      cut: float) -> list[Event]:
+    def _watch_events(self, day: date, release: ReleaseWindow, tests: Mapping[int, dict[str, Any]],
+                      alerted: Sequence[Event], cut: float) -> list[Event]:
         """Issues that grew with a release without being a discovery (p below ``cut``), strongest first.
 
         They fill what ``release_top`` leaves of the release, so a release with a clear problem shows it
         and a quiet one still names the unmet needs that grew most with it; each says it is not a discovery.
+        An issue alerted or noted in one of the ``WATCH_QUIET_RELEASES`` releases before is left out: a
+        persistent complaint that swings from release to release is not news each time (a discovery
+        still alerts it).
         """
+        version = release.version
         taken = {e.key for e in alerted if e.key is not None}
         sent = self._issues_alerted_in(version, watched=True)
         sent += sum(1 for e in alerted if e.key is not None and e.version == version)
         room = self.params.release_top - sent
         if room <= 0:
             return []
+        order = self.release_order()
+        first = order.index(release.pooled[0]) if release.pooled[0] in order else len(order)
+        recent = set(order[max(0, first - WATCH_QUIET_RELEASES):first])
+
+        def noted_lately(cluster: Cluster) -> bool:
+            return bool(recent.intersection(cluster.watched) or recent.intersection(cluster.version_alerts))
+
         found = sorted((k for k, t in tests.items() if k not in taken and k in self.clusters
                         and version not in self.clusters[k].version_alerts
-                        and version not in self.clusters[k].watched and not t["significant"]
+                        and version not in self.clusters[k].watched and not noted_lately(self.clusters[k])
+                        and not t["significant"]
                         and t["p_value"] < cut and t["count"] >= self.params.min_count
                         and t["share"] >= WATCH_MIN_LIFT * t["baseline_share"]
                         and self.gate.may_alert(self.clusters[k])), key=lambda k: (tests[k]["p_value"], k))

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from alerts.detect import WATCH_KIND, Detector, Event, Params, PostRow, end_of_day, replay
+from alerts.detect import WATCH_KIND, Detector, Event, Params, PostRow, ReleaseWindow, end_of_day, replay
 from alerts.labels import is_stopword, label_issue, name_words, tokens
 from alerts.policy import may_seed
 from alerts.render import why
@@ -259,6 +259,34 @@ def test_watch_notes_name_a_releases_strongest_rises_and_say_they_are_not_discov
     cluster = detector.clusters[key]
     assert cluster.last_alert_at is None and cluster.alert_counts == {"watch": 1}
     assert cluster.watched == ["1.0"] and cluster.version_alerts == []  # one note a release; a discovery may follow
+
+
+def test_an_issue_noted_in_the_last_two_releases_gets_no_new_watch_note() -> None:
+    """A persistent complaint that swings between releases is not news in every release."""
+    rng = np.random.default_rng(21)
+    topics = [unit(rng.normal(size=DIM)) for _ in range(4)]
+    detector = Detector(Params(), keep_texts=0)
+    pid = 0
+    for r, version in enumerate(["1.0", "1.1", "1.2", "1.3", "1.4"]):
+        for i in range(40):
+            pid += 1
+            detector.add_posts([PostRow(id=pid, created_at=_at(START + timedelta(days=r * 5 + i % 5)),
+                                        embedding=noisy(rng, topics[i % 4], 0.1), unmet=True,
+                                        need_type="problem", text="export fails", version=version)])
+    keys = sorted(detector.clusters, key=lambda k: -detector.clusters[k].size)[:4]
+    assert len(keys) == 4
+    a, b, c, d = (detector.clusters[k] for k in keys)
+    a.watched, b.version_alerts, c.watched = ["1.3"], ["1.2"], ["1.1"]  # d: never noted
+    grew = {"significant": False, "p_value": 0.01, "count": 8, "share": 0.2, "baseline_share": 0.05}
+    tests = {k: dict(grew) for k in keys}
+    release = ReleaseWindow(version="1.4", pooled=["1.4"], earlier=["1.1", "1.2", "1.3"], posts=40)
+    noted = {e.key for e in detector._watch_events(START + timedelta(days=24), release, tests, [], 0.2)}
+    assert noted == {c.key, d.key}  # noted three releases back (c) or never (d): worth watching again
+    # Pooled with untested 1.3, release 1.4 looks back from 1.3: a note in 1.1 is recent again.
+    pooled = ReleaseWindow(version="1.4", pooled=["1.3", "1.4"], earlier=["1.0", "1.1", "1.2"], posts=80)
+    a.watched = []
+    noted = {e.key for e in detector._watch_events(START + timedelta(days=24), pooled, tests, [], 0.2)}
+    assert noted == {a.key, d.key}
 
 
 # ---------------------------------------------------------------- FDR
