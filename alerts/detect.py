@@ -616,15 +616,13 @@ class Detector:
             return []
         order = self.release_order()
         first = order.index(release.pooled[0]) if release.pooled[0] in order else len(order)
-        recent = set(order[max(0, first - WATCH_QUIET_RELEASES):first])
+        lately = {version, *order[max(0, first - WATCH_QUIET_RELEASES):first]}
 
-        def noted_lately(cluster: Cluster) -> bool:
-            return bool(recent.intersection(cluster.watched) or recent.intersection(cluster.version_alerts))
+        def noted_lately(cluster: Cluster) -> bool:  # in this release or the few before it
+            return bool(lately.intersection(cluster.watched) or lately.intersection(cluster.version_alerts))
 
         found = sorted((k for k, t in tests.items() if k not in taken and k in self.clusters
-                        and version not in self.clusters[k].version_alerts
-                        and version not in self.clusters[k].watched and not noted_lately(self.clusters[k])
-                        and not t["significant"]
+                        and not noted_lately(self.clusters[k]) and not t["significant"]
                         and t["p_value"] < cut and t["count"] >= self.params.min_count
                         and t["share"] >= WATCH_MIN_LIFT * t["baseline_share"]
                         and self.gate.may_alert(self.clusters[k])), key=lambda k: (tests[k]["p_value"], k))
