@@ -615,7 +615,7 @@ class Detector:
         if room <= 0:
             return []
         order = self.release_order()
-        first = order.index(release.pooled[0]) if release.pooled[0] in order else len(order)
+        first = order.index(release.pooled[0])  # a pooled test looks back from its oldest release
         lately = {version, *order[max(0, first - WATCH_QUIET_RELEASES):first]}
 
         def noted_lately(cluster: Cluster) -> bool:  # in this release or the few before it
