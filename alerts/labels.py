@@ -1,7 +1,8 @@
 """Issue labels in words people use: a key phrase from the member sentences, plus keywords.
 
 KeyBERT-style: candidate phrases are the noun and verb phrases of the member sentences (runs of
-content words, with at most one function word inside: "sync fails after update"), each used by
+content words, with at most one function word inside: "sync fails after update"; or opened by a word
+that says what goes wrong: "can't sign in", "no audio"), each used by
 several members; each is embedded with our own encoder and scored by its similarity to the issue's
 centroid, weighted by how much more the members use it than the product's other posts; Maximal
 Marginal Relevance then picks a diverse set, whose first is the label (<= 6 words, never two stopwords).
@@ -66,8 +67,15 @@ FILLER = frozenset(
     "fantastic cool super nightmare omg pls plz bc ur u matter miss wish half took either saying telling letting "
     "frustrating inexcusable impossible ridiculous stupid glad sad happy hate hated unless supposedly seriously "
     "honestly hard far level etc idea lol guys hi hello feature features update updates updated version versions "
-    "application time times".split()
+    "application time times longer".split()
 )
+
+
+# Function words that, right before a content word, say what goes wrong with it ("can't login").
+PROBLEM_HEADS = frozenset("can't cannot cant couldn't won't doesn't didn't isn't no keeps keep always never".split())
+# "Sign in", "log out": the particle belongs to the verb, so a phrase may end with it.
+SIGN_IN_VERBS = frozenset("sign signing signed log logging logged".split())
+PARTICLES = frozenset("in on out".split())
 
 
 def tokens(text: str) -> list[str]:
@@ -88,17 +96,24 @@ def content_words(text: str) -> list[str]:
 
 def phrases(sentence: str, max_words: int = 4) -> set[tuple[str, ...]]:
     """Candidate phrases of one sentence: word runs within a clause that start and end with a content
-    word, with at most one function word inside (lowercase tuples)."""
+    word, with at most one function word inside (lowercase tuples). Two kinds of function word may
+    also bound a run, because a label needs them to say what goes wrong: a problem word right before a
+    content word opens one ("can't chat", "no audio", "keeps crashing" where "chat", "audio" and
+    "crashing" only name a topic), and the particle of a sign-in verb closes one ("can't sign in")."""
     out: set[tuple[str, ...]] = set()
     for clause in _CLAUSE.split(sentence or ""):
         words = [t.lower() for t in tokens(clause)]
         stop = [is_stopword(w) for w in words]
         for i in range(len(words)):
-            if stop[i]:
+            opens_problem = (stop[i] and words[i] in PROBLEM_HEADS and i + 1 < len(words) and not stop[i + 1]
+                             and words[i + 1] not in FILLER)
+            if stop[i] and not opens_problem:
                 continue
             inside = 0
-            for j in range(i, min(len(words), i + max_words)):
+            for j in range(i + 1 if opens_problem else i, min(len(words), i + max_words)):
                 if stop[j]:
+                    if words[j] in PARTICLES and words[j - 1] in SIGN_IN_VERBS:
+                        out.add(tuple(words[i:j + 1]))
                     inside += 1
                     if inside > 1:
                         break

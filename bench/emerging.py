@@ -23,6 +23,7 @@ date ranges between releases.
    The recall ceiling is the share of fix-keyword groups that any review of window v-1 or v shares
    words with: what no detector working from these reviews can beat.
 4. Apps are split into tuning and reported apps; the reported mean is over the apps not tuned on.
+5. Labels: the share of alerts whose label is one word ("audio" where "no audio" says what is wrong).
 """
 
 from __future__ import annotations
@@ -269,8 +270,10 @@ def run_app(app: str, data: Path, params: Params, sample: int, cache_only: bool,
     alerts = [dict(a, day=d["day"]) for d in days for a in d["alerts"] if a["kind"].startswith("issue_")]
     weeks = max(1.0, ((last - start).days + 1) / 7)
     watch = sum(1 for a in alerts if a["kind"] == WATCH_KIND)
+    one_word = sum(1 for a in alerts if len((a.get("label") or "").split()) == 1)
     out = {"app": app, "reviews": len(posts), "of": len(rows) * (sample if sample > 1 else 1), "first": str(first),
            "last": str(last), "alerts": len(alerts), "watch": watch, "per_week": len(alerts) / weeks,
+           "one_word_labels": one_word / len(alerts) if alerts else 0.0,
            "seconds": seconds,
            "examples": [(a["day"], a.get("version"), a["kind"], a.get("label")) for a in alerts[:8]]}
     out["ceiling"] = {"lenient": recall_ceiling(posts, gold, start, last, 1),
@@ -313,7 +316,8 @@ def main() -> None:
             continue
         tag = "tune" if app in TUNE else "report"
         print(f"{app:22s} [{tag:6s}] {r['reviews']:6d}/{r['of']:6d} reviews {r['first']}..{r['last']}  "
-              f"alerts {r['alerts']:4d} ({r['watch']} watch; {r['per_week']:.2f}/week)  "
+              f"alerts {r['alerts']:4d} ({r['watch']} watch; {r['per_week']:.2f}/week; one-word labels "
+              f"{r['one_word_labels']:.0%})  "
               f"F lenient {r['lenient']['f']:.3f} (P {r['lenient']['precision']:.2f} R {r['lenient']['recall']:.2f})  "
               f"strict {r['strict']['f']:.3f}  | no generic words: {r['lenient_specific']['f']:.3f} / "
               f"{r['strict_specific']['f']:.3f}  [{r['seconds']:.0f} s]  recall ceiling {r['ceiling']['lenient']:.2f}"
@@ -329,9 +333,11 @@ def main() -> None:
         mean = {k: float(np.mean([r[k]["f"] for r in rows])) for k in ("lenient", "strict", "lenient_specific",
                                                                        "strict_specific")}
         per_week = float(np.mean([r["per_week"] for r in rows]))
+        one_word = float(np.mean([r["one_word_labels"] for r in rows]))
         print(f"mean over {group} apps ({len(rows)}): F lenient {mean['lenient']:.3f}  strict {mean['strict']:.3f}  "
               f"(no generic words {mean['lenient_specific']:.3f} / {mean['strict_specific']:.3f})  "
-              f"issue alerts {per_week:.2f}/week   [IDEA {IDEA_F}, OLDA {OLDA_F}; goal F >= 0.60 at <= 2/week]")
+              f"issue alerts {per_week:.2f}/week, one-word labels {one_word:.0%}   "
+              f"[IDEA {IDEA_F}, OLDA {OLDA_F}; goal F >= 0.60 at <= 2/week]")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from alerts.detect import WATCH_KIND, Detector, Event, Params, PostRow, ReleaseWindow, end_of_day, replay
-from alerts.labels import is_stopword, label_issue, name_words, tokens
+from alerts.labels import PARTICLES, PROBLEM_HEADS, SIGN_IN_VERBS, is_stopword, label_issue, name_words, phrases, tokens
 from alerts.policy import may_seed
 from alerts.render import why
 from alerts.stats import benjamini_hochberg, betabinom_sf, binom_sf
@@ -404,7 +404,11 @@ def test_labels_are_short_phrases_from_the_posts_never_stopword_pairs(embed: Cal
         centroid = np.asarray(embed(group), np.float64).mean(axis=0)
         label, keywords = label_issue(group, centroid, BACKGROUND, embed)
         words = tokens(label)
-        assert 1 <= len(words) <= 6 and not is_stopword(words[0]) and not is_stopword(words[-1])
+        assert 1 <= len(words) <= 6
+        # A label opens with a content word or a problem word ("can't"), and ends with a content word
+        # or the particle of a sign-in verb ("log in").
+        assert not is_stopword(words[0]) or words[0].lower() in PROBLEM_HEADS
+        assert not is_stopword(words[-1]) or (words[-1].lower() in PARTICLES and words[-2].lower() in SIGN_IN_VERBS)
         assert not any(is_stopword(x) and is_stopword(y) for x, y in zip(words, words[1:], strict=False))
         corpus = " ".join(group).lower()
         assert all(w.lower() in corpus for w in words)  # words people used
@@ -414,6 +418,33 @@ def test_labels_are_short_phrases_from_the_posts_never_stopword_pairs(embed: Cal
     assert "pdf" in pdf_label.lower() and {"pdf", "export"} & set(pdf_keywords[:2])
     sync_label, _ = label_issue(SYNC, np.asarray(embed(SYNC), np.float64).mean(axis=0), BACKGROUND, embed)
     assert "sync" in sync_label.lower()
+
+
+NO_AUDIO = [
+    "No audio in meetings since the update.",
+    "I joined the call and there was no audio at all.",
+    "Still no audio on my iPad when someone shares a video.",
+    "No audio during calls, I have to rejoin every time.",
+    "There is no audio for anyone in my meeting today.",
+]
+CANT_CHAT = [
+    "I can't chat with my class anymore.",
+    "Since Tuesday I can't chat in any team.",
+    "We can't chat during meetings now, the box is gone.",
+    "Students can't chat privately with teachers.",
+]
+
+
+def test_labels_say_what_goes_wrong_when_the_posts_do(embed: Callable[[Any], np.ndarray]) -> None:
+    """Where members say what goes wrong with a thing ("no audio", "can't chat", "log in again"), the
+    label says it too rather than naming the thing alone; "no longer" is no problem phrase."""
+    for group, expected in ((NO_AUDIO, "no audio"), (CANT_CHAT, "can't chat"), (LOGIN, "log in")):
+        label, keywords = label_issue(group, np.asarray(embed(group), np.float64).mean(axis=0), BACKGROUND, embed)
+        assert label.lower() == expected
+        assert keywords and all(not is_stopword(k) for k in keywords)  # problem words stay out of keywords
+    found = phrases("It no longer loads, and now I can't sign in or log out.")
+    assert ("no", "longer") not in found and ("can't", "sign", "in") in found and ("log", "out") in found
+    assert not any(p[-1] in {"or", "and", "now"} for p in found)
 
 
 NOTELY_AUDIO = [
