@@ -185,6 +185,9 @@ class Classification(Base):
     classified_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Hash of the product's jobs the job scores were computed against (issue 15: taxonomy versions).
     taxonomy: Mapped[str | None] = mapped_column(String(16))
+    # Issue 26 (migration 0008): the step of the customer's process (job map) the post's evidence sits on.
+    step: Mapped[str | None] = mapped_column(String(40), index=True)
+    step_score: Mapped[float | None] = mapped_column(Float)
 
     post: Mapped[Post] = relationship(back_populates="classification")
 
