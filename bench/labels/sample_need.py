@@ -3,10 +3,12 @@
 Seed 28. Per language (de, es, fr, it, pt), from the non-English App Store reviews: non-empty texts that
 look like the tagged language (:func:`looks_like`: the file's langid tags are mostly wrong on short texts, and
 most de/fr/it rows are English), deduplicated by case- and whitespace-folded text (first row kept), split
-into stratum ``low`` (1-3 stars) and ``high`` (4-5 stars); each stratum is shuffled with ``Random("28:<lang>:<stratum>")``; up to 65 low rows are
-taken and high rows fill the language to 130. Where a language has fewer than 120 App Store rows, UMSAB tweets
-of that language (seeded shuffle, same filters) top it up to 120. The dev/test split of a row is a hash of its
-file and row number (:func:`split_of`), fixed before any row was read. Usage:
+into stratum ``low`` (1-3 stars) and ``high`` (4-5 stars); each stratum is shuffled with
+``Random("28:<lang>:<stratum>")``; up to 65 low rows are taken and high rows fill the language to 130. Where a
+language has fewer than 120 App Store rows, UMSAB tweets of that language (seeded shuffle, same filters) top it
+up to 140 (rows the labeller finds not to be in the language are skipped, so the draw is generous).
+The dev/test split of a row is a hash of its file and row number (:func:`split_of`), fixed before any row was
+read. Usage:
 ``python bench/labels/sample_need.py LANG [START [COUNT]]``. Nothing it prints is kept in the repo.
 """
 
@@ -27,7 +29,7 @@ SEED = 28
 APPSTORE = "multilingual/appstore_reviews_stars_de_es_fr_it_pt.jsonl"
 TWEETS = "multilingual/umsab_tweets_de_es_fr_it_pt.jsonl"
 LANGS = ("de", "es", "fr", "it", "pt")
-LOW_QUOTA, TOTAL, MINIMUM = 65, 130, 120
+LOW_QUOTA, TOTAL, MINIMUM, TOP_UP = 65, 130, 120, 140
 
 
 def split_of(file: str, row: int) -> str:
@@ -85,7 +87,7 @@ def sample(lang: str, data_dir: Path) -> list[tuple[str, int, str, str]]:
     if len(drawn) < MINIMUM:
         tweets = _rows(data_dir / TWEETS, lang)
         random.Random(f"{SEED}:{lang}:tweets").shuffle(tweets)
-        drawn += [(TWEETS, n, "tweet", r["text"]) for n, r in tweets[:MINIMUM - len(drawn)]]
+        drawn += [(TWEETS, n, "tweet", r["text"]) for n, r in tweets[:TOP_UP - len(drawn)]]
     return drawn
 
 
