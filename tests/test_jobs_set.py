@@ -19,6 +19,7 @@ from bench.labels.jobs_set import (
     LabelDataError,
     default_data_dir,
     load_jobs_set,
+    load_step_supplement,
     read_labels,
     read_products,
     text_sha,
@@ -54,12 +55,20 @@ def test_labels_use_known_jobs_and_steps_with_no_duplicate_rows() -> None:
         assert len(used) >= len(product.jobs) - 1, (slug, set(product.job_ids) - used)
 
 
+def test_step_supplement_is_well_formed_and_apart_from_the_random_sample() -> None:
+    posts = load_step_supplement(with_text=False)
+    steps = Counter(p.step for p in posts)
+    assert len(posts) >= 80 and sum(n for step, n in steps.items() if step != "use") >= 40, steps
+    assert len({(p.file, p.row) for p in posts}) == len(posts)
+
+
 def test_every_label_matches_its_row_in_the_shared_data() -> None:
     data_dir = default_data_dir()
     if not (data_dir / "sentiment" / "appstore_reviews_stars_en.jsonl").is_file():
         pytest.skip(f"shared data not found at {data_dir} (set VOXPOP_DATA_DIR or put ../shared/data beside the clone)")
     jobs_set = load_jobs_set(data_dir)
     assert all(post.text.strip() for post in jobs_set.posts)
+    assert all(post.text.strip() for post in load_step_supplement(data_dir))
 
 
 def _mini(tmp_path: Path, text: str) -> tuple[Path, Path]:

@@ -176,3 +176,19 @@ def load_jobs_set(data_dir: Path | None = None, labels_dir: Path = JOBS_DIR, wit
     if with_text:
         posts = join_texts(posts, data_dir or default_data_dir())
     return JobsSet(products, posts)
+
+
+def load_step_supplement(data_dir: Path | None = None, labels_dir: Path = JOBS_DIR,
+                         with_text: bool = True) -> list[LabelledPost]:
+    """The step supplement (``steps_extra.jsonl``): cue-selected posts of the same products, labelled in full.
+
+    They are drawn by step cue words (``sample_jobs.py --steps``), not at random, so use them for step figures
+    (per-step support beyond the few non-``use`` posts of the random sample), never for job F1 or "no job" shares.
+    """
+    products = read_products(labels_dir / "products.toml")
+    posts = read_labels(labels_dir / "steps_extra.jsonl", products)
+    main = {(post.file, post.row) for post in read_labels(labels_dir / "labels.jsonl", products)}
+    overlap = [post.row for post in posts if (post.file, post.row) in main]
+    if overlap:
+        raise LabelDataError(f"steps_extra.jsonl repeats rows of labels.jsonl: {overlap[:5]}")
+    return join_texts(posts, data_dir or default_data_dir()) if with_text else posts

@@ -5,6 +5,11 @@ words, at most 1,000 characters, deduplicated by whitespace- and case-folded tex
 stratum (App Store: the star rating, 1-5; Steam: recommended / not recommended) and a seeded shuffle of each
 stratum is cut to its quota. Usage: ``python bench/labels/sample_jobs.py SLUG [START [COUNT]]``; it prints
 ``index row stratum text`` so the labels can be written by row. Nothing it prints is kept in the repo.
+
+``--steps SLUG`` draws the step supplement (``steps_extra.jsonl``) instead: posts of the same product, outside
+the main sample, whose text matches a cue of one of the seven steps other than ``use`` (:data:`STEP_CUES`),
+6 per step, seeded. The cue only selects the post; its step (and jobs, context) are read and labelled like any
+other post, so a cue may end up on ``use`` (an invoice email, a cancelled meeting).
 """
 
 from __future__ import annotations
@@ -36,15 +41,30 @@ PLAN: dict[str, tuple[str, str, str, dict[str, int]]] = {
 }
 
 
+STEP_QUOTA = 6
+STEP_CUES: dict[str, str] = {
+    "choose": r"\b(compared? (to|with)|better than|worse than|instead of|alternative|versus|"
+              r"tried (other|many|several))",
+    "get": r"\b(install|sign(ed)? up|can'?t (update|download)|not compatible|requires ios|won'?t (update|download))",
+    "set-up": r"\b(sign(ing)? in|log(ging)? ?in|login|set ?up|setting up|add(ing)? (my|an|a) account|import\\b|"
+              r"verification|two.step|settings)",
+    "learn": r"\b(how (do|can) i|how to|figure out|tutorial|learning curve|get the hang|instructions)",
+    "get-help": r"\b(support|customer service|help ?cent|contact(ed)?|recover|locked out|hacked|restore)",
+    "pay": r"\b(pay|paid|price|pricing|subscription|storage plan|google one|charged?|money|\$\d|cost|premium)",
+    "leave": r"\b(uninstall|delet(e|ed|ing) (the|this) app|cancel|switch(ed|ing)? to|going back to|moving to|"
+             r"refund|export)",
+}
+
+
 def _english(row: dict) -> bool:
     return row.get("lang", "en") == "en" and row.get("language", "english") == "english"
 
 
-def sample(slug: str, data_dir: Path) -> list[tuple[int, str, str]]:
-    """The (row, stratum, text) drawn for ``slug``, in draw order (strata in the order of the plan)."""
-    file, app, field, quotas = PLAN[slug]
+def _candidates(slug: str, data_dir: Path) -> list[tuple[int, str, str]]:
+    """The product's rows that pass the filters, as (row, stratum, text), duplicates by text dropped."""
+    file, app, field, _ = PLAN[slug]
     seen: set[str] = set()
-    strata: dict[str, list[tuple[int, str]]] = {key: [] for key in quotas}
+    rows = []
     with open(data_dir / file, encoding="utf-8") as handle:
         for number, line in enumerate(handle):
             row = json.loads(line)
@@ -55,9 +75,17 @@ def sample(slug: str, data_dir: Path) -> list[tuple[int, str, str]]:
             if len(text.split()) < MIN_WORDS or len(text) > MAX_CHARS or key in seen:
                 continue
             seen.add(key)
-            stratum = str(row.get(field))
-            if stratum in strata:
-                strata[stratum].append((number, row["text"]))
+            rows.append((number, str(row.get(field)), row["text"]))
+    return rows
+
+
+def sample(slug: str, data_dir: Path) -> list[tuple[int, str, str]]:
+    """The (row, stratum, text) drawn for ``slug``, in draw order (strata in the order of the plan)."""
+    quotas = PLAN[slug][3]
+    strata: dict[str, list[tuple[int, str]]] = {key: [] for key in quotas}
+    for number, stratum, text in _candidates(slug, data_dir):
+        if stratum in strata:
+            strata[stratum].append((number, text))
     drawn = []
     for stratum, quota in quotas.items():
         rows = strata[stratum]
@@ -66,11 +94,36 @@ def sample(slug: str, data_dir: Path) -> list[tuple[int, str, str]]:
     return drawn
 
 
+def _authors_part(text: str) -> str:
+    """The review without the developer's reply that some App Store rows carry after a dashed line."""
+    return re.split(r"-{20,}|开发者回复", text)[0]
+
+
+def sample_step_cued(slug: str, data_dir: Path) -> list[tuple[int, str, str]]:
+    """The step supplement for ``slug``: (row, cued step, text), 6 per non-``use`` step, outside :func:`sample`."""
+    taken = {number for number, _, _ in sample(slug, data_dir)}
+    rows = [(number, text) for number, _, text in _candidates(slug, data_dir) if number not in taken]
+    drawn = []
+    for step, cue in STEP_CUES.items():
+        pattern = re.compile(cue, re.IGNORECASE)
+        matches = [(number, text) for number, text in rows
+                   if number not in taken and pattern.search(_authors_part(text))]
+        random.Random(f"{SEED}:{slug}:cue:{step}").shuffle(matches)
+        for number, text in sorted(matches[:STEP_QUOTA]):
+            taken.add(number)
+            drawn.append((number, step, text))
+    return drawn
+
+
 def main() -> None:
-    slug = sys.argv[1]
-    start = int(sys.argv[2]) if len(sys.argv) > 2 else 0
-    count = int(sys.argv[3]) if len(sys.argv) > 3 else 40
-    for index, (number, stratum, text) in enumerate(sample(slug, default_data_dir())):
+    args = sys.argv[1:]
+    draw = sample
+    if args and args[0] == "--steps":
+        draw, args = sample_step_cued, args[1:]
+    slug = args[0]
+    start = int(args[1]) if len(args) > 1 else 0
+    count = int(args[2]) if len(args) > 2 else 40
+    for index, (number, stratum, text) in enumerate(draw(slug, default_data_dir())):
         if start <= index < start + count:
             digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
             print(f"[{index}] row={number} {stratum} sha={digest}\n{' '.join(text.split())}\n")
