@@ -4,7 +4,8 @@ Seed 28. Per language (de, es, fr, it, pt), from the non-English App Store revie
 look like the tagged language (:func:`looks_like`: the file's langid tags are mostly wrong on short texts, and
 most de/fr/it rows are English), deduplicated by case- and whitespace-folded text (first row kept), split
 into stratum ``low`` (1-3 stars) and ``high`` (4-5 stars); each stratum is shuffled with
-``Random("28:<lang>:<stratum>")``; up to 65 low rows are taken and high rows fill the language to 130. Where a
+``Random("28:<lang>:<stratum>")``; up to 65 low rows are taken and high rows fill the language to 130
+(Spanish, the one language with many real reviews: 130 and 260, a superset of the first draw). Where a
 language has fewer than 120 App Store rows, UMSAB tweets of that language (seeded shuffle, same filters) top it
 up to 140 (rows the labeller finds not to be in the language are skipped, so the draw is generous).
 The dev/test split of a row is a hash of its file and row number (:func:`split_of`), fixed before any row was
@@ -30,6 +31,7 @@ APPSTORE = "multilingual/appstore_reviews_stars_de_es_fr_it_pt.jsonl"
 TWEETS = "multilingual/umsab_tweets_de_es_fr_it_pt.jsonl"
 LANGS = ("de", "es", "fr", "it", "pt")
 LOW_QUOTA, TOTAL, MINIMUM, TOP_UP = 65, 130, 120, 140
+QUOTAS = {"es": (130, 260)}  # (low quota, total) where a language has more real reviews
 
 
 def split_of(file: str, row: int) -> str:
@@ -81,9 +83,10 @@ def sample(lang: str, data_dir: Path) -> list[tuple[str, int, str, str]]:
     high = [r for r in rows if int(r[1].get("rating") or 0) >= 4]
     random.Random(f"{SEED}:{lang}:low").shuffle(low)
     random.Random(f"{SEED}:{lang}:high").shuffle(high)
-    low = low[:LOW_QUOTA]
+    low_quota, total = QUOTAS.get(lang, (LOW_QUOTA, TOTAL))
+    low = low[:low_quota]
     drawn = [(APPSTORE, n, "low", r["text"]) for n, r in low]
-    drawn += [(APPSTORE, n, "high", r["text"]) for n, r in high[:TOTAL - len(low)]]
+    drawn += [(APPSTORE, n, "high", r["text"]) for n, r in high[:total - len(low)]]
     if len(drawn) < MINIMUM:
         tweets = _rows(data_dir / TWEETS, lang)
         random.Random(f"{SEED}:{lang}:tweets").shuffle(tweets)
