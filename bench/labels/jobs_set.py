@@ -192,3 +192,33 @@ def load_step_supplement(data_dir: Path | None = None, labels_dir: Path = JOBS_D
     if overlap:
         raise LabelDataError(f"steps_extra.jsonl repeats rows of labels.jsonl: {overlap[:5]}")
     return join_texts(posts, data_dir or default_data_dir()) if with_text else posts
+
+
+def summary(jobs_set: JobsSet, supplement: list[LabelledPost] | None = None) -> str:
+    """Counts per product (split, posts, no job, jobs, steps), as the data card gives them."""
+    from collections import Counter
+
+    lines = []
+    for slug, product in jobs_set.products.items():
+        posts = [post for post in jobs_set.posts if post.product == slug]
+        jobs = Counter(job for post in posts for job in post.jobs)
+        steps = Counter(post.step for post in posts)
+        lines += [f"{slug} ({product.split}): {len(posts)} posts, no job {sum(not p.jobs for p in posts)}, "
+                  f"2+ jobs {sum(len(p.jobs) > 1 for p in posts)}, context {sum(p.context is not None for p in posts)}",
+                  "  jobs: " + ", ".join(f"{job} {jobs[job]}" for job in product.job_ids),
+                  "  steps: " + ", ".join(f"{step} {n}" for step, n in steps.most_common())]
+    if supplement is not None:
+        steps = Counter(post.step for post in supplement)
+        lines.append(f"step supplement: {len(supplement)} posts; " +
+                     ", ".join(f"{step} {n}" for step, n in steps.most_common()))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    try:
+        text = "--no-text" not in sys.argv
+        print(summary(load_jobs_set(with_text=text), load_step_supplement(with_text=text)))
+    except LabelDataError as exc:
+        sys.exit(f"error: {exc}")
