@@ -112,6 +112,10 @@ _STOP = {"notes", "note", "app", "apps", "data", "stuff", "things", "thing", "li
          "document", "content", "information", "work-flow", "workflow", "days", "hand", "hands", "place",
          "password", "settings", "version", "update", "device", "devices"}
 _WORD = re.compile(r"[a-z][a-z'-]+")
+# Words too general to say what a segment needs.
+_NEED_STOP = {"please", "would", "could", "need", "want", "love", "app", "note", "notes", "just", "really", "all",
+              "when", "after", "the", "and", "but", "not", "this", "that", "with", "for", "from", "they", "them",
+              "have", "has", "does", "doe", "did", "was", "are", "every", "only", "one", "use", "add"}
 _JOB_STOP = {"my", "the", "a", "an", "and", "or", "to", "of", "in", "on", "for", "with", "like", "other", "into",
              "out", "get", "keep", "have", "i", "so", "can", "them", "every", "use", "it", "is", "before"}
 
@@ -263,7 +267,7 @@ def find_segments(posts: Sequence[SegmentPost], jobs: Mapping[str, str], *, own:
                     names.update(phrases[k])
             name = names.most_common(1)[0][0]
             others = [p for p in members_all if p not in members]
-            drop = job_words | _content_words(" ".join(names))
+            drop = _content_words(" ".join(names)) | _NEED_STOP
             words = _distinct_words(members, others, drop)
             issues = Counter(m.issue_label for m in members if m.issue_label and m.unmet)
             classified = [m for m in members if m.sentiment]
