@@ -72,11 +72,16 @@ for _facet, _key, _words in (
                         "colleagues coworkers co-workers boss company consulting"),
     ("setting", "team", "team teams"),
     ("setting", "study", "class classes school university college lectures lecture studies studying exams "
-                         "students student course courses uni homework thesis"),
-    ("setting", "home", "home family kids household"),
+                         "students student course courses uni homework thesis classmates school-nights "
+                         "us-students students-like-me"),
+    ("setting", "home", "home family kids household son daughter children"),
+    ("setting", "on the go", "on-the-go on-the-road traveler traveller travelling-a-lot"),
+    ("setting", "solo", "solo alone solo-player"),
+    ("setting", "group", "with-friends friends group small-group"),
     ("setting", "offline", "offline plane planes flight flights train trains subway commute airplane travel "
                            "travelling traveling trips trip"),
     ("role", "teacher", "teacher teachers teaching"),
+    ("device", "pc hardware", "potato potato-pc budget-pc beefy-pc low-end high-end ssd"),
     ("role", "writer", "writer writers novel novels writing-projects"),
     ("role", "developer", "developer developers programmer coding"),
     ("role", "researcher", "researcher research"),
@@ -87,9 +92,12 @@ for _facet, _key, _words in (
         _LEXICON[_w.replace("-", " ")] = (_facet, _key)
 
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((facet, re.compile(rx, re.IGNORECASE)) for facet, rx in (
-    ("device", rf"\b(?:on|from|using|with)\s+{_DET}((?:ipad|iphone|android|phone|tablet|laptop|mac(?:book)?|pc|"
-               rf"windows|chromebook|desktop|computer|pixel|galaxy(?: tab)?|smartphone|watch|linux)"
-               rf"(?:\s+(?:pro|air|mini))?)\b"),
+    ("device", rf"\b(?:on|from|using|with)\s+{_DET}(?:\d+(?:\.\d+)?[\"”'′]?\s+)?((?:ipad|iphone|android|phone|tablet|"
+               rf"laptop|mac(?:book)?|pc|windows|chromebook|desktop|computer|pixel|galaxy(?: tab)?|smartphone|watch|"
+               rf"linux|mobile(?: phone)?|chromecast)(?:\s+(?:pro|air|mini))?)\b"),
+    # A device named on its own is context enough ("iPhone x", "my iPad").
+    ("device", r"\b(ipad|iphone|android|chromebook|chromecast|apple watch)\b"),
+    ("device", r"\b(potato(?:\s+(?:pc|mode|settings))?|budget pc|beefy pc|low[- ]end|high[- ]end|ssd)\b"),
     ("tool", rf"\bwith\s+{_DET}((?:apple\s+)?(?:pencil|stylus|pen|keyboard))\b"),
     ("setting", rf"\b(?:for|at|in|during)\s+{_DET}(work|job|office|business|clients?|customers?|meetings?|class(?:es)?|"
                 rf"school|university|college|lectures?|studies|exams|courses?|uni|homework|thesis|home|family|kids|"
@@ -97,20 +105,26 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((facet, re.compile(rx
     ("setting", rf"\bwith\s+{_DET}(team|colleagues|coworkers|co-workers|students|family|clients|boss)\b"),
     ("setting", r"\b(offline|without (?:internet|wifi|wi-fi|a connection|signal|reception|network))\b"),
     ("setting", rf"\b(?:on|during|in)\s+{_DET}(planes?|flights?|trains?|subway|commute|airplane|trips?)\b"),
-    ("role", r"\b(?:as|i am|i'm|im)\s+an?\s+(teacher|student|nurse|doctor|lawyer|developer|designer|writer|manager|"
-             r"freelancer|researcher|parent|engineer|consultant|programmer|journalist)\b"),
+    ("role", r"\b(?:as|i am|i'm|im)\s+an?\s+(?:\w+\s+)?(teacher|student|nurse|doctor|lawyer|developer|designer|writer|"
+             r"manager|freelancer|researcher|parent|engineer|consultant|programmer|journalist|traveler|traveller|"
+             r"solo player)\b"),
+    ("setting", r"\b(on the go|on the road|solo|with friends|in a (?:small )?group|in small groups?|"
+                r"us students|students like me|school nights?)\b"),
+    ("setting", r"\b(?:my|our)\s+(school|classmates|teacher|students|kids|son|daughter|children|family|office|boss)\b"),
     ("frequency", r"\b(every\s+(?:single\s+)?(?:day|morning|night|evening|week)|daily|weekly)\b"),
     ("scale", r"\b((?:thousands|hundreds)\s+of\s+(?:notes|pages|notebooks|files|documents)|over\s+\d{3,}\s+"
               r"(?:notes|pages|notebooks|files))\b"),
-    # Open forms in the customer's words: "for my <noun>", "on my <noun>", "in my <noun>".
-    ("other", r"\b(?:for|on|in|with)\s+(?:my|our)\s+([a-z][a-z-]{3,})\b"),
+    # Open forms in the customer's words: "for my <noun>", "on my <noun>".
+    ("other", r"\b(?:for|on)\s+(?:my|our)\s+([a-z][a-z-]{3,})\b"),
 ))
 _STOP = {"notes", "note", "app", "apps", "data", "stuff", "things", "thing", "life", "part", "opinion", "own", "way",
          "list", "lists", "files", "file", "account", "accounts", "time", "head", "mind", "end", "side", "case",
          "eyes", "favorite", "favourite", "experience", "review", "money", "screen", "page", "pages", "entries",
          "notebook", "notebooks", "ideas", "idea", "thoughts", "recipes", "journals", "journal", "documents",
          "document", "content", "information", "work-flow", "workflow", "days", "hand", "hands", "place",
-         "password", "settings", "version", "update", "device", "devices"}
+         "password", "settings", "version", "update", "device", "devices", "inbox", "primary", "drive", "rating",
+         "help", "pictures", "photos", "emails", "email", "mail", "messages", "behalf", "game", "games",
+         "computer", "phone", "ipad", "iphone"}
 _WORD = re.compile(r"[a-z][a-z'-]+")
 # Words too general to say what a segment needs.
 _NEED_STOP = {"please", "would", "could", "need", "want", "love", "app", "note", "notes", "just", "really", "all",
@@ -139,7 +153,7 @@ def extract_contexts(text: str) -> list[Context]:
         for m in pattern.finditer(text or ""):
             if facet == "other" and any(a <= m.start(1) < b for a, b in spans):
                 continue
-            head = " ".join(m.group(1).lower().split())
+            head = " ".join(m.group(1).lower().replace("-", " ").split())
             if facet == "other" and (head in _STOP or _lemma(head) in _STOP):
                 continue
             known = _LEXICON.get(head) or _LEXICON.get(head.split()[-1]) or _LEXICON.get(head.split()[0])
