@@ -56,7 +56,7 @@ def test_segments_fold_synonyms_keep_their_own_needs_and_drop_small_groups() -> 
     assert set(segs) == {"tablet", "work"}  # "offline" has one post, under the minimum size
     tablet, work = segs["tablet"], segs["work"]
     assert tablet["size"] == 6 and tablet["products"] == {"ours": 5, "rival": 1}
-    assert tablet["name"] == "on my ipad"
+    assert tablet["name"] == "On my iPad"
     assert tablet["top_issues"] == [{"label": "handwriting lost", "posts": 4}]
     assert "handwriting" in tablet["need_words"] and "docx" in work["need_words"]
     assert "handwriting" not in work["need_words"]
@@ -97,6 +97,12 @@ def test_the_demo_content_has_two_segments_of_the_export_job_with_different_need
     found = find_segments(posts, {j.id: j.statement for j in jobs}, own="notely", min_size=5)
     export = {s["key"]: s for s in found["export-notes"]}
     assert {"tablet", "work"} <= set(export)
-    assert "ipad" in export["tablet"]["name"] and "handwriting" in export["tablet"]["need_words"]
+    assert "ipad" in export["tablet"]["name"].lower() and "handwriting" in export["tablet"]["need_words"]
     assert {"word", "docx"} & set(export["work"]["need_words"])
     assert "handwriting" not in export["work"]["need_words"]
+
+
+def test_a_context_the_job_itself_names_is_not_a_segment() -> None:
+    posts = [_post(f"Sharing pages with my colleagues is effortless {i}", jobs=("share",)) for i in range(6)]
+    found = find_segments(posts, {"share": "Share notes and collaborate with my team"}, min_size=3)
+    assert found == {}

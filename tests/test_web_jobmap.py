@@ -66,13 +66,13 @@ def test_job_map_table_and_a_segment_page(browser: Any, jobmap_server: Server) -
     assert "handwriting" in cards["tablet"].find_element(By.CSS_SELECTOR, ".need-words").text
     cards["tablet"].find_element(By.CSS_SELECTOR, "a.segment-link").click()
     WebDriverWait(d, 30).until(lambda drv: "/segments/tablet" in drv.current_url)
-    assert d.find_element(By.ID, "segment-name").text == "“on my ipad”"
+    assert d.find_element(By.ID, "segment-name").text == "“On my iPad”"
     assert d.find_element(By.ID, "segment-size").text == "7"
     assert "handwriting" in d.find_element(By.ID, "segment-needs").text
     rows = d.find_elements(By.CSS_SELECTOR, "#segment-posts tr.post")
     assert len(rows) == 7 and any("<b>ink</b>" in r.text for r in rows)  # escaped, shown as text
     assert not d.find_elements(By.CSS_SELECTOR, "#segment-posts b")
-    assert "for my clients" in d.find_element(By.ID, "siblings").text
+    assert d.find_element(By.ID, "siblings").text == "“For my clients” (6)"
     assert console_errors(d) == []
 
 

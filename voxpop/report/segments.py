@@ -69,8 +69,7 @@ for _facet, _key, _words in (
     ("tool", "pencil", "pencil apple-pencil stylus pen"),
     ("tool", "keyboard", "keyboard"),
     ("setting", "work", "work job office business clients client customers customer meetings meeting "
-                        "colleagues coworkers co-workers boss company consulting"),
-    ("setting", "team", "team teams"),
+                        "colleagues coworkers co-workers boss company consulting team teams"),
     ("setting", "study", "class classes school university college lectures lecture studies studying exams "
                          "students student course courses uni homework thesis classmates school-nights "
                          "us-students students-like-me"),
@@ -129,7 +128,8 @@ _WORD = re.compile(r"[a-z][a-z'-]+")
 # Words too general to say what a segment needs.
 _NEED_STOP = {"please", "would", "could", "need", "want", "love", "app", "note", "notes", "just", "really", "all",
               "when", "after", "the", "and", "but", "not", "this", "that", "with", "for", "from", "they", "them",
-              "have", "has", "does", "doe", "did", "was", "are", "every", "only", "one", "use", "add"}
+              "have", "has", "does", "doe", "did", "was", "are", "every", "only", "one", "use", "add", "come", "see",
+              "get", "make", "keep", "like", "way", "thing", "also", "still", "even", "much", "can", "will"}
 _JOB_STOP = {"my", "the", "a", "an", "and", "or", "to", "of", "in", "on", "for", "with", "like", "other", "into",
              "out", "get", "keep", "have", "i", "so", "can", "them", "every", "use", "it", "is", "before"}
 
@@ -177,9 +177,12 @@ def _content_words(text: str) -> set[str]:
 
 
 def near_job(context: Context, job_words: set[str]) -> bool:
-    """Whether a phrase only restates the job (every content word of it is a word of the job)."""
+    """Whether a phrase only restates the job: every content word of it is a word of the job, or the job
+    names the same context ("collaborate with my team" and "with my colleagues" are both ``work``)."""
     words = _content_words(context.phrase) - {"my", "our"}
-    return bool(words) and words <= job_words
+    if bool(words) and words <= job_words:
+        return True
+    return any(_LEXICON.get(w, ("", None))[1] == context.key for w in job_words)
 
 
 def _merge_keys(phrases: Mapping[str, Counter[str]], embed: Embed | None) -> dict[str, str]:
@@ -248,12 +251,14 @@ def find_segments(posts: Sequence[SegmentPost], jobs: Mapping[str, str], *, own:
         job_words = _content_words(job_text) | {_lemma(w) for w in _content_words(job_id.replace("-", " "))}
         contexts: dict[int, list[Context]] = {}
         phrases: dict[str, Counter[str]] = defaultdict(Counter)
+        surface: dict[str, Counter[str]] = defaultdict(Counter)  # lowercased phrase -> as written
         facets: dict[str, str] = {}
         for p in members_all:
             found = [c for c in extract_contexts(p.text) if not near_job(c, job_words)]
             contexts[p.post_id] = found
             for c in found:
                 phrases[c.key][c.phrase.lower()] += 1
+                surface[c.phrase.lower()][c.phrase] += 1
                 facets.setdefault(c.key, c.facet)
         if embed is not None and phrases:
             keys = sorted(phrases)
@@ -279,7 +284,8 @@ def find_segments(posts: Sequence[SegmentPost], jobs: Mapping[str, str], *, own:
             for k, target in merged.items():
                 if target == key:
                     names.update(phrases[k])
-            name = names.most_common(1)[0][0]
+            top = names.most_common(1)[0][0]
+            name = surface[top].most_common(1)[0][0] if surface.get(top) else top
             others = [p for p in members_all if p not in members]
             drop = _content_words(" ".join(names)) | _NEED_STOP
             words = _distinct_words(members, others, drop)
