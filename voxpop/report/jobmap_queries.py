@@ -23,6 +23,7 @@ from voxpop.report.queries import extra_scope
 from voxpop.report.segments import SegmentPost
 
 INACTIVE_STATES = ("candidate", "merged")
+PER_PRODUCT = 3000  # segments read the newest posts of each product: enough for contexts, cheap to scan
 CHUNK = 500
 
 
@@ -34,7 +35,7 @@ def step_counts(session: Session, ids: Sequence[int], since: datetime,
                 until: datetime) -> dict[int, dict[str | None, dict[str, int]]]:
     """Per product and step (None: not placed on a step): classified posts, negative, positive, unmet."""
     out: dict[int, dict[str | None, dict[str, int]]] = defaultdict(lambda: defaultdict(_empty_cell))
-    if not ids:
+    if not ids or not any_placed(session):
         return out
     labels = effective_columns()
     dims = [Classification.step, labels["sentiment"], labels["unmet_need"]]
@@ -62,6 +63,12 @@ def step_counts(session: Session, ids: Sequence[int], since: datetime,
             if row.unmet_need:
                 cell["unmet"] += n
     return out
+
+
+def any_placed(session: Session) -> bool:
+    """Whether any classification has a step (one probe of the step index): until then the map is empty."""
+    return session.execute(select(Classification.id).where(Classification.step.is_not(None)).limit(1)).first() \
+        is not None
 
 
 def step_issues(session: Session, ids: Sequence[int], since: datetime,
@@ -109,8 +116,9 @@ def issue_steps(session: Session, issue_id: int) -> dict[str | None, int]:
 
 
 def segment_posts(session: Session, ids: Sequence[int], since: datetime, until: datetime,
-                  slug_of: dict[int, str], limit: int = 20000) -> list[SegmentPost]:
-    """The classified posts with a job in the period, newest first (at most ``limit``), for segment discovery.
+                  slug_of: dict[int, str], per_product: int = PER_PRODUCT) -> list[SegmentPost]:
+    """The classified posts with a job in the period, the newest ``per_product`` of each product, for segment
+    discovery. Only a post's own product counts here (no extra links).
 
     A post's jobs are every job of its stored job list (or a person's label); its issue is the first
     active issue it belongs to.
@@ -118,15 +126,18 @@ def segment_posts(session: Session, ids: Sequence[int], since: datetime, until: 
     if not ids:
         return []
     labels = effective_columns()
-    query = (select(Post.id, Post.product_id, Post.title, Post.text, Classification.evidence, Classification.jobs,
-                    labels["top_job"], labels["sentiment"], labels["unmet_need"], labels["need_type"],
-                    Classification.step, PostLabel.jobs.label("human_jobs"))
-             .select_from(Post).join(Classification, Classification.post_id == Post.id)
-             .outerjoin(PostLabel, PostLabel.post_id == Post.id)
-             .where(Post.status != POST_SKIPPED, Post.product_id.in_(list(ids)), Post.created_at >= since,
-                    Post.created_at < until)
-             .order_by(Post.created_at.desc(), Post.id.desc()).limit(limit))
-    rows = [r for r in session.execute(query) if r.top_job or r.jobs or r.human_jobs]
+    rows = []
+    # One product at a time, newest first along the (product, created_at) index: no sort of the period.
+    for pid in ids:
+        query = (select(Post.id, Post.product_id, Post.title, Post.text, Classification.jobs,
+                        labels["top_job"], labels["sentiment"], labels["unmet_need"], labels["need_type"],
+                        Classification.step, PostLabel.jobs.label("human_jobs"))
+                 .select_from(Post).join(Classification, Classification.post_id == Post.id)
+                 .outerjoin(PostLabel, PostLabel.post_id == Post.id)
+                 .where(Post.status != POST_SKIPPED, Post.product_id == pid, Post.created_at >= since,
+                        Post.created_at < until)
+                 .order_by(Post.created_at.desc()).limit(per_product))
+        rows += [r for r in session.execute(query) if r.top_job or r.jobs or r.human_jobs]
     issue_of: dict[int, tuple[int, str]] = {}
     post_ids = [r.id for r in rows]
     for start in range(0, len(post_ids), CHUNK):

@@ -245,6 +245,7 @@ def find_segments(posts: Sequence[SegmentPost], jobs: Mapping[str, str], *, own:
         job_examples: the jobs' example phrases, also read as "the job" when dropping synonyms.
     """
     out: dict[str, list[dict[str, Any]]] = {}
+    extracted: dict[int, list[Context]] = {}
     for job_id, statement in jobs.items():
         members_all = [p for p in posts if job_id in p.jobs]
         job_text = " ".join([statement, *((job_examples or {}).get(job_id) or ())])
@@ -254,7 +255,9 @@ def find_segments(posts: Sequence[SegmentPost], jobs: Mapping[str, str], *, own:
         surface: dict[str, Counter[str]] = defaultdict(Counter)  # lowercased phrase -> as written
         facets: dict[str, str] = {}
         for p in members_all:
-            found = [c for c in extract_contexts(p.text) if not near_job(c, job_words)]
+            if p.post_id not in extracted:
+                extracted[p.post_id] = extract_contexts(p.text)
+            found = [c for c in extracted[p.post_id] if not near_job(c, job_words)]
             contexts[p.post_id] = found
             for c in found:
                 phrases[c.key][c.phrase.lower()] += 1
@@ -286,7 +289,8 @@ def find_segments(posts: Sequence[SegmentPost], jobs: Mapping[str, str], *, own:
                     names.update(phrases[k])
             top = names.most_common(1)[0][0]
             name = surface[top].most_common(1)[0][0] if surface.get(top) else top
-            others = [p for p in members_all if p not in members]
+            inside = {m.post_id for m in members}
+            others = [p for p in members_all if p.post_id not in inside]
             drop = _content_words(" ".join(names)) | _NEED_STOP
             words = _distinct_words(members, others, drop)
             issues = Counter(m.issue_label for m in members if m.issue_label and m.unmet)
