@@ -105,3 +105,26 @@ def test_desired_outcome_phrasing(label: str, keywords: list[str], need: str, st
 
 def test_desired_outcome_of_nothing_is_none() -> None:
     assert desired_outcome("", [], "problem", "use") is None
+
+
+def test_segments_in_the_report_escape_scraped_text(sqlite_store: Store) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from store.models import Product
+
+    hostile = "On my iPad the export eats my <script>alert('x')</script> handwriting | # *"
+    with sqlite_store.transaction() as session:
+        jd.build(session)
+        ours = session.scalar(select(Product).where(Product.slug == "ours"))
+        for i in range(5):
+            jd.post(session, ours, jd.SINCE + timedelta(days=4), step="leave", sentiment="negative", unmet=True,
+                    need="feature_request", text=f"{hostile} {i}")
+    with sqlite_store.sessions() as session:
+        data = build_report(session, ["ours", "rival"], jd.SINCE, jd.UNTIL, jd.JOBS, min_n=20)
+    assert [s["key"] for s in data["segments"]["export"]] == ["tablet"]
+    html = render_report(data, "html")
+    assert 'class="segment"' in html and "<script>alert" not in html and "&lt;script&gt;" in html
+    md = render_report(data, "md")
+    assert "## Segments" in md and "<script>" not in md and "\\|" in md
