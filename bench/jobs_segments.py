@@ -93,12 +93,21 @@ def _predicted_jobs(jobs_set: Any, posts: Sequence[Any]) -> dict[int, tuple[str,
 
 
 def segment_figures(jobs_set: Any, *, split: str = "test", predict: bool = False,
-                    min_size: int = DEFAULT_MIN_SIZE) -> dict[str, Any]:
-    """Segments per product and job on ``jobs_set`` (``load_jobs_set()``), with their context match shares."""
+                    min_size: int = DEFAULT_MIN_SIZE, embed: bool = False) -> dict[str, Any]:
+    """Segments per product and job on ``jobs_set`` (``load_jobs_set()``), with their context match shares.
+
+    ``predict``: jobs from the packaged model instead of the labels; ``embed``: merge context keys and drop
+    phrases near the job with the packaged encoder's embeddings of the phrases.
+    """
     posts = list(jobs_set.posts) if split == "all" else jobs_set.split(split)
     predicted = _predicted_jobs(jobs_set, posts) if predict else {}
+    encode = None
+    if embed:
+        from classify.pipeline import Classifier
+
+        encode = Classifier().embed
     out: dict[str, Any] = {"split": split, "jobs_from": "model predictions" if predict else "hand labels (no "
-                           "predictions used)", "min_size": min_size, "products": {}}
+                           "predictions used)", "min_size": min_size, "embed": embed, "products": {}}
     for slug, product in jobs_set.products.items():
         mine = [(i, p) for i, p in enumerate(posts) if p.product == slug]
         if not mine:
@@ -106,7 +115,7 @@ def segment_figures(jobs_set: Any, *, split: str = "test", predict: bool = False
         seg_posts = [SegmentPost(post_id=i, product=slug, text=p.text, jobs=predicted.get(i, p.jobs)
                                  if predict else p.jobs, step=p.step) for i, p in mine]
         context_of = {i: p.context for i, p in mine}
-        found = find_segments(seg_posts, {j.id: j.statement for j in product.jobs}, min_size=min_size)
+        found = find_segments(seg_posts, {j.id: j.statement for j in product.jobs}, min_size=min_size, embed=encode)
         jobs = {}
         for job_id, segments in found.items():
             rows = []
@@ -135,7 +144,8 @@ def print_figures(figures: dict[str, Any]) -> None:
         return "–" if v is None else f"{100 * v:.0f}%"
 
     print(f"Segments on the hand-labelled jobs set, split {figures['split']}; jobs from {figures['jobs_from']}; "
-          f"segments of at least {figures['min_size']} posts")
+          f"segments of at least {figures['min_size']} posts"
+          + ("; phrases merged by the packaged encoder" if figures.get("embed") else ""))
     for slug, p in figures["products"].items():
         print(f"\n{slug}: {p['posts']} posts, {p['labelled_context']} with a labelled context; extractor finds a "
               f"context in {p['extracted_context']} (recall {pct(p['recall'])}, precision {pct(p['precision'])})")
@@ -157,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split", choices=("test", "dev", "all"), default="test")
     parser.add_argument("--predict", action="store_true", help="use the packaged model's jobs, not the labels")
     parser.add_argument("--min-size", type=int, default=DEFAULT_MIN_SIZE)
+    parser.add_argument("--embed", action="store_true", help="merge context phrases by the packaged encoder")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     if not (args.labels / "labels.jsonl").is_file():
@@ -168,7 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # LabelDataError: shared data missing or changed
         print(f"cannot load the jobs set: {exc}", file=sys.stderr)
         return 2
-    figures = segment_figures(jobs_set, split=args.split, predict=args.predict, min_size=args.min_size)
+    figures = segment_figures(jobs_set, split=args.split, predict=args.predict, min_size=args.min_size,
+                              embed=args.embed)
     if args.json:
         print(json.dumps(figures, indent=2))
     else:

@@ -130,6 +130,9 @@ _NEED_STOP = {"please", "would", "could", "need", "want", "love", "app", "note",
               "when", "after", "the", "and", "but", "not", "this", "that", "with", "for", "from", "they", "them",
               "have", "has", "does", "doe", "did", "was", "are", "every", "only", "one", "use", "add", "come", "see",
               "get", "make", "keep", "like", "way", "thing", "also", "still", "even", "much", "can", "will"}
+# Words of a job statement that name what is done, not where ("work on them together", "join meetings").
+_ACTIVITY_WORDS = {"work", "working", "meeting", "meetings", "job", "study", "studying", "writing", "coding",
+                   "research", "teaching", "record"}
 _JOB_STOP = {"my", "the", "a", "an", "and", "or", "to", "of", "in", "on", "for", "with", "like", "other", "into",
              "out", "get", "keep", "have", "i", "so", "can", "them", "every", "use", "it", "is", "before"}
 
@@ -182,7 +185,7 @@ def near_job(context: Context, job_words: set[str]) -> bool:
     words = _content_words(context.phrase) - {"my", "our"}
     if bool(words) and words <= job_words:
         return True
-    return any(_LEXICON.get(w, ("", None))[1] == context.key for w in job_words)
+    return any(_LEXICON.get(w, ("", None))[1] == context.key for w in job_words - _ACTIVITY_WORDS)
 
 
 def _merge_keys(phrases: Mapping[str, Counter[str]], embed: Embed | None) -> dict[str, str]:
