@@ -128,3 +128,14 @@ def test_segments_in_the_report_escape_scraped_text(sqlite_store: Store) -> None
     assert 'class="segment"' in html and "<script>alert" not in html and "&lt;script&gt;" in html
     md = render_report(data, "md")
     assert "## Segments" in md and "<script>" not in md and "\\|" in md
+
+
+def test_the_report_mail_carries_the_real_step_gaps(report: dict[str, Any], tmp_path: Any) -> None:
+    from voxpop.report.mail import report_mail
+
+    path = tmp_path / "report.html"
+    path.write_text(render_report(report, "html"), encoding="utf-8")
+    mail = report_mail(report, [path])
+    line = "We lose at set-up: 50% negative vs Rival 10%, n=30 and 30, a real gap."
+    assert line in mail["text"] and line in mail["html"]
+    assert "At leave" not in mail["text"]  # only real gaps go in the mail
