@@ -294,7 +294,8 @@ def find_segments(posts: Sequence[SegmentPost], jobs: Mapping[str, str], *, own:
             name = surface[top].most_common(1)[0][0] if surface.get(top) else top
             inside = {m.post_id for m in members}
             others = [p for p in members_all if p.post_id not in inside]
-            drop = _content_words(" ".join(names)) | _NEED_STOP
+            drop = (_content_words(" ".join(names)) | _NEED_STOP
+                    | {w for w, (_, k) in _LEXICON.items() if k == key})  # "at work" says where, not what
             words = _distinct_words(members, others, drop)
             issues = Counter(m.issue_label for m in members if m.issue_label and m.unmet)
             classified = [m for m in members if m.sentiment]
