@@ -100,3 +100,13 @@ def test_api_twins_and_errors(jobmap_server: Server) -> None:
     assert s.get_json("/api/jobs?days=abc")[0] == 400
     status, posts = s.get_json("/api/posts?step=leave&product=ours")
     assert status == 200 and posts["posts"] and {p["step"] for p in posts["posts"]} == {"leave"}
+
+
+def test_jobs_page_takes_a_product_choice(jobmap_server: Server) -> None:
+    s = jobmap_server
+    status, data = s.get_json(f"/api/jobs?{PERIOD}&products=rival")
+    assert status == 200 and data["job_map"]["products"] == ["rival"] and data["job_map"]["comparisons"] == []
+    status, err = s.get_json(f"/api/jobs?{PERIOD}&products=nope")
+    assert status == 400 and "unknown product" in err["error"]
+    status, _, html = s.request("GET", f"/jobs?{PERIOD}&products=ours&products=rival")
+    assert status == 200 and 'name="products" value="rival" checked' in html

@@ -43,19 +43,25 @@ def jobs_routes(board: Any) -> list[Route]:
         config = board.config
         jobs = {p.slug: list(p.jobs) for p in config.products} if config is not None else None
         steps = {p.slug: list(getattr(p, "steps", ()) or ()) for p in config.products} if config is not None else None
+        slugs = [x for x in request.query_params.getlist("products") if x][:12] or None
         with board.store.sessions() as session:
             try:
-                data = jobs_view(session, None, since, until, jobs, steps)
+                data = jobs_view(session, slugs, since, until, jobs, steps)
             except ReportError as exc:
                 raise queries.QueryError(str(exc)) from None
         return data
 
-    def params(request: Request) -> dict[str, str]:
-        return {k: v for k, v in request.query_params.items() if k in ("days", "since", "until")}
+    def params(request: Request) -> dict[str, Any]:
+        out: dict[str, Any] = {k: v for k, v in request.query_params.items() if k in ("days", "since", "until")}
+        if request.query_params.getlist("products"):
+            out["products"] = request.query_params.getlist("products")[:12]
+        return out
 
     def jobs_page(request: Request) -> Response:
         data = view(request)
-        return board.page(request, "jobs.html", v=data, names=data["names"], params=params(request))
+        choices = board.read(request, queries.filter_choices)
+        return board.page(request, "jobs.html", v=data, names=data["names"], params=params(request), choices=choices,
+                          selected=request.query_params.getlist("products"))
 
     def jobs_api(request: Request) -> Response:
         data = view(request)
