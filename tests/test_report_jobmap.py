@@ -96,6 +96,12 @@ def test_configured_steps_replace_the_defaults_and_unknown_steps_are_kept() -> N
     ("export to Word", [], "feature_request", "leave", "Increase the ability to export to Word"),
     ("can't sign in", [], "problem", "set-up", "Minimize the chance that signing in fails"),
     ("crash", [], "problem", "set-up", "Minimize the chance that the app crashes while trying to set the product up"),
+    # A request's "missing" is a feature not there yet, not lost data; the keywords name what a bare verb loads.
+    ("set reminders", ["templates", "missing", "reminders"], "feature_request", "use",
+     "Increase the ability to set reminders"),
+    ("load slowly on mobile", ["data", "images", "load"], "feature_request", "use",
+     "Minimize the time it takes to load data on mobile"),
+    ("search", ["restarted", "search"], "problem", "use", "Minimize the chance that searching fails"),
 ])
 def test_desired_outcome_phrasing(label: str, keywords: list[str], need: str, step: str, expected: str) -> None:
     outcome = desired_outcome(label, keywords, need, step)

@@ -52,7 +52,7 @@ _VERB_FORMS = {**{v: v for v in _VERBS}, **{ing: v for v, ing in _VERBS.items() 
                "synced": "sync", "syncing": "sync", "synchronization": "sync", "synchronisation": "sync",
                "login": "log", "signin": "sign", "sharing": "share", "printing": "print", "uploaded": "upload",
                "backups": "backup", "installation": "install"}
-_PARTICLE = {"log": "in", "sign": "in", "set": "up", "back": "up"}
+_PARTICLE = {"log": "in", "sign": "in", "back": "up"}
 # What each default step is about, when a label names no action of its own.
 _STEP_ACTION = {"choose": "choose the right product", "get": "get the product", "set-up": "set the product up",
                 "learn": "learn how to use the product", "use": "use the product", "get-help": "get a problem fixed",
@@ -80,11 +80,13 @@ def _words(text: str) -> list[str]:
 
 def _kind(words: Sequence[str], need_type: str | None) -> str:
     found = set(words)
-    for kind, lexicon in (("crash", _CRASH), ("lose", _LOSE), ("slow", _SLOW)):
+    for kind, lexicon in (("crash", _CRASH), ("slow", _SLOW)):
         if found & lexicon:
             return kind
-    if need_type == "feature_request":
+    if need_type == "feature_request":  # "missing" in a request is a feature not there, not lost data
         return "request"
+    if found & _LOSE:
+        return "lose"
     if need_type == "question":
         return "question"
     if found & _FAIL:
@@ -148,8 +150,18 @@ def desired_outcome(label: str, keywords: Sequence[str] = (), need_type: str | N
         words = _words(" ".join(keywords))
     if not words:
         return None
-    kind = _kind(words + _words(" ".join(keywords)), need_type)
+    kind = _kind(words, need_type)
+    if kind in ("other", "fail", "request") and not set(words) & (_FAIL | _REQUEST):
+        kind = _kind(words + _words(" ".join(keywords)), need_type)  # the label alone does not say
     verb, rest = _action(words, step)
+    where = ""
+    if rest and " on " in f" {' '.join(words)} " and words[-1] in rest and words[-2:-1] == ["on"]:
+        where = f" on {_pretty(words[-1])}"  # "load slowly on mobile": the context stays at the end
+        rest = rest[:-1]
+    if verb and not rest and kind in ("slow", "request"):  # "load" alone: the keywords say what
+        named = [w for w in _words(" ".join(keywords)) if w not in words and w not in _VERB_FORMS
+                 and w not in _CRASH | _LOSE | _FAIL | _SLOW | _REQUEST | _FILLER]
+        rest = named[:1]
     if verb is None and not rest:
         verb, rest = _action(_words(" ".join(keywords)), step)
     fallback = _STEP_ACTION.get(step or "", "use the product")
@@ -159,7 +171,7 @@ def desired_outcome(label: str, keywords: Sequence[str] = (), need_type: str | N
         if not what:
             tail = f"while trying to {fallback}"
         obj = f"the app crashes {tail}".strip()
-        return _done("Minimize", "the chance that", obj, kind)
+        return _with(where, "Minimize", "the chance that", obj, kind)
     if kind == "lose":
         thing = " ".join(_pretty(w) for w in rest if w not in _FORMATS) or "a note"
         if thing.endswith("s") and thing not in ("notes",) or thing == "notes":
@@ -167,26 +179,30 @@ def desired_outcome(label: str, keywords: Sequence[str] = (), need_type: str | N
         else:
             subject, be = (thing if thing.startswith(("a ", "an ", "the ")) else f"a {thing}"), "is"
         while_ = f" while {_ing(verb)}" if verb else ""
-        return _done("Minimize", "the chance that", f"{subject} {be} lost{while_}", kind)
+        return _with(where, "Minimize", "the chance that", f"{subject} {be} lost{while_}", kind)
     if kind == "slow":
         phrase = _object_phrase(verb, rest) if verb else (f"load {' '.join(_pretty(w) for w in rest)}" if rest
                                                             else fallback)
-        return _done("Minimize", "the time it takes to", phrase, kind)
+        return _with(where, "Minimize", "the time it takes to", phrase, kind)
     if kind == "request":
         phrase = _object_phrase(verb, rest) if verb else (f"use {' '.join(_pretty(w) for w in rest)}" if rest
                                                             else fallback)
-        return _done("Increase", "the ability to", phrase, kind)
+        return _with(where, "Increase", "the ability to", phrase, kind)
     if kind == "question":
         phrase = _object_phrase(verb, rest) if verb else (" ".join(_pretty(w) for w in rest) or fallback)
-        return _done("Minimize", "the time it takes to find out how to", phrase, kind)
+        return _with(where, "Minimize", "the time it takes to find out how to", phrase, kind)
     if kind == "fail":
         if verb:
             subject = f"{_ing(verb)} {_object_phrase(None, rest)}".strip()
         else:
             subject = " ".join(_pretty(w) for w in rest) or f"trying to {fallback}"
-        return _done("Minimize", "the chance that", f"{subject} fails", kind)
+        return _with(where, "Minimize", "the chance that", f"{subject} fails", kind)
     phrase = _object_phrase(verb, rest) if verb else (" ".join(_pretty(w) for w in rest) or fallback)
-    return _done("Minimize", "the effort it takes to", phrase, kind)
+    return _with(where, "Minimize", "the effort it takes to", phrase, kind)
+
+
+def _with(where: str, direction: str, metric: str, obj: str, kind: str) -> Outcome:
+    return _done(direction, metric, obj + where, kind)
 
 
 def _done(direction: str, metric: str, obj: str, kind: str) -> Outcome:
