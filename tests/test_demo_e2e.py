@@ -65,6 +65,7 @@ def test_demo_runs_the_whole_path_and_twice_adds_nothing(tmp_path: Path, demo_db
     html = report.read_text(encoding="utf-8")
     assert "<svg" in html and "Notely" in html and "Jotter" in html and "Scribbly" in html
     assert any("email" in line for line in lines) and any("report" in line for line in lines)
+    _two_segments_of_the_export_job(store)
     _dashboard_shows_the_demo(lines[-1], first["dashboard"], tmp_path / "demo" / "voxpop.toml")
 
     second = run_demo(tmp_path / "demo", echo=lines.append)
@@ -75,6 +76,25 @@ def test_demo_runs_the_whole_path_and_twice_adds_nothing(tmp_path: Path, demo_db
         assert session.scalar(select(func.count()).select_from(Alert)) == len(alerts)
     store.dispose()
     assert os.environ["VOXPOP_DATABASE_URL"] == demo_db
+
+
+def _two_segments_of_the_export_job(store: Store) -> None:
+    """The demo's export job has two needs-based segments with different needs (issue 26)."""
+    from datetime import UTC, datetime, timedelta
+
+    from voxpop.demo.content import JOBS
+    from voxpop.report import build_report
+    from voxpop.report.figures import JobLike
+
+    jobs: list[JobLike] = [type("J", (), {"id": i, "statement": s})() for i, s, _ in JOBS]
+    now = datetime.now(UTC)
+    with store.sessions() as session:
+        data = build_report(session, None, now - timedelta(days=30), now,
+                            {slug: jobs for slug in ("notely", "jotter", "scribbly")})
+    export = {s["key"]: s for s in data["segments"]["export-notes"]}
+    assert {"tablet", "work"} <= set(export)
+    assert "handwriting" in export["tablet"]["need_words"] and "handwriting" not in export["work"]["need_words"]
+    assert {"word", "docx"} & set(export["work"]["need_words"])
 
 
 def _dashboard_shows_the_demo(last_line: str, command: str, config: Path) -> None:

@@ -272,7 +272,10 @@ def make_report(store: Store, config: Config, products: Sequence[str] | None, si
     jobs = {p.slug: list(p.jobs) for p in config.products}
     with store.sessions() as session:
         try:
-            data = build_report(session, list(products) if products else None, since, until, jobs_by_product=jobs)
+            # A product's own steps of the job map ([[products.steps]]) when the config has them.
+            steps = {p.slug: list(getattr(p, "steps", ()) or ()) for p in config.products}
+            data = build_report(session, list(products) if products else None, since, until, jobs_by_product=jobs,
+                                steps_by_product=steps)
         except ReportError as exc:
             raise JobError(str(exc)) from None
     path = write_report(data, fmt, out_path)

@@ -116,6 +116,37 @@ FORUM_TOPICS = [
         "Tags only for me, search does the rest. Works great.",
     ]),
 ]
+# Two contexts of one job ("Get my notes out into other formats"), each with its own need: people on an iPad
+# with a pencil want their handwriting kept in exports; people exporting for clients at work want Word files.
+# Spread over the history (no burst), so they show as needs-based segments, not as an emerging issue.
+CONTEXTS = {
+    "notely": [
+        "I write everything on my iPad with the Apple Pencil, but when I export my notes the handwriting is lost. "
+        "Please export handwriting properly.",
+        "On my iPad with a pencil, exporting notes drops my handwriting. I need it in the exported file.",
+        "Handwritten notes on my iPad do not come through when I export them, only the typed text does.",
+        "Exporting pencil drawings from my iPad gives a blank page. Please keep handwriting in exports.",
+        "I take all my notes on my iPad with a stylus, and export has to keep the handwriting. Useless without it.",
+        "Would love a proper handwriting export on my iPad, my pencil notes come out as empty boxes.",
+        "On the iPad my Apple Pencil notes cannot be exported as an image with the ink intact.",
+        "I send meeting notes to my clients at work and they need Word files. Please add export to Word (.docx).",
+        "For my clients I have to paste every note into Word by hand. A docx export would save me an hour.",
+        "At work everyone uses Word, so exporting notes as .docx is a must for me.",
+        "Export to Word please! My boss at work only accepts docx reports.",
+        "For work I need my notes in Word format for our clients, an export I can edit.",
+        "Please add a Word export, I share project notes with clients at work every week.",
+        "Clients at work keep asking for editable files. Exporting notes to Word would fix that.",
+    ],
+    "jotter": [
+        "Exporting notes from my iPad keeps my handwriting perfectly, pencil ink and all. Love it.",
+        "On my iPad with the Apple Pencil, exporting handwritten notes just works. Great app.",
+        "Exporting my pencil notes from the iPad to a file keeps every stroke. Brilliant.",
+    ],
+    "scribbly": [
+        "The Word export is great for my clients at work, they get editable docx files. Thank you.",
+        "For work I export meeting notes to Word every week and my clients love it.",
+    ],
+}
 AUTHORS = ["maria_k", "tom.b", "JJ", "notesfan", "quietwriter", "Sam R", "lucia", "devon", "pkumar", "avery",
            "chris_w", "hana", "oleg", "bea", "yusuf", "nina", "rob", "ines", "kai", "zoe"]
 
@@ -163,6 +194,16 @@ def reviews_for(product: DemoProduct, today: date) -> list[DemoReview]:
                                         minutes=rng.randint(0, 59))
             reviews.append(DemoReview(f"{product.app_id}9{i:04d}", "PDF export crash", text, rng.choice([1, 1, 2]),
                                       product.versions[-1], rng.choice(AUTHORS), created))
+    contexts = CONTEXTS.get(product.slug, [])
+    ctx_rng = random.Random(f"{product.slug}-contexts-{today.isoformat()}")  # the other posts stay as they were
+    for i, text in enumerate(contexts):
+        day = ctx_rng.randint(HISTORY_DAYS - 28, HISTORY_DAYS - 3)  # inside the demo report's 30 days
+        created = start + timedelta(days=day, hours=ctx_rng.randint(6, 22), minutes=ctx_rng.randint(0, 59))
+        version = product.versions[min(len(product.versions) - 1, day * len(product.versions) // HISTORY_DAYS)]
+        positive = product.slug != "notely"
+        reviews.append(DemoReview(f"{product.app_id}8{i:04d}", text.split(".")[0][:40], text,
+                                  ctx_rng.choice([4, 5]) if positive else ctx_rng.choice([2, 3]), version,
+                                  ctx_rng.choice(AUTHORS), created))
     reviews.sort(key=lambda r: r.created, reverse=True)
     return reviews
 

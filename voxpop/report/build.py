@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from voxpop.report import figures, queries
+from voxpop.report import figures, jobmap, jobmap_queries, queries, segments
 from voxpop.report.comparison import comparisons, gaps
 from voxpop.report.figures import DEFAULT_MIN_N, DEFAULT_TOP_NEEDS, JobLike
 from voxpop.report.headline import headline
@@ -37,6 +37,15 @@ METHODS = {
     "headline": "this period against the previous period of the same length; a change is real when its 95 % "
                 "interval excludes zero and both periods have at least min n (posts: binomial test of two counts "
                 "over equal time; shares: Newcombe; mean rating: Welch)",
+    "job_map": "each post sits on one step of the customer's process (its classification's step); per product "
+               "and step: posts, negative share (Wilson, 95 %), opportunity as for jobs with the step in place of "
+               "the job; our negative share against each competitor's (Newcombe, 95 %, both n >= min n)",
+    "desired_outcome": "an issue's label and step read as direction + metric + object by rules over its problem "
+                       "words (crash/lose/fail: the chance that ...; slow: the time it takes to ...; a request: "
+                       "the ability to ...)",
+    "segments": "within a job, posts grouped by the context they name (device, setting, role, frequency, scale: "
+                "rule-based phrases, synonyms folded); each post goes to the largest context it names; phrases "
+                "that restate the job are dropped; segments under the minimum size are not shown",
     "where_we_lose": "per competitor and job, our satisfaction against theirs (Newcombe, 95 %), both n >= min n; "
                      "our issues are joined to the job through the top job of their posts; for smaller samples "
                      "the n needed is z² (p1(1-p1) + p2(1-p2)) / gap²",
@@ -58,7 +67,9 @@ def week_bounds(since: datetime, until: datetime) -> list[dict[str, Any]]:
 def build_report(session: Session, products: Sequence[str] | None, since: datetime, until: datetime,
                  jobs_by_product: Mapping[str, Sequence[JobLike]] | None = None, *, min_n: int = DEFAULT_MIN_N,
                  top_needs: int = DEFAULT_TOP_NEEDS, generated_at: datetime | None = None,
-                 threads: int = DEFAULT_QUERY_THREADS) -> dict[str, Any]:
+                 threads: int = DEFAULT_QUERY_THREADS,
+                 steps_by_product: Mapping[str, Sequence[jobmap.StepLike]] | None = None,
+                 min_segment: int = segments.DEFAULT_MIN_SIZE) -> dict[str, Any]:
     """Compare products over ``[since, until)`` and return the report as a JSON-able dict.
 
     Args:
@@ -73,6 +84,8 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
         generated_at: the report's timestamp (default now).
         threads: how many connections run the aggregate queries at once (reads of committed data;
             1 keeps every query on ``session``).
+        steps_by_product: each product's own steps of the job map (None or none: the default steps).
+        min_segment: needs-based segments with fewer posts are not shown (0 leaves segments out).
     """
     since, until = utc(since), utc(until)
     if until <= since:
@@ -119,6 +132,13 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
     where = where_we_lose([per[r.slug] for r in rows], jobs, baseline, issues.get(base_id or -1, []), details,
                           needs.get(base_id or -1, []), min_n)
     previous = {slug_of[pid]: t for pid, t in before.items()}
+    job_map = jobmap.job_map(rows, jobmap_queries.step_counts(session, ids, since, until),
+                             jobmap_queries.step_issues(session, ids, since, until), steps_by_product, baseline, min_n)
+    found_segments: dict[str, Any] = {}
+    if min_segment > 0 and jobs:
+        posts = jobmap_queries.segment_posts(session, ids, since, until, slug_of)
+        found_segments = segments.segment_summary(segments.find_segments(
+            posts, {j["id"]: j["statement"] for j in jobs}, own=own, min_size=min_segment, min_n=min_n), 50)
     data: dict[str, Any] = {
         "meta": {
             "generated_at": utc(generated_at or datetime.now(UTC)).isoformat(),
@@ -133,6 +153,8 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
         "new_and_rising": new_and_rising(issues, details, slug_of, names, own),
         "where_we_lose": where,
         "jobs": jobs,
+        "job_map": job_map,
+        "segments": found_segments,
         "products": [per[r.slug] for r in rows],
         "comparisons": comparisons(per, baseline, jobs, min_n) if baseline else [],
         "gaps": gaps(issues, slug_of, own),

@@ -218,6 +218,21 @@ def _csv_rows(d: Mapping[str, Any]) -> Iterator[tuple[Any, ...]]:
         lo, hi = c["ci"] or (None, None)
         yield ("difference", c["b"], c["metric"], f"{c['a']} - {c['b']}", "", f"{c['a_n']}/{c['b_n']}", c["diff"],
                lo, hi, verdict(c), "", "")
+    job_map = d.get("job_map") or {}
+    for slug, steps in (job_map.get("cells") or {}).items():
+        for step, c in steps.items():
+            yield share_row("job_map", slug, "negative", step, c["negative"])
+            top = c.get("top_issue") or {}
+            outcome = (top.get("outcome") or {}).get("text", "")
+            yield ("job_map", slug, "opportunity", step, "", c["n"], c["opportunity"], "", "",
+                   "small" if c["small"] else "", f"{top.get('label', '')}: {outcome}" if top else "", "")
+    for r in job_map.get("comparisons") or []:
+        lo, hi = r["ci"] or (None, None)
+        yield ("job_map_difference", r["against"], "negative share", r["step"], "", f"{r['ours_n']}/{r['theirs_n']}",
+               r["diff"], lo, hi, r["verdict"], r["text"], "")
+    for job, segs in (d.get("segments") or {}).items():
+        for sg in segs:
+            yield share_row("segments", ",".join(sg["products"]), "negative", f"{job}: {sg['name']}", sg["negative"])
     for key in ("they_have", "we_have"):
         for g in d["gaps"][key]:
             yield ("gaps", g["product"], key, g["issue_id"], g["count"], "", "", "", "", g["state"], g["label"], "")

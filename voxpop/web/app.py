@@ -166,6 +166,9 @@ class Dashboard:
         data = queries.issue_detail(session, issue_id)
         if data is not None:
             data["history"] = self.history(session, issue_id=issue_id)
+            from voxpop.report.jobmap_queries import issue_steps
+
+            data["steps"] = [{"step": k, "posts": n} for k, n in issue_steps(session, issue_id).items()]
             data["others"] = [i for i in queries.list_issues(session, queries.IssueFilters(
                 product=data["product"]["slug"])) if i["id"] != issue_id]
         return data
@@ -205,7 +208,8 @@ class Dashboard:
         filters, result = self._posts(request)
         choices = self.read(request, queries.filter_choices)
         return self.page(request, "posts.html", filters=filters, params=filters.as_params(), result=result,
-                         choices=choices, jobs=self.job_ids(), actions=self.actions_enabled)
+                         choices=choices, jobs=self.job_ids(), actions=self.actions_enabled,
+                         steps=self.step_ids())
 
     def posts_api(self, request: Request) -> Response:
         filters, result = self._posts(request)
@@ -215,6 +219,13 @@ class Dashboard:
         if self.config is None:
             return []
         return sorted({job.id for p in self.config.products for job in p.jobs})
+
+    def step_ids(self) -> list[str]:
+        from voxpop.report.jobmap import DEFAULT_STEPS
+
+        own = [s.id for p in (self.config.products if self.config is not None else ())
+               for s in getattr(p, "steps", ()) or ()]
+        return list(dict.fromkeys([s.id for s in DEFAULT_STEPS] + own))
 
     # -- compare -----------------------------------------------------------------------------
 
@@ -333,6 +344,9 @@ class Dashboard:
         routes: list[Any] = [Route(path, guarded(handler), methods=["GET", "HEAD"]) for path, handler in pages]
         routes.append(Route("/login", self.login, methods=["GET", "POST"]))
         routes += action_routes(self)
+        from voxpop.web.jobs_pages import jobs_routes
+
+        routes += jobs_routes(self)  # /jobs: the job map and needs-based segments
         routes.append(Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"))
         return routes
 

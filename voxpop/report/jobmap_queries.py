@@ -1,0 +1,162 @@
+"""The job map's reads of the store, in one place: counts per product x step, issues per step, and the
+posts segment discovery needs.
+
+Every function takes a session, product ids and a period ``[since, until)`` and returns plain dicts,
+so the sums can later come from rollup tables without touching the callers. A post counts for its own
+product and for any extra product it is linked to (``post_products``), as in the rest of the report;
+a person's correction of sentiment or unmet need wins over the model's (``effective_columns``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from store.curation import effective_columns
+from store.models import POST_SKIPPED, Classification, Issue, IssuePost, Post, PostLabel, PostProduct
+from voxpop.report.queries import extra_scope
+from voxpop.report.segments import SegmentPost
+
+INACTIVE_STATES = ("candidate", "merged")
+PER_PRODUCT = 3000  # segments read the newest posts of each product: enough for contexts, cheap to scan
+CHUNK = 500
+
+
+def _empty_cell() -> dict[str, int]:
+    return {"n": 0, "negative": 0, "positive": 0, "unmet": 0}
+
+
+def step_counts(session: Session, ids: Sequence[int], since: datetime,
+                until: datetime) -> dict[int, dict[str | None, dict[str, int]]]:
+    """Per product and step (None: not placed on a step): classified posts, negative, positive, unmet."""
+    out: dict[int, dict[str | None, dict[str, int]]] = defaultdict(lambda: defaultdict(_empty_cell))
+    if not ids or not any_placed(session):
+        return out
+    labels = effective_columns()
+    dims = [Classification.step, labels["sentiment"], labels["unmet_need"]]
+    own = Post.product_id.label("pid")
+    extra = PostProduct.product_id.label("pid")
+    base = (select(own, *dims, func.count().label("n")).select_from(Post)
+            .join(Classification, Classification.post_id == Post.id)
+            .outerjoin(PostLabel, PostLabel.post_id == Post.id)
+            .where(Post.status != POST_SKIPPED, Post.product_id.in_(list(ids)), Post.created_at >= since,
+                   Post.created_at < until)
+            .group_by(own, *dims))
+    linked = (extra_scope(select(extra, *dims, func.count().label("n")), list(ids), since, until)
+              .join(Classification, Classification.post_id == Post.id)
+              .outerjoin(PostLabel, PostLabel.post_id == Post.id)
+              .where(Post.status != POST_SKIPPED).group_by(extra, *dims))
+    for query in (base, linked):
+        for row in session.execute(query):
+            cell = out[row.pid][row.step or None]
+            n = int(row.n)
+            cell["n"] += n
+            if row.sentiment == "negative":
+                cell["negative"] += n
+            elif row.sentiment == "positive":
+                cell["positive"] += n
+            if row.unmet_need:
+                cell["unmet"] += n
+    return out
+
+
+def any_placed(session: Session) -> bool:
+    """Whether any classification has a step (one probe of the step index): until then the map is empty."""
+    return session.execute(select(Classification.id).where(Classification.step.is_not(None)).limit(1)).first() \
+        is not None
+
+
+def step_issues(session: Session, ids: Sequence[int], since: datetime,
+                until: datetime) -> dict[int, dict[str, list[dict[str, Any]]]]:
+    """Per product and step: the product's active issues with posts on that step in the period, most first."""
+    out: dict[int, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    if not ids:
+        return out
+    query = (select(Issue.product_id, Classification.step, IssuePost.issue_id, func.count().label("n"))
+             .select_from(IssuePost).join(Issue, Issue.id == IssuePost.issue_id)
+             .join(Post, Post.id == IssuePost.post_id).join(Classification, Classification.post_id == Post.id)
+             .where(Issue.product_id.in_(list(ids)), Issue.state.not_in(INACTIVE_STATES),
+                    Classification.step.is_not(None), Post.created_at >= since, Post.created_at < until)
+             .group_by(Issue.product_id, Classification.step, IssuePost.issue_id))
+    rows = list(session.execute(query))
+    info = issue_info(session, {r.issue_id for r in rows})
+    for r in rows:
+        if r.issue_id in info:
+            out[r.product_id][r.step].append({**info[r.issue_id], "posts_on_step": int(r.n)})
+    for steps in out.values():
+        for items in steps.values():
+            items.sort(key=lambda i: (-i["posts_on_step"], i["issue_id"]))
+    return out
+
+
+def issue_info(session: Session, issue_ids: Sequence[int] | set[int]) -> dict[int, dict[str, Any]]:
+    """Label, keywords, state and need type of the given issues."""
+    ids = sorted(issue_ids)
+    out: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), CHUNK):
+        for r in session.execute(select(Issue.id, Issue.label, Issue.keywords, Issue.state, Issue.need_type)
+                                 .where(Issue.id.in_(ids[start:start + CHUNK]))):
+            out[r.id] = {"issue_id": r.id, "label": r.label, "keywords": list(r.keywords or []), "state": r.state,
+                         "need_type": r.need_type}
+    return out
+
+
+def issue_steps(session: Session, issue_id: int) -> dict[str | None, int]:
+    """Which steps an issue's posts sit on: ``{step or None: posts}``, most first."""
+    query = (select(Classification.step, func.count().label("n")).select_from(IssuePost)
+             .join(Classification, Classification.post_id == IssuePost.post_id)
+             .where(IssuePost.issue_id == issue_id).group_by(Classification.step))
+    rows = sorted(((r.step or None, int(r.n)) for r in session.execute(query)), key=lambda kv: (-kv[1], str(kv[0])))
+    return dict(rows)
+
+
+def segment_posts(session: Session, ids: Sequence[int], since: datetime, until: datetime,
+                  slug_of: dict[int, str], per_product: int = PER_PRODUCT) -> list[SegmentPost]:
+    """The classified posts with a job in the period, the newest ``per_product`` of each product, for segment
+    discovery. Only a post's own product counts here (no extra links).
+
+    A post's jobs are every job of its stored job list (or a person's label); its issue is the first
+    active issue it belongs to.
+    """
+    if not ids:
+        return []
+    labels = effective_columns()
+    rows = []
+    # One product at a time, newest first along the (product, created_at) index: no sort of the period.
+    for pid in ids:
+        query = (select(Post.id, Post.product_id, Post.title, Post.text, Classification.jobs,
+                        labels["top_job"], labels["sentiment"], labels["unmet_need"], labels["need_type"],
+                        Classification.step, PostLabel.jobs.label("human_jobs"))
+                 .select_from(Post).join(Classification, Classification.post_id == Post.id)
+                 .outerjoin(PostLabel, PostLabel.post_id == Post.id)
+                 .where(Post.status != POST_SKIPPED, Post.product_id == pid, Post.created_at >= since,
+                        Post.created_at < until)
+                 .order_by(Post.created_at.desc()).limit(per_product))
+        rows += [r for r in session.execute(query) if r.top_job or r.jobs or r.human_jobs]
+    issue_of: dict[int, tuple[int, str]] = {}
+    post_ids = [r.id for r in rows]
+    for start in range(0, len(post_ids), CHUNK):
+        q = (select(IssuePost.post_id, Issue.id, Issue.label).join(Issue, Issue.id == IssuePost.issue_id)
+             .where(IssuePost.post_id.in_(post_ids[start:start + CHUNK]), Issue.state.not_in(INACTIVE_STATES))
+             .order_by(Issue.id))
+        for r in session.execute(q):
+            issue_of.setdefault(r.post_id, (r.id, r.label))
+    out: list[SegmentPost] = []
+    for r in rows:
+        listed = r.human_jobs if r.human_jobs is not None else r.jobs
+        jobs = [j.get("job") if isinstance(j, dict) else j for j in (listed or [])]
+        if r.top_job:
+            jobs.insert(0, r.top_job)
+        issue = issue_of.get(r.id)
+        out.append(SegmentPost(
+            post_id=r.id, product=slug_of.get(r.product_id, str(r.product_id)),
+            text=" ".join(x for x in (r.title, r.text) if x) if r.title and r.title not in r.text else r.text,
+            jobs=tuple(dict.fromkeys(j for j in jobs if j)), sentiment=r.sentiment, unmet=bool(r.unmet_need),
+            need_type=r.need_type, step=r.step, issue_id=issue[0] if issue else None,
+            issue_label=issue[1] if issue else None))
+    return out
