@@ -8,8 +8,9 @@ issues' centroids (float32, L2-normalised, so a dot product is a cosine) and the
 * links are taken strongest first and join two groups only while the mean cosine between the groups stays
   at least ``word_similarity`` (average linkage), so one loose pair cannot chain unrelated needs together;
 * a group becomes a theme only when it spans two products or more;
-* issues a person placed (``by_hand``) stay where they were put: a hand theme anchors its group, two hand
-  themes never merge, and an issue taken out of every theme by hand is left out of the pass.
+* issues a person placed (``by_hand``, in a theme or in none) are left out of the pass: they stay where
+  they were put, and only they move (placing Scribbly's issue in a new theme does not drag the issues it
+  resembles along).
 
 Thresholds, checked on the demo's issues (``voxpop demo``, packaged model): the three reminder issues
 match at 0.73-0.82; the closest wrong pair ("lock individual" against Scribbly's "set reminders", whose
@@ -18,7 +19,8 @@ posts mix both needs) is 0.57 and every other cross-product pair is 0.41 or less
 keeps a margin on both sides.
 
 The label of an automatic theme is the most common issue label among its members (case and plural
-folded), ties going to the issue nearest the theme's mean; a theme a person named keeps its name.
+folded), ties going to the more specific label, then the issue nearest the theme's mean; a theme a
+person named keeps its name.
 """
 
 from __future__ import annotations
@@ -64,7 +66,6 @@ class ThemeGroup:
 class _Group:
     members: list[ThemeIssue]
     total: np.ndarray | None  # sum of the members' centroids
-    hand_theme: int | None = None
     products: set[int] = field(default_factory=set)
 
     def n(self) -> int:
@@ -113,31 +114,17 @@ def assign_themes(issues: Iterable[ThemeIssue], *, similarity: float = THEME_SIM
              ThemeIssue(i.id, i.product_id, i.label, None, i.size, i.theme_id, i.by_hand) for i in items]
     groups: dict[int, _Group] = {}
     where: dict[int, int] = {}
-    by_theme: dict[int, int] = {}
     for item in items:
-        if item.by_hand and item.theme_id is None:
-            continue  # taken out of every theme by hand
-        if item.by_hand and item.theme_id is not None and item.theme_id in by_theme:
-            g = groups[by_theme[item.theme_id]]
-            g.members.append(item)
-            g.products.add(item.product_id)
-            if item.centroid is not None:
-                g.total = item.centroid.copy() if g.total is None else g.total + item.centroid
-            where[item.id] = by_theme[item.theme_id]
-            continue
-        key = len(groups)
-        groups[key] = _Group([item], None if item.centroid is None else item.centroid.copy(),
-                             item.theme_id if item.by_hand else None, {item.product_id})
-        if item.by_hand and item.theme_id is not None:
-            by_theme[item.theme_id] = key
-        where[item.id] = key
+        if item.by_hand:
+            continue  # a person placed it (in a theme or in none): only that issue moves, and only by hand
+        where[item.id] = len(groups)
+        groups[len(groups)] = _Group([item], None if item.centroid is None else item.centroid.copy(),
+                                     {item.product_id})
     for a, b in _links(items, where, similarity, word_similarity):
         ga, gb = where[a], where[b]
         if ga == gb:
             continue
         left, right = groups[ga], groups[gb]
-        if left.hand_theme is not None and right.hand_theme is not None:
-            continue
         if left.total is None or right.total is None:
             continue
         mean = float(left.total @ right.total) / (left.n() * right.n())
@@ -146,11 +133,10 @@ def assign_themes(issues: Iterable[ThemeIssue], *, similarity: float = THEME_SIM
         left.members += right.members
         left.total = left.total + right.total
         left.products |= right.products
-        left.hand_theme = left.hand_theme if left.hand_theme is not None else right.hand_theme
         for m in right.members:
             where[m.id] = ga
         del groups[gb]
-    return _named_groups([g for g in groups.values() if len(g.products) >= 2 or g.hand_theme is not None], named)
+    return _named_groups([g for g in groups.values() if len(g.products) >= 2], named)
 
 
 def _links(items: Sequence[ThemeIssue], where: Mapping[int, int], similarity: float,
@@ -181,10 +167,8 @@ def _named_groups(groups: list[_Group], named: Mapping[int, str]) -> list[ThemeG
     taken: set[int] = set()
     out = []
     for g in groups:
-        theme_id = g.hand_theme
-        if theme_id is None:
-            had = Counter(m.theme_id for m in g.members if m.theme_id is not None and m.theme_id not in taken)
-            theme_id = max(had.items(), key=lambda kv: (kv[1], -kv[0]))[0] if had else None
+        had = Counter(m.theme_id for m in g.members if m.theme_id is not None and m.theme_id not in taken)
+        theme_id = max(had.items(), key=lambda kv: (kv[1], -kv[0]))[0] if had else None
         if theme_id is not None:
             taken.add(theme_id)
         label = named.get(theme_id, "") if theme_id is not None else ""
@@ -194,7 +178,8 @@ def _named_groups(groups: list[_Group], named: Mapping[int, str]) -> list[ThemeG
 
 
 def representative_label(members: Sequence[ThemeIssue]) -> str:
-    """The most common member label (case and plurals folded); ties to the member nearest the mean."""
+    """The most common member label (case and plurals folded); ties to the more specific label (more content
+    words, up to four: "set reminders" over "reminders"), then to the member nearest the mean."""
     vectors = [m.centroid for m in members if m.centroid is not None]
     mean = _unit(np.sum(vectors, axis=0)) if vectors else None
 
@@ -210,4 +195,4 @@ def representative_label(members: Sequence[ThemeIssue]) -> str:
         return float(m.centroid @ mean) if m.centroid is not None and mean is not None else -1.0
 
     top = [m for m in members if m.label and counts[key(m.label)] == best]
-    return max(top, key=lambda m: (closeness(m), m.size, -m.id)).label
+    return max(top, key=lambda m: (min(len(label_words(m.label)), 4), closeness(m), m.size, -m.id)).label
