@@ -45,6 +45,7 @@ from alerts.labels import PhraseEncoder, label_issue, labeller_with, name_words,
 from alerts.policy import MERGED
 from store.curation import CurationState, effective_columns, load_curation
 from store.db import Store
+from store.issue_figures import snapshot_figures
 from store.models import (
     POST_CLASSIFIED,
     POST_CLASSIFYING,
@@ -495,7 +496,10 @@ def _issue_payload(session: Session, config: Config, product: Product, cluster: 
     days = day_range(event.day, CHART_DAYS)
     versions = sorted(cluster.versions.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
     competitors = _competitors(session, product, cluster, config.alerts.match_similarity)
-    size = cluster.size_on(event.day)
+    # One set of numbers (issue 27): every figure of the issue as of the alert's moment, from its member
+    # posts, stored with the alert and shown with that date; the live figures live on the dashboard.
+    snapshot = snapshot_figures(session, issue_id, moment)
+    size = snapshot.posts or cluster.size_on(event.day)
     return {
         "product": {"slug": product.slug, "name": product.name, "own": bool(product.own)},
         "issue": {"id": issue_id, "label": cluster.label, "keywords": list(cluster.keywords)[:10],
@@ -504,7 +508,9 @@ def _issue_payload(session: Session, config: Config, product: Product, cluster: 
                   "need_type": _issue_values(cluster)["need_type"], "version": event.version,
                   "emerged_in": event.version if event.kind != WATCH_KIND and (event.state == "new" or (
                       event.figures.get("scope") == "version")) else None,
-                  "negative_share": round(cluster.negative / cluster.size, 3) if cluster.size else None},
+                  "negative": snapshot.negative if snapshot.posts else None,
+                  "negative_share": round(snapshot.negative / snapshot.posts, 3) if snapshot.posts else None},
+        "snapshot": {**snapshot.as_dict(), "moment": moment.isoformat()},
         "figures": _jsonable(event.figures),
         "daily": [{"day": d, "count": cluster.daily.get(d, 0)} for d in days],
         "quotes": quotes,

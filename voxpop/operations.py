@@ -275,6 +275,7 @@ def make_report(store: Store, config: Config, products: Sequence[str] | None, si
             data = build_report(session, list(products) if products else None, since, until, jobs_by_product=jobs)
         except ReportError as exc:
             raise JobError(str(exc)) from None
+    data["meta"]["dashboard_url"] = config.ui.base_url  # issue links in the themes section (issue 27)
     path = write_report(data, fmt, out_path)
     summary: dict[str, Any] = {"summary": data.get("summary")}
     if email:

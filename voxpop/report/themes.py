@@ -68,3 +68,27 @@ def theme_line(theme: dict[str, Any]) -> str:
         unit = " posts" if n == 0 else ""
         parts.append(f"{p['name']} {p['posts']}{unit}{trend}")
     return f"{theme['label']}: " + "; ".join(parts)
+
+
+def shared_themes(session: Session, product_slugs: Sequence[str]) -> list[dict[str, Any]]:
+    """The themes two or more of ``product_slugs`` share (the report's and ``/compare``'s themes x products)."""
+    if len(product_slugs) < 2:
+        return []
+    return [t for t in theme_table(session, product_slugs) if len(t["products"]) >= 2]
+
+
+def issue_theme(session: Session, issue_id: int) -> dict[str, Any] | None:
+    """The theme of one issue with the other products' issues in it (None when it has none)."""
+    row = session.execute(select(Issue.theme_id, Issue.theme_by).where(Issue.id == issue_id)).one_or_none()
+    if row is None or row.theme_id is None:
+        return None
+    theme = next((t for t in theme_table(session) if t["id"] == row.theme_id), None)
+    if theme is None:
+        label = session.scalar(select(Theme.label).where(Theme.id == row.theme_id))
+        theme = {"id": row.theme_id, "label": label, "curated": False, "products": [], "posts": 0}
+    return {**theme, "by_hand": row.theme_by is not None, "set_by": row.theme_by}
+
+
+def theme_choices(session: Session) -> list[dict[str, Any]]:
+    """Every theme (id, label), for the issue page's theme form."""
+    return [{"id": t.id, "label": t.label} for t in session.scalars(select(Theme).order_by(Theme.label, Theme.id))]
