@@ -45,7 +45,7 @@ from alerts.labels import PhraseEncoder, label_issue, labeller_with, name_words,
 from alerts.policy import MERGED
 from store.curation import CurationState, effective_columns, load_curation
 from store.db import Store
-from store.issue_figures import snapshot_figures
+from store.issue_figures import post_counts, snapshot_figures
 from store.models import (
     POST_CLASSIFIED,
     POST_CLASSIFYING,
@@ -629,6 +629,7 @@ def list_issues(store: Store, product_slug: str, *, include_resolved: bool = Tru
         if not include_resolved:
             query = query.where(Issue.state != "resolved")
         issues = list(session.scalars(query.order_by(Issue.last_seen.desc(), Issue.id)))
+        sizes = post_counts(session, [i.id for i in issues])  # the count every surface shows
         out = []
         for issue in issues:
             examples = [pid for (pid,) in session.execute(
@@ -639,9 +640,10 @@ def list_issues(store: Store, product_slug: str, *, include_resolved: bool = Tru
             last_test = (issue.stats or {}).get("last_test") or {}
             out.append({
                 "id": issue.id, "label": issue.label, "keywords": list(issue.keywords or []), "state": issue.state,
-                "need_type": issue.need_type, "size": issue.size,
+                "need_type": issue.need_type, "size": sizes.get(issue.id, issue.size),
                 "first_seen": issue.first_seen.isoformat() if issue.first_seen else None,
                 "last_seen": issue.last_seen.isoformat() if issue.last_seen else None,
+                "theme_id": issue.theme_id,
                 "daily_counts": dict(issue.daily_counts or {}), "representative_post_id": issue.representative_post_id,
                 "example_post_ids": examples, "p_value": last_test.get("p_value"),
                 **_curation_fields(curation, issue.id),

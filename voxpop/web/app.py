@@ -168,6 +168,10 @@ class Dashboard:
             data["history"] = self.history(session, issue_id=issue_id)
             data["others"] = [i for i in queries.list_issues(session, queries.IssueFilters(
                 product=data["product"]["slug"])) if i["id"] != issue_id]
+            from voxpop.report.themes import issue_theme, theme_choices
+
+            data["theme"] = issue_theme(session, issue_id)
+            data["theme_choices"] = theme_choices(session)
         return data
 
     def history(self, session: Session, **which: int) -> list[dict[str, Any]]:
@@ -191,6 +195,7 @@ class Dashboard:
         if data is None:
             return self.error(request, "no such issue", 404)
         data.pop("others", None)
+        data.pop("theme_choices", None)
         return JSONResponse(data)
 
     actions_enabled = True
