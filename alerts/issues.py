@@ -45,7 +45,7 @@ from alerts.labels import PhraseEncoder, label_issue, labeller_with, name_words,
 from alerts.policy import MERGED
 from store.curation import CurationState, effective_columns, load_curation
 from store.db import Store
-from store.issue_figures import post_counts, snapshot_figures
+from store.issue_figures import post_counts, snapshot_figures, snapshot_versions
 from store.models import (
     POST_CLASSIFIED,
     POST_CLASSIFYING,
@@ -494,7 +494,6 @@ def _issue_payload(session: Session, config: Config, product: Product, cluster: 
         members = [m for m in members if m.created_at is not None and _utc(m.created_at) > since] or members
     quotes = quotes_for(members, cluster.centroid, QUOTES, _per_post_urls(session, [m.url for m in members]))
     days = day_range(event.day, CHART_DAYS)
-    versions = sorted(cluster.versions.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
     competitors = _competitors(session, product, cluster, config.alerts.match_similarity)
     # One set of numbers (issue 27): every figure of the issue as of the alert's moment, from its member
     # posts, stored with the alert and shown with that date; the live figures live on the dashboard.
@@ -514,7 +513,7 @@ def _issue_payload(session: Session, config: Config, product: Product, cluster: 
         "figures": _jsonable(event.figures),
         "daily": [{"day": d, "count": cluster.daily.get(d, 0)} for d in days],
         "quotes": quotes,
-        "versions": [{"version": v, "count": n} for v, n in versions],
+        "versions": snapshot_versions(session, issue_id, moment),
         "competitors": competitors[1:], "other_products": competitors[0]["others"],
         "as_of": moment.isoformat(), "day": event.day.isoformat(),
     }

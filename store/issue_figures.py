@@ -67,3 +67,12 @@ def snapshot_figures(session: Session, issue_id: int, until: datetime) -> IssueF
     """The issue's posts created up to ``until`` (an alert's moment), labelled with that day."""
     n, neg = _counts(session, [issue_id], until).get(issue_id, (0, 0))
     return IssueFigures(n, neg, as_of=until.date().isoformat())
+
+
+def snapshot_versions(session: Session, issue_id: int, until: datetime, limit: int = 5) -> list[dict[str, Any]]:
+    """The app versions of the issue's posts created up to ``until``, most posts first."""
+    rows = session.execute(
+        select(Post.version, func.count()).join(IssuePost, IssuePost.post_id == Post.id)
+        .where(IssuePost.issue_id == issue_id, Post.version.is_not(None), Post.created_at <= until)
+        .group_by(Post.version).order_by(func.count().desc(), Post.version).limit(limit)).all()
+    return [{"version": v, "count": int(n)} for v, n in rows]

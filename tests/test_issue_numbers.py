@@ -50,7 +50,8 @@ def test_alert_snapshot_and_live_figures_are_labelled_and_agree_with_the_issue_p
     assert "8 of 8 posts in this issue are negative, as of 2026-02-05" in mail.text
     assert "8 posts since 2026-02-05 (as of 2026-02-05)" in mail.text
     assert "The figures, as of 2026-02-05" in mail.text and "The figures, as of 2026-02-05" in mail.html
-    assert "of 10" not in mail.text
+    assert payload["versions"] == [{"version": "2.0", "count": 8}]  # the day's posts, not the 10 of today
+    assert "of 10" not in mail.text and "2.0 (10)" not in mail.text
     # the issue page: live figures first, then the alert's snapshot with its date, agreeing with the mail
     assert page is not None
     assert page["live"] == {"posts": 10, "negative": 8, "as_of": "live"} and page["size"] == 10
