@@ -100,3 +100,24 @@ def test_the_same_issue_has_the_same_post_count_everywhere(seeded_server: Server
     assert on_overview == on_list == detail["size"] == detail["live"]["posts"] == in_report == in_cli == truth
     status, _, html = seeded_server.request("GET", f"/issues/{issue_id}")
     assert re.search(r'id="live-posts">4 posts now<', html)
+
+
+def test_the_dashboard_sets_a_theme_by_hand_and_shows_it(seeded_server: Server) -> None:  # noqa: F811
+    from tests.test_web_actions import Browserless
+
+    s = seeded_server
+    visitor = Browserless(s)
+    sync, jotter_sync = s.seeded.issues["sync"], s.seeded.issues["jotter-sync"]
+    status, headers, _ = visitor.post(f"/issues/{sync}/theme", {"new": "sync <b>troubles</b>"})
+    assert status == 303 and headers["location"].startswith(f"/issues/{sync}?done=themed")
+    with s.store.sessions() as session:
+        theme_id = session.scalar(select(Issue.theme_id).where(Issue.id == sync))
+    assert theme_id is not None
+    assert visitor.post(f"/issues/{jotter_sync}/theme", {"to": str(theme_id)})[0] == 303
+    assert visitor.post(f"/issues/{jotter_sync}/theme", {"to": "x"})[0] == 400
+    _, _, html = s.request("GET", f"/issues/{sync}")
+    assert "sync &lt;b&gt;troubles&lt;/b&gt;" in html and f'href="/issues/{jotter_sync}"' in html
+    assert "set by hand" in html and "placed in theme" in html  # the history says what a person did
+    status, detail = s.get_json(f"/api/issues/{jotter_sync}")
+    assert detail["theme"]["id"] == theme_id and {p["slug"] for p in detail["theme"]["products"]} == {
+        "notely", "jotter"}

@@ -168,9 +168,13 @@ class Dashboard:
             data["history"] = self.history(session, issue_id=issue_id)
             data["others"] = [i for i in queries.list_issues(session, queries.IssueFilters(
                 product=data["product"]["slug"])) if i["id"] != issue_id]
+            from sqlalchemy import select
+
+            from store.models import Issue
             from voxpop.report.themes import issue_theme, theme_choices
 
             data["theme"] = issue_theme(session, issue_id)
+            data["theme_set_by"] = session.scalar(select(Issue.theme_by).where(Issue.id == issue_id))
             data["theme_choices"] = theme_choices(session)
         return data
 
