@@ -274,7 +274,8 @@ def merge_issue(session: Session, issue_id: int, *, into: int, by: str) -> Issue
         raise CurationError(f"cannot merge issue {issue_id} into itself")
     source, target = _issue(session, issue_id), _issue(session, into)
     if source.product_id != target.product_id:
-        raise CurationError(f"issues {issue_id} and {into} belong to different products; merge within one product")
+        raise CurationError(f"issues {issue_id} and {into} belong to different products; merge within one product, "
+                            f"or share a theme: voxpop issue theme {issue_id} --to THEME_ID (see voxpop themes)")
     now = _now()
     moved = list(session.scalars(select(IssuePost.post_id).where(IssuePost.issue_id == issue_id)))
     have = set(session.scalars(select(IssuePost.post_id).where(IssuePost.issue_id == into)))
