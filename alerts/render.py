@@ -367,7 +367,8 @@ def slack_message(kind: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     """A Slack-compatible webhook body: ``text`` fallback plus section blocks (scraped text escaped)."""
     ctx = alert_context(kind, payload)
     head = _slack_escape(f"{ctx['product']}: {ctx['headline']}")
-    lines = _slack_escape(ctx["plain_why"] + (f" ({ctx['test']})" if ctx["test"] else ""))
+    lines = _slack_escape(ctx["plain_why"] + (f" ({ctx['test']})" if ctx["test"] else "")
+                          + (f" Figures as of {ctx['as_of']}." if ctx["as_of"] else ""))
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": head[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": lines[:2900]}},
@@ -390,6 +391,7 @@ def json_message(alert_id: int, kind: str, payload: Mapping[str, Any], *, delive
         "id": delivery_id, "alert_id": alert_id, "kind": kind,
         "created_at": created_at.isoformat() if created_at else None,
         "product": payload.get("product"), "issue": payload.get("issue"), "figures": payload.get("figures"),
+        "as_of": ctx["as_of"], "snapshot": payload.get("snapshot"),
         "summary": f"{ctx['product']}: {ctx['headline']}", "why_plain": ctx["plain_why"], "test": ctx["test"],
         "why": ctx["why"],
         "quotes": ctx["quotes"], "daily": payload.get("daily"), "competitors": ctx["competitors"],
