@@ -34,6 +34,7 @@ import numpy as np
 
 THEME_SIMILARITY = 0.65
 THEME_WORD_SIMILARITY = 0.60
+LINK_BLOCK = 1024
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset("a an and are as at be but by can can't cannot for from i in is it its my no not of on or so "
                   "the to too up with when while won't doesn't don't after before".split())
@@ -145,18 +146,20 @@ def _links(items: Sequence[ThemeIssue], where: Mapping[int, int], similarity: fl
     placed = [i for i in items if i.id in where and i.centroid is not None]
     if len(placed) < 2:
         return []
-    matrix = np.stack([i.centroid for i in placed])  # type: ignore[misc]
-    sims = matrix @ matrix.T
+    matrix = np.stack([i.centroid for i in placed]).astype(np.float32)  # type: ignore[misc]
+    products = np.array([i.product_id for i in placed])
     words = [label_words(i.label) for i in placed]
     pairs = []
-    rows, cols = np.nonzero(np.triu(sims >= word_similarity, k=1))
-    for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-        a, b = placed[r], placed[c]
-        if a.product_id == b.product_id:
-            continue
-        s = float(sims[r, c])
-        if s >= similarity or (words[r] & words[c]):
-            pairs.append((-s, a.id, b.id))
+    for start in range(0, len(placed), LINK_BLOCK):  # blocks of rows: memory stays O(block x issues)
+        sims = matrix[start:start + LINK_BLOCK] @ matrix.T
+        rows, cols = np.nonzero(sims >= word_similarity)
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+            i = start + r
+            if c <= i or products[i] == products[c]:
+                continue
+            s = float(sims[r, c])
+            if s >= similarity or (words[i] & words[c]):
+                pairs.append((-s, placed[i].id, placed[c].id))
     pairs.sort()
     return [(a, b) for _, a, b in pairs]
 
