@@ -45,6 +45,7 @@ from alerts.labels import PhraseEncoder, label_issue, labeller_with, name_words,
 from alerts.policy import MERGED
 from store.curation import CurationState, effective_columns, load_curation
 from store.db import Store
+from store.issue_figures import post_counts, snapshot_figures, snapshot_versions
 from store.models import (
     POST_CLASSIFIED,
     POST_CLASSIFYING,
@@ -493,9 +494,11 @@ def _issue_payload(session: Session, config: Config, product: Product, cluster: 
         members = [m for m in members if m.created_at is not None and _utc(m.created_at) > since] or members
     quotes = quotes_for(members, cluster.centroid, QUOTES, _per_post_urls(session, [m.url for m in members]))
     days = day_range(event.day, CHART_DAYS)
-    versions = sorted(cluster.versions.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
     competitors = _competitors(session, product, cluster, config.alerts.match_similarity)
-    size = cluster.size_on(event.day)
+    # One set of numbers (issue 27): every figure of the issue as of the alert's moment, from its member
+    # posts, stored with the alert and shown with that date; the live figures live on the dashboard.
+    snapshot = snapshot_figures(session, issue_id, moment)
+    size = snapshot.posts or cluster.size_on(event.day)
     return {
         "product": {"slug": product.slug, "name": product.name, "own": bool(product.own)},
         "issue": {"id": issue_id, "label": cluster.label, "keywords": list(cluster.keywords)[:10],
@@ -504,11 +507,13 @@ def _issue_payload(session: Session, config: Config, product: Product, cluster: 
                   "need_type": _issue_values(cluster)["need_type"], "version": event.version,
                   "emerged_in": event.version if event.kind != WATCH_KIND and (event.state == "new" or (
                       event.figures.get("scope") == "version")) else None,
-                  "negative_share": round(cluster.negative / cluster.size, 3) if cluster.size else None},
+                  "negative": snapshot.negative if snapshot.posts else None,
+                  "negative_share": round(snapshot.negative / snapshot.posts, 3) if snapshot.posts else None},
+        "snapshot": {**snapshot.as_dict(), "moment": moment.isoformat()},
         "figures": _jsonable(event.figures),
         "daily": [{"day": d, "count": cluster.daily.get(d, 0)} for d in days],
         "quotes": quotes,
-        "versions": [{"version": v, "count": n} for v, n in versions],
+        "versions": snapshot_versions(session, issue_id, moment),
         "competitors": competitors[1:], "other_products": competitors[0]["others"],
         "as_of": moment.isoformat(), "day": event.day.isoformat(),
     }
@@ -623,6 +628,7 @@ def list_issues(store: Store, product_slug: str, *, include_resolved: bool = Tru
         if not include_resolved:
             query = query.where(Issue.state != "resolved")
         issues = list(session.scalars(query.order_by(Issue.last_seen.desc(), Issue.id)))
+        sizes = post_counts(session, [i.id for i in issues])  # the count every surface shows
         out = []
         for issue in issues:
             examples = [pid for (pid,) in session.execute(
@@ -633,9 +639,10 @@ def list_issues(store: Store, product_slug: str, *, include_resolved: bool = Tru
             last_test = (issue.stats or {}).get("last_test") or {}
             out.append({
                 "id": issue.id, "label": issue.label, "keywords": list(issue.keywords or []), "state": issue.state,
-                "need_type": issue.need_type, "size": issue.size,
+                "need_type": issue.need_type, "size": sizes.get(issue.id, issue.size),
                 "first_seen": issue.first_seen.isoformat() if issue.first_seen else None,
                 "last_seen": issue.last_seen.isoformat() if issue.last_seen else None,
+                "theme_id": issue.theme_id,
                 "daily_counts": dict(issue.daily_counts or {}), "representative_post_id": issue.representative_post_id,
                 "example_post_ids": examples, "p_value": last_test.get("p_value"),
                 **_curation_fields(curation, issue.id),

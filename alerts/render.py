@@ -79,6 +79,14 @@ def _pct(value: Any) -> str:
     return "n/a" if value is None else f"{100 * float(value):.1f}%"
 
 
+def _num(value: Any) -> str:
+    """An expected count: ``0.4``, ``12``, ``1.8``."""
+    if value is None:
+        return "n/a"
+    value = float(value)
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}" if value >= 0.1 else f"{value:.2g}"
+
+
 def _stars(value: Any) -> str | None:
     if not isinstance(value, (int, float)):
         return None
@@ -118,8 +126,9 @@ def plain_why(kind: str, figures: Mapping[str, Any], product: str) -> str:
     window = int(f.get("window_days") or 1)
     when = "today's" if window == 1 else f"the last {window} days'"
     if kind.startswith("issue_") and f.get("total") is not None:
-        base = f.get("baseline_share")
-        normally = f"; normally {_one_in(float(base))}" if base is not None else ""
+        # The baseline share is smoothed (a pseudo-post): it is said as what was expected, never as a share.
+        normally = f"; about {_num(f.get('expected'))} expected at the usual rate" if f.get("expected") is not None \
+            else ""
         if f.get("scope") == "version":
             return (f"{f.get('count')} of the {f.get('total')} {product} posts about version {f.get('version')} "
                     f"are about this{normally}.")
@@ -166,9 +175,9 @@ def why(kind: str, figures: Mapping[str, Any]) -> list[str]:
                    f"a discovery at a false-discovery rate of {f.get('fdr')} across the {f.get('tested')} issues "
                    "tested in this release.")
         return [
-            f"{f.get('count')} of {f.get('total')} posts about version {f.get('version')} ({_pct(f.get('share'))}).",
-            f"Releases before it ({earlier}): {f.get('baseline_count')} of {f.get('baseline_total')} posts "
-            f"({_pct(f.get('baseline_share'))}), so about {f.get('expected')} expected.",
+            f"{f.get('count')} of {f.get('total')} posts about version {f.get('version')}.",
+            f"Releases before it ({earlier}): {f.get('baseline_count')} of {f.get('baseline_total')} posts, "
+            f"so about {_num(f.get('expected'))} expected (expected rate {_pct(f.get('baseline_share'))}, smoothed).",
             f"{_release_test(f)} of the rise: p = {_p(f.get('p_value'))}, {verdict}",
         ]
     if kind.startswith("issue_") and f.get("total") is None:
@@ -176,10 +185,11 @@ def why(kind: str, figures: Mapping[str, Any]) -> list[str]:
             [f"Test of the rise: p = {_p(f.get('p_value'))}."] if f.get("p_value") is not None else [])
     if kind.startswith("issue_"):
         return [
-            f"{f.get('count')} posts in the last {f.get('window_days')} day(s) out of {f.get('total')} for the product "
-            f"({_pct(f.get('share'))}).",
+            f"{f.get('count')} posts in the last {f.get('window_days')} day(s) out of {f.get('total')} "
+            "for the product.",
             f"Baseline ({f.get('baseline_days')} days before): {f.get('baseline_count')} of {f.get('baseline_total')} "
-            f"posts ({_pct(f.get('baseline_share'))}), so about {f.get('expected')} expected now.",
+            f"posts, so about {_num(f.get('expected'))} expected now (expected rate {_pct(f.get('baseline_share'))}, "
+            "smoothed).",
             f"Binomial test of the rise: p = {_p(f.get('p_value'))}"
             + (f", a discovery at a false-discovery rate of {f.get('fdr')} across the {f.get('tested')} issues "
                "tested that day." if f.get("tested") else "."),
@@ -234,13 +244,17 @@ def alert_context(kind: str, payload: Mapping[str, Any], *, alert_id: int | None
                     "label": _clip(str(c.get("label") or ""), 80), "size": c.get("size"),
                     "similarity": c.get("similarity"), "own": bool(c.get("own"))}
                    for c in payload.get("competitors") or []]
+    as_of = as_of_day(payload)
     sentiment = None
     if issue and issue.get("negative_share") is not None:
         neg = float(issue["negative_share"])
-        size = issue.get("size")
-        count = f" ({round(neg * size)} of {size})" if isinstance(size, int) and size else ""
+        size, negative = issue.get("size"), issue.get("negative")
         mood = "mostly negative" if neg >= 0.6 else ("mixed" if neg >= 0.3 else "mostly not negative")
-        sentiment = f"{mood}: {_pct(neg)} of the posts in this issue are negative{count}"
+        if isinstance(size, int) and isinstance(negative, int) and size:
+            # Both counts from the same snapshot (issue 27): never today's share of the alert day's posts.
+            sentiment = f"{mood}: {negative} of {size} posts in this issue are negative, as of {as_of}"
+        else:  # an alert stored before snapshots: its share only, no count to mix it with
+            sentiment = f"{mood}: {_pct(neg)} of the posts in this issue are negative, as of {as_of}"
     versions = [f"{_clip(str(v.get('version')), 30)} ({v.get('count')})" for v in payload.get("versions") or []]
     return {
         "alert_id": alert_id, "kind": kind, "title": title, "headline": headline, "product": product_name,
@@ -259,8 +273,15 @@ def alert_context(kind: str, payload: Mapping[str, Any], *, alert_id: int | None
         "chart_max": int(max(counts)) if counts else 0,
         "quotes": quotes, "competitors": competitors, "other_products": int(payload.get("other_products") or 0),
         "sentiment": sentiment, "versions": versions, "day": _clip(str(payload.get("day") or ""), 10),
-        "version": _clip(str(version), 30) if version else None,
+        "version": _clip(str(version), 30) if version else None, "as_of": as_of,
     }
+
+
+def as_of_day(payload: Mapping[str, Any]) -> str:
+    """The day every figure of an alert is as of (its snapshot's, else its event's day)."""
+    snap = payload.get("snapshot") or {}
+    day = snap.get("as_of") if isinstance(snap, Mapping) else None
+    return _clip(str(day or payload.get("day") or str(payload.get("as_of") or "")[:10]), 10)
 
 
 def subject_for(ctx: Mapping[str, Any]) -> str:
@@ -346,7 +367,8 @@ def slack_message(kind: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     """A Slack-compatible webhook body: ``text`` fallback plus section blocks (scraped text escaped)."""
     ctx = alert_context(kind, payload)
     head = _slack_escape(f"{ctx['product']}: {ctx['headline']}")
-    lines = _slack_escape(ctx["plain_why"] + (f" ({ctx['test']})" if ctx["test"] else ""))
+    lines = _slack_escape(ctx["plain_why"] + (f" ({ctx['test']})" if ctx["test"] else "")
+                          + (f" Figures as of {ctx['as_of']}." if ctx["as_of"] else ""))
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": head[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": lines[:2900]}},
@@ -369,6 +391,7 @@ def json_message(alert_id: int, kind: str, payload: Mapping[str, Any], *, delive
         "id": delivery_id, "alert_id": alert_id, "kind": kind,
         "created_at": created_at.isoformat() if created_at else None,
         "product": payload.get("product"), "issue": payload.get("issue"), "figures": payload.get("figures"),
+        "as_of": ctx["as_of"], "snapshot": payload.get("snapshot"),
         "summary": f"{ctx['product']}: {ctx['headline']}", "why_plain": ctx["plain_why"], "test": ctx["test"],
         "why": ctx["why"],
         "quotes": ctx["quotes"], "daily": payload.get("daily"), "competitors": ctx["competitors"],

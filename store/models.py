@@ -213,6 +213,22 @@ class Issue(Base):
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Issue 14 (migration 0004): an issue merged into another keeps its row and redirects here.
     merged_into: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="SET NULL"), index=True)
+    # Issue 27 (migration 0014): the theme shared with other products' issues about the same need; who set it
+    # by hand (NULL: the automatic pass chose it, and may change it; set: people decided, the pass keeps it).
+    theme_id: Mapped[int | None] = mapped_column(Integer, index=True)  # themes.id (no FK: see migration 0014)
+    theme_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class Theme(Base):
+    """A need shared by issues of several products ("set reminders"), found from centroids or set by hand."""
+
+    __tablename__ = "themes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    curated_by: Mapped[str | None] = mapped_column(String(200))  # made or named by a person: label kept
+    curated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class IssuePost(Base):

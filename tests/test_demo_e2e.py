@@ -60,6 +60,7 @@ def test_demo_runs_the_whole_path_and_twice_adds_nothing(tmp_path: Path, demo_db
     pdf_alerts = [a for a in alerts if "pdf" in json.dumps(a.payload.get("issue") or {}).lower()]
     assert pdf_alerts and pdf_alerts[0].payload["issue"]["version"] == "4.2.0"  # the release that brought it
     assert first["emails_received"] >= 1
+    _reminders_theme_spans_three_products_and_the_mail_agrees_with_the_issue_page(store, pdf_alerts[0], emls)
 
     report = Path(first["report"])
     html = report.read_text(encoding="utf-8")
@@ -115,3 +116,23 @@ def _dashboard_shows_the_demo(last_line: str, command: str, config: Path) -> Non
     notely = next(p for p in overview["products"] if p["own"])
     assert notely["now"]["volume"] > 0
     assert any("pdf" in (i["label"] + " " + " ".join(i["keywords"])).lower() for i in notely["issues"])
+
+
+def _reminders_theme_spans_three_products_and_the_mail_agrees_with_the_issue_page(
+        store: Store, alert: Alert, emls: list[Path]) -> None:
+    """Issue 27: one theme holds the three products' reminder issues; the mail's figures are the snapshot the
+    issue page shows for that day."""
+    from voxpop.report.themes import theme_table
+    from voxpop.web.queries import issue_detail
+
+    with store.sessions() as session:
+        themes = theme_table(session)
+        page = issue_detail(session, alert.issue_id)
+    reminders = [t for t in themes if "reminder" in t["label"].lower()]
+    assert len(reminders) == 1 and {p["slug"] for p in reminders[0]["products"]} == {"notely", "jotter", "scribbly"}
+    assert page is not None
+    snap = next(s for s in page["snapshots"] if s["alert_id"] == alert.id)
+    mails = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in emls]
+    text = next(m.get_body(("plain",)).get_content() for m in mails if "-alert-" in str(m["Message-ID"]))
+    assert f"{snap['posts']} posts since" in text and f"(as of {snap['as_of']})" in text
+    assert f"{snap['negative']} of {snap['posts']} posts in this issue are negative, as of {snap['as_of']}" in text

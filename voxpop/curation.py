@@ -274,7 +274,8 @@ def merge_issue(session: Session, issue_id: int, *, into: int, by: str) -> Issue
         raise CurationError(f"cannot merge issue {issue_id} into itself")
     source, target = _issue(session, issue_id), _issue(session, into)
     if source.product_id != target.product_id:
-        raise CurationError(f"issues {issue_id} and {into} belong to different products; merge within one product")
+        raise CurationError(f"issues {issue_id} and {into} belong to different products; merge within one product, "
+                            f"or share a theme: voxpop issue theme {issue_id} --to THEME_ID (see voxpop themes)")
     now = _now()
     moved = list(session.scalars(select(IssuePost.post_id).where(IssuePost.issue_id == issue_id)))
     have = set(session.scalars(select(IssuePost.post_id).where(IssuePost.issue_id == into)))
@@ -440,3 +441,39 @@ def label_source_of(session: Session, post_ids: Sequence[int]) -> dict[int, str]
     """``human`` or ``model`` per post."""
     human = set(session.scalars(select(PostLabel.post_id).where(PostLabel.post_id.in_(list(post_ids)))))
     return {p: "human" if p in human else "model" for p in post_ids}
+
+
+# ---------------------------------------------------------------- themes across products (issue 27)
+
+
+def set_issue_theme(session: Session, issue_id: int, *, to: int | None = None, new: str | None = None,
+                    none: bool = False, by: str) -> IssueAction:
+    """Place an issue in a theme by hand: an existing one (``to``), a new one named ``new``, or none.
+
+    The automatic theme pass never moves an issue a person placed (``issues.theme_by``), and never renames
+    or deletes a theme a person made.
+    """
+    from store.models import Theme
+
+    who = _who(by)
+    if sum((to is not None, new is not None, bool(none))) != 1:
+        raise CurationError("give exactly one of --to THEME_ID, --new LABEL or --none")
+    issue = _issue(session, issue_id)
+    now = _now()
+    old = issue.theme_id
+    old_label = session.scalar(select(Theme.label).where(Theme.id == old)) if old is not None else None
+    if to is not None:
+        theme = session.get(Theme, to)
+        if theme is None:
+            raise CurationError(f"no theme with id {to} (see voxpop themes)")
+    elif new is not None:
+        theme = Theme(label=clean_label(new), created_at=now, updated_at=now, curated_by=who, curated_at=now)
+        session.add(theme)
+        session.flush()
+    else:
+        theme = None
+    issue.theme_id, issue.theme_by = (theme.id if theme is not None else None), who
+    details = {"old": old, "old_label": old_label, "new": theme.id if theme is not None else None,
+               "label": theme.label if theme is not None else None}
+    audit(session, "theme", by=who, product_id=issue.product_id, issue_id=issue_id, details=details, at=now)
+    return IssueAction("theme", issue_id, who, now, details)

@@ -103,7 +103,7 @@ def _show(value: Any) -> str:
 
 @click.group("issue")
 def issue_group() -> None:
-    """Curate issues: rename, merge, split, mute, unmute, resolve, reopen."""
+    """Curate issues: rename, merge, split, mute, unmute, resolve, reopen, theme."""
 
 
 def _issue_action(state: Any, as_json: bool, call: Any) -> None:
@@ -193,6 +193,42 @@ def reopen_cmd(state: Any, issue_id: int, by: str | None, as_json: bool) -> None
     _issue_action(state, as_json, lambda s: curation.reopen_issue(s, issue_id, by=by or _default_by()))
 
 
+@issue_group.command("theme")
+@click.argument("issue_id", type=int)
+@click.option("--to", "to", type=int, default=None, help="Put the issue in this theme (see voxpop themes).")
+@click.option("--new", "new", default=None, help="Put the issue in a new theme with this label.")
+@click.option("--none", "none", is_flag=True, help="Take the issue out of every theme.")
+@BY
+@AS_JSON
+@click.pass_obj
+def theme_cmd(state: Any, issue_id: int, to: int | None, new: str | None, none: bool, by: str | None,
+              as_json: bool) -> None:
+    """Place an issue in a theme shared across products by hand; the automatic pass keeps it there."""
+    if sum((to is not None, new is not None, none)) != 1:
+        raise click.UsageError("give exactly one of --to THEME_ID, --new LABEL or --none")
+    _issue_action(state, as_json, lambda s: curation.set_issue_theme(s, issue_id, to=to, new=new, none=none,
+                                                                      by=by or _default_by()))
+
+
+@click.command("themes")
+@click.option("--product", "products", multiple=True, help="Only these products (repeatable).")
+@AS_JSON
+@click.pass_obj
+def themes_cmd(state: Any, products: tuple[str, ...], as_json: bool) -> None:
+    """Needs shared by several products' issues: each theme with its products, posts and issues."""
+    from voxpop.report.themes import theme_line, theme_table
+
+    with state.store.sessions() as session:
+        themes = theme_table(session, list(products) or None)
+    lines = []
+    for t in themes:
+        lines.append(f"#{t['id']} {curation.clean_text(theme_line(t))}" + (" (named by hand)" if t["curated"] else ""))
+        for p in t["products"]:
+            issues = ", ".join(f"#{i['id']} {curation.clean_text(i['label'])} ({i['posts']})" for i in p["issues"])
+            lines.append(f"    {p['slug']}: {issues}")
+    _emit(themes, as_json, "\n".join(lines) or "no themes yet (they need issues of two products about one need)")
+
+
 @click.command("history")
 @click.option("--issue", "issue_id", type=int, default=None)
 @click.option("--post", "post_id", type=int, default=None)
@@ -243,4 +279,4 @@ def review_cmd(state: Any, product: str, n: int, as_json: bool) -> None:
     _emit([i.as_dict() for i in items], as_json, human)
 
 
-COMMANDS = (label_cmd, issue_group, history_cmd, learn_cmd, review_cmd)
+COMMANDS = (label_cmd, issue_group, history_cmd, learn_cmd, review_cmd, themes_cmd)

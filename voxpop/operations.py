@@ -278,6 +278,7 @@ def make_report(store: Store, config: Config, products: Sequence[str] | None, si
                                 steps_by_product=steps)
         except ReportError as exc:
             raise JobError(str(exc)) from None
+    data["meta"]["dashboard_url"] = config.ui.base_url  # issue links in the themes section (issue 27)
     path = write_report(data, fmt, out_path)
     summary: dict[str, Any] = {"summary": data.get("summary")}
     if email:
@@ -391,9 +392,21 @@ def detect_all(store: Store, config: Config) -> dict[str, Any]:
             except Exception as exc:  # noqa: BLE001 - one product's failure must not stop the others
                 log.exception("detect failed for %s", spec.slug)
                 errors[spec.slug] = f"{exc.__class__.__name__}: {exc}"
+        themes = update_themes_after_detect(store)
     if errors:
         raise JobError("detect failed for " + "; ".join(f"{slug}: {err}" for slug, err in errors.items()))
-    return {"products": results}
+    return {"products": results, "themes": themes}
+
+
+def update_themes_after_detect(store: Store) -> dict[str, Any]:
+    """Themes across products (issue 27), recomputed once after every product's detection."""
+    from alerts.theme_store import run_themes
+
+    try:
+        return run_themes(store).as_dict()
+    except Exception as exc:  # noqa: BLE001 - themes are a view over issues: detection's result stands
+        log.exception("theme pass failed")
+        return {"error": f"{exc.__class__.__name__}: {exc}"}
 
 
 def detect_product(store: Store, config: Config, product: str, *, as_of: datetime | None = None) -> dict[str, Any]:
@@ -405,7 +418,9 @@ def detect_product(store: Store, config: Config, product: str, *, as_of: datetim
             return {"skipped": "another process holds the detect lock"}
         from alerts.issues import run_detect
 
-        return {"report": plain(run_detect(store, config, product, as_of=as_of))}
+        report = plain(run_detect(store, config, product, as_of=as_of))
+        update_themes_after_detect(store)
+        return {"report": report}
 
 
 def backtest(store: Store, config: Config, product: str, first: datetime, last: datetime) -> Any:

@@ -206,6 +206,7 @@ def run_demo(workdir: Path, echo: Echo = print) -> dict[str, Any]:
                     report = run_detect(store, config, product.slug)
                     detections[product.slug] = report.as_dict() if hasattr(report, "as_dict") else report
                 summary["detect"] = detections
+                summary["themes"] = operations.update_themes_after_detect(store)
                 for slug, det in detections.items():
                     say(f"  detect  {slug:9} {json.dumps(_short(det), default=str)}")
 

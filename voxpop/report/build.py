@@ -22,6 +22,7 @@ from voxpop.report.headline import headline
 from voxpop.report.movers import NEW_OR_RISING, new_and_rising
 from voxpop.report.queries import DEFAULT_QUERY_THREADS, SECONDS_PER_WEEK, ReportError, utc
 from voxpop.report.summary import summarise
+from voxpop.report.themes import shared_themes
 from voxpop.report.where import where_we_lose
 
 METHODS = {
@@ -158,6 +159,7 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
         "products": [per[r.slug] for r in rows],
         "comparisons": comparisons(per, baseline, jobs, min_n) if baseline else [],
         "gaps": gaps(issues, slug_of, own),
+        "themes": shared_themes(session, [r.slug for r in rows]),
     }
     data["summary"] = summarise(data)
     return data

@@ -38,7 +38,8 @@ def new_and_rising(issues: Mapping[int, list[dict[str, Any]]], details: Mapping[
             out.append({
                 "product": slug_of[pid], "name": names[slug_of[pid]], "own": slug_of[pid] == own,
                 "issue_id": issue["issue_id"], "label": issue["label"], "state": issue["state"],
-                "count": issue["count"], "first_half": issue["first_half"], "second_half": issue["second_half"],
+                "count": issue["count"], "posts": issue.get("posts"),
+                "first_half": issue["first_half"], "second_half": issue["second_half"],
                 "trend": issue["trend"], "trend_text": trend_text(issue["first_half"], issue["second_half"]),
                 "version": versions[0]["version"] if versions else None,
                 "first_version": d.get("first_version"), "versions": versions,

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, case, func, literal_column, select, t
 from sqlalchemy.orm import Session
 
 from store.curation import effective_columns
+from store.issue_figures import post_counts
 from store.models import POST_SKIPPED, Classification, Issue, IssuePost, Post, PostLabel, PostProduct, Product
 
 SECONDS_PER_WEEK = 7 * 86400
@@ -256,6 +257,7 @@ def load_issues(session: Session, counts: Mapping[int, tuple[int, int, int]]) ->
                    Issue.representative_post_id).where(Issue.id.in_(chunk))
         ).all())
     evidence = _evidence(session, [r.representative_post_id for r in found if r.representative_post_id])
+    sizes = post_counts(session, [r.id for r in found])  # all its posts now: the count every surface shows
     for r in found:
         pid, n, later = counts[r.id]
         ev = evidence.get(r.representative_post_id or -1, {})
@@ -263,7 +265,7 @@ def load_issues(session: Session, counts: Mapping[int, tuple[int, int, int]]) ->
             "source": "issue", "issue_id": r.id, "label": r.label, "keywords": list(r.keywords or []),
             "state": r.state, "need_type": r.need_type, "count": n, "first_half": n - later, "second_half": later,
             "trend": later - (n - later), "evidence": ev.get("evidence"), "url": ev.get("url"),
-            "centroid": r.centroid,
+            "centroid": r.centroid, "posts": sizes.get(r.id, 0),
         })
     return out
 

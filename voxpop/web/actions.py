@@ -24,6 +24,7 @@ DONE = {
     "renamed": "Issue renamed.", "merged": "Issues merged.", "split": "Posts split off into this new issue.",
     "muted": "Issue muted.", "unmuted": "Issue unmuted.", "resolved": "Issue resolved.", "reopened": "Issue reopened.",
     "relabelled": "Post relabelled: the human label now wins everywhere.",
+    "themed": "Theme set by hand: the automatic pass keeps it.",
 }
 
 
@@ -102,8 +103,23 @@ def _reopen(session: Session, issue_id: int, form: Form) -> tuple[str, int]:
     return "reopened", issue_id
 
 
+def _theme(session: Session, issue_id: int, form: Form) -> tuple[str, int]:
+    """Theme by hand: ``to`` (a theme id, or ``none``) or ``new`` (the label of a new theme)."""
+    to, new = form.get("to", ""), form.get("new", "")
+    if new:
+        curation.set_issue_theme(session, issue_id, new=new, by=ACTOR)
+    elif to == "none":
+        curation.set_issue_theme(session, issue_id, none=True, by=ACTOR)
+    elif to.isdigit() and len(to) < 12:
+        curation.set_issue_theme(session, issue_id, to=int(to), by=ACTOR)
+    else:
+        raise ActionError("theme: choose a theme, 'no theme', or name a new one")
+    return "themed", issue_id
+
+
 ISSUE_ACTIONS: dict[str, IssueAction] = {"rename": _rename, "merge": _merge, "split": _split, "mute": _mute,
-                                         "unmute": _unmute, "resolve": _resolve, "reopen": _reopen}
+                                         "unmute": _unmute, "resolve": _resolve, "reopen": _reopen,
+                                         "theme": _theme}
 
 
 def _with_done(target: str, done: str) -> str:

@@ -171,6 +171,14 @@ class Dashboard:
             data["steps"] = [{"step": k, "posts": n} for k, n in issue_steps(session, issue_id).items()]
             data["others"] = [i for i in queries.list_issues(session, queries.IssueFilters(
                 product=data["product"]["slug"])) if i["id"] != issue_id]
+            from sqlalchemy import select
+
+            from store.models import Issue
+            from voxpop.report.themes import issue_theme, theme_choices
+
+            data["theme"] = issue_theme(session, issue_id)
+            data["theme_set_by"] = session.scalar(select(Issue.theme_by).where(Issue.id == issue_id))
+            data["theme_choices"] = theme_choices(session)
         return data
 
     def history(self, session: Session, **which: int) -> list[dict[str, Any]]:
@@ -194,6 +202,7 @@ class Dashboard:
         if data is None:
             return self.error(request, "no such issue", 404)
         data.pop("others", None)
+        data.pop("theme_choices", None)
         return JSONResponse(data)
 
     actions_enabled = True

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from alerts.render import safe_url
 from store.curation import MERGED, effective_columns
+from store.issue_figures import live_figures, post_counts
 from store.models import (
     Alert,
     Classification,
@@ -218,7 +219,8 @@ def _top_issues(session: Session, product_ids: Sequence[int], today: date, per_p
             bucket.append(r)
     quotes = _quotes(session, [r.representative_post_id for b in chosen.values() for r in b
                                if r.representative_post_id])
-    return {pid: [_issue_summary(r, today, quotes.get(r.representative_post_id)) for r in b]
+    sizes = post_counts(session, [r.id for b in chosen.values() for r in b])
+    return {pid: [_issue_summary(r, today, quotes.get(r.representative_post_id), size=sizes.get(r.id)) for r in b]
             for pid, b in chosen.items()}
 
 
@@ -230,10 +232,11 @@ def _top_version(stats: Mapping[str, Any] | None) -> str | None:
 
 
 def _issue_summary(r: Any, today: date, quote: dict[str, Any] | None = None,
-                   product: dict[str, Any] | None = None) -> dict[str, Any]:
+                   product: dict[str, Any] | None = None, size: int | None = None) -> dict[str, Any]:
     counts = r.daily_counts or {}
     out = {"id": r.id, "label": r.label, "keywords": list(r.keywords or []), "state": r.state,
-           "need_type": r.need_type, "size": r.size, "first_seen": _iso(r.first_seen), "last_seen": _iso(r.last_seen),
+           "need_type": r.need_type, "size": r.size if size is None else size, "first_seen": _iso(r.first_seen),
+           "last_seen": _iso(r.last_seen),
            "rise": rise(counts, today), "spark": [n for _, n in day_series(counts, today, SPARK_DAYS)],
            "version": _top_version(r.stats), "quote": quote}
     if product is not None:
@@ -317,8 +320,9 @@ def list_issues(session: Session, filters: IssueFilters, *, today: date | None =
         query = query.where(exists(member.where(Post.version == filters.version)))
     rows = session.execute(query).all()
     quotes = _quotes(session, [r.representative_post_id for r in rows if r.representative_post_id])
+    sizes = post_counts(session, [r.id for r in rows])  # the one live count (store/issue_figures.py)
     out = [_issue_summary(r, today, quotes.get(r.representative_post_id),
-                          {"slug": r.slug, "name": r.name, "own": bool(r.own)}) for r in rows]
+                          {"slug": r.slug, "name": r.name, "own": bool(r.own)}, size=sizes.get(r.id)) for r in rows]
     if filters.sort == "rise":
         out.sort(key=lambda i: (-i["rise"], -i["size"], i["id"]))
     elif filters.sort == "date":
@@ -372,6 +376,8 @@ def issue_detail(session: Session, issue_id: int, *, today: date | None = None) 
         if same_problem(mine, {"centroid": other.centroid, "keywords": other.keywords, "label": other.label}):
             competitors.append({"issue_id": other.id, "label": other.label, "size": other.size, "state": other.state,
                                 "product": {"slug": other.slug, "name": other.name}})
+    live = live_figures(session, [issue.id])[issue.id]
+    snapshots = [alert_snapshot(a.id, a.kind, a.created_at, a.payload or {}) for a in alerts]
     decided = session.get(IssueCuration, issue.id)
     curation = {"muted": bool(decided.muted), "muted_until": decided.muted_until.isoformat()
                 if decided.muted_until else None, "merged_into": decided.merged_into,
@@ -379,8 +385,9 @@ def issue_detail(session: Session, issue_id: int, *, today: date | None = None) 
     return {
         "curation": curation,
         "id": issue.id, "label": issue.label, "keywords": list(issue.keywords or []), "state": issue.state,
-        "need_type": issue.need_type, "size": issue.size, "first_seen": _iso(issue.first_seen),
+        "need_type": issue.need_type, "size": live.posts, "first_seen": _iso(issue.first_seen),
         "last_seen": _iso(issue.last_seen), "state_changed_at": _iso(issue.state_changed_at),
+        "live": live.as_dict(), "snapshots": snapshots,
         "product": {"slug": product.slug, "name": product.name, "own": bool(product.own)},
         "daily": [{"day": d, "count": n} for d, n in day_series(counts, end, 56)],
         "rise": rise(counts, end), "figures": fired, "last_test": last_test,
@@ -389,6 +396,21 @@ def issue_detail(session: Session, issue_id: int, *, today: date | None = None) 
         "quotes": quotes, "versions": [{"version": v, "count": int(n)} for v, n in versions],
         "competitors": competitors[:10],
     }
+
+
+def alert_snapshot(alert_id: int, kind: str, created_at: datetime | None, payload: Mapping[str, Any]
+                   ) -> dict[str, Any]:
+    """One alert's figures as they were on its day (the snapshot stored with it), for the issue page."""
+    from alerts.render import as_of_day, why
+
+    issue = payload.get("issue") or {}
+    snap = payload.get("snapshot") or {}
+    figures = dict(payload.get("figures") or {})
+    posts = snap.get("posts", issue.get("size"))
+    negative = snap.get("negative", issue.get("negative"))
+    return {"alert_id": alert_id, "kind": kind, "created_at": _iso(created_at), "as_of": as_of_day(payload),
+            "posts": posts, "negative": negative, "stored_snapshot": bool(snap),
+            "why": why(kind, figures) if figures else []}
 
 
 # -- posts -----------------------------------------------------------------------------------

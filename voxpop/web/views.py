@@ -72,6 +72,10 @@ def describe(action: str, details: dict[str, object]) -> str:
         parts = [f"{k} {v.get('old')} → {v.get('new')}" for k, v in d.items()  # type: ignore[union-attr]
                  if isinstance(v, dict)]
         return "relabelled a post: " + "; ".join(parts)
+    if action == "theme":
+        if d.get("new") is None:
+            return "taken out of every theme"
+        return f"placed in theme #{d.get('new')} “{d.get('label')}”"
     if action == "resolve":
         return f"resolved (was {d.get('old_state')})"
     return action
