@@ -26,10 +26,14 @@ class Job:
 
 @dataclass(frozen=True)
 class JobScore:
-    """How well a post matches a job: a calibrated score in [0, 1]; >= 0.5 means the job applies."""
+    """How well a post matches a job: a calibrated score in [0, 1]; >= 0.5 means the job applies.
+
+    ``evidence`` is the post's sentence that matched the job best (empty when scored from a post vector alone).
+    """
 
     job: str
     score: float
+    evidence: str = ""
 
 
 @dataclass(frozen=True)
