@@ -218,8 +218,8 @@ def tune(runs: list[ProductRun], base: Settings) -> Settings:
     assert best is not None
     chosen = best[1]
     best_steps: tuple[float, Settings] | None = None
-    for margin, pw, near in itertools.product(tuple(np.round(np.arange(0.0, 0.42, 0.03), 2)), (0.0, 0.25, 0.5, 0.75, 1.0),
-                                              (0.3, 0.5, 0.7)):
+    margins = tuple(np.round(np.arange(0.0, 0.42, 0.03), 2))
+    for margin, pw, near in itertools.product(margins, (0.0, 0.25, 0.5, 0.75, 1.0), (0.3, 0.5, 0.7)):
         s = replace(chosen, steps=replace(chosen.steps, margin=float(margin), post_weight=pw, nearest_weight=near))
         f = evaluate(dev, s)["splits"]["dev"]
         score = f["step_accuracy"] + f["step_macro_f1"]
@@ -257,7 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     ap.add_argument("--labels", default=None, help=f"the jobs set folder (default: ${LABELS_ENV} or bench/labels/jobs)")
     ap.add_argument("--data", default=None, help="shared data folder (default: $VOXPOP_DATA_DIR or ../shared/data)")
-    ap.add_argument("--tune", action="store_true", help=f"fit the constants on dev and write classify/model/{JOBS_FILE}")
+    ap.add_argument("--tune", action="store_true",
+                    help=f"fit the constants on dev and write classify/model/{JOBS_FILE}")
     args = ap.parse_args(argv)
     started = time.time()
     try:
