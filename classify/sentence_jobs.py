@@ -29,6 +29,9 @@ class SentenceRule:
     sentence_offset: float = 0.0
     negative_min: float = 0.8
     relative_margin: float = 1.0  # a job more than this below the post's best job (raw score) does not apply
+    # A sentence (or post) closer to an ordinary review (classify.hubness.GENERIC_REVIEWS) than to a job's nearest
+    # example by more than this says nothing about the job ("Best app I have used in years."): it cannot match it.
+    generic_margin: float = 1.0
     use_sentences: bool = True
 
     @classmethod
@@ -46,14 +49,24 @@ class JobMatch:
     best_sentence: np.ndarray  # (k,) int, argmax sentence per job (-1 with no sentences)
 
 
+def _raw(index: JobIndex, vecs: np.ndarray, rule: SentenceRule) -> np.ndarray:
+    """(n, k) raw scores, with texts that read as an ordinary review rather than the job pushed out."""
+    raw = index.raw_scores(vecs)
+    if index.background is None or rule.generic_margin >= 1.0 or not len(vecs) or not index.ids:
+        return raw
+    generic = (vecs @ index.background.T).max(axis=1)
+    nearest = np.stack([(vecs @ v.T).max(axis=1) for v in index.example_vecs], axis=1)
+    return np.where(generic[:, None] - nearest > rule.generic_margin, -1.0, raw).astype(np.float32)
+
+
 def match_jobs(index: JobIndex, post_vecs: np.ndarray, sent_vecs: Sequence[np.ndarray],
                rule: SentenceRule) -> list[JobMatch]:
     """Per post, raw job scores over the post and its sentences (one matrix product for the batch)."""
     n, k = len(post_vecs), len(index.ids)
-    post_raw = index.raw_scores(np.asarray(post_vecs, dtype=np.float32)) if n else np.zeros((0, k), np.float32)
+    post_raw = _raw(index, np.asarray(post_vecs, dtype=np.float32), rule) if n else np.zeros((0, k), np.float32)
     counts = [len(v) if rule.use_sentences else 0 for v in sent_vecs] if sent_vecs else [0] * n
     stacked = [v for v, c in zip(sent_vecs, counts, strict=False) if c]
-    sent_raw = index.raw_scores(np.vstack(stacked).astype(np.float32)) if stacked else np.zeros((0, k), np.float32)
+    sent_raw = _raw(index, np.vstack(stacked).astype(np.float32), rule) if stacked else np.zeros((0, k), np.float32)
     out, pos = [], 0
     for i in range(n):
         m = counts[i]
@@ -69,14 +82,6 @@ def match_jobs(index: JobIndex, post_vecs: np.ndarray, sent_vecs: Sequence[np.nd
             raw = post_raw[i]
         out.append(JobMatch(raw.astype(np.float32), s_raw.astype(np.float32), best.astype(int)))
     return out
-
-
-def calibrate(index: JobIndex, raw: np.ndarray) -> np.ndarray:
-    """Raw scores (any shape ending in k jobs) to [0, 1]; 0.5 is each job's threshold."""
-    c = index.calibration
-    thr = np.where(index.few_shot, c.few_shot_threshold, c.zero_shot_threshold).astype(np.float32)
-    z = (raw - thr) / c.temperature
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
 
 def negative_mask(index: JobIndex, post_vecs: np.ndarray, negatives: np.ndarray | None,
@@ -118,7 +123,7 @@ def score_posts(index: JobIndex, post_vecs: np.ndarray, sent_vecs: Sequence[np.n
         return ScoredJobs([() for _ in range(len(post_vecs))], [-1] * len(post_vecs))
     sent_vecs = list(sent_vecs) if len(sent_vecs) else [np.zeros((0, post_vecs.shape[1]), np.float32)] * len(post_vecs)
     matches = match_jobs(index, post_vecs, sent_vecs, rule)
-    scores = calibrate(index, np.stack([m.raw for m in matches]))
+    scores = index.calibrate(np.stack([m.raw for m in matches]))
     veto = negative_mask(index, post_vecs, negatives, rule)
     raw = np.stack([m.raw for m in matches])
     behind = raw < raw.max(axis=1, keepdims=True) - rule.relative_margin

@@ -68,6 +68,20 @@ def test_a_no_jobs_correction_keeps_near_duplicates_off_the_job(clf: Any) -> Non
     assert [j.job for j in other.jobs][:1] == ["export"], "an unrelated export post keeps its job"
 
 
+def test_demo_pdf_crash_posts_take_the_export_job_on_use_or_leave(clf: Any) -> None:
+    from voxpop.demo import content
+
+    jobs = [Job(i, statement, tuple(examples)) for i, statement, examples in content.JOBS]
+    posts = [("PDF export crash", t) for t in content.BURST] + [(content.FORUM_TOPICS[0][0], t)
+                                                                for t in content.FORUM_TOPICS[0][1]]
+    assert len(posts) == 19
+    preds = clf.predict([t for _, t in posts], jobs, titles=[h for h, _ in posts])
+    on_job = [p for p in preds if "export-notes" in {j.job for j in p.jobs} and p.step in {"use", "leave"}]
+    assert len(on_job) >= 17
+    capture = [t.format(capture="capture ideas", kind="notes app") for t in content.PRAISE if "{capture}" in t]
+    assert capture and all("capture-ideas" in {j.job for j in p.jobs} for p in clf.predict(capture, jobs))
+
+
 def test_steps_place_clear_posts(clf: Any) -> None:
     texts = ["I cancelled my subscription and uninstalled the app, moving to a competitor.",
              "I was charged twice for the yearly plan this month.",
@@ -111,6 +125,7 @@ own = true
   [[products.jobs]]
   id = "export"
   statement = "Get my notes out as PDF or Word files"
+  examples = ["I export notes as PDF for my clients"]
 {steps}
 """
 OWN_STEPS = """

@@ -202,7 +202,7 @@ def _job_index(classifier: Classifier, jobs: Sequence[Job], layer: ProductLayer 
     for job_id, vecs in zip(base.ids, base.example_vecs, strict=True):
         extra = layer.job_examples.get(job_id)
         vectors.append(np.vstack([vecs, extra]) if extra is not None and extra.shape[1] == vecs.shape[1] else vecs)
-    return JobIndex.from_vectors(list(base.ids), vectors, base.calibration)
+    return JobIndex.from_vectors(list(base.ids), vectors, base.calibration, base.background)
 
 
 def _labels_from(sent_p: np.ndarray, need_p: np.ndarray) -> list[tuple[str, float, str, float]]:
