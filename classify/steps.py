@@ -62,13 +62,16 @@ DEFAULT_STEPS: tuple[Job, ...] = (
           "I cannot log in to my account anymore",
           "setting it up with my other tools took a few minutes",
           "the onboarding tutorial walked me through the settings",
-          "it will not connect to my account after the update"),
+          "it will not connect to my account after the update",
+          "it will not even start, stuck on the loading screen",
+          "I cannot get it to run on my computer at all"),
     _step("learn", "Learn how to use the product and find out how things work",
           "how do I change the default settings",
           "the documentation does not explain how this works",
           "it took me a while to figure out where everything is",
           "a short tutorial would help new users",
-          "is there a way to do this that I am missing"),
+          "is there a way to do this that I am missing",
+          "hard for beginners, it takes time to get the hang of it"),
     _step("use", "Use the product to do the job itself, day to day",
           "I use it every day to get my work done",
           "works great for what I need",
@@ -92,7 +95,8 @@ DEFAULT_STEPS: tuple[Job, ...] = (
           "uninstalling this and going back to my old app",
           "I need to export everything so I can move to another service",
           "switching to a competitor after this update",
-          "how do I delete my account"),
+          "how do I delete my account",
+          "I will use another app until they fix this"),
 )
 
 
