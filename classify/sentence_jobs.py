@@ -29,9 +29,12 @@ class SentenceRule:
     sentence_offset: float = 0.0
     negative_min: float = 0.8
     relative_margin: float = 1.0  # a job more than this below the post's best job (raw score) does not apply
-    # A sentence (or post) closer to an ordinary review (classify.hubness.GENERIC_REVIEWS) than to a job's nearest
+    # A sentence closer to an ordinary review (classify.hubness.GENERIC_REVIEWS) than to a job's nearest
     # example by more than this says nothing about the job ("Best app I have used in years."): it cannot match it.
     generic_margin: float = 1.0
+    # Sentence vectors are pooled from the post's own forward pass, so they carry some of the whole post: this share
+    # of the post vector is taken off each sentence vector of a post with several sentences (then renormalised).
+    context_removal: float = 0.0
     use_sentences: bool = True
 
     @classmethod
@@ -50,7 +53,7 @@ class JobMatch:
 
 
 def _raw(index: JobIndex, vecs: np.ndarray, rule: SentenceRule) -> np.ndarray:
-    """(n, k) raw scores, with texts that read as an ordinary review rather than the job pushed out."""
+    """(n, k) raw scores of sentences, those that read as an ordinary review rather than the job pushed out."""
     raw = index.raw_scores(vecs)
     if index.background is None or rule.generic_margin >= 1.0 or not len(vecs) or not index.ids:
         return raw
@@ -59,13 +62,22 @@ def _raw(index: JobIndex, vecs: np.ndarray, rule: SentenceRule) -> np.ndarray:
     return np.where(generic[:, None] - nearest > rule.generic_margin, -1.0, raw).astype(np.float32)
 
 
+def _own(sentence_vecs: np.ndarray, post_vec: np.ndarray, share: float) -> np.ndarray:
+    """Sentence vectors with ``share`` of their post's vector taken off (only when the post has several)."""
+    if not share or len(sentence_vecs) < 2:
+        return sentence_vecs
+    v = sentence_vecs - share * post_vec[None, :]
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-9)
+
+
 def match_jobs(index: JobIndex, post_vecs: np.ndarray, sent_vecs: Sequence[np.ndarray],
                rule: SentenceRule) -> list[JobMatch]:
     """Per post, raw job scores over the post and its sentences (one matrix product for the batch)."""
     n, k = len(post_vecs), len(index.ids)
-    post_raw = _raw(index, np.asarray(post_vecs, dtype=np.float32), rule) if n else np.zeros((0, k), np.float32)
+    post_raw = index.raw_scores(np.asarray(post_vecs, dtype=np.float32)) if n else np.zeros((0, k), np.float32)
     counts = [len(v) if rule.use_sentences else 0 for v in sent_vecs] if sent_vecs else [0] * n
-    stacked = [v for v, c in zip(sent_vecs, counts, strict=False) if c]
+    stacked = [_own(v, post_vecs[i], rule.context_removal) for i, (v, c) in enumerate(zip(sent_vecs, counts,
+                                                                                            strict=False)) if c]
     sent_raw = _raw(index, np.vstack(stacked).astype(np.float32), rule) if stacked else np.zeros((0, k), np.float32)
     out, pos = [], 0
     for i in range(n):
