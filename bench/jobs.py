@@ -71,7 +71,13 @@ def load_set(labels: Path, data: str | None) -> Any:
     sys.modules["_jobs_set"] = module
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     try:
-        return module.load_jobs_set(Path(data) if data else None, labels_dir=labels)
+        jobs_set = module.load_jobs_set(Path(data) if data else None, labels_dir=labels)
+        # The step supplement: cue-selected posts of the rare steps (its DATA_CARD.md); steps only.
+        if (labels / "steps_extra.jsonl").is_file() and hasattr(module, "load_step_supplement"):
+            jobs_set.extra = module.load_step_supplement(Path(data) if data else None, labels_dir=labels)
+        else:
+            jobs_set.extra = []
+        return jobs_set
     except module.LabelDataError as exc:
         raise BenchError(str(exc)) from exc
 
@@ -111,7 +117,7 @@ class Settings:
 
 @dataclass
 class ProductRun:
-    """A product's posts, their encodings and embedded jobs and steps."""
+    """A product's posts, their encodings and embedded jobs and steps (``extra``: the step supplement's posts)."""
 
     slug: str
     split: str
@@ -122,24 +128,26 @@ class ProductRun:
     jobs: JobIndex
     steps: StepIndex
     need_at: list[int]
+    extra: bool = False
 
 
 def prepare(clf: Classifier, jobs_set: Any, splits: Sequence[str]) -> list[ProductRun]:
-    """Encode (or read from the cache) every post of the products in ``splits``."""
+    """Encode (or read from the cache) every post of the products in ``splits`` (and of the step supplement)."""
     runs = []
     for slug, product in jobs_set.products.items():
         if product.split not in splits:
             continue
-        posts = [p for p in jobs_set.posts if p.product == slug]
-        if not posts:
-            continue
-        texts = [p.text for p in posts]
-        scored = encoded(clf, texts)
-        jobs = [Job(j.id, j.statement, tuple(j.examples)) for j in product.jobs]
-        need_at = [need_from_sentences(scored.need_post[i], scored.need_sentences[i], clf.sentence_rule,
-                                       scored.sentence_fit[i])[2] for i in range(len(texts))]
-        runs.append(ProductRun(slug, product.split, [set(p.jobs) for p in posts], [p.step for p in posts], texts,
-                               scored, clf.job_index(jobs), clf.step_index(DEFAULT_STEPS), need_at))
+        for extra, source in ((False, jobs_set.posts), (True, getattr(jobs_set, "extra", []))):
+            posts = [p for p in source if p.product == slug]
+            if not posts:
+                continue
+            texts = [p.text for p in posts]
+            scored = encoded(clf, texts)
+            jobs = [Job(j.id, j.statement, tuple(j.examples)) for j in product.jobs]
+            need_at = [need_from_sentences(scored.need_post[i], scored.need_sentences[i], clf.sentence_rule,
+                                           scored.sentence_fit[i])[2] for i in range(len(texts))]
+            runs.append(ProductRun(slug, product.split, [set(p.jobs) for p in posts], [p.step for p in posts],
+                                   texts, scored, clf.job_index(jobs), clf.step_index(DEFAULT_STEPS), need_at, extra))
     return runs
 
 
@@ -183,17 +191,28 @@ def figures(gold_jobs: list[set[str]], pred_jobs: list[set[str]], gold_steps: li
 
 
 def evaluate(runs: list[ProductRun], s: Settings) -> dict[str, Any]:
-    """Figures per split and per product."""
-    out: dict[str, Any] = {"splits": {}, "products": {}}
+    """Figures per split and per product (random sample); steps also with the step supplement (``steps_plus``)."""
+    out: dict[str, Any] = {"splits": {}, "products": {}, "steps_plus": {}}
     pooled: dict[str, list[list[Any]]] = {}
+    plus: dict[str, list[list[str]]] = {}
     for run in runs:
         pj, ps = predict(run, s)
+        steps = plus.setdefault(run.split, [[], []])
+        steps[0].extend(run.gold_steps)
+        steps[1].extend(ps)
+        if run.extra:
+            continue
         out["products"][run.slug] = {"split": run.split, **figures(run.gold_jobs, pj, run.gold_steps, ps)}
         acc = pooled.setdefault(run.split, [[], [], [], []])
         for part, values in zip(acc, (run.gold_jobs, pj, run.gold_steps, ps), strict=True):
             part.extend(values)
     for split, (gj, pj, gs, ps) in pooled.items():
         out["splits"][split] = figures(gj, pj, gs, ps)
+    for split, (gs, ps) in plus.items():
+        f = figures([set()] * len(gs), [set()] * len(gs), gs, ps)
+        out["steps_plus"][split] = {k: f[k] for k in ("posts", "step_accuracy", "step_macro_f1", "step_f1",
+                                                      "step_gold")}
+        out["steps_plus"][split]["use_share"] = round(gs.count("use") / max(len(gs), 1), 3)
     return out
 
 
@@ -224,7 +243,7 @@ def tune(runs: list[ProductRun], base: Settings) -> Settings:
     margins = tuple(np.round(np.arange(0.0, 0.42, 0.03), 2))
     for margin, pw, near in itertools.product(margins, (0.0, 0.25, 0.5, 0.75, 1.0), (0.3, 0.5, 0.7)):
         s = replace(chosen, steps=replace(chosen.steps, margin=float(margin), post_weight=pw, nearest_weight=near))
-        f = evaluate(dev, s)["splits"]["dev"]
+        f = evaluate(dev, s)["steps_plus"]["dev"]  # the random sample and the step supplement together
         score = f["step_accuracy"] + f["step_macro_f1"]
         if best_steps is None or score > best_steps[0]:
             best_steps = (score, s)
@@ -247,6 +266,12 @@ def show(result: dict[str, Any]) -> None:
     for split, f in result["splits"].items():
         line(f"{split} (pooled)", f, goals=split == "test")
         print(f"{'':<28} step F1 " + ", ".join(f"{k} {v:.2f} (n={f['step_gold'][k]})" for k, v in f["step_f1"].items()))
+        p = result["steps_plus"].get(split)
+        if p and p["posts"] > f["posts"]:
+            print(f"{'':<28} with the step supplement (n={p['posts']}, 'use' {p['use_share']:.0%}): step accuracy "
+                  f"{p['step_accuracy']:.3f}, macro-F1 {p['step_macro_f1']:.3f}")
+            print(f"{'':<28} step F1 " + ", ".join(f"{k} {v:.2f} (n={p['step_gold'][k]})"
+                                                  for k, v in p["step_f1"].items()))
     print("\n== per product")
     for slug, f in result["products"].items():
         line(f"{slug} [{f['split']}]", f, goals=False)

@@ -143,7 +143,8 @@ POSTS = ["I was charged twice for the yearly plan.", "Exporting to PDF crashes e
          "I write my meeting notes in it every day.", "The price went up again, too expensive now."]
 
 
-def test_step_config_change_rescores_from_stored_embeddings(tmp_path: Path, sqlite_url: str) -> None:
+def test_step_config_change_rescores_from_stored_embeddings(tmp_path: Path, db_url: str) -> None:
+    sqlite_url = db_url
     first = tmp_path / "a.toml"
     first.write_text(CONFIG.format(url=sqlite_url, steps=""), encoding="utf-8")
     posts = tmp_path / "posts.jsonl"
@@ -179,6 +180,11 @@ def test_step_config_change_rescores_from_stored_embeddings(tmp_path: Path, sqli
     assert all(after[k][3] != before[k][3] for k in after), "the taxonomy hash covers the steps"
     assert operations.classify_pending(store, cfg).rescored_jobs == 0
     store.dispose()
+    out = tmp_path / "export.jsonl"
+    assert run(main, ["--config", str(second), "export", "--product", "notely", "--format", "jsonl", "--out", str(out)],
+               env=env, catch_exceptions=False).exit_code == 0
+    exported = {r["external_id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert exported["p0"]["step"] == "money" and 0 < exported["p0"]["step_score"] <= 1
 
 
 def test_config_rejects_bad_steps(tmp_path: Path) -> None:
