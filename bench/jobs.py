@@ -204,7 +204,8 @@ def evaluate(runs: list[ProductRun], s: Settings) -> dict[str, Any]:
             continue
         out["products"][run.slug] = {"split": run.split, **figures(run.gold_jobs, pj, run.gold_steps, ps)}
         acc = pooled.setdefault(run.split, [[], [], [], []])
-        for part, values in zip(acc, (run.gold_jobs, pj, run.gold_steps, ps), strict=True):
+        columns: tuple[list[Any], ...] = (run.gold_jobs, pj, run.gold_steps, ps)
+        for part, values in zip(acc, columns, strict=True):
             part.extend(values)
     for split, (gj, pj, gs, ps) in pooled.items():
         out["splits"][split] = figures(gj, pj, gs, ps)
