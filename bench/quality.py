@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 
 from classify.corpora import Example, load_corpora  # noqa: E402
 from classify.data import DEFAULT_DATA_DIR, humanize_label, load_splits  # noqa: E402
+from classify.hubness import background_vectors  # noqa: E402
 from classify.jobs import JobIndex  # noqa: E402
 from classify.metrics import f1_per_class, macro_f1, macro_recall  # noqa: E402
 from classify.pipeline import Classifier, Prediction  # noqa: E402
@@ -159,9 +160,11 @@ def jobs_section(clf: Classifier, data: Path) -> None:
         intents = sorted(set(support.labels))
         S, lab = embed(f"{prefix}_support"), np.asarray(support.labels)
         names = embed(f"{prefix}_names", [humanize_label(i) for i in intents])
+        background = background_vectors(clf.embed)  # the hub correction, as products' jobs get it
         few = JobIndex.from_vectors(intents, [np.vstack([names[k:k + 1], S[lab == i]])
-                                              for k, i in enumerate(intents)], clf.job_calibration)
-        zero = JobIndex.from_vectors(intents, [names[k:k + 1] for k in range(len(intents))], clf.job_calibration)
+                                              for k, i in enumerate(intents)], clf.job_calibration, background)
+        zero = JobIndex.from_vectors(intents, [names[k:k + 1] for k in range(len(intents))], clf.job_calibration,
+                                     background)
         Q = embed(query)
         return np.asarray(intents), few.calibrated(Q), zero.calibrated(Q)
 

@@ -111,6 +111,7 @@ class ProductLayer:
     sentiment: ResidualHead | None = None
     need: ResidualHead | None = None
     job_examples: Mapping[str, np.ndarray] = field(default_factory=dict)  # job id -> (m, d) post vectors
+    no_jobs: np.ndarray | None = None  # (r, d) vectors of posts labelled "no job": negative job examples
 
     def adjust(self, vecs: np.ndarray, sentiment_p: np.ndarray, need_p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The product's probabilities from the shared ones (class orders SENTIMENTS and NEED_TYPES)."""
@@ -133,6 +134,8 @@ class ProductLayer:
         for i, (job, vecs) in enumerate(sorted(self.job_examples.items())):
             arrays[f"job.{i}.id"] = np.asarray(job)
             arrays[f"job.{i}.vecs"] = np.asarray(vecs, dtype=np.float32)
+        if self.no_jobs is not None and len(self.no_jobs):
+            arrays["no_jobs.vecs"] = np.asarray(self.no_jobs, dtype=np.float32)
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)  # type: ignore[arg-type]
         return buffer.getvalue()
@@ -153,7 +156,8 @@ class ProductLayer:
                                            float(knn[1]))
             jobs = {str(arrays[k]): np.asarray(arrays[k[:-2] + "vecs"]) for k in arrays.files
                     if k.startswith("job.") and k.endswith(".id")}
-        return cls(heads["sentiment"], heads["need"], jobs)
+            no_jobs = np.asarray(arrays["no_jobs.vecs"]) if "no_jobs.vecs" in arrays.files else None
+        return cls(heads["sentiment"], heads["need"], jobs, no_jobs)
 
     def digest(self) -> str:
         """A short content hash (part of the product's model_version)."""
@@ -163,7 +167,10 @@ class ProductLayer:
 def fit_layer(vecs: np.ndarray, sentiment_p: np.ndarray, need_p: np.ndarray, *,
               sentiment: Sequence[str | None], need: Sequence[str | None],
               jobs: Sequence[Sequence[str] | None] = (), **kwargs: Any) -> ProductLayer:
-    """Fit a product's layer from corrected posts (``None``: that field was not corrected)."""
+    """Fit a product's layer from corrected posts (``None``: that field was not corrected).
+
+    A post whose jobs were corrected to none (``[]``) becomes a negative job example (``no_jobs``).
+    """
     def head(labels: Sequence[str | None], base_p: np.ndarray, classes: Sequence[str]) -> ResidualHead | None:
         keep = [i for i, lab in enumerate(labels) if lab is not None]
         if not keep:
@@ -171,11 +178,15 @@ def fit_layer(vecs: np.ndarray, sentiment_p: np.ndarray, need_p: np.ndarray, *,
         return fit_residual(vecs[keep], base_p[keep], [str(labels[i]) for i in keep], classes, **kwargs)
 
     examples: dict[str, list[np.ndarray]] = {}
+    negatives: list[np.ndarray] = []
     for i, job_list in enumerate(jobs):
+        if job_list is not None and not len(job_list):
+            negatives.append(vecs[i])
         for job in job_list or ():
             examples.setdefault(job, []).append(vecs[i])
     return ProductLayer(head(sentiment, sentiment_p, SENTIMENTS), head(need, need_p, NEED_TYPES),
-                        {job: np.stack(v) for job, v in examples.items()})
+                        {job: np.stack(v) for job, v in examples.items()},
+                        np.stack(negatives).astype(np.float32) if negatives else None)
 
 
 def shared_probabilities(classifier: Any, vecs: np.ndarray,
@@ -248,12 +259,19 @@ def rank_for_review(vecs: np.ndarray, sentiment_p: np.ndarray, need_p: np.ndarra
     return picked
 
 
-def taxonomy_hash(jobs: Sequence[Any]) -> str:
-    """A short hash of a product's jobs (ids, statements, examples): it changes when any job does."""
+def taxonomy_hash(jobs: Sequence[Any], steps: Sequence[Any] = ()) -> str:
+    """A short hash of a product's jobs and steps (ids, statements, examples): it changes when any of them does."""
     h = hashlib.sha256()
     for job in sorted(jobs, key=lambda j: j.id):
         for part in (job.id, job.statement, *job.examples):
             h.update(str(part).encode("utf-8"))
             h.update(b"\x1f")
         h.update(b"\x1e")
+    if steps:
+        h.update(b"steps\x1d")
+        for step in steps:  # in configured order: the order is part of the map
+            for part in (step.id, step.statement, *step.examples):
+                h.update(str(part).encode("utf-8"))
+                h.update(b"\x1f")
+            h.update(b"\x1e")
     return h.hexdigest()[:16]

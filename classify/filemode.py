@@ -41,6 +41,19 @@ def load_jobs(path: str | Path) -> list[Job]:
     Raises:
         JobsFileError: the file is missing or malformed; the message names the file and the key.
     """
+    jobs, _ = load_taxonomy(path, jobs_required=True)
+    return jobs
+
+
+def load_taxonomy(path: str | Path, *, jobs_required: bool = False) -> tuple[list[Job], list[Job]]:
+    """Read ``[[jobs]]`` and ``[[steps]]`` (same keys: ``id``, ``statement``, optional ``examples``) from TOML.
+
+    Either may be absent, not both (unless ``jobs_required``, then ``[[jobs]]`` must be there). Without
+    ``[[steps]]`` the steps list is empty and the default steps (``classify.steps.DEFAULT_STEPS``) apply.
+
+    Raises:
+        JobsFileError: the file is missing or malformed; the message names the file and the key.
+    """
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -48,13 +61,19 @@ def load_jobs(path: str | Path) -> list[Job]:
         raise JobsFileError(f"{path}: file not found") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise JobsFileError(f"{path}: not valid TOML: {exc}") from exc
-    entries = data.get("jobs")
-    if not isinstance(entries, list) or not entries:
+    if (jobs_required or "steps" not in data) and (not isinstance(data.get("jobs"), list) or not data["jobs"]):
         raise JobsFileError(f"{path}: key 'jobs' must be a non-empty array of tables ([[jobs]])")
+    return _entries(path, data, "jobs"), _entries(path, data, "steps")
+
+
+def _entries(path: Path, data: dict[str, Any], key: str) -> list[Job]:
+    entries = data.get(key, [])
+    if not isinstance(entries, list) or (key in data and not entries):
+        raise JobsFileError(f"{path}: key '{key}' must be a non-empty array of tables ([[{key}]])")
     jobs: list[Job] = []
     seen: set[str] = set()
     for i, entry in enumerate(entries):
-        where = f"{path}: jobs[{i}]"
+        where = f"{path}: {key}[{i}]"
         if not isinstance(entry, dict):
             raise JobsFileError(f"{where} must be a table")
         job_id, statement = entry.get("id"), entry.get("statement")
@@ -79,8 +98,8 @@ def prediction_row(post_id: Any, p: Prediction) -> dict[str, Any]:
     """The output row of one prediction."""
     return {"id": post_id, "sentiment": p.sentiment, "sentiment_score": p.sentiment_score,
             "need_type": p.need_type, "need_score": p.need_score, "unmet_need": p.unmet_need,
-            "jobs": [{"job": j.job, "score": j.score} for j in p.jobs], "evidence": p.evidence,
-            "model_version": p.model_version}
+            "jobs": [{"job": j.job, "score": j.score, "evidence": j.evidence} for j in p.jobs], "evidence": p.evidence,
+            "step": p.step, "step_score": p.step_score, "model_version": p.model_version}
 
 
 def _parse(line: str, lineno: int) -> tuple[Any, dict[str, Any] | None, str | None]:
@@ -121,12 +140,12 @@ def classify_file(input_path: str | Path, output_path: str | Path, jobs_path: st
     Args:
         input_path: JSON-lines posts.
         output_path: where to write the predictions (replaced).
-        jobs_path: optional jobs.toml.
+        jobs_path: optional jobs.toml: ``[[jobs]]`` and/or ``[[steps]]`` (default steps without them).
         classifier: a loaded Classifier.
         progress: called after each chunk with the number of rows it held (an increment, like
             ``click.progressbar``'s ``update``).
     """
-    jobs = load_jobs(jobs_path) if jobs_path else []
+    jobs, steps = load_taxonomy(jobs_path) if jobs_path else ([], [])
     rows = ok = errors = 0
     output_path = Path(output_path)
     tmp = output_path.with_name(output_path.name + ".part")
@@ -138,7 +157,8 @@ def classify_file(input_path: str | Path, output_path: str | Path, jobs_path: st
             good = [p for p in pending if p[1] is not None]
             preds = iter(classifier.predict([g[1]["text"] for g in good], jobs,  # type: ignore[index]
                                             titles=[g[1]["title"] for g in good],  # type: ignore[index]
-                                            ratings=[g[1]["rating"] for g in good]) if good else [])  # type: ignore[index]
+                                            ratings=[g[1]["rating"] for g in good],  # type: ignore[index]
+                                            steps=steps or None) if good else [])
             for post_id, row, err in pending:
                 if row is None:
                     errors += 1

@@ -26,10 +26,14 @@ class Job:
 
 @dataclass(frozen=True)
 class JobScore:
-    """How well a post matches a job: a calibrated score in [0, 1]; >= 0.5 means the job applies."""
+    """How well a post matches a job: a calibrated score in [0, 1]; >= 0.5 means the job applies.
+
+    ``evidence`` is the post's sentence that matched the job best (empty when scored from a post vector alone).
+    """
 
     job: str
     score: float
+    evidence: str = ""
 
 
 @dataclass(frozen=True)
@@ -38,10 +42,15 @@ class JobCalibration:
 
     zero_shot_threshold: float = 0.45
     few_shot_threshold: float = 0.6
+    # Jobs with 1 to ``many_examples - 1`` examples (a PM's config, a few corrections) match reviews at lower
+    # similarities than a job with ten examples matches a one-line query: their own threshold (None: few-shot's).
+    some_shot_threshold: float | None = None
+    many_examples: int = 5
     temperature: float = 0.05
     nearest_weight: float = 0.5
     statement_weight: float = 1.0
     max_jobs: int = 3
+    hub_weight: float = 0.0  # see classify/hubness.py
 
     @classmethod
     def from_dict(cls, data: dict) -> JobCalibration:
@@ -59,24 +68,35 @@ class JobIndex:
     example_vecs: list[np.ndarray]  # per job (m_j, d), statement included
     few_shot: np.ndarray  # (k,) bool
     calibration: JobCalibration = field(default_factory=JobCalibration)
+    background: np.ndarray | None = None  # embedded classify.hubness.GENERIC_REVIEWS
+    hub: np.ndarray | None = None  # (k,) centred hub level of each job
 
     @classmethod
     def build(cls, jobs: Sequence[Job], encode: Callable[[Sequence[str]], np.ndarray],
               calibration: JobCalibration) -> JobIndex:
         """Embed statements and examples of ``jobs`` with one encoder call."""
-        texts: list[str] = []
+        from classify.hubness import GENERIC_REVIEWS
+
+        texts: list[str] = list(GENERIC_REVIEWS)
         spans: list[tuple[int, int]] = []
         for job in jobs:
             start = len(texts)
             texts.append(job.statement)
             texts.extend(e for e in job.examples if e and e.strip())
             spans.append((start, len(texts)))
-        vecs = encode(texts) if texts else np.zeros((0, 1), dtype=np.float32)
-        return cls.from_vectors([j.id for j in jobs], [vecs[a:b] for a, b in spans], calibration)
+        vecs = encode(texts) if jobs else np.zeros((0, 1), dtype=np.float32)
+        background = vecs[:len(GENERIC_REVIEWS)] if jobs else None
+        return cls.from_vectors([j.id for j in jobs], [vecs[a:b] for a, b in spans], calibration, background)
 
     @classmethod
-    def from_vectors(cls, ids: list[str], vectors: list[np.ndarray], calibration: JobCalibration) -> JobIndex:
-        """Build from per-job arrays whose first row is the statement and the rest are examples."""
+    def from_vectors(cls, ids: list[str], vectors: list[np.ndarray], calibration: JobCalibration,
+                     background: np.ndarray | None = None) -> JobIndex:
+        """Build from per-job arrays whose first row is the statement and the rest are examples.
+
+        ``background``: embedded generic reviews, for the hub correction (``classify.hubness``); None: no correction.
+        """
+        from classify.hubness import hub_levels
+
         protos, few = [], []
         for v in vectors:
             weights = np.ones(len(v), dtype=np.float32)
@@ -85,8 +105,9 @@ class JobIndex:
             protos.append(p / max(float(np.linalg.norm(p)), 1e-9))
             few.append(len(v) > 1)
         dim = vectors[0].shape[1] if vectors else 1
-        return cls(ids, np.asarray(protos, dtype=np.float32).reshape(len(ids), dim), list(vectors),
-                   np.asarray(few, dtype=bool), calibration)
+        prototypes = np.asarray(protos, dtype=np.float32).reshape(len(ids), dim)
+        hub = hub_levels(prototypes, background) if background is not None and len(ids) else None
+        return cls(ids, prototypes, list(vectors), np.asarray(few, dtype=bool), calibration, background, hub)
 
     def raw_scores(self, post_vecs: np.ndarray) -> np.ndarray:
         """(n, k) raw similarity scores."""
@@ -95,14 +116,27 @@ class JobIndex:
         proto = post_vecs @ self.prototypes.T
         nearest = np.stack([(post_vecs @ v.T).max(axis=1) for v in self.example_vecs], axis=1)
         a = self.calibration.nearest_weight
-        return ((1 - a) * proto + a * nearest).astype(np.float32)
+        raw = (1 - a) * proto + a * nearest
+        if self.hub is not None and self.calibration.hub_weight:
+            raw = raw - self.calibration.hub_weight * self.hub
+        return raw.astype(np.float32)
+
+    def thresholds(self) -> np.ndarray:
+        """(k,) each job's raw-score threshold, by how many examples it has (zero, some or many)."""
+        c = self.calibration
+        some = c.few_shot_threshold if c.some_shot_threshold is None else c.some_shot_threshold
+        n_examples = np.asarray([len(v) - 1 for v in self.example_vecs], dtype=int)
+        thr = np.where(n_examples >= c.many_examples, c.few_shot_threshold, some)
+        return np.where(n_examples == 0, c.zero_shot_threshold, thr).astype(np.float32)
+
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        """Raw scores (..., k) to [0, 1]; 0.5 is each job's own threshold."""
+        z = (raw - self.thresholds()) / self.calibration.temperature
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
     def calibrated(self, post_vecs: np.ndarray) -> np.ndarray:
         """(n, k) scores in [0, 1]; 0.5 is each job's own threshold."""
-        c = self.calibration
-        thr = np.where(self.few_shot, c.few_shot_threshold, c.zero_shot_threshold).astype(np.float32)
-        z = (self.raw_scores(post_vecs) - thr) / c.temperature
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        return self.calibrate(self.raw_scores(post_vecs))
 
     def top(self, post_vecs: np.ndarray) -> list[tuple[JobScore, ...]]:
         """Per post, the jobs that apply (score >= 0.5), best first, at most ``max_jobs``."""

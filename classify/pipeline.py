@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +14,14 @@ import numpy as np
 from classify.heads import Head, load_head
 from classify.jobs import Job, JobCalibration, JobIndex, JobScore
 from classify.labels import NEED_TYPES, SENTIMENTS, UNMET_NEEDS
+from classify.sentence_jobs import ScoredJobs, SentenceRule, score_posts
 from classify.sentences import compose_post, sentence_spans
+from classify.steps import DEFAULT_STEPS, StepCalibration, StepIndex
 from voxpop.core.language import detect_language, is_classified
 
 PACKAGED_MODEL = Path(__file__).resolve().parent / "model"
 PACKAGED_HEADS = PACKAGED_MODEL  # heads.npz and meta.json sit beside the tuned encoder
+JOBS_FILE = "jobs.json"  # job and step constants beside heads.npz and meta.json (see bench/jobs.py)
 RATING_SLOTS = 6  # the sentiment head's rating input: one-hot of "no rating", 1..5 stars
 # How a post's need type comes from its sentences: an unmet-need sentence (problem, feature request) counts with
 # ``unmet_weight`` x its probability against the post-level probabilities. Tuned on the dev splits by
@@ -34,7 +37,9 @@ class Prediction:
     ``language`` is the detected ISO 639-1 code (None when too short to tell). For a language outside
     ``voxpop.core.language.CLASSIFIED_LANGUAGES`` the heads are not trusted: the prediction is the neutral
     placeholder (sentiment ``neutral`` 0.0, need ``other`` with score 0.0, no jobs, empty evidence) and
-    ``classified`` is False, while ``embedding`` is still the real post vector.
+    ``classified`` is False, while ``embedding`` is still the real post vector. ``step`` is the step of the
+    customer's process (``classify.steps``) the post sits on, with its ``step_score``; None when not classified.
+    Each job carries its ``evidence`` sentence.
     """
 
     sentiment: str
@@ -48,6 +53,8 @@ class Prediction:
     language: str | None
     embedding: np.ndarray = field(compare=False, repr=False)
     classified: bool = True
+    step: str | None = None
+    step_score: float | None = None
 
 
 class Classifier:
@@ -86,11 +93,18 @@ class Classifier:
         self.sentence_rule = {**DEFAULT_SENTENCE_RULE, **meta.get("sentence_rule", {})}
         # Log-odds added to "neutral" before the argmax (dev-tuned by classify/train.py; 0 when meta has none).
         self.neutral_bias = float(meta.get("sentiment_neutral_bias", 0.0))
-        self.job_calibration = JobCalibration.from_dict(meta.get("jobs", {}))
-        # Weights, thresholds and label maps all live in these two files, so their digest versions the model.
-        digest = hashlib.sha256(npz_path.read_bytes() + meta_path.read_bytes()).hexdigest()[:8]
+        # Job and step constants (tuned on review data by bench/jobs.py) live in their own file, over meta's.
+        jobs_path = heads_dir / JOBS_FILE
+        jobs_bytes = jobs_path.read_bytes() if jobs_path.exists() else b""
+        tuned = json.loads(jobs_bytes) if jobs_bytes else {}
+        self.job_calibration = JobCalibration.from_dict({**meta.get("jobs", {}), **tuned.get("jobs", {})})
+        self.job_sentence_rule = SentenceRule.from_dict(tuned.get("sentences", {}))
+        self.step_calibration = StepCalibration.from_dict(tuned.get("steps", {}))
+        # Weights, thresholds and label maps all live in these files, so their digest versions the model.
+        digest = hashlib.sha256(npz_path.read_bytes() + meta_path.read_bytes() + jobs_bytes).hexdigest()[:8]
         self.model_version = f"voxpop-{meta.get('version', '0')}-{self.encoder.name}-{self.encoder.digest}-{digest}"
         self._job_cache: tuple[tuple[Job, ...], JobIndex] | None = None
+        self._step_cache: tuple[tuple[Job, ...], StepIndex] | None = None
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(n, d) float32 L2-normalised embeddings of texts."""
@@ -103,15 +117,26 @@ class Classifier:
             self._job_cache = (key, JobIndex.build(key, self.embed, self.job_calibration))
         return self._job_cache[1]
 
+    def step_index(self, steps: Sequence[Job] | None = None) -> StepIndex:
+        """The embedded steps (``DEFAULT_STEPS`` when None or empty; the last set is cached)."""
+        key = tuple(steps) if steps else DEFAULT_STEPS
+        if self._step_cache is None or self._step_cache[0] != key:
+            self._step_cache = (key, StepIndex.build(key, self.embed, self.step_calibration))
+        return self._step_cache[1]
+
     def predict(self, texts: Sequence[str], jobs: Sequence[Job] = (), *,
                 titles: Sequence[str | None] | None = None,
                 ratings: Sequence[float | None] | None = None,
-                languages: Sequence[str | None] | None = None) -> list[Prediction]:
+                languages: Sequence[str | None] | None = None, steps: Sequence[Job] | None = None,
+                job_index: JobIndex | None = None, negatives: np.ndarray | None = None) -> list[Prediction]:
         """Classify posts.
 
         Args:
             texts: post bodies.
             jobs: the product's jobs to be done; empty for none.
+            steps: the product's steps of the job map (None or empty: ``classify.steps.DEFAULT_STEPS``).
+            job_index: an already embedded job index to use instead of ``jobs`` (e.g. with learnt examples).
+            negatives: (r, d) vectors of posts a person labelled "no job" (see ``classify.sentence_jobs``).
             titles: optional titles (seen by the post-level embedding only).
             ratings: optional star ratings on a 1-5 scale, an input of the sentiment head (None: no rating).
             languages: languages already detected (e.g. stored at crawl time); detected here when None.
@@ -125,8 +150,11 @@ class Classifier:
                 raise ValueError(f"{name} must have one entry per text")
         bodies = [t if isinstance(t, str) else "" for t in texts]
         scored = self.score(bodies, titles=titles, ratings=ratings)
-        job_lists = self.job_index(jobs).top(scored.post_vecs) if jobs else [()] * n
-        out = []
+        index = job_index if job_index is not None else (self.job_index(jobs) if jobs else None)
+        found = self.score_jobs(index, scored, bodies, negatives)
+        out: list[Prediction] = []
+        placed: list[int] = []
+        step_vecs: list[np.ndarray] = []
         for i in range(n):
             language = languages[i] if languages is not None else detect_language(
                 compose_post(bodies[i], titles[i] if titles else None))
@@ -138,6 +166,7 @@ class Classifier:
                                                          self.sentence_rule, scored.sentence_fit[i])
             sentences = scored.sentences[i]
             evidence = sentences[evidence_at] if sentences else bodies[i].strip()
+            step_vecs.append(step_vector(scored, i, found.evidence_at[i], evidence_at))
             p = scored.sentiment[i]
             out.append(Prediction(
                 sentiment=SENTIMENTS[int(p.argmax())],
@@ -145,13 +174,27 @@ class Classifier:
                 need_type=NEED_TYPES[k],
                 need_score=round(float(need_p[k]), 4),
                 unmet_need=NEED_TYPES[k] in UNMET_NEEDS,
-                jobs=job_lists[i],
+                jobs=found.jobs[i],
                 evidence=evidence,
                 model_version=self.model_version,
                 language=language,
                 embedding=scored.post_vecs[i],
             ))
+            placed.append(len(out) - 1)
+        if placed:
+            where = self.step_index(steps).place(scored.post_vecs[placed], np.stack(step_vecs))
+            for i, (step, score) in zip(placed, where, strict=True):
+                out[i] = replace(out[i], step=step or None, step_score=score if step else None)
         return out
+
+    def score_jobs(self, index: JobIndex | None, scored: Scored, bodies: Sequence[str],
+                   negatives: np.ndarray | None = None) -> ScoredJobs:
+        """Jobs per post from its vector and its sentences' (``classify.sentence_jobs``)."""
+        n = len(scored.post_vecs)
+        if index is None:
+            return ScoredJobs([()] * n, [-1] * n)
+        return score_posts(index, scored.post_vecs, scored.sentence_vecs, scored.sentences, self.job_sentence_rule,
+                           negatives=negatives, fallback_evidence=[b.strip() for b in bodies])
 
     def head_probabilities(self, vecs: np.ndarray, ratings: Sequence[float | None] | None = None
                            ) -> tuple[np.ndarray, np.ndarray]:
@@ -178,7 +221,7 @@ class Classifier:
             need_sentences.append(_reorder(self.need_head, NEED_TYPES, self.need_head.proba(vecs)) if len(vecs)
                                   else np.zeros((0, len(NEED_TYPES)), dtype=np.float32))
             fit.append(vecs @ post_vecs[i] if len(vecs) else np.zeros(0, dtype=np.float32))
-        return Scored(post_vecs, sentiment, need_post, need_sentences, sentences, fit)
+        return Scored(post_vecs, sentiment, need_post, need_sentences, sentences, fit, list(sent_vecs))
 
 
 @dataclass(frozen=True)
@@ -191,6 +234,15 @@ class Scored:
     need_sentences: list[np.ndarray]  # per post (m, 5)
     sentences: list[list[str]]  # per post, the m sentences that got a vector
     sentence_fit: list[np.ndarray]  # per post (m,), cosine of each sentence vector to the post vector
+    sentence_vecs: list[np.ndarray] = field(default_factory=list)  # per post (m, d)
+
+
+def step_vector(scored: Scored, i: int, job_at: int, need_at: int) -> np.ndarray:
+    """The vector a post is placed on a step by: its top job's evidence sentence, else its need evidence
+    sentence, else the whole post."""
+    vecs = scored.sentence_vecs[i] if i < len(scored.sentence_vecs) else ()
+    at = job_at if job_at >= 0 else need_at
+    return vecs[at] if 0 <= at < len(vecs) else scored.post_vecs[i]
 
 
 def with_neutral_bias(p: np.ndarray, bias: float) -> np.ndarray:

@@ -57,7 +57,9 @@ class ClassificationRow:
     evidence: str | None
     embedding: bytes | None
     skipped: bool = False  # not English: stored and counted, not classified
-    taxonomy: str | None = None  # hash of the product's jobs the job scores were computed against
+    taxonomy: str | None = None  # hash of the product's jobs (and steps) the scores were computed against
+    step: str | None = None  # the step of the customer's process (job map) the post sits on
+    step_score: float | None = None
 
 
 def _claimable(now: datetime, lease_s: int) -> Any:
@@ -119,7 +121,7 @@ def save_classifications(session: Session, worker: str, rows: Sequence[Classific
             model_version=row.model_version, sentiment=row.sentiment, sentiment_score=row.sentiment_score,
             need_type=row.need_type, need_score=row.need_score, unmet_need=row.unmet_need, jobs=row.jobs,
             top_job=row.jobs[0]["job"] if row.jobs else None, evidence=row.evidence, embedding=row.embedding,
-            classified_at=now, taxonomy=row.taxonomy,
+            classified_at=now, taxonomy=row.taxonomy, step=row.step, step_score=row.step_score,
         )
         existing = session.scalar(select(Classification).where(Classification.post_id == row.post_id))
         if existing is None:

@@ -16,6 +16,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from classify import Job, JobScore  # noqa: E402
 from classify.filemode import classify_file  # noqa: E402
+from classify.steps import DEFAULT_STEPS  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ROOT = Path(__file__).resolve().parent.parent
@@ -160,7 +161,9 @@ def test_file_mode_keeps_order_and_reports_bad_rows(clf, tmp_path: Path) -> None
     assert [("error" in r) for r in rows] == [False, True, True, True, False, False]
     assert "line 2" in rows[1]["error"] and "text" in rows[2]["error"]
     assert set(rows[0]) == {"id", "sentiment", "sentiment_score", "need_type", "need_score", "unmet_need", "jobs",
-                            "evidence", "model_version"}
+                            "evidence", "step", "step_score", "model_version"}
+    assert rows[0]["step"] in {s.id for s in DEFAULT_STEPS} and 0 < rows[0]["step_score"] <= 1
+    assert rows[5]["jobs"][0]["evidence"] == "I love sharing photos with my family here."
     assert rows[0]["need_type"] == "problem" and rows[4]["need_type"] == "feature_request"
     assert rows[5]["jobs"][0]["job"] == "share_photos"
     assert sum(seen) == 6

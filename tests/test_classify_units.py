@@ -84,3 +84,24 @@ def test_load_jobs_errors_name_file_and_key(tmp_path: Path, body: str, key: str)
     with pytest.raises(JobsFileError) as info:
         load_jobs(path)
     assert str(path) in str(info.value) and key in str(info.value)
+
+
+def test_job_thresholds_by_example_count_and_hub_correction() -> None:
+    cal = JobCalibration(zero_shot_threshold=0.3, few_shot_threshold=0.5, some_shot_threshold=0.4, many_examples=3,
+                         hub_weight=1.0)
+    zero, some, many = _unit([1, 0, 0])[None], np.stack([_unit([0, 1, 0])] * 2), np.stack([_unit([0, 0, 1])] * 4)
+    ix = JobIndex.from_vectors(["a", "b", "c"], [zero, some, many], cal)
+    assert ix.thresholds().tolist() == pytest.approx([0.3, 0.4, 0.5])
+    background = np.stack([_unit([1, 0.2, 0]), _unit([1, 0, 0.1])])  # ordinary reviews sit near job "a"
+    hubbed = JobIndex.from_vectors(["a", "b", "c"], [zero, some, many], cal, background)
+    assert hubbed.hub is not None and hubbed.hub[0] > 0 > hubbed.hub[1]
+    x = _unit([1, 1, 1])[None]
+    assert hubbed.raw_scores(x)[0, 0] < ix.raw_scores(x)[0, 0] and hubbed.raw_scores(x)[0, 1] > ix.raw_scores(x)[0, 1]
+
+
+def test_choose_steps_falls_back_to_use_within_the_margin() -> None:
+    from classify.steps import StepCalibration, choose_steps
+
+    raw = np.array([[0.50, 0.45, 0.1], [0.70, 0.45, 0.1]], dtype=np.float32)
+    placed = choose_steps(raw, ["pay", "use", "leave"], StepCalibration(margin=0.1))
+    assert [p[0] for p in placed] == ["use", "pay"] and all(0 < p[1] <= 1 for p in placed)

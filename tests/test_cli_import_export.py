@@ -69,7 +69,7 @@ def test_export_jsonl_and_csv_round_trip(tmp_path: Path, db_url: str) -> None:
     with out_csv.open(newline="") as handle:
         table = list(csv.DictReader(handle))
     assert [r["external_id"] for r in table] == ["a1", "a2", "a6"]
-    assert {"source", "external_id", "url", "author", "title", "text", "rating", "created_at"} <= set(table[0])
+    assert {"source", "external_id", "url", "author", "title", "text", "rating", "created_at", "step"} <= set(table[0])
 
 
 def test_unknown_product_is_one_clear_line(sqlite_url: str) -> None:

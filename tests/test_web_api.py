@@ -25,6 +25,8 @@ def test_full_text_search_finds_words_and_phrases(seeded_server_any: Server) -> 
     both = _ids(s, q="sync update")
     assert s.seeded.posts["Sync keeps failing s"] in both and s.seeded.posts["Sync fails every mor"] not in both
     assert _ids(s, q="xylophone") == []
+    status, data = s.get_json("/api/posts?" + urlencode({"q": "sync"}))
+    assert status == 200 and all("step" in p for p in data["posts"])  # the job map's step of each post
     # operators and quotes in the words are text, never a syntax error
     for hostile in ('sync" OR "x', "NEAR(", "*", "-", "a:b", "'; DROP TABLE posts; --"):
         assert s.get_json("/api/posts?" + urlencode({"q": hostile}))[0] == 200

@@ -60,6 +60,8 @@ class ProductSpec:
     sources: tuple[SourceSpec, ...] = ()
     jobs: tuple[JobSpec, ...] = ()
     recipients: tuple[str, ...] = ()
+    # Issue 26: the steps of the customer's process (job map); empty means classify.steps.DEFAULT_STEPS.
+    steps: tuple[JobSpec, ...] = ()
     keywords: tuple[str, ...] = ()  # names that link a community post to this product
 
 
@@ -436,8 +438,27 @@ def _product(r: _Reader, crawl: CrawlSpec) -> ProductSpec:
     if len(names) != len(set(names)):
         raise ConfigError(f"{r.path}: {r.prefix}sources: source names must be unique, got {names}")
     jobs = tuple(_job(r.at("jobs", i, t)) for i, t in enumerate(r.tables("jobs")))
+    steps = _steps(r)
     return ProductSpec(slug=slug, name=r.text("name", slug), own=r.flag("own", ProductSpec.own),
-                       sources=sources, jobs=jobs, recipients=r.addresses("recipients"), keywords=r.strings("keywords"))
+                       sources=sources, jobs=jobs, recipients=r.addresses("recipients"), keywords=r.strings("keywords"),
+                       steps=steps)
+
+
+STEP_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+def _steps(r: _Reader) -> tuple[JobSpec, ...]:
+    """``[[products.steps]]``: like jobs (id, statement, examples); ids short slugs, each once."""
+    steps = tuple(_job(r.at("steps", i, t)) for i, t in enumerate(r.tables("steps")))
+    seen: set[str] = set()
+    for i, step in enumerate(steps):
+        if not STEP_ID_RE.match(step.id):
+            raise ConfigError(f"{r.path}: {r.prefix}steps[{i}].id: expected a short slug (lowercase letters, digits, "
+                              f"'-' or '_', at most 40), got {step.id!r}")
+        if step.id in seen:
+            raise ConfigError(f"{r.path}: {r.prefix}steps[{i}].id: {step.id!r} is repeated")
+        seen.add(step.id)
+    return steps
 
 
 def _parse_date(r: _Reader, key: str) -> date | None:

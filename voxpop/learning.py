@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session
 from classify.adapt import ProductLayer, fit_layer, shared_probabilities, taxonomy_hash
 from classify.jobs import Job, JobIndex
 from classify.labels import NEED_TYPES, SENTIMENTS, UNMET_NEEDS
+from classify.sentence_jobs import score_posts
+from classify.steps import DEFAULT_STEPS
 from store.models import (
     POST_CLASSIFIED,
     Classification,
@@ -89,6 +91,19 @@ def product_jobs(config: Config | None, slug: str) -> list[Job]:
     return [Job(j.id, j.statement, tuple(j.examples)) for j in spec.jobs] if spec else []
 
 
+def product_steps(config: Config | None, slug: str) -> list[Job]:
+    """The steps of a product's job map: its ``[[products.steps]]``, else ``classify.steps.DEFAULT_STEPS``."""
+    spec = next((p for p in config.products if p.slug == slug), None) if config is not None else None
+    if spec is not None and spec.steps:
+        return [Job(s.id, s.statement, tuple(s.examples)) for s in spec.steps]
+    return list(DEFAULT_STEPS)
+
+
+def product_taxonomy(config: Config | None, slug: str) -> str:
+    """The hash of a product's jobs and steps that stored job and step scores are checked against."""
+    return taxonomy_hash(product_jobs(config, slug), product_steps(config, slug))
+
+
 def _labelled(session: Session, product_id: int) -> list[Any]:
     return list(session.execute(
         select(PostLabel.post_id, PostLabel.sentiment, PostLabel.need_type, PostLabel.jobs, Post.rating,
@@ -145,7 +160,8 @@ def learn(store: Store, config: Config | None, product_slug: str, *,
         row.model_version, row.base_version, row.weights = version, classifier.model_version, layer.to_bytes()
         row.corrections, row.last_correction_id, row.trained_at = report.corrections, last_correction, utcnow()
         row.stats = dict(report.heads)
-        tuning = Tuning(layer, version, jobs, _job_index(classifier, jobs, layer), taxonomy_hash(jobs))
+        tuning = Tuning(layer, version, jobs, _job_index(classifier, jobs, layer),
+                        taxonomy_hash(jobs, product_steps(config, product_slug)), product_steps(config, product_slug))
         report.posts_updated, report.predictions_changed = apply_to_stored(session, classifier, product_id, tuning)
         audit(session, "learn", by=by, product_id=product_id,
               details={"model_version": version, "previous": report.previous_version,
@@ -163,6 +179,16 @@ class Tuning:
     jobs: list[Job]
     job_index: JobIndex | None
     taxonomy: str
+    steps: list[Job] = field(default_factory=lambda: list(DEFAULT_STEPS))
+
+    @property
+    def negatives(self) -> np.ndarray | None:
+        """Vectors of the product's posts labelled "no job" (negative job examples)."""
+        return self.layer.no_jobs if self.layer is not None else None
+
+    def predict_kwargs(self) -> dict[str, Any]:
+        """What ``Classifier.predict`` takes from the product: its steps, learnt job examples and negatives."""
+        return {"steps": self.steps, "job_index": self.job_index, "negatives": self.negatives}
 
 
 def _job_index(classifier: Classifier, jobs: Sequence[Job], layer: ProductLayer | None) -> JobIndex | None:
@@ -176,7 +202,7 @@ def _job_index(classifier: Classifier, jobs: Sequence[Job], layer: ProductLayer 
     for job_id, vecs in zip(base.ids, base.example_vecs, strict=True):
         extra = layer.job_examples.get(job_id)
         vectors.append(np.vstack([vecs, extra]) if extra is not None and extra.shape[1] == vecs.shape[1] else vecs)
-    return JobIndex.from_vectors(list(base.ids), vectors, base.calibration)
+    return JobIndex.from_vectors(list(base.ids), vectors, base.calibration, base.background)
 
 
 def _labels_from(sent_p: np.ndarray, need_p: np.ndarray) -> list[tuple[str, float, str, float]]:
@@ -187,10 +213,22 @@ def _labels_from(sent_p: np.ndarray, need_p: np.ndarray) -> list[tuple[str, floa
     return out
 
 
-def _jobs_json(index: JobIndex | None, vecs: np.ndarray) -> list[list[dict[str, Any]]]:
+def _jobs_json(classifier: Classifier, index: JobIndex | None, vecs: np.ndarray, negatives: np.ndarray | None = None,
+               evidence: Sequence[str | None] | None = None) -> list[list[dict[str, Any]]]:
+    """Jobs of stored post vectors (no sentence vectors are stored: post-level scores; the evidence is the
+    post's stored evidence sentence)."""
     if index is None:
         return [[] for _ in range(len(vecs))]
-    return [[{"job": j.job, "score": round(float(j.score), 4)} for j in top] for top in index.top(vecs)]
+    found = score_posts(index, vecs, [], [], classifier.job_sentence_rule, negatives=negatives,
+                        fallback_evidence=[e or "" for e in evidence] if evidence is not None else None)
+    return [[{"job": j.job, "score": round(float(j.score), 4), "evidence": j.evidence} for j in top]
+            for top in found.jobs]
+
+
+def _steps_json(classifier: Classifier, steps: Sequence[Job],
+                vecs: np.ndarray) -> list[tuple[str | None, float | None]]:
+    """Steps of stored post vectors."""
+    return [(s or None, sc if s else None) for s, sc in classifier.step_index(list(steps)).place(vecs)]
 
 
 def apply_to_stored(session: Session, classifier: Classifier, product_id: int, tuning: Tuning) -> tuple[int, int]:
@@ -203,7 +241,7 @@ def apply_to_stored(session: Session, classifier: Classifier, product_id: int, t
     while True:
         batch = session.execute(
             select(Classification.id, Classification.post_id, Classification.embedding, Classification.sentiment,
-                   Classification.need_type, Post.rating)
+                   Classification.need_type, Classification.evidence, Post.rating)
             .join(Post, Post.id == Classification.post_id)
             .where(Post.product_id == product_id, Post.status == POST_CLASSIFIED,
                    Classification.embedding.is_not(None), Classification.id > last)
@@ -219,7 +257,7 @@ def apply_to_stored(session: Session, classifier: Classifier, product_id: int, t
         if tuning.layer is not None:
             sent_p, need_p = tuning.layer.adjust(vecs, sent_p, need_p)
         labels = _labels_from(sent_p, need_p)
-        jobs = _jobs_json(tuning.job_index, vecs)
+        jobs = _jobs_json(classifier, tuning.job_index, vecs, tuning.negatives, [r.evidence for r in batch])
         values = []
         for r, (sentiment, s_score, need, n_score), job_list in zip(batch, labels, jobs, strict=True):
             changed += int(sentiment != r.sentiment or need != r.need_type)
@@ -248,10 +286,16 @@ class ProductTuning:
             model = models.get(product_id)
             layer = ProductLayer.from_bytes(model.weights) if model is not None else None
             jobs = product_jobs(config, slug)
+            steps = product_steps(config, slug)
             out[product_id] = Tuning(layer, model.model_version if model else None, jobs,
                                      _job_index(classifier, jobs, layer) if layer and jobs else None,
-                                     taxonomy_hash(jobs))
+                                     taxonomy_hash(jobs, steps), steps)
         return cls(out)
+
+    def predict_kwargs(self, product_id: int) -> dict[str, Any]:
+        """``Classifier.predict`` keywords for a product's posts (empty for an unknown product)."""
+        tuning = self.by_product.get(product_id)
+        return tuning.predict_kwargs() if tuning is not None else {}
 
     def apply(self, classifier: Classifier, rows: list[ClassificationRow],
               posts: Sequence[ClaimedPost]) -> list[ClassificationRow]:
@@ -275,14 +319,11 @@ class ProductTuning:
             vecs = np.stack([np.frombuffer(rows[i].embedding or b"", dtype=np.float32) for i in idx])
             sent_p, need_p = shared_probabilities(classifier, vecs, [product_of[rows[i].post_id].rating for i in idx])
             sent_p, need_p = tuning.layer.adjust(vecs, sent_p, need_p)
-            jobs = _jobs_json(tuning.job_index, vecs) if tuning.job_index is not None else None
-            for n, (i, (sentiment, s_score, need, n_score)) in enumerate(zip(idx, _labels_from(sent_p, need_p),
-                                                                          strict=True)):
+            # jobs (learnt examples and negatives included) already came from predict, per sentence
+            for i, (sentiment, s_score, need, n_score) in zip(idx, _labels_from(sent_p, need_p), strict=True):
                 changes: dict[str, Any] = dict(sentiment=sentiment, sentiment_score=s_score, need_type=need,
                                                need_score=n_score, unmet_need=need in UNMET_NEEDS,
                                                model_version=tuning.version or out[i].model_version)
-                if jobs is not None:
-                    changes["jobs"] = jobs[n]
                 out[i] = replace(out[i], **changes)
         return out
 
@@ -304,7 +345,7 @@ def stale_taxonomy(session: Session, config: Config) -> dict[int, int]:
         if product_id is None:
             continue
         n = int(session.scalar(select(func.count()).select_from(Classification).where(
-            _product_filter(product_id, taxonomy_hash(product_jobs(config, spec.slug))))) or 0)
+            _product_filter(product_id, product_taxonomy(config, spec.slug)))) or 0)
         if n:
             out[product_id] = n
     return out
@@ -312,9 +353,11 @@ def stale_taxonomy(session: Session, config: Config) -> dict[int, int]:
 
 def rescore_stale_jobs(store: Store, config: Config,
                        classifier: Classifier | Callable[[], Classifier] | None = None) -> int:
-    """Rescore the jobs of posts classified against an older job set, from stored embeddings.
+    """Rescore the jobs and steps of posts classified against an older job set or job map, from stored embeddings.
 
-    A product with no jobs just has its job lists emptied. Sentiment and need type are left alone.
+    Nothing is encoded again: jobs and steps are scored on the stored post vector (sentence vectors are not
+    stored), and a job's evidence is the post's stored evidence sentence. A product with no jobs has its job
+    lists emptied (its posts still get steps). Sentiment and need type are left alone.
     Returns how many posts were rescored.
     """
     with store.sessions() as session:
@@ -327,37 +370,35 @@ def rescore_stale_jobs(store: Store, config: Config,
     total = 0
     for product_id in stale:
         jobs = product_jobs(config, slug_of[product_id])
-        taxonomy = taxonomy_hash(jobs)
+        steps = product_steps(config, slug_of[product_id])
+        taxonomy = taxonomy_hash(jobs, steps)
         with store.transaction() as session:
-            if not jobs:
-                result = session.execute(update(Classification).where(_product_filter(product_id, taxonomy))
-                                         .values(jobs=[], top_job=None, taxonomy=taxonomy)
-                                         .execution_options(synchronize_session=False))
-                total += int(getattr(result, "rowcount", 0) or 0)
-                continue
             classifier = resolve_classifier(classifier, config)
             model = session.get(ProductModel, product_id)
             layer = (ProductLayer.from_bytes(model.weights)
                      if model is not None and model.base_version == classifier.model_version else None)
             index = _job_index(classifier, jobs, layer)
+            negatives = layer.no_jobs if layer is not None else None
             while True:
                 batch = session.execute(
-                    select(Classification.id, Classification.embedding)
+                    select(Classification.id, Classification.embedding, Classification.evidence)
                     .where(_product_filter(product_id, taxonomy), Classification.embedding.is_not(None))
                     .limit(APPLY_BATCH)).all()
                 if not batch:
                     break
                 vecs = np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in batch])
-                job_lists = _jobs_json(index, vecs)
+                job_lists = _jobs_json(classifier, index, vecs, negatives, [r.evidence for r in batch])
+                placed = _steps_json(classifier, steps, vecs)
                 session.execute(update(Classification), [
-                    {"id": r.id, "jobs": jl, "top_job": jl[0]["job"] if jl else None, "taxonomy": taxonomy}
-                    for r, jl in zip(batch, job_lists, strict=True)])
+                    {"id": r.id, "jobs": jl, "top_job": jl[0]["job"] if jl else None, "taxonomy": taxonomy,
+                     "step": st[0], "step_score": st[1]}
+                    for r, jl, st in zip(batch, job_lists, placed, strict=True)])
                 total += len(batch)
             # rows without an embedding cannot be rescored: their jobs are dropped rather than left stale
             session.execute(update(Classification).where(_product_filter(product_id, taxonomy))
                             .values(jobs=[], top_job=None, taxonomy=taxonomy)
                             .execution_options(synchronize_session=False))
-    log.info("rescored jobs of %d posts against the configured jobs", total)
+    log.info("rescored jobs and steps of %d posts against the configured jobs and steps", total)
     return total
 
 

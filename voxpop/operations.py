@@ -218,7 +218,7 @@ def classify_pending(store: Store, config: Config, *, classifier: Classifier | N
             break
         if before_batch:
             before_batch()  # e.g. resize torch's threads to this worker's share of the machine
-        rows = tuning.apply(model, _classify_batch(model, claimed, jobs), claimed)
+        rows = tuning.apply(model, _classify_batch(model, claimed, jobs, tuning), claimed)
         with store.transaction() as session:
             save_classifications(session, worker, rows)
         report.batches += 1
@@ -231,7 +231,8 @@ def classify_pending(store: Store, config: Config, *, classifier: Classifier | N
     return report
 
 
-def _classify_batch(model: Classifier, posts: list[ClaimedPost], jobs: dict[int, list[Any]]) -> list[ClassificationRow]:
+def _classify_batch(model: Classifier, posts: list[ClaimedPost], jobs: dict[int, list[Any]],
+                    tuning: Any = None) -> list[ClassificationRow]:
     rows: list[ClassificationRow] = []
     by_product: dict[int, list[ClaimedPost]] = {}
     for post in posts:
@@ -239,15 +240,16 @@ def _classify_batch(model: Classifier, posts: list[ClaimedPost], jobs: dict[int,
     for product_id, group in by_product.items():
         predictions = model.predict([p.text for p in group], jobs.get(product_id, []),
                                     titles=[p.title for p in group], ratings=[p.rating for p in group],
-                                    languages=[p.language for p in group])
+                                    languages=[p.language for p in group],
+                                    **(tuning.predict_kwargs(product_id) if tuning is not None else {}))
         for post, pred in zip(group, predictions, strict=True):
             rows.append(ClassificationRow(
                 post_id=post.id, model_version=pred.model_version, sentiment=pred.sentiment,
                 sentiment_score=float(pred.sentiment_score), need_type=pred.need_type,
                 need_score=float(pred.need_score), unmet_need=bool(pred.unmet_need),
-                jobs=[{"job": j.job, "score": round(float(j.score), 4)} for j in pred.jobs],
+                jobs=[{"job": j.job, "score": round(float(j.score), 4), "evidence": j.evidence} for j in pred.jobs],
                 evidence=pred.evidence, embedding=pred.embedding.astype("float32").tobytes(),
-                skipped=not pred.classified,
+                skipped=not pred.classified, step=pred.step, step_score=pred.step_score,
             ))
     return rows
 
@@ -447,10 +449,10 @@ def classify_file(config: Config, input_path: Path, output_path: Path, jobs_path
                   progress: Progress | None = None) -> Any:
     """File mode of ``voxpop classify``: JSONL in, predictions out (a bad jobs file fails before the model loads)."""
     from classify.filemode import classify_file as run_file
-    from classify.filemode import load_jobs
+    from classify.filemode import load_taxonomy
 
     if jobs_path is not None:
-        load_jobs(jobs_path)
+        load_taxonomy(jobs_path)
     return run_file(input_path, output_path, jobs_path, get_classifier(config), progress=progress)
 
 

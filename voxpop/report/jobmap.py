@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from alerts import stats
+from classify.steps import DEFAULT_STEPS as _CLASSIFIER_STEPS
 from voxpop.report.figures import opportunity, share
 from voxpop.report.headline import needed_n_shares
 from voxpop.report.outcomes import desired_outcome
@@ -38,17 +39,19 @@ class Step:
     statement: str
 
 
-# The default steps, from choosing to leaving (issue 26).
-DEFAULT_STEPS: tuple[Step, ...] = (
-    Step("choose", "Choose: compare, try, decide"),
-    Step("get", "Get: buy, subscribe, install, sign up"),
-    Step("set-up", "Set up: onboard, import, configure, connect, sign in"),
-    Step("learn", "Learn: find out how"),
-    Step("use", "Use: do the job itself"),
-    Step("get-help", "Get help: support, fix a problem, recover"),
-    Step("pay", "Pay: billing, renewals, price"),
-    Step("leave", "Leave: cancel, export data to move, switch, uninstall"),
-)
+# Short display names of the default steps; the steps themselves (ids, order, examples) are the
+# classifier's (classify.steps.DEFAULT_STEPS), so the two can never disagree.
+_STEP_NAMES = {
+    "choose": "Choose: compare, try, decide",
+    "get": "Get: buy, subscribe, install, sign up",
+    "set-up": "Set up: onboard, import, configure, connect, sign in",
+    "learn": "Learn: find out how",
+    "use": "Use: do the job itself",
+    "get-help": "Get help: support, fix a problem, recover",
+    "pay": "Pay: billing, renewals, price",
+    "leave": "Leave: cancel, export data to move, switch, uninstall",
+}
+DEFAULT_STEPS: tuple[Step, ...] = tuple(Step(s.id, _STEP_NAMES.get(s.id, s.statement)) for s in _CLASSIFIER_STEPS)
 REAL, NOISE, SMALL = "real", "noise", "small"
 
 

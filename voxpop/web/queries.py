@@ -490,8 +490,8 @@ def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAG
     label_source = case((PostLabel.post_id.is_not(None), "human"), (cls.id.is_not(None), "model"), else_=None)
     query = (select(Post.id, Post.source, Post.url, Post.author, Post.title, Post.text, Post.rating, Post.created_at,
                     Post.version, Post.language, Post.found_by, Post.status, Product.slug.label("product"),
-                    Product.name.label("product_name"), sentiment_col, need_col, job_col, cls.evidence, cls.step,
-                    cls.model_version, label_source.label("label_source"))
+                    Product.name.label("product_name"), sentiment_col, need_col, job_col, cls.evidence,
+                    cls.step, cls.model_version, label_source.label("label_source"))
              .join(Product, Product.id == Post.product_id)
              .outerjoin(cls, cls.post_id == Post.id)
              .outerjoin(PostLabel, PostLabel.post_id == Post.id))
@@ -550,8 +550,8 @@ def _post_row(r: Any) -> dict[str, Any]:
             "url": safe_url(r.url), "author": r.author, "title": r.title, "text": r.text, "rating": r.rating,
             "created_at": _iso(r.created_at), "version": r.version, "language": r.language, "found_by": r.found_by,
             "status": r.status, "sentiment": r.sentiment, "need_type": r.need_type, "top_job": r.top_job,
-            "evidence": r.evidence, "model_version": r.model_version, "label_source": r.label_source,
-            "step": getattr(r, "step", None)}
+            "evidence": r.evidence, "step": r.step, "model_version": r.model_version,
+            "label_source": r.label_source}
 
 
 def filter_choices(session: Session) -> dict[str, Any]:
