@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from bench.jobs_segments import print_figures, segment_figures  # noqa: E402
 from classify.jobs import Job, JobCalibration, JobIndex  # noqa: E402
 from classify.metrics import f1_per_class  # noqa: E402
 from classify.pipeline import JOBS_FILE, PACKAGED_HEADS, Classifier, Scored, need_from_sentences, step_vector  # noqa: E402
@@ -276,7 +277,6 @@ def show(result: dict[str, Any]) -> None:
     print("\n== per product")
     for slug, f in result["products"].items():
         line(f"{slug} [{f['split']}]", f, goals=False)
-    # == segments per job: the job-map work (issue 26 part 3) adds its section here.
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -304,6 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         (PACKAGED_HEADS / JOBS_FILE).write_text(json.dumps(settings.as_json(), indent=2) + "\n", encoding="utf-8")
         print(f"wrote {PACKAGED_HEADS / JOBS_FILE} (tuned on dev)", file=sys.stderr)
     result = evaluate(runs, settings)
+    result["segments"] = {split: segment_figures(jobs_set, split=split) for split in splits}
     result.update(model_version=clf.model_version, settings=settings.as_json(), goals=GOALS,
                   seconds=round(time.time() - started, 1))
     if args.json:
@@ -311,6 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(f"model_version {clf.model_version}\n")
         show(result)
+        for split, figures in result["segments"].items():
+            print(f"\n== segments per job ({split}; bench/jobs_segments.py)")
+            print_figures(figures)
         print(f"\n(done in {result['seconds']}s)")
     return 0
 
