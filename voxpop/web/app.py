@@ -25,6 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from store.db import Store
+from voxpop.web import params as edge
 from voxpop.web import queries
 from voxpop.web.actions import DONE, action_routes
 from voxpop.web.security import (
@@ -159,7 +160,9 @@ class Dashboard:
         return JSONResponse({"filters": filters.as_params(), "issues": issues})
 
     def _issue(self, request: Request) -> dict[str, Any] | None:
-        issue_id = int(request.path_params["issue_id"])
+        issue_id = edge.path_id(request, "issue_id")
+        if issue_id is None:
+            return None
         return self.read(request, lambda s: self._issue_with_history(s, issue_id))
 
     def _issue_with_history(self, session: Session, issue_id: int) -> dict[str, Any] | None:
@@ -319,6 +322,7 @@ class Dashboard:
         def guarded(handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
             def endpoint(request: Request) -> Response:
                 try:
+                    edge.check_query(request)
                     return handler(request)
                 except queries.QueryError as exc:
                     return self.error(request, str(exc), 400)
@@ -338,12 +342,7 @@ class Dashboard:
 
 
 def _int(value: str | None, default: int) -> int:
-    if not value:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise queries.QueryError(f"expected a whole number, got {value[:20]!r}") from None
+    return edge.number(value, "days", default)
 
 
 def _field(form: Any, name: str) -> str:

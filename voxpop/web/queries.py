@@ -32,6 +32,7 @@ from store.models import (
     Source,
 )
 from store.search import match_clause
+from voxpop.core.ids import id_or_none
 from voxpop.report.comparison import same_problem
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
@@ -433,7 +434,7 @@ class PostFilters:
                 raise QueryError(f"{name}: a number from 1 to 5")
         for name in ("page", "issue"):
             value = getattr(f, name)
-            if value and not (value.isdigit() and 0 < int(value) < 1_000_000_000):
+            if value and id_or_none(value) is None:
                 raise QueryError(f"{name}: a positive whole number")
         parse_day(f.since, "since")
         parse_day(f.until, "until")

@@ -1,0 +1,32 @@
+"""Malformed ids on the command line: one usage line and a non-zero exit, never a traceback, nothing written."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from store.db import Store
+from store.models import AuditLog
+from tests.cli_support import invoke
+
+HUGE = "99999999999999999999999"
+
+
+@pytest.mark.parametrize("args", [
+    ("label", "--post", HUGE, "--sentiment", "negative"),
+    ("label", "--post", str(2**31), "--sentiment", "negative"),
+    ("label", "--post", "\u00b2", "--sentiment", "negative"),
+    ("issue", "rename", HUGE, "x"),
+    ("issue", "merge", "1", "--into", HUGE),
+    ("issue", "split", "1", "--posts", f"1,{HUGE}"),
+    ("issue", "resolve", "0"),
+    ("history", "--issue", HUGE),
+    ("history", "--post", str(2**40)),
+])
+def test_an_id_no_row_can_have_is_one_line_not_a_traceback(store: Store, db_url: str, args: tuple[str, ...]) -> None:
+    result = invoke(*args, db_url=db_url, env={"VOXPOP_USER": "ann"})
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "Invalid value" in result.output and ("whole number" in result.output or "ids" in result.output)
+    with store.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(AuditLog)) == 0
