@@ -25,6 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from store.db import Store
+from voxpop.core.text import strip_invisible
 from voxpop.web import params as edge
 from voxpop.web import queries
 from voxpop.web.actions import DONE, action_routes
@@ -49,13 +50,18 @@ OVERVIEW_CACHE_S = 60.0
 
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, finalize=_visible)
     env.globals.update(qs=_qs, spark_svg=spark_svg, trend_svg=trend_svg, CSRF_FIELD=CSRF_FIELD)
     env.filters.update(pct=_pct, signed=_signed, day=lambda v: (v or "")[:10], num=_num)
     from voxpop.report.render import diff_text, share_text, value_text, verdict
 
     env.filters.update(share=share_text, diff=diff_text, verdict=verdict, value=value_text)
     return env
+
+
+def _visible(value: Any) -> Any:
+    """Every text a page shows loses invisible and bidi controls (a U+202E in a name cannot flip the page)."""
+    return strip_invisible(value) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
 def _qs(params: Mapping[str, Any], **override: Any) -> str:
