@@ -11,7 +11,7 @@ force; before the first known version the earliest is the best we know).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -94,4 +94,22 @@ def revisions_of(session: Session, post_ids: Sequence[int]) -> dict[int, list[di
     return out
 
 
-__all__ = ["AsOf", "as_of_view", "keep_revision", "revisions_of"]
+def with_revisions(session: Session, rows: Iterable[dict[str, Any]], batch: int = 500) -> Iterator[dict[str, Any]]:
+    """Export rows (with their ``id``) each given ``revisions``: the post's earlier versions, oldest first."""
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= batch:
+            yield from _attach(session, chunk)
+            chunk = []
+    yield from _attach(session, chunk)
+
+
+def _attach(session: Session, rows: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    found = revisions_of(session, [r["id"] for r in rows])
+    for row in rows:
+        row["revisions"] = found.get(row["id"], [])
+        yield row
+
+
+__all__ = ["AsOf", "as_of_view", "keep_revision", "revisions_of", "with_revisions"]

@@ -72,3 +72,23 @@ def test_a_backtest_before_the_edit_sees_the_complaints_as_they_stood(store: Sto
     _edit_burst(store, list(range(100000, 100008)))
     after = _alerts_on(backtest(store, config, "acme", date(2026, 2, 5), date(2026, 2, 6)), "2026-02-05")
     assert after == before  # history is not rewritten by the edits
+
+
+def test_reimport_of_an_edited_review_exports_its_revisions(store: Store, db_url: str, tmp_path: Path) -> None:
+    import json
+
+    from tests.cli_support import invoke
+
+    first, second = tmp_path / "v1.jsonl", tmp_path / "v2.jsonl"
+    first.write_text(json.dumps({"id": "r1", "text": "Crashes on export", "rating": 1, "date": "2026-01-02"}) + "\n")
+    second.write_text(json.dumps({"id": "r1", "text": "Fixed now, thanks", "rating": 4, "date": "2026-01-02"}) + "\n")
+    assert invoke("import", "--input", str(first), "--product", "acme", db_url=db_url).exit_code == 0
+    assert invoke("import", "--input", str(second), "--product", "acme", db_url=db_url).exit_code == 0
+    plain = json.loads(invoke("export", "--product", "acme", db_url=db_url).stdout)
+    assert plain["text"] == "Fixed now, thanks" and "revisions" not in plain
+    row = json.loads(invoke("export", "--product", "acme", "--revisions", db_url=db_url).stdout)
+    assert row["rating"] == 4 and [(r["text"], r["rating"]) for r in row["revisions"]] == [("Crashes on export", 1)]
+    out = tmp_path / "x.csv"
+    assert invoke("export", "--product", "acme", "--revisions", "--format", "csv", "--out", str(out),
+                  db_url=db_url).exit_code == 0
+    assert "revisions" in out.read_text().splitlines()[0] and "Crashes on export" in out.read_text()

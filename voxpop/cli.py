@@ -279,16 +279,17 @@ def import_cmd(state: State, input_path: Path, product: str, source: str, fmt: s
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
 @click.option("--json", "as_json", is_flag=True, help="A JSON summary on stdout (needs --out).")
+@click.option("--revisions", is_flag=True, help="Each post also carries 'revisions': its earlier versions.")
 @pass_state
-def export_cmd(state: State, product: str, fmt: str, out_path: Path | None, as_json: bool) -> None:
+def export_cmd(state: State, product: str, fmt: str, out_path: Path | None, as_json: bool, revisions: bool) -> None:
     """Export a product's posts with their classifications and issue ids."""
     if out_path is None:
         if as_json:
             raise click.UsageError("--json needs --out (the posts themselves go to stdout otherwise)")
-        operations.export_posts(state.store, product, fmt, sys.stdout)
+        operations.export_posts(state.store, product, fmt, sys.stdout, revisions=revisions)
         return
     with out_path.open("w", encoding="utf-8", newline="") as handle:
-        count = operations.export_posts(state.store, product, fmt, handle)
+        count = operations.export_posts(state.store, product, fmt, handle, revisions=revisions)
     if as_json:
         emit({"product": product, "format": fmt, "path": str(out_path), "posts": count}, True)
     else:
