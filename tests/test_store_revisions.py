@@ -92,3 +92,21 @@ def test_reimport_of_an_edited_review_exports_its_revisions(store: Store, db_url
     assert invoke("export", "--product", "acme", "--revisions", "--format", "csv", "--out", str(out),
                   db_url=db_url).exit_code == 0
     assert "revisions" in out.read_text().splitlines()[0] and "Crashes on export" in out.read_text()
+
+
+def test_the_dashboard_marks_an_edited_post_and_shows_its_earlier_version(store: Store) -> None:
+    from tests.web_support import start
+
+    insert_posts(store, "acme", burst(700, date(2026, 2, 5), 2))
+    _edit_burst(store, [700])
+    for server in start(store):
+        status, _, html = server.request("GET", "/posts?product=acme&since=2026-02-01&until=2026-02-06")
+        assert status == 200
+        row = html[html.index('id="post-700"'):]
+        row = row[:row.index("</tr>")]
+        assert "edited · 1 earlier version" in row and "checkout button frozen" in row and "rated 1.0" in row
+        other = html[html.index('id="post-701"'):]
+        assert "edited" not in other[:other.index("</tr>")]
+        _, data = server.get_json("/api/posts?product=acme&since=2026-02-01&until=2026-02-06")
+        edited = next(p for p in data["posts"] if p["id"] == 700)
+        assert edited["rating"] == 4.0 and edited["revisions"][0]["rating"] == 1.0

@@ -31,6 +31,7 @@ from store.models import (
     Product,
     Source,
 )
+from store.revisions import revisions_of
 from store.search import match_clause
 from voxpop.core.ids import id_or_none
 from voxpop.report.comparison import same_problem
@@ -518,6 +519,9 @@ def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAG
     offset = (filters.page_number - 1) * page_size
     rows = session.execute(query.order_by(*order).limit(page_size + 1).offset(offset)).all()
     posts = [_post_row(r) for r in rows[:page_size]]
+    earlier = revisions_of(session, [p["id"] for p in posts])  # an edited post shows its earlier versions
+    for post in posts:
+        post["revisions"] = earlier.get(post["id"], [])
     return {"posts": posts, "page": filters.page_number, "page_size": page_size, "more": len(rows) > page_size}
 
 
