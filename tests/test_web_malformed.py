@@ -21,6 +21,7 @@ JUST_OVER = str(2**31)  # fits Python and SQLite, not PostgreSQL's integer
     ("/posts?q=%00", 400), ("/posts?language=%00", 400), ("/api/posts?q=a%00b", 400),
     ("/issues?product=%00", 400), ("/?days=%C2%B2", 400), ("/compare?days=%C2%B2", 400),
     (f"/compare?days={HUGE}", 400), ("/alerts?status=%00", 400), ("/posts?country=%1b", 400),
+    ("/compare?since=0001-01-01", 400), ("/api/compare?until=9999-12-31", 400), ("/?until=0001-01-01", 400),
 ])
 def test_malformed_query_and_path_values_answer_a_page_not_a_500(seeded_server_any: Server, path: str,
                                                                    status: int) -> None:

@@ -16,6 +16,7 @@ import click
 
 from voxpop import curation
 from voxpop.cli_params import ID, ids_list
+from voxpop.core.ids import YEAR_MAX, YEAR_MIN, check_day
 
 
 def _default_by() -> str:
@@ -41,9 +42,9 @@ def _date(value: str | None) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        return check_day(date.fromisoformat(value))
     except ValueError:
-        raise click.BadParameter(f"expected a date YYYY-MM-DD, got {value!r}") from None
+        raise click.BadParameter(f"expected a date YYYY-MM-DD from {YEAR_MIN} to {YEAR_MAX}, got {value!r}") from None
 
 
 def _known_jobs(state: Any, session: Any, post_id: int) -> tuple[str, set[str]] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import date
 
 DB_INT_MAX = 2**31 - 1  # PostgreSQL ``integer``: the id columns' type on every database we run
 _ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
@@ -65,6 +66,18 @@ def parse_ids(value: str | Iterable[object], name: str = "ids", *, limit: int = 
         raise BadNumber(f"{name}: give ids as whole numbers from 1 to {DB_INT_MAX} separated by commas") from None
 
 
+YEAR_MIN, YEAR_MAX = 1970, 2999  # dates outside cannot be a post's; arithmetic on them stays in range
+
+
+def check_day(value: date, name: str = "date") -> date:
+    """``value`` when its year is within :data:`YEAR_MIN`..:data:`YEAR_MAX`, else :class:`BadNumber`
+    (a period or baseline computed from 0001-01-01 or 9999-12-31 leaves the calendar: OverflowError)."""
+    if not YEAR_MIN <= value.year <= YEAR_MAX:
+        raise BadNumber(f"{name}: expected a date between {YEAR_MIN}-01-01 and {YEAR_MAX}-12-31, "
+                        f"got {value.isoformat()}")
+    return value
+
+
 def strip_controls(value: str) -> str:
     """``value`` without NUL and other control characters (kept: tab, CR, LF)."""
     return _CONTROLS.sub("", value) if _CONTROLS.search(value) else value
@@ -74,4 +87,5 @@ def _shown(text: str) -> str:
     return repr(strip_controls(text[:24]) + ("…" if len(text) > 24 else ""))
 
 
-__all__ = ["DB_INT_MAX", "BadNumber", "id_or_none", "parse_id", "parse_ids", "strip_controls", "whole_number"]
+__all__ = ["DB_INT_MAX", "YEAR_MAX", "YEAR_MIN", "BadNumber", "check_day", "id_or_none", "parse_id", "parse_ids",
+           "strip_controls", "whole_number"]

@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from voxpop import curation
-from voxpop.core.ids import BadNumber, id_or_none, parse_ids
+from voxpop.core.ids import BadNumber, check_day, id_or_none, parse_ids
 from voxpop.web.params import clean_form, path_id
 from voxpop.web.security import CSRF_FIELD, check_csrf, safe_next
 
@@ -61,7 +61,7 @@ def _date(value: str, name: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        return check_day(date.fromisoformat(value))
     except ValueError:
         raise ActionError(f"{name}: expected a date like 2026-12-31") from None
 

@@ -33,7 +33,7 @@ from store.models import (
 )
 from store.revisions import revisions_of
 from store.search import match_clause
-from voxpop.core.ids import id_or_none
+from voxpop.core.ids import YEAR_MAX, YEAR_MIN, check_day, id_or_none
 from voxpop.report.comparison import same_problem
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
@@ -73,9 +73,10 @@ def parse_day(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
     try:
-        d = date.fromisoformat(value.strip())
+        d = check_day(date.fromisoformat(value.strip()))
     except ValueError:
-        raise QueryError(f"{name}: expected a date like 2026-01-31, got {value[:40]!r}") from None
+        raise QueryError(f"{name}: expected a date like 2026-01-31 (years {YEAR_MIN} to {YEAR_MAX}), "
+                         f"got {value[:40]!r}") from None
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
