@@ -268,7 +268,9 @@ def crawl_health(session: Session) -> dict[str, list[dict[str, Any]]]:
             "source": source_name or run.spider, "spider": run.spider, "status": run.status, "reason": run.reason,
             "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at), "stored": run.stored,
             "updated": run.updated, "dropped": run.dropped, "reported_total": stats.get("reported_total"),
-            "caps_hit": list(stats.get("caps_hit") or [])})
+            "caps_hit": list(stats.get("caps_hit") or []),
+            # App Store: reviews seen per storefront that held any, and how many were empty
+            "storefronts": dict(stats.get("storefronts") or {}), "storefronts_empty": stats.get("storefronts_empty")})
     return out
 
 
