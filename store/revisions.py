@@ -37,7 +37,7 @@ def keep_revision(session: Session, post_ids: Sequence[int], replaced_at: dateti
     columns = ["post_id", "text", "title", "rating", "version", "content_hash", "seen_at", "replaced_at",
                "model_version", "sentiment", "need_type", "unmet_need", "evidence", "embedding"]
     result = session.execute(insert(PostRevision).from_select(columns, source))
-    return int(result.rowcount or 0)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @dataclass(frozen=True)
