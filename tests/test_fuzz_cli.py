@@ -16,7 +16,7 @@ from store.models import AuditLog, IssueCuration, PostLabel
 from tests.web_data import seed
 from voxpop.cli import main
 
-FUZZ = settings(max_examples=15, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=15, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 TRICKY = ["\u00b2", "\u0663", "0", "-1", "1e3", " 1", "9" * 23, str(2**31), str(2**63), str(2**31 - 1), "1,2",
           "2026-02-30", "2026-13-01", "99999-01-01", "0001-01-01", "9999-12-31", "2026-01-01T25:00", "\u00b2d",

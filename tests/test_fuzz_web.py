@@ -20,7 +20,7 @@ from store.db import Store
 from store.models import AuditLog, Issue, IssueCuration, IssuePost, LabelCorrection, PostLabel
 from tests.web_support import Server, start
 
-FUZZ = settings(max_examples=100, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 PAGES = ["/", "/issues", "/posts", "/compare", "/alerts", "/status", "/api/overview", "/api/issues", "/api/posts",
          "/api/compare", "/api/alerts", "/api/status"]
@@ -47,7 +47,7 @@ def server(store: Store) -> Iterator[Server]:
 
 
 @pytest.mark.parametrize("page", PAGES)
-@settings(FUZZ, max_examples=30)
+@settings(FUZZ, max_examples=20)
 @given(query=queries)
 def test_every_page_with_any_query_answers_without_a_server_error(server: Server, page: str,
                                                                     query: list[tuple[str, str]]) -> None:
