@@ -63,3 +63,35 @@ def test_a_run_lost_with_the_database_is_closed_by_its_own_process_once_back(
     (shown,) = json.loads(status.stdout)["crawls"].values()
     assert shown["status"] == "failed" and "closed by its runner" in shown["reason"]
     scheduler._STORES.pop(url).dispose()
+
+
+def test_a_job_run_row_the_scheduler_could_not_write_is_written_once_the_database_is_back(
+        proxied_postgres: Any, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from store.db import Store
+    from store.models import JobRun
+    from voxpop.runtime import JobRecorder
+
+    proxy, url, direct = proxied_postgres
+    monkeypatch.setattr(owed, "RETRY_FIRST_S", 0.5)
+    store = Store(url)
+    try:
+        proxy.cut()
+        now = datetime.now(UTC)
+        JobRecorder(store).record("crawl:p:shop", now, now, "error", None, "StoreError: database unavailable")
+        assert owed.owed(url) == [f"job run crawl:p:shop of {now.isoformat()}"]  # kept, not lost, no raise
+        proxy.restore()
+        deadline = time.monotonic() + 60
+        rows: list[Any] = []
+        while time.monotonic() < deadline and not rows:
+            time.sleep(0.2)
+            direct_store = Store(direct)
+            with direct_store.sessions() as session:
+                rows = list(session.scalars(select(JobRun)))
+            direct_store.dispose()
+        assert [(r.job_id, r.status) for r in rows] == [("crawl:p:shop", "error")]
+    finally:
+        store.dispose()
