@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -60,6 +60,7 @@ from store.models import (
     PostProduct,
     Product,
 )
+from store.revisions import as_of_view
 from voxpop.config import Config
 from voxpop.core.errors import JobError
 
@@ -116,8 +117,10 @@ def get_product_row(session: Session, slug: str) -> Product:
     return product
 
 
-def _post_query(product_id: int) -> Any:
+def _post_query(product_id: int, as_of: datetime | None = None) -> Any:
     labels = effective_columns()  # a person's correction wins over the model's labels
+    if as_of is not None:
+        return _post_query_as_of(product_id, as_of)
     return (
         select(Post.id, Post.created_at, Post.rating, Post.text, Post.version, Post.url, Classification.embedding,
                labels["unmet_need"], labels["need_type"], labels["sentiment"], Classification.evidence)
@@ -126,6 +129,28 @@ def _post_query(product_id: int) -> Any:
         .outerjoin(PostLabel, PostLabel.post_id == Post.id)
         .where(Post.status == POST_CLASSIFIED, Post.created_at.is_not(None))
     )
+
+
+def _post_query_as_of(product_id: int, as_of: datetime) -> Any:
+    """:func:`_post_query` reading each post as it stood at ``as_of`` (``store.revisions``): an edited post's
+    earlier text, rating and the model's reading of it; a person's correction still wins."""
+    v = as_of_view(as_of)
+    r = v.revision
+    query = (
+        select(Post.id, Post.created_at, v.read(Post.rating, "rating"), v.read(Post.text, "text"),
+               v.read(Post.version, "version"), Post.url, v.pick(r.embedding, Classification.embedding, "embedding"),
+               case((PostLabel.unmet_need.is_not(None), PostLabel.unmet_need),
+                    else_=v.value(r.unmet_need, Classification.unmet_need)).label("unmet_need"),
+               func.coalesce(PostLabel.need_type, v.value(r.need_type, Classification.need_type)).label("need_type"),
+               func.coalesce(PostLabel.sentiment, v.value(r.sentiment, Classification.sentiment)).label("sentiment"),
+               v.pick(r.evidence, Classification.evidence, "evidence"))
+        .join(PostProduct, and_(PostProduct.post_id == Post.id, PostProduct.product_id == product_id))
+        .outerjoin(Classification, Classification.post_id == Post.id)
+        .outerjoin(PostLabel, PostLabel.post_id == Post.id)
+    )
+    return v.join(query).where(Post.created_at.is_not(None), or_(
+        and_(~v.used, Post.status == POST_CLASSIFIED, Classification.id.is_not(None)),
+        and_(v.used, r.sentiment.is_not(None))))
 
 
 def _rows(result: Any) -> list[PostRow]:
@@ -585,7 +610,8 @@ def backtest(store: Store, config: Config, product_slug: str, start: datetime | 
     with store.sessions() as session:
         product = get_product_row(session, product_slug)
         until = datetime(d1.year, d1.month, d1.day, 23, 59, 59, tzinfo=UTC)
-        posts = _rows(session.execute(_post_query(product.id).where(Post.created_at <= until)))
+        # Posts as they stood at the end of the range: a review edited since is read in its earlier version.
+        posts = _rows(session.execute(_post_query(product.id, as_of=until).where(Post.created_at <= until)))
         curate = _backtest_curation(session, product.id)
         product_words = name_words(product.name)
         session.rollback()

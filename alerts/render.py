@@ -14,12 +14,11 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from alerts import charts
-from voxpop.core.text import clean_text, header_safe
+from voxpop.core.text import clean_text, clean_url, header_safe
 
 TEMPLATES = Path(__file__).parent / "templates"
 KIND_TITLES = {
@@ -56,14 +55,8 @@ class Rendered:
 
 
 def safe_url(url: object) -> str | None:
-    """The URL when it is plain http(s) with a host and no whitespace or control characters; else None."""
-    if not isinstance(url, str):
-        return None
-    url = url.strip()
-    if any(ord(c) < 33 or c in "\"'<>`" for c in url):
-        return None
-    parts = urlsplit(url)
-    return url if parts.scheme in ("http", "https") and parts.netloc else None
+    """The URL when it is plain http(s) with a host once invisible and bidi controls are stripped; else None."""
+    return clean_url(url)
 
 
 def _p(value: Any) -> str:

@@ -24,6 +24,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from spiders.items import PostItem
+from spiders.offsite import origins_of
 from voxpop.config import CrawlSpec
 from voxpop.core.timeutil import parse_datetime
 
@@ -126,6 +127,11 @@ class VoxpopSpider(scrapy.Spider):
                 hosts.add(host)
                 hosts.add(host.removeprefix("www."))
         return hosts
+
+    def allowed_origins(self) -> set[tuple[str, str, int]]:
+        """Origins (scheme, host, port) a redirect may lead to: the base URL's and its ``www.`` twin, plus
+        those of :meth:`extra_urls` (see :mod:`spiders.offsite`)."""
+        return origins_of([self.base_url or self.default_base_url, *self.extra_urls()])
 
     def extra_urls(self) -> list[str]:
         """Other URLs the spider's arguments name (their hosts are the source's too)."""

@@ -190,9 +190,12 @@ def run_crawl(product_slug: str, source_name: str, spider: str, params: Mapping[
     """
     from store.db import Store, StoreError, describe_db_fault, is_db_fault, with_retry
     from store.models import CrawlRun
+    from store.owed import owe, owed, pay
     from store.repo import ensure_product, finish_crawl_run, get_product, start_crawl_run
 
     started = time.monotonic()
+    if owed(database_url):
+        pay(database_url)  # runs this process could not close earlier: close them before a new one opens
     store = Store(database_url)
     try:
         def open_run() -> int:
@@ -246,11 +249,29 @@ def run_crawl(product_slug: str, source_name: str, spider: str, params: Mapping[
             return with_retry(close_run, what=f"closing crawl run {run_id}", attempts=CLOSE_ATTEMPTS)
         except Exception as exc:
             if is_db_fault(exc):
+                fault = describe_db_fault(exc)
+                # This process owns the run: it closes it itself as soon as the database is back.
+                owe(f"crawl run {run_id}", database_url, _close_as_lost(run_id, failure, returncode, fault))
                 raise StoreError(f"crawl run {run_id} of {product_slug}/{source_name} could not be recorded: "
-                                 f"{describe_db_fault(exc)} (the next crawl of it closes the run as failed)") from None
+                                 f"{fault} (the run is closed as failed once the database is back)") from None
             raise
     finally:
         store.dispose()
+
+
+def _close_as_lost(run_id: int, failure: str | None, returncode: int | None, fault: str) -> Any:
+    """The owed close of a run whose end could not be recorded: failed, saying the storage was lost."""
+    def close(session: Any) -> None:
+        from store.models import CrawlRun
+        from store.repo import utcnow
+
+        run = session.get(CrawlRun, run_id)
+        if run is not None and run.status == "running":
+            ended = failure or f"crawl process exited with code {returncode}"
+            run.status, run.finished_at = "failed", utcnow()
+            run.reason = (f"storage lost during the crawl ({ended}; {fault.split(';')[0]}); "
+                          "closed by its runner once the database was back")
+    return close
 
 
 def runner_token() -> str:

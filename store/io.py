@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
@@ -248,7 +248,8 @@ def segment_names(session: Session, product_id: int) -> list[str]:
     return list(names)
 
 
-def write_export(rows: Iterator[dict[str, Any]], fmt: str, handle: IO[str], segments: list[str] | None = None) -> int:
+def write_export(rows: Iterator[dict[str, Any]], fmt: str, handle: IO[str], segments: list[str] | None = None,
+                 extra_fields: Sequence[str] = ()) -> int:
     """Write rows as ``jsonl`` or ``csv``; returns the number written.
 
     CSV: the standard columns, then one per segment field (``segments``; a name that clashes with a
@@ -261,7 +262,8 @@ def write_export(rows: Iterator[dict[str, Any]], fmt: str, handle: IO[str], segm
             count += 1
     elif fmt == "csv":
         columns = {name: (f"segment.{name}" if name in EXPORT_FIELDS else name) for name in segments or []}
-        writer = csv.DictWriter(handle, fieldnames=EXPORT_FIELDS + list(columns.values()), extrasaction="ignore")
+        writer = csv.DictWriter(handle, fieldnames=EXPORT_FIELDS + list(extra_fields) + list(columns.values()),
+                                extrasaction="ignore")
         writer.writeheader()
         for row in rows:
             flat = {k: csv_safe(json.dumps(v) if isinstance(v, (list, dict)) else v)

@@ -154,6 +154,34 @@ class Post(Base):
     classification: Mapped[Classification | None] = relationship(back_populates="post", uselist=False)
 
 
+class PostRevision(Base):
+    """An earlier version of a post, kept when a crawl or import brings it changed (migration 0010).
+
+    ``seen_at`` is when that version was first fetched, ``replaced_at`` when the next one replaced it; the
+    versions of a post tile time, so the one in force at a date is the first with ``replaced_at`` after it.
+    The model's reading of that version (sentiment, need, evidence, embedding) is kept with it, so a
+    backtest of the past reads the past (``store.revisions``).
+    """
+
+    __tablename__ = "post_revisions"
+    __table_args__ = (Index("ix_post_revisions_post_replaced", "post_id", "replaced_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    rating: Mapped[float | None] = mapped_column(Float)
+    version: Mapped[str | None] = mapped_column(String(100))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    model_version: Mapped[str | None] = mapped_column(String(100))
+    sentiment: Mapped[str | None] = mapped_column(String(10))
+    need_type: Mapped[str | None] = mapped_column(String(20))
+    unmet_need: Mapped[bool | None] = mapped_column(Boolean)
+    evidence: Mapped[str | None] = mapped_column(Text)
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
 class PostProduct(Base):
     """Links a post to every product it names (community posts can name several)."""
 

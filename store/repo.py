@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from store.models import POST_PENDING, CrawlRun, Post, PostProduct, Product, Source
+from store.revisions import keep_revision
 from voxpop.core.post import PostRecord  # noqa: F401 - the post contract, re-exported for store callers
 from voxpop.core.timeutil import utcnow
 
@@ -84,8 +85,9 @@ def upsert_posts(session: Session, product_id: int, records: Sequence[PostRecord
                  source_id: int | None = None) -> UpsertResult:
     """Insert new posts and update edited ones, keyed on ``(source, external_id)``.
 
-    An edited post (different text, title, rating or version) is updated and set back to
-    pending so it is classified again. Identical posts are left alone. Reruns never duplicate.
+    An edited post (different text, title, rating or version) keeps its earlier version in
+    ``post_revisions``, is updated and set back to pending so it is classified again. Identical
+    posts are left alone. Reruns never duplicate.
     """
     result = UpsertResult()
     if not records:
@@ -103,6 +105,7 @@ def upsert_posts(session: Session, product_id: int, records: Sequence[PostRecord
     }
     now = utcnow()
     new_rows: list[dict[str, Any]] = []
+    changed: list[tuple[int, dict[str, Any]]] = []
     for key, record in by_key.items():
         digest = record.content_hash()
         values = _post_values(record, digest)
@@ -115,6 +118,10 @@ def upsert_posts(session: Session, product_id: int, records: Sequence[PostRecord
         if old_digest == digest:
             result.unchanged += 1
             continue
+        changed.append((post_id, values))
+    if changed:  # an edited post keeps its earlier version (store.revisions), then shows the new one
+        keep_revision(session, [post_id for post_id, _ in changed], now)
+    for post_id, values in changed:
         session.execute(update(Post).where(Post.id == post_id).values(**values, fetched_at=now, status=POST_PENDING,
                                                                       claimed_at=None))
         result.updated += 1

@@ -22,6 +22,7 @@ from store.db import DB_FAULTS, describe_db_fault  # noqa: E402
 from voxpop import operations, workers  # noqa: E402
 from voxpop.config import Config, load_config  # noqa: E402
 from voxpop.core.errors import VoxpopError  # noqa: E402
+from voxpop.core.ids import BadNumber, check_day, whole_number  # noqa: E402
 from voxpop.curation_cli import COMMANDS as CURATION_COMMANDS  # noqa: E402
 
 if TYPE_CHECKING:
@@ -146,8 +147,10 @@ def parse_day(value: str | None) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"expected a date YYYY-MM-DD, got {value!r}") from None
+        check_day(parsed.date())
+    except ValueError as exc:
+        detail = str(exc).removeprefix("date: ") if isinstance(exc, BadNumber) else "expected a date YYYY-MM-DD"
+        raise click.BadParameter(f"{detail}, got {value!r}" if "got" not in detail else detail) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -155,8 +158,12 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
     """``30d``, ``12w``, ``6m`` (30-day months) or a date, as the start of a period."""
     now = now or datetime.now(UTC)
     units = {"d": 1, "w": 7, "m": 30}
-    if value and value[-1] in units and value[:-1].isdigit():
-        return now - timedelta(days=int(value[:-1]) * units[value[-1]])
+    if value and value[-1] in units and value[:-1].isdigit():  # isdigit() takes '²': the parser decides
+        try:
+            count = whole_number(value[:-1], "--since", lo=0, hi=36_500 // units[value[-1]])
+        except BadNumber as exc:
+            raise click.BadParameter(str(exc)) from None
+        return now - timedelta(days=count * units[value[-1]])
     parsed = parse_day(value)
     assert parsed is not None
     return parsed
@@ -279,16 +286,17 @@ def import_cmd(state: State, input_path: Path, product: str, source: str, fmt: s
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
 @click.option("--json", "as_json", is_flag=True, help="A JSON summary on stdout (needs --out).")
+@click.option("--revisions", is_flag=True, help="Each post also carries 'revisions': its earlier versions.")
 @pass_state
-def export_cmd(state: State, product: str, fmt: str, out_path: Path | None, as_json: bool) -> None:
+def export_cmd(state: State, product: str, fmt: str, out_path: Path | None, as_json: bool, revisions: bool) -> None:
     """Export a product's posts with their classifications and issue ids."""
     if out_path is None:
         if as_json:
             raise click.UsageError("--json needs --out (the posts themselves go to stdout otherwise)")
-        operations.export_posts(state.store, product, fmt, sys.stdout)
+        operations.export_posts(state.store, product, fmt, sys.stdout, revisions=revisions)
         return
     with out_path.open("w", encoding="utf-8", newline="") as handle:
-        count = operations.export_posts(state.store, product, fmt, handle)
+        count = operations.export_posts(state.store, product, fmt, handle, revisions=revisions)
     if as_json:
         emit({"product": product, "format": fmt, "path": str(out_path), "posts": count}, True)
     else:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from voxpop.core.errors import ConfigError  # noqa: F401 - re-exported: callers catch it from here
 from voxpop.core.spider_args import arguments as spider_arguments
+from voxpop.core.text import display_name
 
 DEFAULT_DATABASE_URL = "sqlite:///voxpop.db"
 DEFAULT_CONFIG_PATH = "voxpop.toml"
@@ -234,6 +235,16 @@ class _Reader:
             raise ConfigError(f"{self.path}: {self.prefix}{key}: required, expected a string")
         return self.get(key, str, default, "a string")
 
+    def name(self, key: str, default: Any = None, *, required: bool = False) -> Any:
+        """A name shown to people (product, source, webhook, report): one line, no invisible or bidi controls."""
+        value = self.text(key, default, required=required)
+        if value is None:
+            return None
+        shown = display_name(value)
+        if not shown:
+            raise self._fail(key, "a name with visible characters", value)
+        return shown
+
     def integer(self, key: str, default: int, *, minimum: int = 0) -> int:
         value = self.get(key, int, default, f"an integer >= {minimum}")
         if value < minimum:
@@ -360,7 +371,7 @@ def _source(r: _Reader, crawl: CrawlSpec) -> SourceSpec:
         raise ConfigError(f"{r.path}: {r.prefix}spider: expected one of {', '.join(KNOWN_SPIDERS)}, "
                           f"got {spider!r}{hint}")
     params = spider_params(r.sub("params"), spider)
-    return SourceSpec(name=r.text("name", spider), spider=spider, params=params,
+    return SourceSpec(name=r.name("name", spider), spider=spider, params=params,
                       every_minutes=r.integer("every_minutes", SourceSpec.every_minutes, minimum=1),
                       timeout_s=r.integer("timeout_s", crawl.timeout_s, minimum=1))
 
@@ -439,7 +450,7 @@ def _product(r: _Reader, crawl: CrawlSpec) -> ProductSpec:
         raise ConfigError(f"{r.path}: {r.prefix}sources: source names must be unique, got {names}")
     jobs = tuple(_job(r.at("jobs", i, t)) for i, t in enumerate(r.tables("jobs")))
     steps = _steps(r)
-    return ProductSpec(slug=slug, name=r.text("name", slug), own=r.flag("own", ProductSpec.own),
+    return ProductSpec(slug=slug, name=r.name("name", slug), own=r.flag("own", ProductSpec.own),
                        sources=sources, jobs=jobs, recipients=r.addresses("recipients"), keywords=r.strings("keywords"),
                        steps=steps)
 
@@ -542,7 +553,7 @@ def parse_config(data: Mapping[str, Any], path: str = "voxpop.toml",
         raise ConfigError(f"{path}: smtp.username: the password would cross the network in clear text; set "
                           "smtp.security = \"starttls\" or \"ssl\" (or smtp.allow_plaintext_auth = true)")
     webhooks = tuple(
-        WebhookSpec(name=w.text("name", required=True), url=w.url("url", required=True),
+        WebhookSpec(name=w.name("name", required=True), url=w.url("url", required=True),
                     kind=w.choice("kind", WebhookSpec.kind, ("json", "slack")), secret_env=w.text("secret_env"),
                     products=w.strings("products"))
         for w in (r.at("webhooks", i, t).known(WebhookSpec) for i, t in enumerate(r.tables("webhooks")))
@@ -565,7 +576,7 @@ def parse_config(data: Mapping[str, Any], path: str = "voxpop.toml",
     check_timezone(schedule.timezone, f"{path}: schedule.timezone")
     parse_clock(schedule.digest_at, f"{path}: schedule.digest_at")
     reports = tuple(
-        ReportSpec(name=x.text("name", required=True), products=x.strings("products"),
+        ReportSpec(name=x.name("name", required=True), products=x.strings("products"),
                    recipients=x.addresses("recipients"),
                    since_days=x.integer("since_days", ReportSpec.since_days, minimum=1),
                    cron=x.text("cron", ReportSpec.cron),

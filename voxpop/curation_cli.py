@@ -15,6 +15,8 @@ from typing import Any
 import click
 
 from voxpop import curation
+from voxpop.cli_params import ID, ids_list
+from voxpop.core.ids import YEAR_MAX, YEAR_MIN, check_day
 
 
 def _default_by() -> str:
@@ -33,22 +35,16 @@ def _emit(data: dict[str, Any] | list[Any], as_json: bool, human: str) -> None:
 
 
 def _ids(value: str, what: str) -> list[int]:
-    try:
-        ids = [int(p) for p in value.replace(" ", "").split(",") if p]
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated {what} ids, got {value!r}") from None
-    if not ids:
-        raise click.BadParameter(f"give at least one {what} id")
-    return ids
+    return ids_list(value, what)
 
 
 def _date(value: str | None) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        return check_day(date.fromisoformat(value))
     except ValueError:
-        raise click.BadParameter(f"expected a date YYYY-MM-DD, got {value!r}") from None
+        raise click.BadParameter(f"expected a date YYYY-MM-DD from {YEAR_MIN} to {YEAR_MAX}, got {value!r}") from None
 
 
 def _known_jobs(state: Any, session: Any, post_id: int) -> tuple[str, set[str]] | None:
@@ -66,7 +62,7 @@ def _known_jobs(state: Any, session: Any, post_id: int) -> tuple[str, set[str]] 
 
 
 @click.command("label")
-@click.option("--post", "post_id", type=int, required=True, help="Post id (the 'id' field of voxpop export).")
+@click.option("--post", "post_id", type=ID, required=True, help="Post id (the 'id' field of voxpop export).")
 @click.option("--sentiment", type=click.Choice(["negative", "neutral", "positive"]))
 @click.option("--need", type=click.Choice(["problem", "feature_request", "question", "praise", "other"]))
 @click.option("--jobs", default=None, help="Comma-separated job ids from voxpop.toml.")
@@ -115,7 +111,7 @@ def _issue_action(state: Any, as_json: bool, call: Any) -> None:
 
 
 @issue_group.command("rename")
-@click.argument("issue_id", type=int)
+@click.argument("issue_id", type=ID)
 @click.argument("label")
 @BY
 @AS_JSON
@@ -126,8 +122,8 @@ def rename_cmd(state: Any, issue_id: int, label: str, by: str | None, as_json: b
 
 
 @issue_group.command("merge")
-@click.argument("issue_id", type=int)
-@click.option("--into", "into", type=int, required=True, help="The issue that stays.")
+@click.argument("issue_id", type=ID)
+@click.option("--into", "into", type=ID, required=True, help="The issue that stays.")
 @BY
 @AS_JSON
 @click.pass_obj
@@ -137,7 +133,7 @@ def merge_cmd(state: Any, issue_id: int, into: int, by: str | None, as_json: boo
 
 
 @issue_group.command("split")
-@click.argument("issue_id", type=int)
+@click.argument("issue_id", type=ID)
 @click.option("--posts", required=True, help="Comma-separated post ids to move into a new issue.")
 @BY
 @AS_JSON
@@ -152,7 +148,7 @@ def split_cmd(state: Any, issue_id: int, posts: str, by: str | None, as_json: bo
 
 
 @issue_group.command("mute")
-@click.argument("issue_id", type=int)
+@click.argument("issue_id", type=ID)
 @click.option("--until", default=None, help="YYYY-MM-DD: alerts resume on that day (default: until unmuted).")
 @BY
 @AS_JSON
@@ -164,7 +160,7 @@ def mute_cmd(state: Any, issue_id: int, until: str | None, by: str | None, as_js
 
 
 @issue_group.command("unmute")
-@click.argument("issue_id", type=int)
+@click.argument("issue_id", type=ID)
 @BY
 @AS_JSON
 @click.pass_obj
@@ -174,7 +170,7 @@ def unmute_cmd(state: Any, issue_id: int, by: str | None, as_json: bool) -> None
 
 
 @issue_group.command("resolve")
-@click.argument("issue_id", type=int)
+@click.argument("issue_id", type=ID)
 @BY
 @AS_JSON
 @click.pass_obj
@@ -184,7 +180,7 @@ def resolve_cmd(state: Any, issue_id: int, by: str | None, as_json: bool) -> Non
 
 
 @issue_group.command("reopen")
-@click.argument("issue_id", type=int)
+@click.argument("issue_id", type=ID)
 @BY
 @AS_JSON
 @click.pass_obj
@@ -230,8 +226,8 @@ def themes_cmd(state: Any, products: tuple[str, ...], as_json: bool) -> None:
 
 
 @click.command("history")
-@click.option("--issue", "issue_id", type=int, default=None)
-@click.option("--post", "post_id", type=int, default=None)
+@click.option("--issue", "issue_id", type=ID, default=None)
+@click.option("--post", "post_id", type=ID, default=None)
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the newest N entries.")
 @AS_JSON
 @click.pass_obj

@@ -470,14 +470,20 @@ def import_file(store: Store, config: Config, product: str, input_path: Path, *,
         raise JobError(str(exc)) from None
 
 
-def export_posts(store: Store, product: str, fmt: str, handle: Any) -> int:
-    """``voxpop export``: a product's posts with classifications and issue ids, as JSONL or CSV; returns the count."""
+def export_posts(store: Store, product: str, fmt: str, handle: Any, *, revisions: bool = False) -> int:
+    """``voxpop export``: a product's posts with classifications and issue ids, as JSONL or CSV; returns the count.
+
+    ``revisions``: each post also carries ``revisions``, its earlier versions (``store.revisions``)."""
     from store.io import iter_export_rows, segment_names, write_export
+    from store.revisions import with_revisions
 
     pid = product_ids(store, [product])[product]
     with store.sessions() as session:
         segments = segment_names(session, pid) if fmt == "csv" else None
-        return int(write_export(iter_export_rows(session, pid), fmt, handle, segments))
+        rows = iter_export_rows(session, pid)
+        if revisions:
+            rows = with_revisions(session, rows)
+        return int(write_export(rows, fmt, handle, segments, ("revisions",) if revisions else ()))
 
 
 def deliver_alerts(store: Store, config: Config, *, digest: bool | None = False) -> dict[str, Any]:

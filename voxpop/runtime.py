@@ -111,11 +111,21 @@ class JobRecorder:
     def record(self, job_id: str, started: datetime, finished: datetime, status_: str, result: Any,
                error: str | None) -> None:
         """Write one row into ``job_runs``."""
+        from store.db import is_db_fault
         from store.models import JobRun
+        from store.owed import owe
 
-        with self.store.transaction() as session:
+        def write(session: Any) -> None:
             session.add(JobRun(job_id=job_id, started_at=started, finished_at=finished, status=status_,
                                result=result, error=error))
+        try:
+            with self.store.transaction() as session:
+                write(session)
+        except Exception as exc:
+            if not is_db_fault(exc):
+                raise
+            # The database is gone: this process writes the row itself as soon as it is back.
+            owe(f"job run {job_id} of {started.isoformat()}", self.store.url, write)
 
 
 def configure_logging() -> None:

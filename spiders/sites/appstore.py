@@ -1,6 +1,10 @@
-"""App Store reviews: every country storefront, newest first, up to the feed's 10-page cap.
+"""App Store reviews: each country storefront asked for, newest first, up to the feed's 10-page cap.
 
-``scrapy crawl appstore -a product=SLUG -a app_id=ID [-a countries=us,gb] [-a base_url=URL]``
+``scrapy crawl appstore -a product=SLUG -a app_id=ID [-a countries=all|us,gb] [-a base_url=URL]``
+
+``countries = "all"`` crawls every storefront of :data:`spiders.sites.appstore_storefronts.STOREFRONTS`,
+politely: a storefront's paging stops at the first page with nothing new (a known review or an empty page), so
+an empty storefront costs one request. What each storefront held goes into the run (``storefronts``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from scrapy.http import Response
 
 from spiders.base import VoxpopSpider
 from spiders.pages.appstore import MAX_PAGES, feed_url, parse_feed
+from spiders.sites.appstore_storefronts import STOREFRONTS
 
 
 class AppStoreSpider(VoxpopSpider):
@@ -25,7 +30,10 @@ class AppStoreSpider(VoxpopSpider):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.app_id = str(self.params["app_id"]).strip()
-        self.countries = [c.strip().lower() for c in str(self.params.get("countries", "us")).split(",") if c.strip()]
+        self.countries = storefronts(str(self.params.get("countries", "us")))
+        self.held: dict[str, int] = {}  # reviews seen per storefront in this crawl
+        self.info["storefronts_asked"] = len(self.countries)
+        self.info["storefronts"] = {}
 
     def first_requests(self) -> Iterable[scrapy.Request]:
         for country in self.countries:
@@ -43,6 +51,9 @@ class AppStoreSpider(VoxpopSpider):
             if retry is not None:
                 yield retry
             return
+        self.held[country] = self.held.get(country, 0) + len(feed.posts)
+        self.info["storefronts"] = {c: n for c, n in sorted(self.held.items()) if n}
+        self.info["storefronts_empty"] = sum(1 for n in self.held.values() if not n)
         reached_old = False
         id_key = f"{country}:id"  # feeds without dates: review ids grow over time, so stop at a known one
         known_id = _as_int(self.high_water_of(id_key))
@@ -72,6 +83,14 @@ class AppStoreSpider(VoxpopSpider):
             self.mark_complete(country)
             return
         yield self.page_request(country, page + 1)
+
+
+def storefronts(value: str) -> list[str]:
+    """Storefront codes from ``countries``: ``all`` for every storefront, else a comma-separated list."""
+    codes = [c.strip().lower() for c in value.split(",") if c.strip()]
+    if "all" in codes:
+        return list(STOREFRONTS)
+    return list(dict.fromkeys(codes))
 
 
 def _as_int(value: object) -> int | None:

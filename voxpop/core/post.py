@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from voxpop.core.language import detect_language
-from voxpop.core.text import clean_text, html_to_text
+from voxpop.core.text import clean_text, clean_url, html_to_text
 from voxpop.core.timeutil import parse_datetime
 
 RATING_MIN, RATING_MAX = 1.0, 5.0
@@ -111,13 +111,8 @@ def _rating(value: Any) -> float | None:
 
 
 def safe_url(value: Any) -> str | None:
-    """``value`` when it is an http(s) URL without control characters, else None (never passed on)."""
-    if not isinstance(value, str):
-        return None
-    url = value.strip()
-    if not url.lower().startswith(URL_SCHEMES) or any(ord(c) < 32 or c == "\x7f" for c in url):
-        return None
-    return url[: MAX_FIELD_CHARS["url"]]
+    """``value`` as an http(s) URL once invisible and bidi controls are stripped, else None (never passed on)."""
+    return clean_url(value, MAX_FIELD_CHARS["url"])
 
 
 def validate_post(*, source: str, external_id: Any, text: Any, text_format: str = "text", url: Any = None,

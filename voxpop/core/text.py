@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from urllib.parse import urlsplit
 
 from w3lib.html import remove_comments, remove_tags_with_content, replace_entities, replace_tags
 
@@ -59,3 +60,36 @@ def header_safe(value: str, limit: int = 200) -> str:
     flat = _HEADER_UNSAFE.sub(" ", clean_text(value))
     flat = re.sub(r"\s+", " ", flat).strip()
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def strip_invisible(value: str) -> str:
+    """``value`` without control, zero-width and bidirectional formatting characters (whitespace kept)."""
+    return _CONTROL.sub("", value) if _CONTROL.search(value) else value
+
+
+def display_name(value: object, limit: int = 200) -> str:
+    """A name from the config or the store made safe to show: one line, no invisible or bidi controls."""
+    return header_safe(str(value), limit) if value is not None else ""
+
+
+_URL_UNSAFE = re.compile(r"[\x00-\x20\"'<>`\\]")
+
+
+def clean_url(value: object, limit: int = 2000) -> str | None:
+    """An http(s) URL with a host after invisible and bidi controls are stripped; None for anything else.
+
+    Stripping comes first, so ``https://ex.com/\u202eexe.txt`` is kept as ``https://ex.com/exe.txt`` and
+    ``java\u200bscript:`` is refused as the ``javascript:`` it reads as.
+    """
+    if not isinstance(value, str):
+        return None
+    url = strip_invisible(value.strip()).strip()
+    if not url or len(url) > limit or _URL_UNSAFE.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and host else None

@@ -17,6 +17,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from voxpop import curation
+from voxpop.core.ids import BadNumber, check_day, id_or_none, parse_ids
+from voxpop.web.params import clean_form, path_id
 from voxpop.web.security import CSRF_FIELD, check_csrf, safe_next
 
 ACTOR = "dashboard"  # who the audit log names: the UI has one shared token, not user accounts
@@ -50,17 +52,17 @@ def _text(form: Any, name: str) -> str:
 
 
 def _ids(value: str, name: str) -> list[int]:
-    parts = [p for p in value.replace(",", " ").split() if p]
-    if not parts or not all(p.isdigit() and len(p) < 12 for p in parts):
-        raise ActionError(f"{name}: give post ids as whole numbers separated by commas")
-    return [int(p) for p in parts]
+    try:
+        return parse_ids(value, name, limit=1000)
+    except BadNumber:
+        raise ActionError(f"{name}: give post ids as whole numbers separated by commas") from None
 
 
 def _date(value: str, name: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        return check_day(date.fromisoformat(value))
     except ValueError:
         raise ActionError(f"{name}: expected a date like 2026-12-31") from None
 
@@ -71,11 +73,11 @@ def _rename(session: Session, issue_id: int, form: Form) -> tuple[str, int]:
 
 
 def _merge(session: Session, issue_id: int, form: Form) -> tuple[str, int]:
-    into = form.get("into", "")
-    if not into.isdigit():
+    into = id_or_none(form.get("into", ""))
+    if into is None:
         raise ActionError("into: choose the issue to merge into")
-    curation.merge_issue(session, issue_id, into=int(into), by=ACTOR)
-    return "merged", int(into)
+    curation.merge_issue(session, issue_id, into=into, by=ACTOR)
+    return "merged", into
 
 
 def _split(session: Session, issue_id: int, form: Form) -> tuple[str, int]:
@@ -131,7 +133,7 @@ def action_routes(board: Board) -> list[Route]:
 
     async def form_of(request: Request) -> Form | None:
         form = await request.form()
-        fields = {k: v.strip() for k, v in form.items() if isinstance(v, str)}
+        fields = clean_form(form)
         return fields if check_csrf(request, fields.get(CSRF_FIELD)) else None
 
     def transact(work: Callable[[Session], str]) -> str:
@@ -151,7 +153,9 @@ def action_routes(board: Board) -> list[Route]:
             if fields is None:
                 return board.error(request, "the form expired or came from another site: reload the page and retry",
                                    403)
-            issue_id = int(request.path_params["issue_id"])
+            issue_id = path_id(request, "issue_id")
+            if issue_id is None:
+                return board.error(request, "no such issue", 404)
 
             def work(session: Session) -> str:
                 done, shown = action(session, issue_id, fields)
@@ -164,7 +168,9 @@ def action_routes(board: Board) -> list[Route]:
         fields = await form_of(request)
         if fields is None:
             return board.error(request, "the form expired or came from another site: reload the page and retry", 403)
-        post_id = int(request.path_params["post_id"])
+        post_id = path_id(request, "post_id")
+        if post_id is None:
+            return board.error(request, "no such post", 404)
         jobs_text = fields.get("jobs", "")
         jobs = [j for j in jobs_text.replace(",", " ").split() if j] or None
 

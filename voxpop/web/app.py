@@ -25,6 +25,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from store.db import Store
+from voxpop.core.text import strip_invisible
+from voxpop.web import params as edge
 from voxpop.web import queries
 from voxpop.web.actions import DONE, action_routes
 from voxpop.web.security import (
@@ -48,13 +50,18 @@ OVERVIEW_CACHE_S = 60.0
 
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, finalize=_visible)
     env.globals.update(qs=_qs, spark_svg=spark_svg, trend_svg=trend_svg, CSRF_FIELD=CSRF_FIELD)
     env.filters.update(pct=_pct, signed=_signed, day=lambda v: (v or "")[:10], num=_num)
     from voxpop.report.render import diff_text, share_text, value_text, verdict
 
     env.filters.update(share=share_text, diff=diff_text, verdict=verdict, value=value_text)
     return env
+
+
+def _visible(value: Any) -> Any:
+    """Every text a page shows loses invisible and bidi controls (a U+202E in a name cannot flip the page)."""
+    return strip_invisible(value) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
 def _qs(params: Mapping[str, Any], **override: Any) -> str:
@@ -159,7 +166,9 @@ class Dashboard:
         return JSONResponse({"filters": filters.as_params(), "issues": issues})
 
     def _issue(self, request: Request) -> dict[str, Any] | None:
-        issue_id = int(request.path_params["issue_id"])
+        issue_id = edge.path_id(request, "issue_id")
+        if issue_id is None:
+            return None
         return self.read(request, lambda s: self._issue_with_history(s, issue_id))
 
     def _issue_with_history(self, session: Session, issue_id: int) -> dict[str, Any] | None:
@@ -339,6 +348,7 @@ class Dashboard:
         def guarded(handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
             def endpoint(request: Request) -> Response:
                 try:
+                    edge.check_query(request)
                     return handler(request)
                 except queries.QueryError as exc:
                     return self.error(request, str(exc), 400)
@@ -361,12 +371,7 @@ class Dashboard:
 
 
 def _int(value: str | None, default: int) -> int:
-    if not value:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise queries.QueryError(f"expected a whole number, got {value[:20]!r}") from None
+    return edge.number(value, "days", default)
 
 
 def _field(form: Any, name: str) -> str:

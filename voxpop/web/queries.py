@@ -32,7 +32,9 @@ from store.models import (
     Product,
     Source,
 )
+from store.revisions import revisions_of
 from store.search import match_clause
+from voxpop.core.ids import YEAR_MAX, YEAR_MIN, check_day, id_or_none
 from voxpop.report.comparison import same_problem
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
@@ -72,9 +74,10 @@ def parse_day(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
     try:
-        d = date.fromisoformat(value.strip())
+        d = check_day(date.fromisoformat(value.strip()))
     except ValueError:
-        raise QueryError(f"{name}: expected a date like 2026-01-31, got {value[:40]!r}") from None
+        raise QueryError(f"{name}: expected a date like 2026-01-31 (years {YEAR_MIN} to {YEAR_MAX}), "
+                         f"got {value[:40]!r}") from None
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
@@ -268,7 +271,9 @@ def crawl_health(session: Session) -> dict[str, list[dict[str, Any]]]:
             "source": source_name or run.spider, "spider": run.spider, "status": run.status, "reason": run.reason,
             "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at), "stored": run.stored,
             "updated": run.updated, "dropped": run.dropped, "reported_total": stats.get("reported_total"),
-            "caps_hit": list(stats.get("caps_hit") or [])})
+            "caps_hit": list(stats.get("caps_hit") or []),
+            # App Store: reviews seen per storefront that held any, and how many were empty
+            "storefronts": dict(stats.get("storefronts") or {}), "storefronts_empty": stats.get("storefronts_empty")})
     return out
 
 
@@ -456,7 +461,7 @@ class PostFilters:
                 raise QueryError(f"{name}: a number from 1 to 5")
         for name in ("page", "issue"):
             value = getattr(f, name)
-            if value and not (value.isdigit() and 0 < int(value) < 1_000_000_000):
+            if value and id_or_none(value) is None:
                 raise QueryError(f"{name}: a positive whole number")
         parse_day(f.since, "since")
         parse_day(f.until, "until")
@@ -542,6 +547,9 @@ def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAG
     offset = (filters.page_number - 1) * page_size
     rows = session.execute(query.order_by(*order).limit(page_size + 1).offset(offset)).all()
     posts = [_post_row(r) for r in rows[:page_size]]
+    earlier = revisions_of(session, [p["id"] for p in posts])  # an edited post shows its earlier versions
+    for post in posts:
+        post["revisions"] = earlier.get(post["id"], [])
     return {"posts": posts, "page": filters.page_number, "page_size": page_size, "more": len(rows) > page_size}
 
 

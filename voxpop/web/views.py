@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from markupsafe import Markup
 
 from alerts import charts
+from voxpop.core.text import strip_invisible
 
 
 def spark_svg(values: Sequence[float | int | None], width: int = 120, height: int = 24) -> Markup:
@@ -37,7 +38,8 @@ def without_inline_style(chart: str) -> Markup:
     The charts carry them for mail clients; our CSP allows styles only from app.css, which sizes ``svg.chart``.
     Texts inside the charts are escaped with quotes, so the pattern can only meet real attributes.
     """
-    return Markup(_STYLE_ATTRIBUTE.sub("", chart))  # noqa: S704 - the charts escape every text they draw
+    # Invisible and bidi controls go too: the charts escape their texts but draw names as given.
+    return Markup(strip_invisible(_STYLE_ATTRIBUTE.sub("", chart)))  # noqa: S704 - the charts escape every text
 
 
 def charts_for_page(charts: Mapping[str, str]) -> dict[str, Markup]:
