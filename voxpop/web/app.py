@@ -50,7 +50,7 @@ def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals.update(qs=_qs, spark_svg=spark_svg, trend_svg=trend_svg, CSRF_FIELD=CSRF_FIELD)
-    env.filters.update(pct=_pct, signed=_signed, day=lambda v: (v or "")[:10], num=_num)
+    env.filters.update(pct=_pct, signed=_signed, day=lambda v: (v or "")[:10], num=_num, when=when_text)
     from voxpop.report.render import diff_text, share_text, value_text, verdict
 
     env.filters.update(share=share_text, diff=diff_text, verdict=verdict, value=value_text)
@@ -74,6 +74,19 @@ def _signed(value: float | None, kind: str = "n") -> str:
     if kind == "rating":
         return f"{value:+.2f}"
     return f"{value:+d}" if isinstance(value, int) else f"{value:+g}"
+
+
+def when_text(value: str | datetime | None) -> str:
+    """A moment as ``2026-12-07 09:55 UTC`` (stored times are UTC); ``–`` when there is none."""
+    if not value:
+        return "–"
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)[:40]
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _num(value: float | None, digits: int = 2) -> str:

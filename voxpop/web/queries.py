@@ -33,6 +33,7 @@ from store.models import (
 )
 from store.search import match_clause
 from voxpop.report.comparison import same_problem
+from voxpop.report.coverage import crawl_health, source_coverage
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
 STATE_ORDER = {"new": 0, "rising": 1, "reopened": 2, "ongoing": 3, "resolved": 4, "candidate": 5, MERGED: 6}
@@ -251,22 +252,6 @@ def _quotes(session: Session, post_ids: Iterable[int]) -> dict[int, dict[str, An
     return {r.id: {"post_id": r.id, "text": _clip(r.evidence or r.text, 300), "url": safe_url(r.url),
                    "date": r.created_at.date().isoformat() if r.created_at else None, "rating": r.rating}
             for r in rows}
-
-
-def crawl_health(session: Session) -> dict[str, list[dict[str, Any]]]:
-    """The last crawl of each source, per product slug."""
-    latest = select(func.max(CrawlRun.id)).group_by(CrawlRun.source_id, CrawlRun.spider, CrawlRun.product_slug)
-    rows = session.execute(select(CrawlRun, Source.name).outerjoin(Source, Source.id == CrawlRun.source_id)
-                           .where(CrawlRun.id.in_(latest)).order_by(CrawlRun.product_slug, Source.name)).all()
-    out: dict[str, list[dict[str, Any]]] = {}
-    for run, source_name in rows:
-        stats = run.stats or {}
-        out.setdefault(run.product_slug, []).append({
-            "source": source_name or run.spider, "spider": run.spider, "status": run.status, "reason": run.reason,
-            "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at), "stored": run.stored,
-            "updated": run.updated, "dropped": run.dropped, "reported_total": stats.get("reported_total"),
-            "caps_hit": list(stats.get("caps_hit") or [])})
-    return out
 
 
 # -- issues ----------------------------------------------------------------------------------
@@ -568,9 +553,4 @@ def list_alerts(session: Session, *, status: str = "", limit: int = 100) -> list
 
 def coverage(session: Session) -> list[dict[str, Any]]:
     """Per source: its last crawl and the posts we hold against the total the site reported (when it reports one)."""
-    held: dict[int | None, int] = {sid: int(n) for sid, n in session.execute(
-        select(Post.source_id, func.count()).where(Post.source_id.is_not(None)).group_by(Post.source_id))}
-    ids = {(slug, name): sid for sid, name, slug in session.execute(
-        select(Source.id, Source.name, Product.slug).join(Product, Product.id == Source.product_id)).all()}
-    return [{**run, "product": slug, "held": held.get(ids.get((slug, run["source"]), -1), 0)}
-            for slug, runs in crawl_health(session).items() for run in runs]
+    return source_coverage(session)
