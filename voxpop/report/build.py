@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from voxpop.report import figures, queries
 from voxpop.report.comparison import comparisons, gaps
 from voxpop.report.figures import DEFAULT_MIN_N, DEFAULT_TOP_NEEDS, JobLike
-from voxpop.report.headline import headline
+from voxpop.report.headline import RECENT_DAYS, headline
 from voxpop.report.movers import NEW_OR_RISING, new_and_rising
 from voxpop.report.queries import DEFAULT_QUERY_THREADS, SECONDS_PER_WEEK, ReportError, utc
 from voxpop.report.summary import summarise
@@ -93,6 +93,11 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
     issue_rows = queries.issue_counts(session, ids, since, until, mid)
     before = queries.period_totals(session, ids, since - (until - since), since)
     first_posts = queries.first_post_dates(session, ids)
+    recent: dict[int, tuple[Any, Any]] = {}
+    if until - since >= timedelta(days=2 * RECENT_DAYS):  # the last week against the rest of the period
+        cut = until - timedelta(days=RECENT_DAYS)
+        last, rest = queries.period_totals(session, ids, cut, until), queries.period_totals(session, ids, since, cut)
+        recent = {pid: (last[pid], rest[pid]) for pid in ids}
 
     slug_of = {r.id: r.slug for r in rows}
     names = {r.slug: r.name for r in rows}
@@ -129,7 +134,8 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
             "methods": dict(METHODS),
         },
         "headline": headline([per[r.slug] for r in rows], previous, min_n, previous_since=since - (until - since),
-                             first_posts={slug_of[pid]: d for pid, d in first_posts.items()}),
+                             first_posts={slug_of[pid]: d for pid, d in first_posts.items()},
+                             recent={slug_of[pid]: pair for pid, pair in recent.items()}),
         "new_and_rising": new_and_rising(issues, details, slug_of, names, own),
         "where_we_lose": where,
         "jobs": jobs,
