@@ -7,6 +7,7 @@ indexed queries sized for a store of a million posts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
@@ -34,6 +35,7 @@ from store.models import (
 from store.search import match_clause
 from voxpop.report.comparison import same_problem
 from voxpop.report.coverage import crawl_health, source_coverage
+from voxpop.web.marks import change_marks, issue_notes, rating_sd
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
 STATE_ORDER = {"new": 0, "rising": 1, "reopened": 2, "ongoing": 3, "resolved": 4, "candidate": 5, MERGED: 6}
@@ -134,7 +136,8 @@ def overview(session: Session, *, days: int = 7, until: datetime | None = None) 
     before = since - timedelta(days=days)
     prods = products(session)
     current = (Post.created_at >= since).label("current")
-    volume_q = (select(Post.product_id, current, func.count(), func.avg(Post.rating), func.count(Post.rating))
+    volume_q = (select(Post.product_id, current, func.count(), func.avg(Post.rating), func.count(Post.rating),
+                       func.avg(Post.rating * Post.rating))
                 .where(Post.created_at >= before, Post.created_at < until).group_by(Post.product_id, current))
     label = func.coalesce(PostLabel.sentiment, Classification.sentiment)  # a person's correction wins
 
@@ -151,10 +154,11 @@ def overview(session: Session, *, days: int = 7, until: datetime | None = None) 
     figures: dict[int, dict[str, dict[str, Any]]] = {
         p["id"]: {k: {"volume": 0, "rating": None, "ratings": 0, "sentiment": {}} for k in ("now", "before")}
         for p in prods}
-    for pid, is_now, n, mean, rated in volume:
+    for pid, is_now, n, mean, rated, mean_sq in volume:
         if pid in figures:
             figures[pid]["now" if is_now else "before"].update(
-                volume=int(n), rating=round(float(mean), 2) if mean is not None else None, ratings=int(rated))
+                volume=int(n), rating=round(float(mean), 2) if mean is not None else None, ratings=int(rated),
+                rating_sd=rating_sd(mean, mean_sq, int(rated)))
     for pid, is_now, label, n in sentiment:
         if pid in figures:
             figures[pid]["now" if is_now else "before"]["sentiment"][label] = int(n)
@@ -165,6 +169,10 @@ def overview(session: Session, *, days: int = 7, until: datetime | None = None) 
             fig["negative_share"] = round(fig["sentiment"].get("negative", 0) / total, 3) if total else None
             fig["positive_share"] = round(fig["sentiment"].get("positive", 0) / total, 3) if total else None
     top = _top_issues(session, [p["id"] for p in prods], until.date())
+    notes = issue_notes(session, [i["id"] for issues in top.values() for i in issues])
+    for issues in top.values():
+        for i in issues:
+            i["notes"] = notes.get(i["id"], {})
     health = crawl_health(session)
     out = []
     for p in prods:
@@ -175,6 +183,7 @@ def overview(session: Session, *, days: int = 7, until: datetime | None = None) 
                         "rating": _diff(now["rating"], prev["rating"]),
                         "negative_share": _diff(now["negative_share"], prev["negative_share"]),
                         "positive_share": _diff(now["positive_share"], prev["positive_share"])},
+                    "marks": change_marks(now, prev),
                     "issues": top.get(p["id"], []), "crawl": health.get(p["slug"], [])})
     return {"since": since.isoformat(), "until": until.isoformat(), "days": days, "products": out}
 
@@ -297,7 +306,7 @@ def list_issues(session: Session, filters: IssueFilters, *, today: date | None =
         query = query.where(Issue.state.not_in(HIDDEN_STATES))
     member = select(IssuePost.post_id).join(Post, Post.id == IssuePost.post_id).where(IssuePost.issue_id == Issue.id)
     if filters.source:
-        query = query.where(exists(member.where(Post.source == filters.source)))
+        query = query.where(exists(member.where(source_matches(filters.source))))
     if filters.version:
         query = query.where(exists(member.where(Post.version == filters.version)))
     rows = session.execute(query).all()
@@ -457,43 +466,7 @@ def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAG
              .join(Product, Product.id == Post.product_id)
              .outerjoin(cls, cls.post_id == Post.id)
              .outerjoin(PostLabel, PostLabel.post_id == Post.id))
-    conditions = []
-    match = match_clause(session, filters.q)
-    if match is not None:
-        conditions.append(match)
-    pid = _product_id(session, filters.product)
-    if pid is not None:
-        conditions.append(Post.product_id == pid)
-    if filters.source:
-        conditions.append(Post.source == filters.source)
-    if filters.country:
-        cc = filters.country.lower()
-        conditions.append(or_(Post.found_by.like(f"%:{cc}"), Post.raw["country"].as_string() == cc))
-    if filters.version:
-        conditions.append(Post.version == filters.version)
-    if filters.language:
-        conditions.append(Post.language == filters.language)
-    if filters.rating_min:
-        conditions.append(Post.rating >= float(filters.rating_min))
-    if filters.rating_max:
-        conditions.append(Post.rating <= float(filters.rating_max))
-    if filters.sentiment:
-        conditions.append(func.coalesce(PostLabel.sentiment, cls.sentiment) == filters.sentiment)
-    if filters.need:
-        conditions.append(func.coalesce(PostLabel.need_type, cls.need_type) == filters.need)
-    if filters.job:
-        conditions.append(case((PostLabel.jobs.is_not(None), PostLabel.top_job), else_=cls.top_job) == filters.job)
-    since, until = parse_day(filters.since, "since"), parse_day(filters.until, "until")
-    if since:
-        conditions.append(Post.created_at >= since)
-    if until:
-        conditions.append(Post.created_at < until + timedelta(days=1))
-    if filters.label_source == "human":
-        conditions.append(PostLabel.post_id.is_not(None))
-    elif filters.label_source == "model":
-        conditions.append(and_(cls.id.is_not(None), PostLabel.post_id.is_(None)))
-    if filters.issue:
-        conditions.append(Post.id.in_(select(IssuePost.post_id).where(IssuePost.issue_id == int(filters.issue))))
+    conditions = [cond for _name, cond in post_conditions(session, filters)]
     if conditions:
         query = query.where(and_(*conditions))
     order = {"newest": (Post.created_at.desc(), Post.id.desc()), "oldest": (Post.created_at.asc(), Post.id.asc()),
@@ -502,7 +475,125 @@ def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAG
     offset = (filters.page_number - 1) * page_size
     rows = session.execute(query.order_by(*order).limit(page_size + 1).offset(offset)).all()
     posts = [_post_row(r) for r in rows[:page_size]]
-    return {"posts": posts, "page": filters.page_number, "page_size": page_size, "more": len(rows) > page_size}
+    _with_issues_and_jobs(session, posts)
+    total = len(rows) + offset if len(rows) <= page_size else int(session.scalar(
+        select(func.count()).select_from(query.with_only_columns(Post.id).order_by(None).subquery())) or 0)
+    emptied = emptied_by(session, filters) if not posts and filters.page_number == 1 else None
+    return {"posts": posts, "page": filters.page_number, "page_size": page_size, "more": len(rows) > page_size,
+            "total": total, "emptied_by": emptied}
+
+
+FILTER_NAMES = {"q": "words", "product": "product", "source": "source", "country": "country", "version": "version",
+                "language": "language", "rating_min": "rating from", "rating_max": "rating to",
+                "sentiment": "sentiment", "need": "need", "job": "job", "since": "from", "until": "to",
+                "label_source": "labels", "issue": "issue"}
+
+
+def source_matches(name: str) -> Any:
+    """Posts of a source given by its configured name (``forum``) or by its spider (``discourse``)."""
+    return or_(Post.source == name, Post.source_id.in_(select(Source.id).where(Source.name == name)))
+
+
+def post_conditions(session: Session, filters: PostFilters) -> list[tuple[str, Any]]:
+    """The WHERE conditions of ``filters``, each with the name of the filter it comes from, in form order."""
+    cls = Classification
+    conditions: list[tuple[str, Any]] = []
+    match = match_clause(session, filters.q)
+    if match is not None:
+        conditions.append(("q", match))
+    pid = _product_id(session, filters.product)
+    if pid is not None:
+        conditions.append(("product", Post.product_id == pid))
+    if filters.source:
+        conditions.append(("source", source_matches(filters.source)))
+    if filters.country:
+        cc = filters.country.lower()
+        conditions.append(("country", or_(Post.found_by.like(f"%:{cc}"), Post.raw["country"].as_string() == cc)))
+    if filters.version:
+        conditions.append(("version", Post.version == filters.version))
+    if filters.language:
+        conditions.append(("language", Post.language == filters.language))
+    if filters.rating_min:
+        conditions.append(("rating_min", Post.rating >= float(filters.rating_min)))
+    if filters.rating_max:
+        conditions.append(("rating_max", Post.rating <= float(filters.rating_max)))
+    if filters.sentiment:
+        conditions.append(("sentiment", func.coalesce(PostLabel.sentiment, cls.sentiment) == filters.sentiment))
+    if filters.need:
+        conditions.append(("need", func.coalesce(PostLabel.need_type, cls.need_type) == filters.need))
+    if filters.job:
+        conditions.append(("job", case((PostLabel.jobs.is_not(None), PostLabel.top_job), else_=cls.top_job)
+                           == filters.job))
+    since, until = parse_day(filters.since, "since"), parse_day(filters.until, "until")
+    if since:
+        conditions.append(("since", Post.created_at >= since))
+    if until:
+        conditions.append(("until", Post.created_at < until + timedelta(days=1)))
+    if filters.label_source == "human":
+        conditions.append(("label_source", PostLabel.post_id.is_not(None)))
+    elif filters.label_source == "model":
+        conditions.append(("label_source", and_(cls.id.is_not(None), PostLabel.post_id.is_(None))))
+    if filters.issue:
+        conditions.append(("issue", Post.id.in_(select(IssuePost.post_id)
+                                                .where(IssuePost.issue_id == int(filters.issue)))))
+    return conditions
+
+
+def emptied_by(session: Session, filters: PostFilters) -> dict[str, Any] | None:
+    """Which filter left no posts: the filters are applied in form order and the first that empties is named."""
+    named = post_conditions(session, filters)
+    if not named:
+        return None
+    base = (select(func.count()).select_from(Post).outerjoin(Classification, Classification.post_id == Post.id)
+            .outerjoin(PostLabel, PostLabel.post_id == Post.id))
+    before = int(session.scalar(base) or 0)
+    applied: list[Any] = []
+    for name, condition in named:
+        applied.append(condition)
+        left = int(session.scalar(base.where(and_(*applied))) or 0)
+        if left == 0:
+            return {"filter": name, "label": FILTER_NAMES.get(name, name), "value": getattr(filters, name),
+                    "before": before, "first": len(applied) == 1}
+        before = left
+    return None
+
+
+def headline_of(title: str | None, text: str | None, limit: int = 140) -> str:
+    """A post's title, else its first sentence; cut only between words (with …) when longer than ``limit``."""
+    line = " ".join((title or "").split())
+    if not line:
+        flat = " ".join((text or "").split())
+        found = re.match(r"(.+?[.!?])(\s|$)", flat)
+        line = found.group(1) if found else flat
+    if len(line) <= limit:
+        return line
+    cut = line[:limit + 1].rsplit(" ", 1)[0].rstrip(",;:-")
+    return (cut if cut else line[:limit]) + "…"
+
+
+def _with_issues_and_jobs(session: Session, posts: list[dict[str, Any]]) -> None:
+    """Each post's issues (badges) and the jobs in force (a person's list wins over the model's)."""
+    ids = [p["id"] for p in posts]
+    if not ids:
+        return
+    issues: dict[int, list[dict[str, Any]]] = {}
+    for post_id, issue_id, label, state in session.execute(
+            select(IssuePost.post_id, Issue.id, Issue.label, Issue.state).join(Issue, Issue.id == IssuePost.issue_id)
+            .where(IssuePost.post_id.in_(ids), Issue.state.not_in(HIDDEN_STATES)).order_by(Issue.id)):
+        issues.setdefault(post_id, []).append({"id": issue_id, "label": label, "state": state})
+    human = {pid: jobs for pid, jobs in session.execute(
+        select(PostLabel.post_id, PostLabel.jobs).where(PostLabel.post_id.in_(ids), PostLabel.jobs.is_not(None)))}
+    model = {pid: jobs for pid, jobs in session.execute(
+        select(Classification.post_id, Classification.jobs).where(Classification.post_id.in_(ids)))}
+    for p in posts:
+        p["issues"] = issues.get(p["id"], [])
+        raw = human[p["id"]] if p["id"] in human else model.get(p["id"]) or []
+        p["jobs"] = [j["job"] if isinstance(j, dict) else str(j) for j in raw]
+        p["headline"] = headline_of(p["title"], p["text"])
+        text = " ".join((p["text"] or "").split())
+        # The text under the headline: all of it under a title, the rest of it under its own first sentence.
+        p["rest"] = text if p["title"] else (text[len(p["headline"]):].strip() if text.startswith(p["headline"])
+                                             else text)
 
 
 def _post_row(r: Any) -> dict[str, Any]:
@@ -515,8 +606,9 @@ def _post_row(r: Any) -> dict[str, Any]:
 
 def filter_choices(session: Session) -> dict[str, Any]:
     """Values for the filter drop-downs that are cheap to know (no scan of the posts)."""
-    return {"products": products(session), "sources": sorted({s for (s,) in session.execute(
-        select(Source.spider).distinct())}), "sentiments": SENTIMENTS, "needs": NEED_TYPES,
+    names = session.execute(select(Source.name, Source.spider).distinct()).all()
+    return {"products": products(session), "sources": sorted({n for row in names for n in row if n}),
+            "sentiments": SENTIMENTS, "needs": NEED_TYPES,
             "states": ISSUE_STATES, "issue_sorts": ISSUE_SORTS, "post_sorts": POST_SORTS}
 
 
