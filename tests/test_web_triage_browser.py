@@ -39,7 +39,7 @@ def configured_server(sqlite_store: Store, tmp_path: Path) -> Iterator[Server]:
 def _open(driver: Any, url: str, width: int = DESKTOP) -> None:
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                            {"width": width, "height": 900 if width == DESKTOP else 844, "deviceScaleFactor": 1,
-                            "mobile": width < 600})
+                            "mobile": False})
     driver.get(url)
     WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
@@ -52,7 +52,10 @@ def _submit(driver: Any, button: Any) -> None:
 
 
 def _overflow(driver: Any) -> tuple[int, int]:
-    return driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+    """The page's scroll width and the window's inner width (the emulated width: the test checks it held)."""
+    scroll, inner = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+    assert inner in (DESKTOP, PHONE), inner
+    return scroll, inner
 
 
 def _shot(driver: Any, name: str) -> None:
@@ -62,7 +65,7 @@ def _shot(driver: Any, name: str) -> None:
         height = driver.execute_script("return Math.min(document.documentElement.scrollHeight, 3000)")
         width = driver.execute_script("return window.innerWidth")
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
-                                                                       "deviceScaleFactor": 1, "mobile": width < 600})
+                                                                       "deviceScaleFactor": 1, "mobile": False})
         driver.save_screenshot(str(Path(where) / f"{name}.png"))
 
 
@@ -205,3 +208,55 @@ def test_source_filter_takes_the_configured_name_and_an_empty_result_names_its_f
     reason = d.find_element(By.ID, "empty-reason").text
     assert reason.startswith("No posts match: the source filter (forum) left none of the 3")
     assert "store-reviews" in reason
+
+
+def test_compare_leads_with_the_verdict_and_where_we_lose(d: Any, configured_server: Server) -> None:
+    s = configured_server
+    for width in (DESKTOP, PHONE):
+        _open(d, f"{s.url}/compare?days=7", width)
+        scroll, inner = _overflow(d)
+        assert scroll <= inner, (width, scroll, inner)
+        verdict = d.find_element(By.ID, "verdict")
+        assert "Notely" in verdict.text and verdict.find_elements(By.CSS_SELECTOR, ".mark")
+        if width == DESKTOP:  # the first screen holds the verdict and where we lose, the tables come after
+            height = d.execute_script("return window.innerHeight")
+            lose = d.find_element(By.CSS_SELECTOR, "#where-we-lose h2")
+            assert lose.text == "Where we lose, and why" and lose.rect["y"] < height
+            assert d.find_element(By.ID, "opportunity").rect["y"] > lose.rect["y"]
+        assert d.find_element(By.ID, "period").find_elements(By.LINK_TEXT, "180 days")
+        _shot(d, f"compare-{width}")
+
+
+def test_alert_mail_reads_on_desktop_and_phone(d: Any, tmp_path: Path) -> None:
+    """An alert .eml as a mail client shows it: its HTML with the inline chart, no sideways scroll."""
+    from email import message_from_bytes, policy
+
+    from alerts.render import build_email, render_alert
+    from tests.alert_support import sample_payload
+    from tests.browser_support import with_images
+
+    payload = sample_payload(label="PDF export crashes", product="Notely",
+                             quote="Since 4.2.0 every PDF export crashes the app halfway through a long notebook, "
+                                   "and the half-written file is left behind in the downloads folder")
+    payload["product"]["slug"] = "notely"
+    payload["issue"].update(size=19, negative_share=0.79, emerged_in="4.2.0")
+    eml = tmp_path / "alert.eml"
+    eml.write_bytes(bytes(build_email(render_alert("issue_new", payload, alert_id=7,
+                                                   base_url="http://127.0.0.1:8321"),
+                                      sender="voxpop@example.com", to=["pm@example.com"], message_id="<a7@voxpop>")))
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    html = message.get_body(("html",)).get_content()
+    images = {str(part["Content-ID"]).strip("<>"): part.get_content() for part in message.walk()
+              if part.get_content_type() == "image/png"}
+    page = tmp_path / "alert.html"
+    page.write_text(with_images(html, images), encoding="utf-8")
+    for width in (DESKTOP, PHONE):
+        _open(d, page.as_uri(), width)
+        scroll, inner = _overflow(d)
+        assert scroll <= inner, (width, scroll, inner)
+        assert "PDF export crashes" in d.find_element(By.TAG_NAME, "h2").text
+        assert d.find_element(By.LINK_TEXT, "Open this issue in the dashboard").get_attribute("href") == \
+            "http://127.0.0.1:8321/issues/1"
+        _shot(d, f"alert-mail-{width}")
+    assert str(message["Subject"]) == \
+        "[voxpop] Notely: PDF export crashes since 4.2.0 (19 posts, 79% negative) · New issue"

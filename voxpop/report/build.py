@@ -33,6 +33,7 @@ METHODS = {
     "weeks": "Monday-aligned UTC weeks cut to the period; the first and last may be partial, so trend charts "
              "show posts per day within each week",
     "trend": "count in the second half of the period minus the first half",
+    "rise": "an issue's posts in the last 7 days of the period minus the 7 days before (as the issue list)",
     "evidence": "an issue's representative post; for needs from classifications, the newest post",
     "headline": "this period against the previous period of the same length; a change is real when its 95 % "
                 "interval excludes zero and both periods have at least min n (posts: binomial test of two counts "
@@ -110,8 +111,16 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
         per[r.slug] = figures.product_figures(r, volume_rows.get(r.id, []), class_rows.get(r.id, []), bounds, jobs,
                                               min_n)
     figures.share_of_voice(per, volume_rows, slug_of, min_n)
+    for r in rows:  # weeks before a product's collection began are a gap, not zero posts
+        began = first_posts.get(r.id)
+        began = utc(began) if began is not None else None
+        per[r.slug]["collection_began"] = began.isoformat() if began is not None and began > since else None
+        if began is not None and began > since:
+            for week, bound in zip(per[r.slug]["weekly"], bounds, strict=False):
+                if datetime.fromisoformat(bound["end"]) <= began:
+                    week.update(per_day=None, before_collection=True)
 
-    issues = queries.load_issues(session, issue_rows)
+    issues = queries.load_issues(session, issue_rows, (until - timedelta(microseconds=1)).date())
     needs = queries.class_needs(session, class_rows)
     for r in rows:
         per[r.slug]["top_unmet_needs"] = figures.top_needs(issues.get(r.id, []), needs.get(r.id, []),

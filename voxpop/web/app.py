@@ -261,8 +261,10 @@ class Dashboard:
         data = self._compare(request)
         choices = self.read(request, queries.filter_choices)
         names = {p["slug"]: p["name"] for p in data["products"]}
+        from voxpop.report.trend import RISE_TEXT
+
         return self.page(request, "compare.html", d=data, charts=charts_for_page(chart_svgs(data)), names=names,
-                         choices=choices,
+                         choices=choices, rise_text=RISE_TEXT,
                          selected=request.query_params.getlist("products"), params=dict(request.query_params))
 
     def compare_api(self, request: Request) -> Response:

@@ -35,6 +35,7 @@ from store.models import (
 from store.search import match_clause
 from voxpop.report.comparison import same_problem
 from voxpop.report.coverage import crawl_health, source_coverage
+from voxpop.report.trend import day_series, rise
 from voxpop.web.marks import change_marks, issue_notes, rating_sd
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
@@ -47,7 +48,6 @@ SENTIMENTS = ("positive", "neutral", "negative")
 NEED_TYPES = ("problem", "feature_request", "question", "praise", "other")
 PAGE_SIZE = 50
 SPARK_DAYS = 28
-RISE_DAYS = 7
 QUOTES = 8
 PARALLEL_QUERIES = 3
 
@@ -94,21 +94,6 @@ def _product_id(session: Session, slug: str | None) -> int | None:
     if pid is None:
         raise QueryError(f"product: no product {slug[:60]!r} in the store")
     return int(pid)
-
-
-def day_series(counts: Mapping[str, Any], end: date, days: int) -> list[tuple[str, int]]:
-    """``days`` consecutive (day, count) pairs ending at ``end`` from an issue's daily counts."""
-    out = []
-    for i in range(days - 1, -1, -1):
-        d = (end - timedelta(days=i)).isoformat()
-        out.append((d, int(counts.get(d, 0) or 0)))
-    return out
-
-
-def rise(counts: Mapping[str, Any], end: date, days: int = RISE_DAYS) -> int:
-    """Posts in the last ``days`` days minus the ``days`` before them."""
-    series = [n for _, n in day_series(counts, end, 2 * days)]
-    return sum(series[days:]) - sum(series[:days])
 
 
 # -- overview --------------------------------------------------------------------------------
