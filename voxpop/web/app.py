@@ -164,8 +164,9 @@ class Dashboard:
     def issues_page(self, request: Request) -> Response:
         filters, issues = self._issues(request)
         choices = self.read(request, queries.filter_choices)
+        emptied = None if issues else self.read(request, lambda s: queries.issues_emptied_by(s, filters))
         return self.page(request, "issues.html", filters=filters, params=filters.as_params(), issues=issues,
-                         choices=choices)
+                         choices=choices, emptied_by=emptied)
 
     def issues_api(self, request: Request) -> Response:
         filters, issues = self._issues(request)
@@ -278,12 +279,16 @@ class Dashboard:
             raise queries.QueryError("status: pending, sending, sent or failed")
         return self.read(request, lambda s: queries.list_alerts(s, status=status))
 
+    def _report_mails(self, request: Request) -> list[dict[str, Any]]:
+        status = request.query_params.get("status", "")
+        return self.read(request, lambda s: queries.list_report_mails(s, status=status))
+
     def alerts_page(self, request: Request) -> Response:
-        return self.page(request, "alerts.html", alerts=self._alerts(request),
+        return self.page(request, "alerts.html", alerts=self._alerts(request), reports=self._report_mails(request),
                          status=request.query_params.get("status", ""))
 
     def alerts_api(self, request: Request) -> Response:
-        return JSONResponse({"alerts": self._alerts(request)})
+        return JSONResponse({"alerts": self._alerts(request), "report_mails": self._report_mails(request)})
 
     def _status(self, request: Request) -> dict[str, Any]:
         data: dict[str, Any] = {"coverage": self.read(request, queries.coverage)}

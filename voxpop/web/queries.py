@@ -307,6 +307,22 @@ def list_issues(session: Session, filters: IssueFilters, *, today: date | None =
     return out[:limit]
 
 
+def issues_emptied_by(session: Session, filters: IssueFilters) -> dict[str, Any] | None:
+    """Which filter left no issues: product, state, source and version applied in that order."""
+    from dataclasses import replace
+
+    names = [n for n in ("product", "state", "source", "version") if getattr(filters, n)]
+    before = len(list_issues(session, IssueFilters()))
+    applied: dict[str, str] = {}
+    for name in names:
+        applied[name] = getattr(filters, name)
+        left = len(list_issues(session, replace(IssueFilters(), **applied)))
+        if left == 0:
+            return {"filter": name, "label": name, "value": applied[name], "before": before, "first": len(applied) == 1}
+        before = left
+    return None
+
+
 def issue_detail(session: Session, issue_id: int, *, today: date | None = None) -> dict[str, Any] | None:
     """One issue with its trend, the figures that made it fire, quotes, versions, competitors and alerts."""
     issue = session.get(Issue, issue_id)
@@ -612,9 +628,7 @@ def list_alerts(session: Session, *, status: str = "", limit: int = 100) -> list
     deliveries: dict[int, list[dict[str, Any]]] = {}
     if ids:
         for d in session.scalars(select(Delivery).where(Delivery.alert_id.in_(ids)).order_by(Delivery.id)):
-            deliveries.setdefault(d.alert_id or 0, []).append({
-                "target": d.target, "status": d.status, "attempts": d.attempts, "error": d.last_error,
-                "sent_at": _iso(d.sent_at), "next_attempt_at": _iso(d.next_attempt_at)})
+            deliveries.setdefault(d.alert_id or 0, []).append(_delivery_row(d))
     out = []
     for alert, slug in rows:
         try:
@@ -625,6 +639,47 @@ def list_alerts(session: Session, *, status: str = "", limit: int = 100) -> list
         out.append({"id": alert.id, "kind": alert.kind, "product": slug, "issue_id": alert.issue_id,
                     "created_at": _iso(alert.created_at), "subject": subject, "text": body,
                     "deliveries": deliveries.get(alert.id, [])})
+    return out
+
+
+def _delivery_row(d: Delivery) -> dict[str, Any]:
+    """One delivery with its retry status in words (sent, retrying at ..., gave up after N attempts)."""
+    if d.status == "sent":
+        retry = "sent"
+    elif d.status == "failed":
+        retry = f"gave up after {d.attempts} attempt{'s' if d.attempts != 1 else ''}"
+    elif d.attempts:
+        retry = f"{d.attempts} failed attempt{'s' if d.attempts != 1 else ''}; retrying" + (
+            f" at {d.next_attempt_at.strftime('%Y-%m-%d %H:%M UTC')}" if d.next_attempt_at else "")
+    else:
+        retry = "waiting for the first try" if d.status == "pending" else d.status
+    return {"target": d.target, "status": d.status, "attempts": d.attempts, "error": d.last_error,
+            "sent_at": _iso(d.sent_at), "next_attempt_at": _iso(d.next_attempt_at), "retry": retry}
+
+
+def list_report_mails(session: Session, *, status: str = "", limit: int = 50) -> list[dict[str, Any]]:
+    """Report mails that were queued, newest first, each with its deliveries and their retry status."""
+    from store.models import Report
+
+    query = select(Report).where(exists(select(Delivery.id).where(Delivery.report_id == Report.id)))
+    if status:
+        query = query.where(exists(select(Delivery.id).where(Delivery.report_id == Report.id,
+                                                             Delivery.status == status)))
+    reports = list(session.scalars(query.order_by(Report.id.desc()).limit(limit)))
+    deliveries: dict[int, list[dict[str, Any]]] = {}
+    if reports:
+        for d in session.scalars(select(Delivery).where(Delivery.report_id.in_([r.id for r in reports]))
+                                 .order_by(Delivery.id)):
+            deliveries.setdefault(d.report_id or 0, []).append(_delivery_row(d))
+    out = []
+    for r in reports:
+        mail = (r.summary or {}).get("mail") or {}
+        subject = mail.get("subject") if isinstance(mail, dict) else None
+        out.append({"id": r.id, "kind": "report", "products": list(r.products or []),
+                    "period_start": _iso(r.period_start), "period_end": _iso(r.period_end),
+                    "created_at": _iso(r.created_at), "subject": str(subject or f"Report #{r.id}"),
+                    "text": str(mail.get("text") or "") if isinstance(mail, dict) else "",
+                    "deliveries": deliveries.get(r.id, [])})
     return out
 
 

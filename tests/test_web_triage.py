@@ -1,0 +1,65 @@
+"""Dashboard pages for daily triage over HTTP: report mails beside alerts with their retry status, times with
+their timezone, configured source names in the issue filter, and the note that says which filter emptied a list."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from store.models import Delivery, Report, Source
+from tests.web_support import Server
+
+
+def _report_with_deliveries(s: Server) -> int:
+    now = datetime.now(UTC)
+    with s.store.transaction() as session:
+        report = Report(products=["notely", "jotter"], period_start=now - timedelta(days=7), period_end=now,
+                        format="html", path="/tmp/r.html", created_at=now,
+                        summary={"mail": {"subject": "[voxpop] Notely vs Jotter: rating fell", "text": "body"}})
+        session.add(report)
+        session.flush()
+        session.add(Delivery(report_id=report.id, target="mailto:leads@example.com", status="sent", attempts=1,
+                             message_id="<r1@voxpop>", created_at=now, sent_at=now))
+        session.add(Delivery(report_id=report.id, target="mailto:cx@example.com", status="pending", attempts=2,
+                             last_error="SMTP 451 try later", next_attempt_at=datetime(2030, 1, 2, 3, 4, tzinfo=UTC),
+                             message_id="<r2@voxpop>", created_at=now))
+        return report.id
+
+
+def test_alerts_page_lists_report_mails_with_retry_status(seeded_server: Server) -> None:
+    s = seeded_server
+    report_id = _report_with_deliveries(s)
+    _, _, html = s.request("GET", "/alerts")
+    assert f'id="report-{report_id}"' in html and "[voxpop] Notely vs Jotter: rating fell" in html
+    assert "2 failed attempts; retrying at 2030-01-02 03:04 UTC" in html and "SMTP 451 try later" in html
+    assert "1 alert, 1 report mail" in html
+    status, data = s.get_json("/api/alerts?status=pending")
+    assert status == 200 and data["alerts"] == []
+    assert [r["id"] for r in data["report_mails"]] == [report_id]
+    assert {d["retry"] for d in data["report_mails"][0]["deliveries"]} == {
+        "sent", "2 failed attempts; retrying at 2030-01-02 03:04 UTC"}
+    assert s.get_json("/api/alerts?status=failed")[1]["report_mails"] == []
+
+
+def test_status_and_overview_show_times_with_the_timezone(seeded_server: Server) -> None:
+    s = seeded_server
+    _, _, html = s.request("GET", "/status")
+    started = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%d %H:")
+    assert started in html and " UTC</td>" in html
+
+
+def test_issue_filter_takes_the_configured_source_name_and_says_what_emptied_it(seeded_server: Server) -> None:
+    s = seeded_server
+    with s.store.transaction() as session:
+        for source in session.scalars(select(Source)):
+            source.name = "store-reviews"
+    _, by_name = s.get_json("/api/issues?source=store-reviews&product=notely")
+    _, by_spider = s.get_json("/api/issues?source=appstore&product=notely")
+    assert by_name["issues"] and [i["id"] for i in by_name["issues"]] == [i["id"] for i in by_spider["issues"]]
+    _, _, html = s.request("GET", "/issues?source=forum&product=notely")
+    assert "No issues match: the source filter (forum) left none" in html
+    _, posts = s.get_json("/api/posts?product=jotter&source=forum")
+    assert posts["total"] == 0 and posts["emptied_by"]["filter"] == "source"
+    _, posts = s.get_json("/api/posts?product=notely&q=sync")
+    assert posts["total"] == len(posts["posts"]) > 0 and posts["emptied_by"] is None
