@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from voxpop.report import figures, queries
 from voxpop.report.comparison import comparisons, gaps
+from voxpop.report.coverage import crawl_coverage
 from voxpop.report.figures import DEFAULT_MIN_N, DEFAULT_TOP_NEEDS, JobLike
 from voxpop.report.headline import RECENT_DAYS, headline
 from voxpop.report.movers import NEW_OR_RISING, new_and_rising
@@ -152,5 +153,6 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
         "comparisons": comparisons(per, baseline, jobs, min_n) if baseline else [],
         "gaps": gaps(issues, slug_of, own),
     }
+    data["crawl"] = crawl_coverage(session, [r.slug for r in rows])
     data["summary"] = summarise(data)
     return data

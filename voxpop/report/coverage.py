@@ -63,3 +63,27 @@ def source_coverage(session: Session, slugs: Sequence[str] | None = None) -> lis
         select(Source.id, Source.name, Product.slug).join(Product, Product.id == Source.product_id)).all()}
     return [{**run, "product": slug, "held": held.get(ids.get((slug, run["source"]), -1), 0)}
             for slug, runs in crawl_health(session, slugs).items() for run in runs]
+
+
+def _when(value: str | None) -> str:
+    if not value:
+        return "never"
+    moment = datetime.fromisoformat(value)
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment.tzinfo is None or moment.utcoffset() is None \
+        or moment.utcoffset().total_seconds() == 0 else moment.isoformat(timespec="minutes")
+
+
+def crawl_coverage(session: Session, slugs: Sequence[str]) -> list[dict[str, Any]]:
+    """The report's crawl coverage: per source of ``slugs``, posts held, the source's own total where it reports
+    one, caps that stopped the crawl, and the last run with its health (the data ``/status`` shows)."""
+    order = {slug: i for i, slug in enumerate(slugs)}
+    rows = source_coverage(session, slugs)
+    out = []
+    for r in sorted(rows, key=lambda r: (order.get(r["product"], len(order)), r["source"])):
+        total = r["reported_total"]
+        out.append({"product": r["product"], "source": r["source"], "spider": r["spider"], "held": r["held"],
+                    "reported_total": total, "held_share": round(r["held"] / total, 3) if total else None,
+                    "caps_hit": r["caps_hit"], "last_run": r["started_at"], "last_run_text": _when(r["started_at"]),
+                    "status": r["status"], "reason": r["reason"],
+                    "health": r["status"] + (f": {r['reason']}" if r["reason"] else "")})
+    return out
