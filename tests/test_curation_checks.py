@@ -76,3 +76,26 @@ def test_bulk_relabel_is_all_or_nothing_with_one_audit_entry_per_post(detected: 
         audits = session.scalars(select(AuditLog.post_id).where(AuditLog.action == "label")).all()
         assert sorted(audits) == [100001, 100002, 100003]
         assert session.scalar(select(func.count()).select_from(LabelCorrection)) == 6
+
+
+def test_the_cli_shows_the_curation_refusal_as_one_line(sqlite_url: str, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from store.db import Store
+    from voxpop.cli import main
+
+    store = Store(sqlite_url)
+    insert_posts(store, "acme", stream(days=40) + burst(100000, date(2026, 2, 5), 8))
+    run_detect(store, make_config(tmp_path), "acme", as_of=datetime(2026, 2, 5))
+    with store.sessions() as session:
+        issue_id = session.scalar(select(Issue.id).where(Issue.state != "candidate").limit(1))
+    store.dispose()
+    env = {"VOXPOP_DATABASE_URL": sqlite_url, "VOXPOP_CONFIG": "", "VOXPOP_USER": "ann"}
+    past = CliRunner().invoke(main, ["issue", "mute", str(issue_id), "--until", "2020-01-01"], env=env)
+    assert past.exit_code == 1
+    assert past.output.strip().splitlines() == [
+        "voxpop: error: mute until 2020-01-01: that day has come already; give a later date (alerts resume on it) "
+        "or none to mute until unmuted"]
+    itself = CliRunner().invoke(main, ["issue", "merge", str(issue_id), "--into", str(issue_id)], env=env)
+    assert itself.exit_code == 1
+    assert itself.output.strip() == f"voxpop: error: cannot merge issue {issue_id} into itself"

@@ -63,3 +63,23 @@ def test_issue_filter_takes_the_configured_source_name_and_says_what_emptied_it(
     assert posts["total"] == 0 and posts["emptied_by"]["filter"] == "source"
     _, posts = s.get_json("/api/posts?product=notely&q=sync")
     assert posts["total"] == len(posts["posts"]) > 0 and posts["emptied_by"] is None
+
+
+def test_reopened_issues_say_why(seeded_server: Server) -> None:
+    from store.models import Issue
+    from voxpop import curation
+
+    s = seeded_server
+    dark, editor = s.seeded.issues["dark"], s.seeded.issues["editor"]
+    with s.store.transaction() as session:
+        curation.resolve_issue(session, dark, by="ann")
+        curation.reopen_issue(session, dark, by="bob")
+        curation.resolve_issue(session, editor, by="ann")
+        session.get(Issue, editor).state = "reopened"  # detection saw the complaint come back
+    today = datetime.now(UTC).date().isoformat()
+    _, _, html = s.request("GET", "/issues?product=notely")
+    assert f"reopened by bob on {today}" in html and f"came back after ann resolved it on {today}" in html
+    _, data = s.get_json("/api/overview")
+    notely = next(p for p in data["products"] if p["slug"] == "notely")
+    notes = {i["id"]: i["notes"] for i in notely["issues"]}
+    assert notes[dark] == {"reopened": f"reopened by bob on {today}"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,7 @@ def test_muted_issue_is_marked_on_the_overview_with_its_reason(d: Any, configure
     s = configured_server
     sync = s.seeded.issues["sync"]
     _open(d, f"{s.url}/issues/{sync}")
-    until = (date.today() + timedelta(days=30)).isoformat()
+    until = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
     form = d.find_element(By.CSS_SELECTOR, f"form[action='/issues/{sync}/mute']")
     d.execute_script("arguments[0].value = arguments[1]", form.find_element(By.NAME, "until"), until)
     d.execute_script("arguments[0].removeAttribute('data-confirm')", form)

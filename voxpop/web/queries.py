@@ -298,6 +298,9 @@ def list_issues(session: Session, filters: IssueFilters, *, today: date | None =
     quotes = _quotes(session, [r.representative_post_id for r in rows if r.representative_post_id])
     out = [_issue_summary(r, today, quotes.get(r.representative_post_id),
                           {"slug": r.slug, "name": r.name, "own": bool(r.own)}) for r in rows]
+    notes = issue_notes(session, [i["id"] for i in out])
+    for i in out:
+        i["notes"] = notes.get(i["id"], {})
     if filters.sort == "rise":
         out.sort(key=lambda i: (-i["rise"], -i["size"], i["id"]))
     elif filters.sort == "date":
@@ -344,7 +347,7 @@ def issue_detail(session: Session, issue_id: int, *, today: date | None = None) 
         .where(IssuePost.issue_id == issue.id).order_by(IssuePost.similarity.desc(), Post.id).limit(200)).all()
     quotes, seen = [], set()
     for m in members:
-        text = _clip(m.evidence or m.text, 400)
+        text = _clip(m.evidence or m.text, 2000)  # the whole quote here; the overview clips it to two lines
         key = text.lower()
         if not text or key in seen:
             continue
