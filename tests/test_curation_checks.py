@@ -99,3 +99,15 @@ def test_the_cli_shows_the_curation_refusal_as_one_line(sqlite_url: str, tmp_pat
     itself = CliRunner().invoke(main, ["issue", "merge", str(issue_id), "--into", str(issue_id)], env=env)
     assert itself.exit_code == 1
     assert itself.output.strip() == f"voxpop: error: cannot merge issue {issue_id} into itself"
+
+
+def test_an_edit_form_records_only_what_changed(detected: Any) -> None:
+    with detected.transaction() as session:
+        done = curation.label_post(session, 100001, sentiment="negative", need="problem", jobs=["sync"], by="ann",
+                                   only_changes=True)
+    assert [(c.field, c.new) for c in done.changes] == [("jobs", ["sync"])]
+    with detected.sessions() as session:
+        label = session.get(PostLabel, 100001)
+        assert label is not None and (label.sentiment, label.need_type, label.jobs) == (None, None, ["sync"])
+    with detected.transaction() as session, pytest.raises(CurationError, match="already its labels"):
+        curation.label_post(session, 100001, sentiment="negative", jobs=["sync"], by="ann", only_changes=True)

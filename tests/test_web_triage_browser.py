@@ -135,7 +135,8 @@ def test_edit_form_is_prefilled_with_the_labels_in_force_and_clears_jobs(d: Any,
     assert "relabelled" in d.find_element(By.ID, "flash").text
     with s.store.sessions() as session:
         label = session.get(PostLabel, post_id)
-        assert label is not None and label.jobs == [] and label.sentiment == "positive"
+        assert label is not None and label.jobs == [] and label.sentiment is None  # only the change is recorded
+        assert [c.field for c in session.scalars(select(LabelCorrection))] == ["jobs"]
     labels = d.find_element(By.ID, f"post-{post_id}").find_element(By.CSS_SELECTOR, "td.labels")
     assert not labels.find_elements(By.CSS_SELECTOR, ".job") and "human" in labels.text
 

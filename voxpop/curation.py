@@ -156,13 +156,15 @@ def _check_jobs(session: Session, post: Post, jobs: list[str], job_ids: JobIds |
 
 def label_post(session: Session, post_id: int, *, sentiment: str | None = None, need: str | None = None,
                jobs: list[str] | None = None, no_jobs: bool = False, by: str,
-               job_ids: JobIds | None = None) -> Correction:
+               job_ids: JobIds | None = None, only_changes: bool = False) -> Correction:
     """Correct a post's sentiment, need type and/or jobs; the human label then wins everywhere.
 
     The model's classification is left as it was; each changed field gets a correction row (who,
     when, old value, new value). A post relabelled to a need that is not an unmet need leaves the
     issues it was in (their figures are recomputed); a sentiment change updates their figures.
     ``job_ids`` (configured job ids per product slug) refuses jobs the post's product does not have.
+    ``only_changes`` (an edit form that sends every field) records only the fields whose value differs from
+    the labels in force.
     """
     who = _who(by)
     post = session.get(Post, post_id)
@@ -189,6 +191,11 @@ def label_post(session: Session, post_id: int, *, sentiment: str | None = None, 
     cls = session.scalar(select(Classification).where(Classification.post_id == post_id))
     current = session.get(PostLabel, post_id)
     wanted = {"sentiment": sentiment, "need_type": need, "jobs": new_jobs}
+    if only_changes:
+        wanted = {k: (None if v is not None and _current(k, current, cls)[0] == v else v) for k, v in wanted.items()}
+        if all(v is None for v in wanted.values()):
+            raise CurationError(f"post {post_id}: these are already its labels; nothing changed")
+        sentiment, need, new_jobs = wanted["sentiment"], wanted["need_type"], wanted["jobs"]
     changes = []
     for name, value in wanted.items():
         if value is None:

@@ -165,7 +165,8 @@ def action_routes(board: Board) -> list[Route]:
         labels = labels_of(fields)
 
         def work(session: Session) -> str:
-            curation.label_post(session, post_id, **labels, by=ACTOR, job_ids=job_ids())
+            curation.label_post(session, post_id, **labels, by=ACTOR, job_ids=job_ids(),
+                                only_changes=fields.get("edit") == "1")
             return _with_done(safe_next(fields.get("back")), "relabelled") + f"#post-{post_id}"
         return await run(request, work)
 
