@@ -83,3 +83,24 @@ def test_reopened_issues_say_why(seeded_server: Server) -> None:
     notely = next(p for p in data["products"] if p["slug"] == "notely")
     notes = {i["id"]: i["notes"] for i in notely["issues"]}
     assert notes[dark] == {"reopened": f"reopened by bob on {today}"}
+
+
+def test_bulk_relabel_needs_the_form_token_and_a_selection(seeded_server: Server) -> None:
+    from urllib.parse import urlencode
+
+    from store.models import AuditLog
+    from tests.test_web_actions import Browserless
+
+    s = seeded_server
+    v = Browserless(s)
+    ids = [str(s.seeded.by_index[i]) for i in (0, 1)]
+    body = urlencode([("post", i) for i in ids] + [("sentiment", "neutral")]).encode()
+    refused = s.request("POST", "/posts/label", body=body,
+                        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": v.cookie})
+    assert refused[0] == 403
+    status, _, html = v.post("/posts/label", {"sentiment": "neutral"})
+    assert status == 400 and "select the posts to relabel" in html
+    status, _, html = v.post("/posts/label", {"post": "999999", "sentiment": "neutral"})
+    assert status == 400 and "no post with id 999999" in html
+    with s.store.sessions() as session:
+        assert session.scalars(select(AuditLog)).all() == []

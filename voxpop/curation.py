@@ -38,6 +38,7 @@ from voxpop.core.errors import JobError
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
 MAX_LABEL = 200
+MAX_BULK = 500
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -235,6 +236,8 @@ def label_posts(session: Session, post_ids: Sequence[int], *, sentiment: str | N
     wanted = list(dict.fromkeys(int(p) for p in post_ids))
     if not wanted:
         raise CurationError("select at least one post to relabel")
+    if len(wanted) > MAX_BULK:
+        raise CurationError(f"relabel at most {MAX_BULK} posts at once (got {len(wanted)})")
     missing = [p for p in wanted if session.get(Post, p) is None]
     if missing:
         raise CurationError(f"no post with id {', '.join(map(str, missing))}")
