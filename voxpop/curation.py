@@ -146,7 +146,7 @@ def _check_jobs(session: Session, post: Post, jobs: list[str], job_ids: JobIds |
     if job_ids is None or not jobs:
         return
     slug = session.scalar(select(Product.slug).where(Product.id == post.product_id))
-    if slug not in job_ids:
+    if slug is None or slug not in job_ids:
         return
     known = job_ids[slug]
     unknown = [j for j in jobs if j not in known]
@@ -191,12 +191,15 @@ def label_post(session: Session, post_id: int, *, sentiment: str | None = None, 
     now = _now()
     cls = session.scalar(select(Classification).where(Classification.post_id == post_id))
     current = session.get(PostLabel, post_id)
-    wanted = {"sentiment": sentiment, "need_type": need, "jobs": new_jobs}
     if only_changes:
-        wanted = {k: (None if v is not None and _current(k, current, cls)[0] == v else v) for k, v in wanted.items()}
-        if all(v is None for v in wanted.values()):
+        def same(name: str, value: Any) -> bool:
+            return value is not None and _current(name, current, cls)[0] == value
+        sentiment = None if same("sentiment", sentiment) else sentiment
+        need = None if same("need_type", need) else need
+        new_jobs = None if same("jobs", new_jobs) else new_jobs
+        if sentiment is None and need is None and new_jobs is None:
             raise CurationError(f"post {post_id}: these are already its labels; nothing changed")
-        sentiment, need, new_jobs = wanted["sentiment"], wanted["need_type"], wanted["jobs"]
+    wanted: dict[str, Any] = {"sentiment": sentiment, "need_type": need, "jobs": new_jobs}
     changes = []
     for name, value in wanted.items():
         if value is None:

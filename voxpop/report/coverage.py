@@ -5,7 +5,7 @@ crawl, and the last run with its health. One reading for ``/status``, the dashbo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -66,11 +66,13 @@ def source_coverage(session: Session, slugs: Sequence[str] | None = None) -> lis
 
 
 def _when(value: str | None) -> str:
+    """``2026-03-29 06:30 UTC`` (stored times are UTC; a naive one is read as UTC)."""
     if not value:
         return "never"
     moment = datetime.fromisoformat(value)
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment.tzinfo is None or moment.utcoffset() is None \
-        or moment.utcoffset().total_seconds() == 0 else moment.isoformat(timespec="minutes")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def crawl_coverage(session: Session, slugs: Sequence[str]) -> list[dict[str, Any]]:
