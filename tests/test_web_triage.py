@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from store.models import Delivery, Report, Source
@@ -104,3 +105,17 @@ def test_bulk_relabel_needs_the_form_token_and_a_selection(seeded_server: Server
     assert status == 400 and "no post with id 999999" in html
     with s.store.sessions() as session:
         assert session.scalars(select(AuditLog)).all() == []
+
+
+def test_post_total_is_counted_up_to_a_cap(seeded_server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    import voxpop.web.queries as q
+
+    s = seeded_server
+    monkeypatch.setattr(q, "TOTAL_CAP", 5)
+    with s.store.sessions() as session:
+        capped = q.search_posts(session, q.PostFilters(product="notely"), page_size=2)
+        exact = q.search_posts(session, q.PostFilters(product="jotter"), page_size=2)
+    assert (capped["total"], capped["total_capped"], len(capped["posts"])) == (5, True, 2)
+    assert (exact["total"], exact["total_capped"]) == (3, False)
+    _, data = s.get_json("/api/posts?product=notely")  # one page holds them all: counted exactly
+    assert (data["total"], data["total_capped"]) == (10, False)

@@ -47,6 +47,7 @@ POST_SORTS = ("newest", "oldest", "rating", "rating_desc")
 SENTIMENTS = ("positive", "neutral", "negative")
 NEED_TYPES = ("problem", "feature_request", "question", "praise", "other")
 PAGE_SIZE = 50
+TOTAL_CAP = 10_000  # /posts counts its matches up to this many (a count of a million rows is slow)
 SPARK_DAYS = 28
 QUOTES = 8
 PARALLEL_QUERIES = 3
@@ -480,11 +481,14 @@ def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAG
     rows = session.execute(query.order_by(*order).limit(page_size + 1).offset(offset)).all()
     posts = [_post_row(r) for r in rows[:page_size]]
     _with_issues_and_jobs(session, posts)
-    total = len(rows) + offset if len(rows) <= page_size else int(session.scalar(
-        select(func.count()).select_from(query.with_only_columns(Post.id).order_by(None).subquery())) or 0)
+    total, capped = len(rows) + offset, False
+    if len(rows) > page_size:  # counted up to TOTAL_CAP: past it the page says "more than 10,000"
+        counted = int(session.scalar(select(func.count()).select_from(
+            query.with_only_columns(Post.id).order_by(None).limit(TOTAL_CAP + 1).subquery())) or 0)
+        total, capped = min(counted, TOTAL_CAP), counted > TOTAL_CAP
     emptied = emptied_by(session, filters) if not posts and filters.page_number == 1 else None
     return {"posts": posts, "page": filters.page_number, "page_size": page_size, "more": len(rows) > page_size,
-            "total": total, "emptied_by": emptied}
+            "total": total, "total_capped": capped, "emptied_by": emptied}
 
 
 FILTER_NAMES = {"q": "words", "product": "product", "source": "source", "country": "country", "version": "version",
