@@ -548,20 +548,29 @@ def post_conditions(session: Session, filters: PostFilters) -> list[tuple[str, A
 
 
 def emptied_by(session: Session, filters: PostFilters) -> dict[str, Any] | None:
-    """Which filter left no posts: the filters are applied in form order and the first that empties is named."""
+    """Which filter left no posts: the filters are applied in form order and the first that empties is named.
+
+    Each step counts at most ``TOTAL_CAP`` posts, so a huge store answers as fast as a small one.
+    """
     named = post_conditions(session, filters)
     if not named:
         return None
-    base = (select(func.count()).select_from(Post).outerjoin(Classification, Classification.post_id == Post.id)
+    base = (select(Post.id).outerjoin(Classification, Classification.post_id == Post.id)
             .outerjoin(PostLabel, PostLabel.post_id == Post.id))
-    before = int(session.scalar(base) or 0)
+
+    def count(*conditions: Any) -> int:
+        query = base.where(and_(*conditions)) if conditions else base
+        return int(session.scalar(select(func.count()).select_from(query.limit(TOTAL_CAP + 1).subquery())) or 0)
+
+    before = count()
     applied: list[Any] = []
     for name, condition in named:
         applied.append(condition)
-        left = int(session.scalar(base.where(and_(*applied))) or 0)
+        left = count(*applied)
         if left == 0:
+            shown = f"more than {TOTAL_CAP:,}" if before > TOTAL_CAP else str(before)
             return {"filter": name, "label": FILTER_NAMES.get(name, name), "value": getattr(filters, name),
-                    "before": before, "first": len(applied) == 1}
+                    "before": shown, "first": len(applied) == 1}
         before = left
     return None
 
