@@ -107,15 +107,19 @@ def test_bulk_relabel_needs_the_form_token_and_a_selection(seeded_server: Server
         assert session.scalars(select(AuditLog)).all() == []
 
 
-def test_post_total_is_counted_up_to_a_cap(seeded_server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_post_total_exact_on_one_page_else_counted_afterwards_up_to_a_cap(
+        seeded_server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     import voxpop.web.queries as q
 
     s = seeded_server
-    monkeypatch.setattr(q, "TOTAL_CAP", 5)
     with s.store.sessions() as session:
-        capped = q.search_posts(session, q.PostFilters(product="notely"), page_size=2)
-        exact = q.search_posts(session, q.PostFilters(product="jotter"), page_size=2)
-    assert (capped["total"], capped["total_capped"], len(capped["posts"])) == (5, True, 2)
-    assert (exact["total"], exact["total_capped"]) == (3, False)
-    _, data = s.get_json("/api/posts?product=notely")  # one page holds them all: counted exactly
-    assert (data["total"], data["total_capped"]) == (10, False)
+        page = q.search_posts(session, q.PostFilters(product="notely"), page_size=4)
+        last = q.search_posts(session, q.PostFilters(product="notely", page="3"), page_size=4)
+    assert (page["total"], page["more_than"], page["more"]) == (None, 4, True)  # the page does not wait for a count
+    assert (last["total"], last["more_than"]) == (10, None)  # the last page knows the total
+    _, data = s.get_json("/api/posts?product=notely")
+    assert (data["total"], data["more_than"]) == (10, None)
+    assert s.get_json("/api/posts/count?product=notely&sentiment=negative") == (200, {"total": 5, "capped": False})
+    monkeypatch.setattr(q, "TOTAL_CAP", 3)
+    assert s.get_json("/api/posts/count?product=notely")[1] == {"total": 3, "capped": True}
+    assert s.get_json("/api/posts/count?sentiment=furious")[0] == 400

@@ -261,3 +261,21 @@ def test_alert_mail_reads_on_desktop_and_phone(d: Any, tmp_path: Path) -> None:
         _shot(d, f"alert-mail-{width}")
     assert str(message["Subject"]) == \
         "[voxpop] Notely: PDF export crashes since 4.2.0 (19 posts, 79% negative) · New issue"
+
+
+def test_posts_total_beyond_one_page_is_filled_in_by_the_count(d: Any, configured_server: Server) -> None:
+    from store.models import Product
+    from store.repo import PostRecord, upsert_posts
+
+    s = configured_server
+    now = datetime.now(UTC)
+    with s.store.transaction() as session:
+        notely = session.scalar(select(Product).where(Product.slug == "notely"))
+        upsert_posts(session, notely.id, [PostRecord(source="appstore", external_id=f"extra-{i}", text=f"Note {i}.",
+                                                     created_at=now - timedelta(days=20, minutes=i), language="en")
+                                          for i in range(55)])
+    _open(d, f"{s.url}/posts?product=notely")
+    line = d.find_element(By.ID, "post-count")
+    WebDriverWait(d, 20).until(lambda _d: line.get_attribute("data-counted") == "1")
+    assert line.text.startswith("65 posts match · page 1")
+    assert len(d.find_elements(By.CSS_SELECTOR, "#results tr.post")) == 50

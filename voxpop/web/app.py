@@ -225,6 +225,10 @@ class Dashboard:
         filters, result = self._posts(request)
         return JSONResponse({"filters": filters.as_params(), **result})
 
+    def posts_count_api(self, request: Request) -> Response:
+        filters = queries.PostFilters.from_params(request.query_params)
+        return JSONResponse(self.read(request, lambda s: queries.count_posts(s, filters)))
+
     def job_ids(self) -> list[str]:
         if self.config is None:
             return []
@@ -348,7 +352,8 @@ class Dashboard:
                  ("/posts", self.posts_page), ("/compare", self.compare_page), ("/alerts", self.alerts_page),
                  ("/status", self.status_page), ("/api/overview", self.overview_api),
                  ("/api/issues", self.issues_api), ("/api/issues/{issue_id:int}", self.issue_api),
-                 ("/api/posts", self.posts_api), ("/api/compare", self.compare_api),
+                 ("/api/posts", self.posts_api), ("/api/posts/count", self.posts_count_api),
+                 ("/api/compare", self.compare_api),
                  ("/api/alerts", self.alerts_api), ("/api/status", self.status_api), ("/healthz", self.healthz)]
         routes: list[Any] = [Route(path, guarded(handler), methods=["GET", "HEAD"]) for path, handler in pages]
         routes.append(Route("/login", self.login, methods=["GET", "POST"]))

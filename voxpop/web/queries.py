@@ -481,14 +481,24 @@ def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAG
     rows = session.execute(query.order_by(*order).limit(page_size + 1).offset(offset)).all()
     posts = [_post_row(r) for r in rows[:page_size]]
     _with_issues_and_jobs(session, posts)
-    total, capped = len(rows) + offset, False
-    if len(rows) > page_size:  # counted up to TOTAL_CAP: past it the page says "more than 10,000"
-        counted = int(session.scalar(select(func.count()).select_from(
-            query.with_only_columns(Post.id).order_by(None).limit(TOTAL_CAP + 1).subquery())) or 0)
-        total, capped = min(counted, TOTAL_CAP), counted > TOTAL_CAP
+    # Exact when this page holds the last match; else the page says "more than N" and the browser asks
+    # count_posts for the total (a count over a million posts costs seconds, the page must not wait for it).
+    total = len(rows) + offset if len(rows) <= page_size else None
     emptied = emptied_by(session, filters) if not posts and filters.page_number == 1 else None
     return {"posts": posts, "page": filters.page_number, "page_size": page_size, "more": len(rows) > page_size,
-            "total": total, "total_capped": capped, "emptied_by": emptied}
+            "total": total, "more_than": offset + page_size if total is None else None, "emptied_by": emptied}
+
+
+def count_posts(session: Session, filters: PostFilters) -> dict[str, Any]:
+    """How many posts match ``filters``, counted up to ``TOTAL_CAP`` (``capped`` says there are more)."""
+    query = (select(Post.id).join(Product, Product.id == Post.product_id)
+             .outerjoin(Classification, Classification.post_id == Post.id)
+             .outerjoin(PostLabel, PostLabel.post_id == Post.id))
+    conditions = [cond for _name, cond in post_conditions(session, filters)]
+    if conditions:
+        query = query.where(and_(*conditions))
+    counted = int(session.scalar(select(func.count()).select_from(query.limit(TOTAL_CAP + 1).subquery())) or 0)
+    return {"total": min(counted, TOTAL_CAP), "capped": counted > TOTAL_CAP}
 
 
 FILTER_NAMES = {"q": "words", "product": "product", "source": "source", "country": "country", "version": "version",
