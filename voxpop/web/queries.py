@@ -494,7 +494,7 @@ def count_posts(session: Session, filters: PostFilters) -> dict[str, Any]:
     query = (select(Post.id).join(Product, Product.id == Post.product_id)
              .outerjoin(Classification, Classification.post_id == Post.id)
              .outerjoin(PostLabel, PostLabel.post_id == Post.id))
-    conditions = [cond for _name, cond in post_conditions(session, filters)]
+    conditions = [cond for _name, cond in post_conditions(session, filters, counting=True)]
     if conditions:
         query = query.where(and_(*conditions))
     counted = int(session.scalar(select(func.count()).select_from(query.limit(TOTAL_CAP + 1).subquery())) or 0)
@@ -512,11 +512,14 @@ def source_matches(name: str) -> Any:
     return or_(Post.source == name, Post.source_id.in_(select(Source.id).where(Source.name == name)))
 
 
-def post_conditions(session: Session, filters: PostFilters) -> list[tuple[str, Any]]:
-    """The WHERE conditions of ``filters``, each with the name of the filter it comes from, in form order."""
+def post_conditions(session: Session, filters: PostFilters, *, counting: bool = False) -> list[tuple[str, Any]]:
+    """The WHERE conditions of ``filters``, each with the name of the filter it comes from, in form order.
+
+    ``counting``: for a query that visits every match (a count), full-text words list their matches.
+    """
     cls = Classification
     conditions: list[tuple[str, Any]] = []
-    match = match_clause(session, filters.q)
+    match = match_clause(session, filters.q, probe=not counting)
     if match is not None:
         conditions.append(("q", match))
     pid = _product_id(session, filters.product)
@@ -562,7 +565,7 @@ def emptied_by(session: Session, filters: PostFilters) -> dict[str, Any] | None:
 
     Each step counts at most ``TOTAL_CAP`` posts, so a huge store answers as fast as a small one.
     """
-    named = post_conditions(session, filters)
+    named = post_conditions(session, filters, counting=True)
     if not named:
         return None
     base = (select(Post.id).outerjoin(Classification, Classification.post_id == Post.id)
