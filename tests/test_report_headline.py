@@ -190,3 +190,18 @@ def test_the_report_sentence_carries_the_last_week(store: Store) -> None:
         data = build_report(session, None, st.SINCE, st.UNTIL, st.JOBS)
     for h in data["headline"]:
         assert ("but rating" in h["text"] or "but negative share" in h["text"]) == (h["recent"] is not None)
+
+
+def test_totals_rebuilt_from_the_figures_match_the_query(store: Store) -> None:
+    from voxpop.report import queries
+
+    with store.transaction() as session:
+        st.build(session)
+    with store.sessions() as session:
+        data = build_report(session, None, st.SINCE, st.UNTIL, st.JOBS)
+        ids = {p.slug: p.id for p in queries.load_products(session, None)}
+        direct = queries.period_totals(session, list(ids.values()), st.SINCE, st.UNTIL)
+    for p in data["products"]:
+        rebuilt, queried = headline.totals_of(p), direct[ids[p["slug"]]]
+        assert {k: round(float(v), 6) for k, v in rebuilt.items()} == {
+            k: round(float(v), 6) for k, v in queried.items()}

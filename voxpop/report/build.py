@@ -19,7 +19,7 @@ from voxpop.report import figures, queries
 from voxpop.report.comparison import comparisons, gaps
 from voxpop.report.coverage import crawl_coverage
 from voxpop.report.figures import DEFAULT_MIN_N, DEFAULT_TOP_NEEDS, JobLike
-from voxpop.report.headline import RECENT_DAYS, headline
+from voxpop.report.headline import RECENT_DAYS, headline, minus, totals_of
 from voxpop.report.movers import NEW_OR_RISING, new_and_rising
 from voxpop.report.queries import DEFAULT_QUERY_THREADS, SECONDS_PER_WEEK, ReportError, utc
 from voxpop.report.summary import summarise
@@ -95,11 +95,8 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
     issue_rows = queries.issue_counts(session, ids, since, until, mid)
     before = queries.period_totals(session, ids, since - (until - since), since)
     first_posts = queries.first_post_dates(session, ids)
-    recent: dict[int, tuple[Any, Any]] = {}
-    if until - since >= timedelta(days=2 * RECENT_DAYS):  # the last week against the rest of the period
-        cut = until - timedelta(days=RECENT_DAYS)
-        last, rest = queries.period_totals(session, ids, cut, until), queries.period_totals(session, ids, since, cut)
-        recent = {pid: (last[pid], rest[pid]) for pid in ids}
+    last_week = (queries.period_totals(session, ids, until - timedelta(days=RECENT_DAYS), until)
+                 if until - since >= timedelta(days=2 * RECENT_DAYS) else None)
 
     slug_of = {r.id: r.slug for r in rows}
     names = {r.slug: r.name for r in rows}
@@ -145,7 +142,8 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
         },
         "headline": headline([per[r.slug] for r in rows], previous, min_n, previous_since=since - (until - since),
                              first_posts={slug_of[pid]: d for pid, d in first_posts.items()},
-                             recent={slug_of[pid]: pair for pid, pair in recent.items()}),
+                             recent={r.slug: (last_week[r.id], minus(totals_of(per[r.slug]), last_week[r.id]))
+                                     for r in rows} if last_week is not None else None),
         "new_and_rising": new_and_rising(issues, details, slug_of, names, own),
         "where_we_lose": where,
         "jobs": jobs,

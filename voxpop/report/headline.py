@@ -147,6 +147,24 @@ def _rating_of(totals: Mapping[str, float]) -> dict[str, Any]:
     return {"n": int(totals["r_n"]), "mean": ms[0] if ms else None, "sd": ms[1] if ms else None}
 
 
+def totals_of(product: Mapping[str, Any]) -> dict[str, float]:
+    """A product's period figures as :func:`voxpop.report.queries.period_totals` gives them (posts, ratings as
+    n, sum and sum of squares, classified and negative posts), rebuilt from the mean and sample sd."""
+    r = product["rating"]
+    n, mean, sd = int(r["n"] or 0), r.get("mean"), r.get("sd")
+    r_sum = float(mean) * n if mean is not None else 0.0
+    r_sq = (float(sd) ** 2 * (n - 1) + n * float(mean) ** 2) if mean is not None and sd is not None else 0.0
+    negative = (product["sentiment"].get("negative") or {}).get("x", 0)
+    return {"posts": int(product["volume"]), "r_n": n, "r_sum": r_sum, "r_sq": r_sq,
+            "classified": int(product["coverage"]["classified"]), "negative": int(negative or 0)}
+
+
+def minus(whole: Mapping[str, float], part: Mapping[str, float]) -> dict[str, float]:
+    """``whole - part`` per total (the rest of a period once its last days are taken out); never below zero."""
+    return {k: max(0.0, float(whole[k]) - float(part.get(k, 0))) if k in ("r_sum", "r_sq")
+            else max(0, int(whole[k]) - int(part.get(k, 0))) for k in whole}
+
+
 def recent_change(recent: Mapping[str, float], earlier: Mapping[str, float], period: Mapping[str, Any],
                   min_n: int) -> dict[str, Any] | None:
     """The last 7 days against the rest of the period, named only when it tells what the period hides.
