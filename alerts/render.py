@@ -7,6 +7,7 @@ control characters, HTML-escaped by Jinja2's autoescape in the HTML part, flatte
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,6 +53,9 @@ class Rendered:
     text: str
     html: str
     images: tuple[InlineImage, ...] = ()
+
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 
 
 def safe_url(url: object) -> str | None:
@@ -249,8 +253,12 @@ def alert_context(kind: str, payload: Mapping[str, Any], *, alert_id: int | None
         else:  # an alert stored before snapshots: its share only, no count to mix it with
             sentiment = f"{mood}: {_pct(neg)} of the posts in this issue are negative, as of {as_of}"
     versions = [f"{_clip(str(v.get('version')), 30)} ({v.get('count')})" for v in payload.get("versions") or []]
+    slug = str(product.get("slug") or "")
     return {
         "alert_id": alert_id, "kind": kind, "title": title, "headline": headline, "product": product_name,
+        "slug": slug if _SLUG.match(slug) else None,
+        "negative_share": float(issue["negative_share"]) if issue and issue.get("negative_share") is not None
+        else None, "emerged_in": _clip(str(issue["emerged_in"]), 30) if issue and issue.get("emerged_in") else None,
         "own": bool(product.get("own")), "label": label,
         "keywords": [_clip(str(k), 40) for k in (issue or {}).get("keywords") or []],
         "state": (issue or {}).get("state"), "size": (issue or {}).get("size"),
@@ -278,8 +286,25 @@ def as_of_day(payload: Mapping[str, Any]) -> str:
 
 
 def subject_for(ctx: Mapping[str, Any]) -> str:
-    """``[voxpop] Product: New issue: label`` made safe for a header."""
-    return header_safe(f"[voxpop] {ctx['product']}: {ctx['headline']}", limit=180)
+    """The problem and its size first, made safe for a header.
+
+    ``[voxpop] Notely: PDF export crashes since 4.2.0 (19 posts, 79% negative) · New issue``; alerts without
+    an issue keep ``[voxpop] Product: Volume spike``.
+    """
+    if not ctx.get("label"):
+        return header_safe(f"[voxpop] {ctx['product']}: {ctx['headline']}", limit=180)
+    what = ctx["label"]
+    if ctx.get("emerged_in"):
+        what += f" since {ctx['emerged_in']}"
+    elif ctx.get("version"):
+        what += f" in version {ctx['version']}"
+    size = []
+    if isinstance(ctx.get("size"), int) and ctx["size"]:
+        size.append(f"{ctx['size']} post{'s' if ctx['size'] != 1 else ''}")
+    if ctx.get("negative_share") is not None:
+        size.append(f"{round(100 * ctx['negative_share'])}% negative")
+    sized = f" ({', '.join(size)})" if size else ""
+    return header_safe(f"[voxpop] {ctx['product']}: {what}{sized} · {ctx['title']}", limit=180)
 
 
 def chart_image(ctx: Mapping[str, Any]) -> InlineImage | None:

@@ -73,12 +73,13 @@ def fts5_query(words: str) -> str | None:
     return " ".join(terms) or None
 
 
-def match_clause(session: Session, words: str) -> ColumnElement[bool] | None:
+def match_clause(session: Session, words: str, *, probe: bool = True) -> ColumnElement[bool] | None:
     """A WHERE clause on ``posts`` matching ``words``, or None when the words hold nothing to search.
 
     SQLite: a rare term is best as ``posts.id IN (matching rowids)`` (a short list, then the other filters); a
     common one as a per-row ``EXISTS`` probe while walking the posts in the page's order, which stops after a
     page of hits instead of collecting every match. The first ``probe_threshold`` matches decide which.
+    ``probe=False`` always lists (a count visits every match, so probing never stops early).
     """
     if not words.strip():
         return None
@@ -88,6 +89,8 @@ def match_clause(session: Session, words: str) -> ColumnElement[bool] | None:
     if query is None:
         return None
     matches = literal_column(FTS_TABLE).op("MATCH")(query)
+    if not probe:
+        return Post.id.in_(select(_FTS.c.rowid).where(matches))
     threshold = probe_threshold(session)
     first = select(_FTS.c.rowid).where(matches).limit(threshold).subquery()
     common = (session.scalar(select(func.count()).select_from(first)) or 0) >= threshold

@@ -25,7 +25,7 @@ def hostile_payload() -> dict[str, Any]:
 def test_hostile_text_is_escaped_in_html_and_flattened_in_subject() -> None:
     out = render_alert("issue_new", hostile_payload(), alert_id=3)
     assert "\r" not in out.subject and "\n" not in out.subject
-    assert out.subject.startswith("[voxpop] Acme Subject: pwned: New issue: crash")
+    assert out.subject.startswith("[voxpop] Acme Subject: pwned: crash")
     assert "<script>" not in out.html and "&lt;script&gt;" in out.html
     # the one <img> is our chart (cid:); the scraped one stayed text
     assert out.html.count("<img") == 1 and '<img src="cid:chart-3"' in out.html
@@ -66,7 +66,7 @@ def test_a_watch_note_says_it_is_not_a_discovery() -> None:
                           "baseline_share": 0.0298, "expected": 1.8, "p_value": 0.04, "dispersion_rho": 0.01,
                           "significant": False, "tested": 12, "fdr": 0.1, "watch_below": 0.2}
     out = render_alert("issue_watch", payload, alert_id=4)
-    assert out.subject.endswith("Worth watching: sync fails (version 2.0)")  # never "emerged in"
+    assert out.subject == "[voxpop] Acme: sync fails in version 2.0 (9 posts, 80% negative) · Worth watching"
     assert "5 of the 60 Acme posts about version 2.0 are about this; about 1.8 expected at the usual rate." \
         in out.text
     assert "Beta-binomial test (allowing for the swing between releases) of the rise: p = 0.04, not a discovery" \
@@ -150,3 +150,15 @@ def test_digest_gives_each_chart_its_own_cid() -> None:
     out = render_digest([(1, "issue_new", sample_payload()), (None, "issue_rising", sample_payload("other"))])
     cids = [i.cid for i in out.images]
     assert len(cids) == 2 and len(set(cids)) == 2 and all(f'src="cid:{c}"' in out.html for c in cids)
+
+
+def test_subject_names_the_problem_and_its_size_and_the_footer_a_real_command() -> None:
+    payload = sample_payload(label="PDF export crashes", product="Notely")
+    payload["product"]["slug"] = "notely"
+    payload["issue"].update(size=19, negative_share=0.79, emerged_in="4.2.0")
+    out = render_alert("issue_new", payload, alert_id=5)
+    assert out.subject == "[voxpop] Notely: PDF export crashes since 4.2.0 (19 posts, 79% negative) · New issue"
+    assert "SLUG" not in out.text and "SLUG" not in out.html
+    assert "voxpop issues --product notely" in out.text and "voxpop issues --product notely" in out.html
+    spike = render_alert("volume_spike", {**payload, "issue": None}, alert_id=6)
+    assert spike.subject == "[voxpop] Notely: Volume spike"

@@ -145,7 +145,7 @@ def test_rename_merge_split_mute_resolve_reopen_and_their_history(detected: tupl
         curation.split_issue(session, new_id, post_ids=moved, by="bob")
 
     with store.transaction() as session:
-        curation.mute_issue(session, burst_issue, until=date(2026, 3, 1), by="cy")
+        curation.mute_issue(session, burst_issue, until=date(2099, 3, 1), by="cy")
         curation.resolve_issue(session, big, by="cy")
     with store.transaction() as session, pytest.raises(CurationError, match="already resolved"):
         curation.resolve_issue(session, big, by="cy")
@@ -155,12 +155,12 @@ def test_rename_merge_split_mute_resolve_reopen_and_their_history(detected: tupl
         curation.reopen_issue(session, big, by="cy")
     with store.sessions() as session:
         row = session.get(IssueCuration, burst_issue)
-        assert row is not None and row.muted and row.muted_until == date(2026, 3, 1)
+        assert row is not None and row.muted and row.muted_until == date(2099, 3, 1)
         reopened = session.get(Issue, big)
         assert reopened is not None
         state = load_curation(session, reopened.product_id)
         assert reopened is not None and reopened.state == "reopened"
-        assert state.silenced(burst_issue, date(2026, 2, 28)) and not state.silenced(burst_issue, date(2026, 3, 1))
+        assert state.silenced(burst_issue, date(2026, 2, 28)) and not state.silenced(burst_issue, date(2099, 3, 1))
         assert state.resolved_at(big) is None
         assert [e.action for e in curation.history(session, issue_id=big)] == ["merge", "resolve", "reopen"]
         assert [e.action for e in curation.history(session, issue_id=burst_issue)] == ["rename", "split", "mute"]

@@ -37,8 +37,8 @@ def test_issue_commands_issues_listing_and_history(sqlite_url: str, tmp_path: Pa
     split = _cli(sqlite_url, "issue", "split", str(burst_id), "--posts", "100000,100001", "--json")
     new_id = json.loads(split.stdout)["new_issue_id"]
     assert _cli(sqlite_url, "issue", "merge", str(new_id), "--into", str(other)).exit_code == 0
-    muted = _cli(sqlite_url, "issue", "mute", str(burst_id), "--until", "2026-03-01")
-    assert muted.exit_code == 0 and "until=2026-03-01" in muted.output
+    muted = _cli(sqlite_url, "issue", "mute", str(burst_id), "--until", "2099-03-01")
+    assert muted.exit_code == 0 and "until=2099-03-01" in muted.output
     assert _cli(sqlite_url, "issue", "resolve", str(burst_id)).exit_code == 0
     again = _cli(sqlite_url, "issue", "resolve", str(burst_id))
     assert again.exit_code == 1 and again.output.strip() == f"voxpop: error: issue {burst_id} is already resolved"
@@ -53,7 +53,7 @@ def test_issue_commands_issues_listing_and_history(sqlite_url: str, tmp_path: Pa
     mine = listed[burst_id]
     assert (mine["label"], mine["label_source"], mine["state"], mine["size"]) == (
         "Checkout <b>freezes</b>", "human", "reopened", 6)
-    assert mine["muted"] and mine["muted_until"] == "2026-03-01"
+    assert mine["muted"] and mine["muted_until"] == "2099-03-01"
 
     history = json.loads(_cli(sqlite_url, "history", "--issue", str(burst_id), "--json").stdout)
     assert [h["action"] for h in history] == ["rename", "split", "mute", "resolve", "reopen"]

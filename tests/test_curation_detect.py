@@ -89,12 +89,12 @@ def test_muted_issue_never_alerts_until_its_date(acme: tuple[Any, Any]) -> None:
     with store.sessions() as session:
         issue_id = session.scalars(select(IssuePost.issue_id).where(IssuePost.post_id == 300000)).one()
     with store.transaction() as session:
-        curation.mute_issue(session, issue_id, until=date(2026, 2, 20), by="ann")
+        curation.mute_issue(session, issue_id, until=date(2026, 2, 20), by="ann", today=date(2026, 2, 3))
     _days(store, config, 4, 9)
     assert _burst_issue(store) == issue_id  # the burst of day 5 joined the muted issue ...
     assert [a.kind for a in _alerts(store) if a.issue_id == issue_id] == []  # ... and queued nothing
     with store.transaction() as session:
-        curation.mute_issue(session, issue_id, until=date(2026, 2, 16), by="ann")
+        curation.mute_issue(session, issue_id, until=date(2026, 2, 16), by="ann", today=date(2026, 2, 9))
     insert_posts(store, "acme", burst(400000, date(2026, 2, 15), 12))
     insert_posts(store, "acme", burst(500000, date(2026, 2, 16), 12, seed=99))
     _days(store, config, 10, 16)
@@ -120,7 +120,7 @@ def test_backtest_applies_rename_mute_and_merge(acme: tuple[Any, Any]) -> None:
     merged = [a for d in backtest(store, config, "acme", date(2026, 2, 5), date(2026, 2, 5)) for a in d["alerts"]]
     assert [a["issue_id"] for a in merged] == [other]
     with store.transaction() as session:
-        curation.mute_issue(session, other, until=date(2026, 2, 6), by="ann")
+        curation.mute_issue(session, other, until=date(2026, 2, 6), by="ann", today=date(2026, 2, 5))
     assert [a for d in backtest(store, config, "acme", date(2026, 2, 5), date(2026, 2, 5)) for a in d["alerts"]] == []
 
 

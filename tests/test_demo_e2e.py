@@ -57,6 +57,10 @@ def test_demo_runs_the_whole_path_and_twice_adds_nothing(tmp_path: Path, demo_db
     assert "pdf" in str(message["Subject"]).lower() or any(
         "pdf" in (json.dumps(a.payload) + (a.kind or "")).lower() for a in alerts)
     assert message["Message-ID"]
+    for eml in emls:  # the demo sets [ui] base_url: every alert mail links to its issue on the dashboard
+        body = message_from_bytes(eml.read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+        if "voxpop issue mute" in body:
+            assert "Dashboard: http://127.0.0.1:8321/issues/" in body
     pdf_alerts = [a for a in alerts if "pdf" in json.dumps(a.payload.get("issue") or {}).lower()]
     assert pdf_alerts and pdf_alerts[0].payload["issue"]["version"] == "4.2.0"  # the release that brought it
     assert first["emails_received"] >= 1

@@ -70,8 +70,9 @@ def test_wheel_install_crawls_from_another_folder_with_the_given_config(
     agents = {hit["user_agent"] for hit in site.hit_records() if hit["target"] != "/__hits__"}
     assert agents == {"voxpop/0.1 (+https://example.invalid/wheel-install-test)"}
     code = "import spiders, voxpop; print(spiders.__file__); print(voxpop.__file__)"
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # a checkout on the path is not the wheel
     where = subprocess.run([str(installed_bin / "python"), "-c", code], cwd=tmp_path, capture_output=True, text=True,
-                           check=True).stdout
+                           check=True, env=clean).stdout
     assert str(installed_bin.parent) in where and "site-packages" in where
 
 

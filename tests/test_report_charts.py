@@ -36,3 +36,23 @@ def test_png_charts_are_png() -> None:
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
     bars = charts.bars_png("Share of voice", ["Notely", "Jotter"], [0.6, 0.4], intervals=[(0.5, 0.7), None])
     assert bars[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_mail_chart_labels_are_never_cut() -> None:
+    """Every tick label, value and name of the mail's PNG charts lies inside the image."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    names = ["Notely", "Jotter Notes and Tasks Pro Edition for Teams", "Scribbly"]
+    figures = [
+        charts.bars_figure("Share of voice (95% CI)", names, [0.97, 0.02, 0.01],
+                           intervals=[(0.9, 0.99), (0.0, 0.05), None]),
+        charts.trend_figure("Share", ["2026-11-02", "2026-11-09", "2026-11-16"], [("Notely", [0.4, 0.5, 1.0])],
+                            percent=True),
+        charts.trend_figure("Average rating (1-5)", ["2026-11-02", "2026-11-09"], [("Notely", [4.5, 2.9])]),
+    ]
+    for fig in figures:
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        inside = fig.get_tightbbox(renderer).transformed(fig.dpi_scale_trans)
+        box = fig.bbox
+        assert inside.x0 >= box.x0 - 1 and inside.y0 >= box.y0 - 1, inside
+        assert inside.x1 <= box.x1 + 1 and inside.y1 <= box.y1 + 1, inside

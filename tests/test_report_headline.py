@@ -162,3 +162,46 @@ def test_posts_are_not_compared_with_a_partly_collected_previous_period(store: S
     assert notely["posts"]["verdict"] == "partial"
     assert "collection began on 2026-02-01" in notely["posts"]["text"]
     assert notely["rating"]["verdict"] == "real"  # means and shares are still compared
+
+
+def _totals(n: int, rating: float, negative: int) -> dict[str, float]:
+    """Totals of ``n`` posts all rated ``rating`` give or take one star (half above, half below)."""
+    up, down = n // 2, n - n // 2
+    ratings = [rating + 0.5] * up + [rating - 0.5] * down
+    return {"posts": n, "r_n": n, "r_sum": sum(ratings), "r_sq": sum(r * r for r in ratings), "classified": n,
+            "negative": negative}
+
+
+def test_the_headline_names_a_last_week_the_period_hides() -> None:
+    steady = {"rating": {"verdict": "noise", "diff": -0.1}, "negative": {"verdict": "noise", "diff": 0.0}}
+    week = headline.recent_change(_totals(60, 2.9, 20), _totals(200, 3.6, 60), steady, 30)
+    assert week is not None and week["figure"] == "rating" and week["tone"] == "bad"
+    assert week["text"] == "rating 2.9 in the last 7 days against 3.6 earlier in the period, a real drop"
+    said = {"rating": {"verdict": "real", "diff": -0.5}, "negative": {"verdict": "noise", "diff": 0.0}}
+    assert headline.recent_change(_totals(60, 2.9, 20), _totals(200, 3.6, 60), said, 30) is None
+    assert headline.recent_change(_totals(60, 3.6, 18), _totals(200, 3.6, 60), steady, 30) is None
+    assert headline.recent_change(_totals(5, 2.0, 5), _totals(200, 3.6, 60), steady, 30) is None  # too few
+
+
+def test_the_report_sentence_carries_the_last_week(store: Store) -> None:
+    with store.transaction() as session:
+        st.build(session)
+    with store.sessions() as session:
+        data = build_report(session, None, st.SINCE, st.UNTIL, st.JOBS)
+    for h in data["headline"]:
+        assert ("but rating" in h["text"] or "but negative share" in h["text"]) == (h["recent"] is not None)
+
+
+def test_totals_rebuilt_from_the_figures_match_the_query(store: Store) -> None:
+    from voxpop.report import queries
+
+    with store.transaction() as session:
+        st.build(session)
+    with store.sessions() as session:
+        data = build_report(session, None, st.SINCE, st.UNTIL, st.JOBS)
+        ids = {p.slug: p.id for p in queries.load_products(session, None)}
+        direct = queries.period_totals(session, list(ids.values()), st.SINCE, st.UNTIL)
+    for p in data["products"]:
+        rebuilt, queried = headline.totals_of(p), direct[ids[p["slug"]]]
+        assert {k: round(float(v), 6) for k, v in rebuilt.items()} == {
+            k: round(float(v), 6) for k, v in queried.items()}

@@ -118,6 +118,8 @@ def test_overview_compare_alerts_status_and_health(seeded_server: Server) -> Non
     assert status == 200 and {c["held"] for c in state["coverage"]} == {10, 3, 2}
     _, _, html = s.request("GET", "/status")
     assert "we hold 10 of about 40" in html
+    assert "we hold 3 of about 24" in html and "shop.example" not in html  # totals per URL are summed
+    assert {c["reported_total"] for c in state["coverage"]} == {40, 24}
     assert s.get_json("/healthz") == (200, {"ok": True, "database": s.store.dialect})
     assert HOSTILE_URL not in s.request("GET", "/alerts")[2]
 

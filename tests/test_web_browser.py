@@ -43,7 +43,7 @@ def test_overview_search_and_issue(browser: Any, seeded_server: Server) -> None:
     assert d.title == "Overview · voxpop"
     notely = d.find_element(By.ID, "product-notely")
     assert "Notely" in notely.text and "(ours)" in notely.text
-    issues = [a.text for a in notely.find_elements(By.CSS_SELECTOR, "table.issues a[href^='/issues/']")]
+    issues = [a.text for a in notely.find_elements(By.CSS_SELECTOR, "ol.issues .issue-head a[href^='/issues/']")]
     assert issues[:2] == ["sync fails after update", "dark mode wanted"]  # new first, then rising
     assert notely.find_elements(By.CSS_SELECTOR, "svg.spark rect")
 
@@ -105,6 +105,7 @@ def test_relabel_a_post(browser: Any, seeded_server: Server) -> None:
     _open(d, f"{s.url}/posts?q=editor")
     row = d.find_element(By.ID, f"post-{post_id}")
     assert "negative" in row.text and "model" in row.text
+    row.find_element(By.CSS_SELECTOR, "details.edit summary").click()  # the form opens from its edit button
     form = row.find_element(By.CSS_SELECTOR, "form.relabel")
     Select(form.find_element(By.NAME, "sentiment")).select_by_visible_text("neutral")
     Select(form.find_element(By.NAME, "need")).select_by_visible_text("feature_request")

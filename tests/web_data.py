@@ -41,6 +41,8 @@ POSTS = [
     ("scribble", "Scribble crashes when I attach a photo", 1, 1, "1.9", "negative", "problem", "write"),
     ("scribble", "Handwriting recognition is surprisingly good", 4, 4, "1.9", "positive", "praise", "write"),
 ]
+# Jotter's source reports its total per product page (as the JSON-LD spider does); the rest report one number.
+TOTALS: dict[str, object] = {"jotter": {"https://shop.example/p/1": 13, "https://shop.example/p/2": 11}}
 NAMES = {"notely": "Notely", "jotter": "Jotter", "scribble": "Scribble"}
 
 
@@ -127,7 +129,7 @@ def seed(store: Store, today: datetime | None = None) -> Seeded:
             session.add(CrawlRun(source_id=sources[slug].id, spider="appstore", product_slug=slug,
                                  started_at=now - timedelta(hours=2), finished_at=now - timedelta(hours=2),
                                  status="ok", stored=5, updated=0, dropped=0,
-                                 stats={"reported_total": 40, "caps_hit": []}))
+                                 stats={"reported_total": TOTALS.get(slug, 40), "caps_hit": []}))
         alert = Alert(dedupe_key=f"issue:{out.issues['sync']}:new", kind="issue_new", product_id=products["notely"].id,
                       issue_id=out.issues["sync"], created_at=now,
                       payload={"product": {"slug": "notely", "name": "Notely", "own": True},

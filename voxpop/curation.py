@@ -12,7 +12,7 @@ value through ``store.curation.effective_columns``.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -38,6 +38,7 @@ from voxpop.core.errors import JobError
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
 MAX_LABEL = 200
+MAX_BULK = 500
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -130,13 +131,41 @@ def audit(session: Session, action: str, *, by: str, product_id: int | None = No
 # ---------------------------------------------------------------- posts
 
 
+JobIds = Mapping[str, Collection[str]]
+"""Configured job ids per product slug (see :func:`configured_jobs`)."""
+
+
+def configured_jobs(products: Iterable[Any]) -> dict[str, frozenset[str]]:
+    """The job ids of each configured product that has jobs (objects with ``slug`` and ``jobs``, as in
+    ``config.products``); a product without configured jobs is left unchecked."""
+    return {p.slug: frozenset(j.id for j in p.jobs) for p in products if p.jobs}
+
+
+def _check_jobs(session: Session, post: Post, jobs: list[str], job_ids: JobIds | None) -> None:
+    """Refuse job ids the post's product does not configure (products absent from ``job_ids`` are not checked)."""
+    if job_ids is None or not jobs:
+        return
+    slug = session.scalar(select(Product.slug).where(Product.id == post.product_id))
+    if slug is None or slug not in job_ids:
+        return
+    known = job_ids[slug]
+    unknown = [j for j in jobs if j not in known]
+    if unknown:
+        configured = ", ".join(sorted(known)) or "none"
+        raise CurationError(f"unknown job(s) for {slug}: {', '.join(unknown)} (configured: {configured})")
+
+
 def label_post(session: Session, post_id: int, *, sentiment: str | None = None, need: str | None = None,
-               jobs: list[str] | None = None, no_jobs: bool = False, by: str) -> Correction:
+               jobs: list[str] | None = None, no_jobs: bool = False, by: str,
+               job_ids: JobIds | None = None, only_changes: bool = False) -> Correction:
     """Correct a post's sentiment, need type and/or jobs; the human label then wins everywhere.
 
     The model's classification is left as it was; each changed field gets a correction row (who,
     when, old value, new value). A post relabelled to a need that is not an unmet need leaves the
     issues it was in (their figures are recomputed); a sentiment change updates their figures.
+    ``job_ids`` (configured job ids per product slug) refuses jobs the post's product does not have.
+    ``only_changes`` (an edit form that sends every field) records only the fields whose value differs from
+    the labels in force.
     """
     who = _who(by)
     post = session.get(Post, post_id)
@@ -158,10 +187,19 @@ def label_post(session: Session, post_id: int, *, sentiment: str | None = None, 
             raise CurationError(f"bad job id(s): {', '.join(map(repr, bad)) or 'none given'} (use no_jobs for none)")
     if sentiment is None and need is None and new_jobs is None:
         raise CurationError(f"nothing to change on post {post_id}: give a sentiment, a need, jobs or no_jobs")
+    _check_jobs(session, post, new_jobs or [], job_ids)
     now = _now()
     cls = session.scalar(select(Classification).where(Classification.post_id == post_id))
     current = session.get(PostLabel, post_id)
-    wanted = {"sentiment": sentiment, "need_type": need, "jobs": new_jobs}
+    if only_changes:
+        def same(name: str, value: Any) -> bool:
+            return value is not None and _current(name, current, cls)[0] == value
+        sentiment = None if same("sentiment", sentiment) else sentiment
+        need = None if same("need_type", need) else need
+        new_jobs = None if same("jobs", new_jobs) else new_jobs
+        if sentiment is None and need is None and new_jobs is None:
+            raise CurationError(f"post {post_id}: these are already its labels; nothing changed")
+    wanted: dict[str, Any] = {"sentiment": sentiment, "need_type": need, "jobs": new_jobs}
     changes = []
     for name, value in wanted.items():
         if value is None:
@@ -188,6 +226,26 @@ def label_post(session: Session, post_id: int, *, sentiment: str | None = None, 
           details={c.field: {"old": c.old, "new": c.new, "old_source": c.old_source} for c in changes}
           | ({"issues_touched": touched} if touched else {}))
     return Correction(post_id, post.product_id, tuple(changes), who, now, tuple(touched))
+
+
+def label_posts(session: Session, post_ids: Sequence[int], *, sentiment: str | None = None,
+                need: str | None = None, jobs: list[str] | None = None, no_jobs: bool = False, by: str,
+                job_ids: JobIds | None = None) -> list[Correction]:
+    """Relabel several posts alike (bulk relabel): one correction and one audit entry per post.
+
+    Every post is checked before any is changed, so in the caller's one transaction either all are
+    relabelled or (on the first refusal) none.
+    """
+    wanted = list(dict.fromkeys(int(p) for p in post_ids))
+    if not wanted:
+        raise CurationError("select at least one post to relabel")
+    if len(wanted) > MAX_BULK:
+        raise CurationError(f"relabel at most {MAX_BULK} posts at once (got {len(wanted)})")
+    missing = [p for p in wanted if session.get(Post, p) is None]
+    if missing:
+        raise CurationError(f"no post with id {', '.join(map(str, missing))}")
+    return [label_post(session, p, sentiment=sentiment, need=need, jobs=jobs, no_jobs=no_jobs, by=by,
+                       job_ids=job_ids) for p in wanted]
 
 
 def _current(name: str, label: PostLabel | None, cls: Classification | None) -> tuple[Any, str]:
@@ -272,7 +330,10 @@ def merge_issue(session: Session, issue_id: int, *, into: int, by: str) -> Issue
     who = _who(by)
     if issue_id == into:
         raise CurationError(f"cannot merge issue {issue_id} into itself")
-    source, target = _issue(session, issue_id), _issue(session, into)
+    source, target = _issue(session, issue_id), _issue(session, into, live=False)
+    if target.state == MERGED:
+        went = session.scalar(select(IssueCuration.merged_into).where(IssueCuration.issue_id == into))
+        raise CurationError(f"cannot merge into issue {into}: it was merged into issue {went}; merge into {went}")
     if source.product_id != target.product_id:
         raise CurationError(f"issues {issue_id} and {into} belong to different products; merge within one product, "
                             f"or share a theme: voxpop issue theme {issue_id} --to THEME_ID (see voxpop themes)")
@@ -350,13 +411,20 @@ def split_issue(session: Session, issue_id: int, *, post_ids: list[int], by: str
     return new.id
 
 
-def mute_issue(session: Session, issue_id: int, *, until: date | None, by: str) -> IssueAction:
-    """Mute an issue's alerts until ``until`` (alerts resume on that day) or, with None, until unmuted."""
+def mute_issue(session: Session, issue_id: int, *, until: date | None, by: str,
+               today: date | None = None) -> IssueAction:
+    """Mute an issue's alerts until ``until`` (alerts resume on that day) or, with None, until unmuted.
+
+    ``until`` must come after ``today`` (default: today in UTC; backtests and replays pass their own day).
+    """
     who = _who(by)
     issue = _issue(session, issue_id)
     if isinstance(until, datetime):
         until = until.date()
     now = _now()
+    if until is not None and until <= (today or now.date()):
+        raise CurationError(f"mute until {until.isoformat()}: that day has come already; give a later date "
+                            f"(alerts resume on it) or none to mute until unmuted")
     row = _curation(session, issue_id, who, now)
     row.muted, row.muted_until = True, until
     details = {"until": until.isoformat() if until else None}

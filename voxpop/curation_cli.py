@@ -47,20 +47,6 @@ def _date(value: str | None) -> date | None:
         raise click.BadParameter(f"expected a date YYYY-MM-DD from {YEAR_MIN} to {YEAR_MAX}, got {value!r}") from None
 
 
-def _known_jobs(state: Any, session: Any, post_id: int) -> tuple[str, set[str]] | None:
-    """The post's product slug and its configured job ids (None when the product has no jobs in the config)."""
-    from store.models import Post, Product
-
-    row = session.get(Post, post_id)
-    if row is None:
-        return None
-    product = session.get(Product, row.product_id)
-    spec = next((p for p in state.config.products if product and p.slug == product.slug), None)
-    if spec is None or not spec.jobs:
-        return None
-    return spec.slug, {j.id for j in spec.jobs}
-
-
 @click.command("label")
 @click.option("--post", "post_id", type=ID, required=True, help="Post id (the 'id' field of voxpop export).")
 @click.option("--sentiment", type=click.Choice(["negative", "neutral", "positive"]))
@@ -77,14 +63,9 @@ def label_cmd(state: Any, post_id: int, sentiment: str | None, need: str | None,
         raise click.UsageError("give --jobs or --no-jobs, not both")
     job_list = [j.strip() for j in jobs.split(",") if j.strip()] if jobs is not None else None
     with state.store.transaction() as session:
-        known = _known_jobs(state, session, post_id) if job_list else None
-        if known is not None and job_list:
-            unknown = [j for j in job_list if j not in known[1]]
-            if unknown:
-                raise curation.CurationError(f"unknown job(s) for {known[0]}: {', '.join(unknown)} "
-                                             f"(configured: {', '.join(sorted(known[1]))})")
         result = curation.label_post(session, post_id, sentiment=sentiment, need=need, jobs=job_list,
-                                     no_jobs=no_jobs, by=by or _default_by())
+                                     no_jobs=no_jobs, by=by or _default_by(),
+                                     job_ids=curation.configured_jobs(state.config.products))
     human = "; ".join(f"{c.field}: {_show(c.old)} ({c.old_source}) -> {_show(c.new)}" for c in result.changes)
     if result.issues_touched:
         human += f"; issues updated: {', '.join(map(str, result.issues_touched))}"

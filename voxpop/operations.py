@@ -316,6 +316,7 @@ def status(store: Store, config: Config) -> dict[str, Any]:
     """Backlogs, the last crawl of each source, undelivered alerts and recent job runs."""
     from spiders.runner import close_abandoned_runs
     from store.models import Alert, Delivery
+    from voxpop.report.coverage import reported_total
 
     with store.transaction() as session:  # a run whose crawl died with the database is shown as failed
         close_abandoned_runs(session, older_than_s=max([s.timeout_s for p in config.products for s in p.sources],
@@ -331,7 +332,7 @@ def status(store: Store, config: Config) -> dict[str, Any]:
             last_runs[f"{run.product_slug}/{source_name or run.spider}"] = {
                 "spider": run.spider, "status": run.status, "reason": run.reason,
                 "started_at": run.started_at.isoformat(), "stored": run.stored, "updated": run.updated,
-                "dropped": run.dropped, "reported_total": (run.stats or {}).get("reported_total"),
+                "dropped": run.dropped, "reported_total": reported_total((run.stats or {}).get("reported_total")),
                 "caps_hit": (run.stats or {}).get("caps_hit", []),
             }
         by_status = select(Delivery.status, func.count()).group_by(Delivery.status)

@@ -28,6 +28,9 @@ APPSTORE_PAGES = 2
 COUNTRIES = ("us",)
 
 
+DASHBOARD_URL = "http://127.0.0.1:8321"  # ``voxpop serve``'s default address
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -80,6 +83,8 @@ def write_config(path: Path, site_url: str, database_url: str, smtp_port: int, o
         "[smtp]", 'host = "127.0.0.1"', f"port = {smtp_port}", 'security = "none"',
         'sender = "voxpop demo <voxpop@notely.example>"', "timeout_s = 10",
         "[[reports]]", 'name = "weekly"', "products = []", 'recipients = ["leads@notely.example"]',
+        # Mails link to the dashboard that ``voxpop serve`` starts on the demo's data.
+        "[ui]", f'base_url = "{DASHBOARD_URL}"',
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -249,7 +254,7 @@ def run_demo(workdir: Path, echo: Echo = print) -> dict[str, Any]:
     say(f"  store   {summary['database']}")
     say(f"done in {summary['seconds']} s")
     summary["dashboard"] = dashboard_command(workdir / "voxpop.toml")
-    say(f"browse it: {summary['dashboard']}   (then open http://127.0.0.1:8321/)")
+    say(f"browse it: {summary['dashboard']}   (then open {DASHBOARD_URL}/)")
     return summary
 
 

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from voxpop.report import figures, jobmap, jobmap_queries, queries, segments
 from voxpop.report.comparison import comparisons, gaps
+from voxpop.report.coverage import crawl_coverage
 from voxpop.report.figures import DEFAULT_MIN_N, DEFAULT_TOP_NEEDS, JobLike
-from voxpop.report.headline import headline
+from voxpop.report.headline import RECENT_DAYS, headline, minus, totals_of
 from voxpop.report.movers import NEW_OR_RISING, new_and_rising
 from voxpop.report.queries import DEFAULT_QUERY_THREADS, SECONDS_PER_WEEK, ReportError, utc
 from voxpop.report.summary import summarise
@@ -34,6 +35,7 @@ METHODS = {
     "weeks": "Monday-aligned UTC weeks cut to the period; the first and last may be partial, so trend charts "
              "show posts per day within each week",
     "trend": "count in the second half of the period minus the first half",
+    "rise": "an issue's posts in the last 7 days of the period minus the 7 days before (as the issue list)",
     "evidence": "an issue's representative post; for needs from classifications, the newest post",
     "headline": "this period against the previous period of the same length; a change is real when its 95 % "
                 "interval excludes zero and both periods have at least min n (posts: binomial test of two counts "
@@ -107,6 +109,8 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
     issue_rows = queries.issue_counts(session, ids, since, until, mid)
     before = queries.period_totals(session, ids, since - (until - since), since)
     first_posts = queries.first_post_dates(session, ids)
+    last_week = (queries.period_totals(session, ids, until - timedelta(days=RECENT_DAYS), until)
+                 if until - since >= timedelta(days=2 * RECENT_DAYS) else None)
 
     slug_of = {r.id: r.slug for r in rows}
     names = {r.slug: r.name for r in rows}
@@ -119,8 +123,16 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
         per[r.slug] = figures.product_figures(r, volume_rows.get(r.id, []), class_rows.get(r.id, []), bounds, jobs,
                                               min_n)
     figures.share_of_voice(per, volume_rows, slug_of, min_n)
+    for r in rows:  # weeks before a product's collection began are a gap, not zero posts
+        began = first_posts.get(r.id)
+        began = utc(began) if began is not None else None
+        per[r.slug]["collection_began"] = began.isoformat() if began is not None and began > since else None
+        if began is not None and began > since:
+            for week, bound in zip(per[r.slug]["weekly"], bounds, strict=False):
+                if datetime.fromisoformat(bound["end"]) <= began:
+                    week.update(per_day=None, before_collection=True)
 
-    issues = queries.load_issues(session, issue_rows)
+    issues = queries.load_issues(session, issue_rows, (until - timedelta(microseconds=1)).date())
     needs = queries.class_needs(session, class_rows)
     for r in rows:
         per[r.slug]["top_unmet_needs"] = figures.top_needs(issues.get(r.id, []), needs.get(r.id, []),
@@ -150,7 +162,9 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
             "methods": dict(METHODS),
         },
         "headline": headline([per[r.slug] for r in rows], previous, min_n, previous_since=since - (until - since),
-                             first_posts={slug_of[pid]: d for pid, d in first_posts.items()}),
+                             first_posts={slug_of[pid]: d for pid, d in first_posts.items()},
+                             recent={r.slug: (last_week[r.id], minus(totals_of(per[r.slug]), last_week[r.id]))
+                                     for r in rows} if last_week is not None else None),
         "new_and_rising": new_and_rising(issues, details, slug_of, names, own),
         "where_we_lose": where,
         "jobs": jobs,
@@ -161,5 +175,6 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
         "gaps": gaps(issues, slug_of, own),
         "themes": shared_themes(session, [r.slug for r in rows]),
     }
+    data["crawl"] = crawl_coverage(session, [r.slug for r in rows])
     data["summary"] = summarise(data)
     return data

@@ -239,8 +239,16 @@ def heat_map(title: str, rows: Sequence[str], cols: Sequence[str], values: Seque
 def trend_png(title: str, x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]], *,
               percent: bool = False, width: int = 560, height: int = 220) -> bytes:
     """The PNG twin of :func:`trend_chart`: lines with three or more points, else grouped bars."""
+    return to_png(trend_figure(title, x_labels, series, percent=percent, width=width, height=height))
+
+
+def trend_figure(title: str, x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]], *,
+                 percent: bool = False, width: int = 560, height: int = 220) -> Any:
+    """The matplotlib figure behind :func:`trend_png`."""
     fig = new_figure(width, height)
-    ax = fig.add_axes((0.08, 0.16, 0.9, 0.62))
+    # Pixel margins: the y tick labels (left, "100%" included) and the x tick labels (bottom) are never cut.
+    left, right, top, bottom = 44, 14, 60, 26
+    ax = fig.add_axes((left / width, bottom / height, 1 - (left + right) / width, 1 - (top + bottom) / height))
     n = len(x_labels)
     if _points(series) >= MIN_LINE_POINTS:
         for s, (name, vals) in enumerate(series):
@@ -264,15 +272,23 @@ def trend_png(title: str, x_labels: Sequence[str], series: Sequence[tuple[str, S
         ax.set_ylim(bottom=0)
     ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=min(4, len(series)), frameon=False, fontsize=8)
     fig.suptitle(title, x=0.02, y=0.98, ha="left", fontsize=10, color="#111827")
-    return to_png(fig)
+    return fig
 
 
 def bars_png(title: str, categories: Sequence[str], values: Sequence[float | None], *, percent: bool = True,
              intervals: Sequence[tuple[float, float] | None] | None = None, width: int = 560) -> bytes:
     """Horizontal bars with optional 95 % whiskers; category labels wrapped, never cut."""
-    height = 60 + 34 * max(1, len(categories))
+    return to_png(bars_figure(title, categories, values, percent=percent, intervals=intervals, width=width))
+
+
+def bars_figure(title: str, categories: Sequence[str], values: Sequence[float | None], *, percent: bool = True,
+                intervals: Sequence[tuple[float, float] | None] | None = None, width: int = 560) -> Any:
+    """The matplotlib figure behind :func:`bars_png`."""
+    height = 80 + 34 * max(1, len(categories))
     fig = new_figure(width, height)
-    ax = fig.add_axes((0.3, 0.08, 0.62, 1 - 0.08 - 44 / height))
+    # Margins in pixels, so the tick labels (bottom), "100%" (right) and the wrapped names (left) always fit.
+    left, right, top, bottom = 0.3 * width, 40, 44, 30
+    ax = fig.add_axes((left / width, bottom / height, 1 - (left + right) / width, 1 - (top + bottom) / height))
     ys = list(range(len(categories)))[::-1]
     vals = [0 if v is None else v for v in values]
     ax.barh(ys, vals, color=[PALETTE[i % len(PALETTE)] for i in range(len(categories))], height=0.6)
@@ -292,4 +308,4 @@ def bars_png(title: str, categories: Sequence[str], values: Sequence[float | Non
     if percent:
         ax.xaxis.set_major_formatter(lambda v, _pos: f"{100 * v:.0f}%")
     fig.suptitle(title, x=0.02, y=1 - 8 / height, ha="left", va="top", fontsize=10, color="#111827")
-    return to_png(fig)
+    return fig

@@ -139,13 +139,73 @@ def tone(key: str, change: Mapping[str, Any]) -> str:
     return "good" if (change["diff"] > 0) == up else "bad"
 
 
+RECENT_DAYS = 7
+
+
+def _rating_of(totals: Mapping[str, float]) -> dict[str, Any]:
+    ms = stats.mean_sd(int(totals["r_n"]), float(totals["r_sum"]), float(totals["r_sq"]))
+    return {"n": int(totals["r_n"]), "mean": ms[0] if ms else None, "sd": ms[1] if ms else None}
+
+
+def totals_of(product: Mapping[str, Any]) -> dict[str, float]:
+    """A product's period figures as :func:`voxpop.report.queries.period_totals` gives them (posts, ratings as
+    n, sum and sum of squares, classified and negative posts), rebuilt from the mean and sample sd."""
+    r = product["rating"]
+    n, mean, sd = int(r["n"] or 0), r.get("mean"), r.get("sd")
+    r_sum = float(mean) * n if mean is not None else 0.0
+    r_sq = (float(sd) ** 2 * (n - 1) + n * float(mean) ** 2) if mean is not None and sd is not None else 0.0
+    negative = (product["sentiment"].get("negative") or {}).get("x", 0)
+    return {"posts": int(product["volume"]), "r_n": n, "r_sum": r_sum, "r_sq": r_sq,
+            "classified": int(product["coverage"]["classified"]), "negative": int(negative or 0)}
+
+
+def minus(whole: Mapping[str, float], part: Mapping[str, float]) -> dict[str, float]:
+    """``whole - part`` per total (the rest of a period once its last days are taken out); never below zero."""
+    return {k: max(0.0, float(whole[k]) - float(part.get(k, 0))) if k in ("r_sum", "r_sq")
+            else max(0, int(whole[k]) - int(part.get(k, 0))) for k in whole}
+
+
+def recent_change(recent: Mapping[str, float], earlier: Mapping[str, float], period: Mapping[str, Any],
+                  min_n: int) -> dict[str, Any] | None:
+    """The last 7 days against the rest of the period, named only when it tells what the period hides.
+
+    Rating and negative share are tested (Welch, Newcombe); the first real change whose direction the
+    whole period's figure does not already show as real is returned with its words, else None.
+    """
+    checks = [
+        ("rating", mean_change(_rating_of(recent), _rating_of(earlier), min_n)),
+        ("negative", share_change("negative share", (int(recent["negative"]), int(recent["classified"])),
+                                  (int(earlier["negative"]), int(earlier["classified"])), min_n)),
+    ]
+    for key, change in checks:
+        if change["verdict"] != REAL or not change.get("diff"):
+            continue
+        whole = period.get(key) or {}
+        if whole.get("verdict") == REAL and (whole.get("diff") or 0) * change["diff"] > 0:
+            continue  # the period's headline already says it
+        if key == "rating":
+            words = (f"rating {change['now']:.1f} in the last {RECENT_DAYS} days against {change['before']:.1f} "
+                     f"earlier in the period, a real {'rise' if change['diff'] > 0 else 'drop'}")
+        else:
+            words = (f"negative share {_pct(change['now'])} in the last {RECENT_DAYS} days against "
+                     f"{_pct(change['before'])} earlier in the period, a real "
+                     f"{'rise' if change['diff'] > 0 else 'drop'}")
+        return {"figure": key, "text": words, "verdict": REAL, "diff": change["diff"], "ci": change["ci"],
+                "tone": tone(key, change)}
+    return None
+
+
 def headline(products: Sequence[Mapping[str, Any]], previous: Mapping[str, Mapping[str, float]],
              min_n: int, *, previous_since: datetime | None = None,
-             first_posts: Mapping[str, datetime] | None = None) -> list[dict[str, Any]]:
+             first_posts: Mapping[str, datetime] | None = None,
+             recent: Mapping[str, tuple[Mapping[str, float], Mapping[str, float]]] | None = None,
+             ) -> list[dict[str, Any]]:
     """One headline block per product: four figures, each with its change and verdict, and a sentence.
 
     When a product's first stored post came after the previous period began, that period was only
-    partly collected: its post count is not compared (means and shares still are).
+    partly collected: its post count is not compared (means and shares still are). ``recent`` holds,
+    per slug, the totals of the last 7 days and of the period before them: a real change there that the
+    period's figures hide (a week at 2.9 in a month steady at 3.4) is named in the sentence.
     """
     total_now = sum(int(p["volume"]) for p in products)
     total_before = sum(int(previous.get(p["slug"], {}).get("posts", 0)) for p in products)
@@ -173,7 +233,10 @@ def headline(products: Sequence[Mapping[str, Any]], previous: Mapping[str, Mappi
                                     "cover only part of it)")
         for key, change in figures.items():
             change["tone"] = tone(key, change)
-        sentence = "; ".join(f["text"] for f in figures.values()) + "."
-        out.append({"slug": p["slug"], "name": p["name"], "own": p["own"], **figures,
+        week = None
+        if recent and p["slug"] in recent:
+            week = recent_change(*recent[p["slug"]], figures, min_n)
+        sentence = "; ".join(f["text"] for f in figures.values()) + (f"; but {week['text']}" if week else "") + "."
+        out.append({"slug": p["slug"], "name": p["name"], "own": p["own"], **figures, "recent": week,
                     "text": sentence[:1].upper() + sentence[1:]})
     return out

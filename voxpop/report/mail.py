@@ -51,6 +51,8 @@ def subject_for(data: Mapping[str, Any]) -> str:
     if own:
         real = [own[k]["text"] for k in ("rating", "negative", "posts", "share_of_voice")
                 if own[k].get("verdict") == "real"]
+        if own.get("recent"):
+            real.append(own["recent"]["text"])
         news = f": {own['name']} {real[0]}" if real else ""
     return f"[voxpop] {names}, {period}{news}"
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, case, func, literal_column, select, text
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from store.curation import effective_columns
 from store.issue_figures import post_counts
 from store.models import POST_SKIPPED, Classification, Issue, IssuePost, Post, PostLabel, PostProduct, Product
+from voxpop.report.trend import rise
 
 SECONDS_PER_WEEK = 7 * 86400
 DEFAULT_QUERY_THREADS = min(4, os.cpu_count() or 1)
@@ -243,8 +244,12 @@ def issue_counts(session: Session, ids: list[int], since: datetime, until: datet
     return {row.issue_id: (row.product_id, int(row.n), int(row.later or 0)) for row in session.execute(query)}
 
 
-def load_issues(session: Session, counts: Mapping[int, tuple[int, int, int]]) -> dict[int, list[dict[str, Any]]]:
-    """The issues that have posts in the period, with their counts and representative evidence."""
+def load_issues(session: Session, counts: Mapping[int, tuple[int, int, int]],
+                end: date | None = None) -> dict[int, list[dict[str, Any]]]:
+    """The issues that have posts in the period, with their counts and representative evidence.
+
+    ``rise`` is the issue list's trend (:func:`voxpop.report.trend.rise`) on the period's last day ``end``.
+    """
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     if not counts:
         return out
@@ -254,7 +259,7 @@ def load_issues(session: Session, counts: Mapping[int, tuple[int, int, int]]) ->
         chunk = issue_ids[start:start + 500]
         found.extend(session.execute(
             select(Issue.id, Issue.label, Issue.keywords, Issue.state, Issue.need_type, Issue.centroid,
-                   Issue.representative_post_id).where(Issue.id.in_(chunk))
+                   Issue.representative_post_id, Issue.daily_counts).where(Issue.id.in_(chunk))
         ).all())
     evidence = _evidence(session, [r.representative_post_id for r in found if r.representative_post_id])
     sizes = post_counts(session, [r.id for r in found])  # all its posts now: the count every surface shows
@@ -266,6 +271,7 @@ def load_issues(session: Session, counts: Mapping[int, tuple[int, int, int]]) ->
             "state": r.state, "need_type": r.need_type, "count": n, "first_half": n - later, "second_half": later,
             "trend": later - (n - later), "evidence": ev.get("evidence"), "url": ev.get("url"),
             "centroid": r.centroid, "posts": sizes.get(r.id, 0),
+            "rise": rise(r.daily_counts or {}, end) if end else None,
         })
     return out
 

@@ -183,6 +183,9 @@ def _csv_rows(d: Mapping[str, Any]) -> Iterator[tuple[Any, ...]]:
     yield ("meta", "", "period", "", "", "", "", "", "", "", f"{meta['since']} .. {meta['until']}", "")
     yield ("meta", "", "baseline", "", "", "", "", "", "", "", meta["baseline"] or "", "")
     yield ("meta", "", "min_n", "", "", "", meta["min_n"], "", "", "", "", "")
+    for c in d.get("crawl", []):
+        yield ("crawl", c["product"], "posts_held", c["source"], c["held"], c["reported_total"] or "", "", "", "",
+               ",".join(c["caps_hit"]), c["health"], "")
     for p in d["products"]:
         slug, cov = p["slug"], p["coverage"]
         for key in ("total", "classified", "skipped", "unclassified"):

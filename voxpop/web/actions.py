@@ -27,6 +27,7 @@ DONE = {
     "muted": "Issue muted.", "unmuted": "Issue unmuted.", "resolved": "Issue resolved.", "reopened": "Issue reopened.",
     "relabelled": "Post relabelled: the human label now wins everywhere.",
     "themed": "Theme set by hand: the automatic pass keeps it.",
+    "bulk-relabelled": "Selected posts relabelled: the human labels now win everywhere.",
 }
 
 
@@ -34,6 +35,7 @@ class Board(Protocol):
     """What the actions need of the dashboard: its store and its error page."""
 
     store: Any
+    config: Any
 
     def error(self, request: Request, message: str, status_code: int = 400) -> Response: ...
 
@@ -164,6 +166,17 @@ def action_routes(board: Board) -> list[Route]:
         endpoint.__name__ = f"issue_{name}"
         return endpoint
 
+    def job_ids() -> curation.JobIds | None:
+        config = getattr(board, "config", None)
+        return curation.configured_jobs(config.products) if config is not None else None
+
+    def labels_of(fields: Form) -> dict[str, Any]:
+        """The label fields of a relabel form; ``jobs`` holds what is in force, so an emptied box clears them."""
+        jobs = [j for j in fields.get("jobs", "").replace(",", " ").split() if j]
+        edit = fields.get("edit") == "1"  # the edit form always sends the jobs in force
+        return {"sentiment": fields.get("sentiment") or None, "need": fields.get("need") or None,
+                "jobs": jobs or None, "no_jobs": fields.get("no_jobs") == "1" or (edit and not jobs)}
+
     async def label(request: Request) -> Response:
         fields = await form_of(request)
         if fields is None:
@@ -171,19 +184,37 @@ def action_routes(board: Board) -> list[Route]:
         post_id = path_id(request, "post_id")
         if post_id is None:
             return board.error(request, "no such post", 404)
-        jobs_text = fields.get("jobs", "")
-        jobs = [j for j in jobs_text.replace(",", " ").split() if j] or None
+        labels = labels_of(fields)
 
         def work(session: Session) -> str:
-            curation.label_post(session, post_id, sentiment=fields.get("sentiment") or None,
-                                need=fields.get("need") or None, jobs=jobs, no_jobs=fields.get("no_jobs") == "1",
-                                by=ACTOR)
+            curation.label_post(session, post_id, **labels, by=ACTOR, job_ids=job_ids(),
+                                only_changes=fields.get("edit") == "1")
             return _with_done(safe_next(fields.get("back")), "relabelled") + f"#post-{post_id}"
+        return await run(request, work)
+
+    async def bulk_label(request: Request) -> Response:
+        form = await request.form()
+        fields = clean_form(form)  # control and bidi characters stripped, as every action form
+        if not check_csrf(request, fields.get(CSRF_FIELD)):
+            return board.error(request, "the form expired or came from another site: reload the page and retry", 403)
+        chosen = [v for v in form.getlist("post") if isinstance(v, str)]
+        if not chosen:
+            return board.error(request, "select the posts to relabel (tick their boxes) first", 400)
+        try:
+            post_ids = _ids(" ".join(chosen), "post")
+        except ActionError as exc:
+            return board.error(request, str(exc), 400)
+        labels = labels_of({**fields, "edit": ""})
+
+        def work(session: Session) -> str:
+            curation.label_posts(session, post_ids, **labels, by=ACTOR, job_ids=job_ids())
+            return _with_done(safe_next(fields.get("back")), "bulk-relabelled")
         return await run(request, work)
 
     routes = [Route(f"/issues/{{issue_id:int}}/{name}", issue_endpoint(name, action), methods=["POST"])
               for name, action in ISSUE_ACTIONS.items()]
     routes.append(Route("/posts/{post_id:int}/label", label, methods=["POST"]))
+    routes.append(Route("/posts/label", bulk_label, methods=["POST"]))
     return routes
 
 

@@ -52,7 +52,7 @@ def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, finalize=_visible)
     env.globals.update(qs=_qs, spark_svg=spark_svg, trend_svg=trend_svg, CSRF_FIELD=CSRF_FIELD)
-    env.filters.update(pct=_pct, signed=_signed, day=lambda v: (v or "")[:10], num=_num)
+    env.filters.update(pct=_pct, signed=_signed, day=lambda v: (v or "")[:10], num=_num, when=when_text)
     from voxpop.report.render import diff_text, share_text, value_text, verdict
 
     env.filters.update(share=share_text, diff=diff_text, verdict=verdict, value=value_text)
@@ -81,6 +81,19 @@ def _signed(value: float | None, kind: str = "n") -> str:
     if kind == "rating":
         return f"{value:+.2f}"
     return f"{value:+d}" if isinstance(value, int) else f"{value:+g}"
+
+
+def when_text(value: str | datetime | None) -> str:
+    """A moment as ``2026-12-07 09:55 UTC`` (stored times are UTC); ``–`` when there is none."""
+    if not value:
+        return "–"
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)[:40]
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _num(value: float | None, digits: int = 2) -> str:
@@ -158,8 +171,9 @@ class Dashboard:
     def issues_page(self, request: Request) -> Response:
         filters, issues = self._issues(request)
         choices = self.read(request, queries.filter_choices)
+        emptied = None if issues else self.read(request, lambda s: queries.issues_emptied_by(s, filters))
         return self.page(request, "issues.html", filters=filters, params=filters.as_params(), issues=issues,
-                         choices=choices)
+                         choices=choices, emptied_by=emptied)
 
     def issues_api(self, request: Request) -> Response:
         filters, issues = self._issues(request)
@@ -233,6 +247,10 @@ class Dashboard:
         filters, result = self._posts(request)
         return JSONResponse({"filters": filters.as_params(), **result})
 
+    def posts_count_api(self, request: Request) -> Response:
+        filters = queries.PostFilters.from_params(request.query_params)
+        return JSONResponse(self.read(request, lambda s: queries.count_posts(s, filters)))
+
     def job_ids(self) -> list[str]:
         if self.config is None:
             return []
@@ -277,8 +295,10 @@ class Dashboard:
         data = self._compare(request)
         choices = self.read(request, queries.filter_choices)
         names = {p["slug"]: p["name"] for p in data["products"]}
+        from voxpop.report.trend import RISE_TEXT
+
         return self.page(request, "compare.html", d=data, charts=charts_for_page(chart_svgs(data)), names=names,
-                         choices=choices,
+                         choices=choices, rise_text=RISE_TEXT,
                          selected=request.query_params.getlist("products"), params=dict(request.query_params))
 
     def compare_api(self, request: Request) -> Response:
@@ -292,12 +312,16 @@ class Dashboard:
             raise queries.QueryError("status: pending, sending, sent or failed")
         return self.read(request, lambda s: queries.list_alerts(s, status=status))
 
+    def _report_mails(self, request: Request) -> list[dict[str, Any]]:
+        status = request.query_params.get("status", "")
+        return self.read(request, lambda s: queries.list_report_mails(s, status=status))
+
     def alerts_page(self, request: Request) -> Response:
-        return self.page(request, "alerts.html", alerts=self._alerts(request),
+        return self.page(request, "alerts.html", alerts=self._alerts(request), reports=self._report_mails(request),
                          status=request.query_params.get("status", ""))
 
     def alerts_api(self, request: Request) -> Response:
-        return JSONResponse({"alerts": self._alerts(request)})
+        return JSONResponse({"alerts": self._alerts(request), "report_mails": self._report_mails(request)})
 
     def _status(self, request: Request) -> dict[str, Any]:
         data: dict[str, Any] = {"coverage": self.read(request, queries.coverage)}
@@ -358,7 +382,8 @@ class Dashboard:
                  ("/posts", self.posts_page), ("/compare", self.compare_page), ("/alerts", self.alerts_page),
                  ("/status", self.status_page), ("/api/overview", self.overview_api),
                  ("/api/issues", self.issues_api), ("/api/issues/{issue_id:int}", self.issue_api),
-                 ("/api/posts", self.posts_api), ("/api/compare", self.compare_api),
+                 ("/api/posts", self.posts_api), ("/api/posts/count", self.posts_count_api),
+                 ("/api/compare", self.compare_api),
                  ("/api/alerts", self.alerts_api), ("/api/status", self.status_api), ("/healthz", self.healthz)]
         routes: list[Any] = [Route(path, guarded(handler), methods=["GET", "HEAD"]) for path, handler in pages]
         routes.append(Route("/login", self.login, methods=["GET", "POST"]))

@@ -7,6 +7,7 @@ indexed queries sized for a store of a million posts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
@@ -36,6 +37,9 @@ from store.revisions import revisions_of
 from store.search import match_clause
 from voxpop.core.ids import YEAR_MAX, YEAR_MIN, check_day, id_or_none
 from voxpop.report.comparison import same_problem
+from voxpop.report.coverage import crawl_health, source_coverage
+from voxpop.report.trend import day_series, rise
+from voxpop.web.marks import change_marks, issue_notes, rating_sd
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
 STATE_ORDER = {"new": 0, "rising": 1, "reopened": 2, "ongoing": 3, "resolved": 4, "candidate": 5, MERGED: 6}
@@ -46,8 +50,8 @@ POST_SORTS = ("newest", "oldest", "rating", "rating_desc")
 SENTIMENTS = ("positive", "neutral", "negative")
 NEED_TYPES = ("problem", "feature_request", "question", "praise", "other")
 PAGE_SIZE = 50
+TOTAL_CAP = 10_000  # /posts counts its matches up to this many (a count of a million rows is slow)
 SPARK_DAYS = 28
-RISE_DAYS = 7
 QUOTES = 8
 PARALLEL_QUERIES = 3
 
@@ -97,21 +101,6 @@ def _product_id(session: Session, slug: str | None) -> int | None:
     return int(pid)
 
 
-def day_series(counts: Mapping[str, Any], end: date, days: int) -> list[tuple[str, int]]:
-    """``days`` consecutive (day, count) pairs ending at ``end`` from an issue's daily counts."""
-    out = []
-    for i in range(days - 1, -1, -1):
-        d = (end - timedelta(days=i)).isoformat()
-        out.append((d, int(counts.get(d, 0) or 0)))
-    return out
-
-
-def rise(counts: Mapping[str, Any], end: date, days: int = RISE_DAYS) -> int:
-    """Posts in the last ``days`` days minus the ``days`` before them."""
-    series = [n for _, n in day_series(counts, end, 2 * days)]
-    return sum(series[days:]) - sum(series[:days])
-
-
 # -- overview --------------------------------------------------------------------------------
 
 
@@ -137,7 +126,8 @@ def overview(session: Session, *, days: int = 7, until: datetime | None = None) 
     before = since - timedelta(days=days)
     prods = products(session)
     current = (Post.created_at >= since).label("current")
-    volume_q = (select(Post.product_id, current, func.count(), func.avg(Post.rating), func.count(Post.rating))
+    volume_q = (select(Post.product_id, current, func.count(), func.avg(Post.rating), func.count(Post.rating),
+                       func.avg(Post.rating * Post.rating))
                 .where(Post.created_at >= before, Post.created_at < until).group_by(Post.product_id, current))
     label = func.coalesce(PostLabel.sentiment, Classification.sentiment)  # a person's correction wins
 
@@ -154,10 +144,11 @@ def overview(session: Session, *, days: int = 7, until: datetime | None = None) 
     figures: dict[int, dict[str, dict[str, Any]]] = {
         p["id"]: {k: {"volume": 0, "rating": None, "ratings": 0, "sentiment": {}} for k in ("now", "before")}
         for p in prods}
-    for pid, is_now, n, mean, rated in volume:
+    for pid, is_now, n, mean, rated, mean_sq in volume:
         if pid in figures:
             figures[pid]["now" if is_now else "before"].update(
-                volume=int(n), rating=round(float(mean), 2) if mean is not None else None, ratings=int(rated))
+                volume=int(n), rating=round(float(mean), 2) if mean is not None else None, ratings=int(rated),
+                rating_sd=rating_sd(mean, mean_sq, int(rated)))
     for pid, is_now, label, n in sentiment:
         if pid in figures:
             figures[pid]["now" if is_now else "before"]["sentiment"][label] = int(n)
@@ -168,6 +159,10 @@ def overview(session: Session, *, days: int = 7, until: datetime | None = None) 
             fig["negative_share"] = round(fig["sentiment"].get("negative", 0) / total, 3) if total else None
             fig["positive_share"] = round(fig["sentiment"].get("positive", 0) / total, 3) if total else None
     top = _top_issues(session, [p["id"] for p in prods], until.date())
+    notes = issue_notes(session, [i["id"] for issues in top.values() for i in issues])
+    for issues in top.values():
+        for i in issues:
+            i["notes"] = notes.get(i["id"], {})
     health = crawl_health(session)
     out = []
     for p in prods:
@@ -178,6 +173,7 @@ def overview(session: Session, *, days: int = 7, until: datetime | None = None) 
                         "rating": _diff(now["rating"], prev["rating"]),
                         "negative_share": _diff(now["negative_share"], prev["negative_share"]),
                         "positive_share": _diff(now["positive_share"], prev["positive_share"])},
+                    "marks": change_marks(now, prev),
                     "issues": top.get(p["id"], []), "crawl": health.get(p["slug"], [])})
     return {"since": since.isoformat(), "until": until.isoformat(), "days": days, "products": out}
 
@@ -259,24 +255,6 @@ def _quotes(session: Session, post_ids: Iterable[int]) -> dict[int, dict[str, An
             for r in rows}
 
 
-def crawl_health(session: Session) -> dict[str, list[dict[str, Any]]]:
-    """The last crawl of each source, per product slug."""
-    latest = select(func.max(CrawlRun.id)).group_by(CrawlRun.source_id, CrawlRun.spider, CrawlRun.product_slug)
-    rows = session.execute(select(CrawlRun, Source.name).outerjoin(Source, Source.id == CrawlRun.source_id)
-                           .where(CrawlRun.id.in_(latest)).order_by(CrawlRun.product_slug, Source.name)).all()
-    out: dict[str, list[dict[str, Any]]] = {}
-    for run, source_name in rows:
-        stats = run.stats or {}
-        out.setdefault(run.product_slug, []).append({
-            "source": source_name or run.spider, "spider": run.spider, "status": run.status, "reason": run.reason,
-            "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at), "stored": run.stored,
-            "updated": run.updated, "dropped": run.dropped, "reported_total": stats.get("reported_total"),
-            "caps_hit": list(stats.get("caps_hit") or []),
-            # App Store: reviews seen per storefront that held any, and how many were empty
-            "storefronts": dict(stats.get("storefronts") or {}), "storefronts_empty": stats.get("storefronts_empty")})
-    return out
-
-
 # -- issues ----------------------------------------------------------------------------------
 
 
@@ -320,7 +298,7 @@ def list_issues(session: Session, filters: IssueFilters, *, today: date | None =
         query = query.where(Issue.state.not_in(HIDDEN_STATES))
     member = select(IssuePost.post_id).join(Post, Post.id == IssuePost.post_id).where(IssuePost.issue_id == Issue.id)
     if filters.source:
-        query = query.where(exists(member.where(Post.source == filters.source)))
+        query = query.where(exists(member.where(source_matches(filters.source))))
     if filters.version:
         query = query.where(exists(member.where(Post.version == filters.version)))
     rows = session.execute(query).all()
@@ -328,6 +306,9 @@ def list_issues(session: Session, filters: IssueFilters, *, today: date | None =
     sizes = post_counts(session, [r.id for r in rows])  # the one live count (store/issue_figures.py)
     out = [_issue_summary(r, today, quotes.get(r.representative_post_id),
                           {"slug": r.slug, "name": r.name, "own": bool(r.own)}, size=sizes.get(r.id)) for r in rows]
+    notes = issue_notes(session, [i["id"] for i in out])
+    for i in out:
+        i["notes"] = notes.get(i["id"], {})
     if filters.sort == "rise":
         out.sort(key=lambda i: (-i["rise"], -i["size"], i["id"]))
     elif filters.sort == "date":
@@ -335,6 +316,22 @@ def list_issues(session: Session, filters: IssueFilters, *, today: date | None =
     else:
         out.sort(key=lambda i: (-i["size"], i["id"]))
     return out[:limit]
+
+
+def issues_emptied_by(session: Session, filters: IssueFilters) -> dict[str, Any] | None:
+    """Which filter left no issues: product, state, source and version applied in that order."""
+    from dataclasses import replace
+
+    names = [n for n in ("product", "state", "source", "version") if getattr(filters, n)]
+    before = len(list_issues(session, IssueFilters()))
+    applied: dict[str, str] = {}
+    for name in names:
+        applied[name] = getattr(filters, name)
+        left = len(list_issues(session, replace(IssueFilters(), **applied)))
+        if left == 0:
+            return {"filter": name, "label": name, "value": applied[name], "before": before, "first": len(applied) == 1}
+        before = left
+    return None
 
 
 def issue_detail(session: Session, issue_id: int, *, today: date | None = None) -> dict[str, Any] | None:
@@ -358,7 +355,7 @@ def issue_detail(session: Session, issue_id: int, *, today: date | None = None) 
         .where(IssuePost.issue_id == issue.id).order_by(IssuePost.similarity.desc(), Post.id).limit(200)).all()
     quotes, seen = [], set()
     for m in members:
-        text = _clip(m.evidence or m.text, 400)
+        text = _clip(m.evidence or m.text, 2000)  # the whole quote here; the overview clips it to two lines
         key = text.lower()
         if not text or key in seen:
             continue
@@ -500,45 +497,7 @@ def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAG
              .join(Product, Product.id == Post.product_id)
              .outerjoin(cls, cls.post_id == Post.id)
              .outerjoin(PostLabel, PostLabel.post_id == Post.id))
-    conditions = []
-    match = match_clause(session, filters.q)
-    if match is not None:
-        conditions.append(match)
-    pid = _product_id(session, filters.product)
-    if pid is not None:
-        conditions.append(Post.product_id == pid)
-    if filters.source:
-        conditions.append(Post.source == filters.source)
-    if filters.country:
-        cc = filters.country.lower()
-        conditions.append(or_(Post.found_by.like(f"%:{cc}"), Post.raw["country"].as_string() == cc))
-    if filters.version:
-        conditions.append(Post.version == filters.version)
-    if filters.language:
-        conditions.append(Post.language == filters.language)
-    if filters.rating_min:
-        conditions.append(Post.rating >= float(filters.rating_min))
-    if filters.rating_max:
-        conditions.append(Post.rating <= float(filters.rating_max))
-    if filters.sentiment:
-        conditions.append(func.coalesce(PostLabel.sentiment, cls.sentiment) == filters.sentiment)
-    if filters.need:
-        conditions.append(func.coalesce(PostLabel.need_type, cls.need_type) == filters.need)
-    if filters.job:
-        conditions.append(case((PostLabel.jobs.is_not(None), PostLabel.top_job), else_=cls.top_job) == filters.job)
-    if filters.step:
-        conditions.append(cls.step == filters.step)
-    since, until = parse_day(filters.since, "since"), parse_day(filters.until, "until")
-    if since:
-        conditions.append(Post.created_at >= since)
-    if until:
-        conditions.append(Post.created_at < until + timedelta(days=1))
-    if filters.label_source == "human":
-        conditions.append(PostLabel.post_id.is_not(None))
-    elif filters.label_source == "model":
-        conditions.append(and_(cls.id.is_not(None), PostLabel.post_id.is_(None)))
-    if filters.issue:
-        conditions.append(Post.id.in_(select(IssuePost.post_id).where(IssuePost.issue_id == int(filters.issue))))
+    conditions = [cond for _name, cond in post_conditions(session, filters)]
     if conditions:
         query = query.where(and_(*conditions))
     order = {"newest": (Post.created_at.desc(), Post.id.desc()), "oldest": (Post.created_at.asc(), Post.id.asc()),
@@ -550,7 +509,152 @@ def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAG
     earlier = revisions_of(session, [p["id"] for p in posts])  # an edited post shows its earlier versions
     for post in posts:
         post["revisions"] = earlier.get(post["id"], [])
-    return {"posts": posts, "page": filters.page_number, "page_size": page_size, "more": len(rows) > page_size}
+    _with_issues_and_jobs(session, posts)
+    # Exact when this page holds the last match; else the page says "more than N" and the browser asks
+    # count_posts for the total (a count over a million posts costs seconds, the page must not wait for it).
+    total = len(rows) + offset if len(rows) <= page_size else None
+    emptied = emptied_by(session, filters) if not posts and filters.page_number == 1 else None
+    return {"posts": posts, "page": filters.page_number, "page_size": page_size, "more": len(rows) > page_size,
+            "total": total, "more_than": offset + page_size if total is None else None, "emptied_by": emptied}
+
+
+def count_posts(session: Session, filters: PostFilters) -> dict[str, Any]:
+    """How many posts match ``filters``, counted up to ``TOTAL_CAP`` (``capped`` says there are more)."""
+    query = (select(Post.id).join(Product, Product.id == Post.product_id)
+             .outerjoin(Classification, Classification.post_id == Post.id)
+             .outerjoin(PostLabel, PostLabel.post_id == Post.id))
+    conditions = [cond for _name, cond in post_conditions(session, filters, counting=True)]
+    if conditions:
+        query = query.where(and_(*conditions))
+    counted = int(session.scalar(select(func.count()).select_from(query.limit(TOTAL_CAP + 1).subquery())) or 0)
+    return {"total": min(counted, TOTAL_CAP), "capped": counted > TOTAL_CAP}
+
+
+FILTER_NAMES = {"q": "words", "product": "product", "source": "source", "country": "country", "version": "version",
+                "language": "language", "rating_min": "rating from", "rating_max": "rating to",
+                "sentiment": "sentiment", "need": "need", "job": "job", "step": "step", "since": "from", "until": "to",
+                "label_source": "labels", "issue": "issue"}
+
+
+def source_matches(name: str) -> Any:
+    """Posts of a source given by its configured name (``forum``) or by its spider (``discourse``)."""
+    return or_(Post.source == name, Post.source_id.in_(select(Source.id).where(Source.name == name)))
+
+
+def post_conditions(session: Session, filters: PostFilters, *, counting: bool = False) -> list[tuple[str, Any]]:
+    """The WHERE conditions of ``filters``, each with the name of the filter it comes from, in form order.
+
+    ``counting``: for a query that visits every match (a count), full-text words list their matches.
+    """
+    cls = Classification
+    conditions: list[tuple[str, Any]] = []
+    match = match_clause(session, filters.q, probe=not counting)
+    if match is not None:
+        conditions.append(("q", match))
+    pid = _product_id(session, filters.product)
+    if pid is not None:
+        conditions.append(("product", Post.product_id == pid))
+    if filters.source:
+        conditions.append(("source", source_matches(filters.source)))
+    if filters.country:
+        cc = filters.country.lower()
+        conditions.append(("country", or_(Post.found_by.like(f"%:{cc}"), Post.raw["country"].as_string() == cc)))
+    if filters.version:
+        conditions.append(("version", Post.version == filters.version))
+    if filters.language:
+        conditions.append(("language", Post.language == filters.language))
+    if filters.rating_min:
+        conditions.append(("rating_min", Post.rating >= float(filters.rating_min)))
+    if filters.rating_max:
+        conditions.append(("rating_max", Post.rating <= float(filters.rating_max)))
+    if filters.sentiment:
+        conditions.append(("sentiment", func.coalesce(PostLabel.sentiment, cls.sentiment) == filters.sentiment))
+    if filters.need:
+        conditions.append(("need", func.coalesce(PostLabel.need_type, cls.need_type) == filters.need))
+    if filters.job:
+        conditions.append(("job", case((PostLabel.jobs.is_not(None), PostLabel.top_job), else_=cls.top_job)
+                           == filters.job))
+    since, until = parse_day(filters.since, "since"), parse_day(filters.until, "until")
+    if since:
+        conditions.append(("since", Post.created_at >= since))
+    if until:
+        conditions.append(("until", Post.created_at < until + timedelta(days=1)))
+    if filters.label_source == "human":
+        conditions.append(("label_source", PostLabel.post_id.is_not(None)))
+    elif filters.label_source == "model":
+        conditions.append(("label_source", and_(cls.id.is_not(None), PostLabel.post_id.is_(None))))
+    if filters.step:
+        conditions.append(("step", Classification.step == filters.step))
+    if filters.issue:
+        conditions.append(("issue", Post.id.in_(select(IssuePost.post_id)
+                                                .where(IssuePost.issue_id == int(filters.issue)))))
+    return conditions
+
+
+def emptied_by(session: Session, filters: PostFilters) -> dict[str, Any] | None:
+    """Which filter left no posts: the filters are applied in form order and the first that empties is named.
+
+    Each step counts at most ``TOTAL_CAP`` posts, so a huge store answers as fast as a small one.
+    """
+    named = post_conditions(session, filters, counting=True)
+    if not named:
+        return None
+    base = (select(Post.id).outerjoin(Classification, Classification.post_id == Post.id)
+            .outerjoin(PostLabel, PostLabel.post_id == Post.id))
+
+    def count(*conditions: Any) -> int:
+        query = base.where(and_(*conditions)) if conditions else base
+        return int(session.scalar(select(func.count()).select_from(query.limit(TOTAL_CAP + 1).subquery())) or 0)
+
+    before = count()
+    applied: list[Any] = []
+    for name, condition in named:
+        applied.append(condition)
+        left = count(*applied)
+        if left == 0:
+            shown = f"more than {TOTAL_CAP:,}" if before > TOTAL_CAP else str(before)
+            return {"filter": name, "label": FILTER_NAMES.get(name, name), "value": getattr(filters, name),
+                    "before": shown, "first": len(applied) == 1}
+        before = left
+    return None
+
+
+def headline_of(title: str | None, text: str | None, limit: int = 140) -> str:
+    """A post's title, else its first sentence; cut only between words (with …) when longer than ``limit``."""
+    line = " ".join((title or "").split())
+    if not line:
+        flat = " ".join((text or "").split())
+        found = re.match(r"(.+?[.!?])(\s|$)", flat)
+        line = found.group(1) if found else flat
+    if len(line) <= limit:
+        return line
+    cut = line[:limit + 1].rsplit(" ", 1)[0].rstrip(",;:-")
+    return (cut if cut else line[:limit]) + "…"
+
+
+def _with_issues_and_jobs(session: Session, posts: list[dict[str, Any]]) -> None:
+    """Each post's issues (badges) and the jobs in force (a person's list wins over the model's)."""
+    ids = [p["id"] for p in posts]
+    if not ids:
+        return
+    issues: dict[int, list[dict[str, Any]]] = {}
+    for post_id, issue_id, label, state in session.execute(
+            select(IssuePost.post_id, Issue.id, Issue.label, Issue.state).join(Issue, Issue.id == IssuePost.issue_id)
+            .where(IssuePost.post_id.in_(ids), Issue.state.not_in(HIDDEN_STATES)).order_by(Issue.id)):
+        issues.setdefault(post_id, []).append({"id": issue_id, "label": label, "state": state})
+    human = {pid: jobs for pid, jobs in session.execute(
+        select(PostLabel.post_id, PostLabel.jobs).where(PostLabel.post_id.in_(ids), PostLabel.jobs.is_not(None)))}
+    model = {pid: jobs for pid, jobs in session.execute(
+        select(Classification.post_id, Classification.jobs).where(Classification.post_id.in_(ids)))}
+    for p in posts:
+        p["issues"] = issues.get(p["id"], [])
+        raw = human[p["id"]] if p["id"] in human else model.get(p["id"]) or []
+        p["jobs"] = [j["job"] if isinstance(j, dict) else str(j) for j in raw]
+        p["headline"] = headline_of(p["title"], p["text"])
+        text = " ".join((p["text"] or "").split())
+        # The text under the headline: all of it under a title, the rest of it under its own first sentence.
+        p["rest"] = text if p["title"] else (text[len(p["headline"]):].strip() if text.startswith(p["headline"])
+                                             else text)
 
 
 def _post_row(r: Any) -> dict[str, Any]:
@@ -564,8 +668,9 @@ def _post_row(r: Any) -> dict[str, Any]:
 
 def filter_choices(session: Session) -> dict[str, Any]:
     """Values for the filter drop-downs that are cheap to know (no scan of the posts)."""
-    return {"products": products(session), "sources": sorted({s for (s,) in session.execute(
-        select(Source.spider).distinct())}), "sentiments": SENTIMENTS, "needs": NEED_TYPES,
+    names = session.execute(select(Source.name, Source.spider).distinct()).all()
+    return {"products": products(session), "sources": sorted({n for row in names for n in row if n}),
+            "sentiments": SENTIMENTS, "needs": NEED_TYPES,
             "states": ISSUE_STATES, "issue_sorts": ISSUE_SORTS, "post_sorts": POST_SORTS}
 
 
@@ -584,9 +689,7 @@ def list_alerts(session: Session, *, status: str = "", limit: int = 100) -> list
     deliveries: dict[int, list[dict[str, Any]]] = {}
     if ids:
         for d in session.scalars(select(Delivery).where(Delivery.alert_id.in_(ids)).order_by(Delivery.id)):
-            deliveries.setdefault(d.alert_id or 0, []).append({
-                "target": d.target, "status": d.status, "attempts": d.attempts, "error": d.last_error,
-                "sent_at": _iso(d.sent_at), "next_attempt_at": _iso(d.next_attempt_at)})
+            deliveries.setdefault(d.alert_id or 0, []).append(_delivery_row(d))
     out = []
     for alert, slug in rows:
         try:
@@ -600,11 +703,47 @@ def list_alerts(session: Session, *, status: str = "", limit: int = 100) -> list
     return out
 
 
+def _delivery_row(d: Delivery) -> dict[str, Any]:
+    """One delivery with its retry status in words (sent, retrying at ..., gave up after N attempts)."""
+    if d.status == "sent":
+        retry = "sent"
+    elif d.status == "failed":
+        retry = f"gave up after {d.attempts} attempt{'s' if d.attempts != 1 else ''}"
+    elif d.attempts:
+        retry = f"{d.attempts} failed attempt{'s' if d.attempts != 1 else ''}; retrying" + (
+            f" at {d.next_attempt_at.strftime('%Y-%m-%d %H:%M UTC')}" if d.next_attempt_at else "")
+    else:
+        retry = "waiting for the first try" if d.status == "pending" else d.status
+    return {"target": d.target, "status": d.status, "attempts": d.attempts, "error": d.last_error,
+            "sent_at": _iso(d.sent_at), "next_attempt_at": _iso(d.next_attempt_at), "retry": retry}
+
+
+def list_report_mails(session: Session, *, status: str = "", limit: int = 50) -> list[dict[str, Any]]:
+    """Report mails that were queued, newest first, each with its deliveries and their retry status."""
+    from store.models import Report
+
+    query = select(Report).where(exists(select(Delivery.id).where(Delivery.report_id == Report.id)))
+    if status:
+        query = query.where(exists(select(Delivery.id).where(Delivery.report_id == Report.id,
+                                                             Delivery.status == status)))
+    reports = list(session.scalars(query.order_by(Report.id.desc()).limit(limit)))
+    deliveries: dict[int, list[dict[str, Any]]] = {}
+    if reports:
+        for d in session.scalars(select(Delivery).where(Delivery.report_id.in_([r.id for r in reports]))
+                                 .order_by(Delivery.id)):
+            deliveries.setdefault(d.report_id or 0, []).append(_delivery_row(d))
+    out = []
+    for r in reports:
+        mail = (r.summary or {}).get("mail") or {}
+        subject = mail.get("subject") if isinstance(mail, dict) else None
+        out.append({"id": r.id, "kind": "report", "products": list(r.products or []),
+                    "period_start": _iso(r.period_start), "period_end": _iso(r.period_end),
+                    "created_at": _iso(r.created_at), "subject": str(subject or f"Report #{r.id}"),
+                    "text": str(mail.get("text") or "") if isinstance(mail, dict) else "",
+                    "deliveries": deliveries.get(r.id, [])})
+    return out
+
+
 def coverage(session: Session) -> list[dict[str, Any]]:
     """Per source: its last crawl and the posts we hold against the total the site reported (when it reports one)."""
-    held: dict[int | None, int] = {sid: int(n) for sid, n in session.execute(
-        select(Post.source_id, func.count()).where(Post.source_id.is_not(None)).group_by(Post.source_id))}
-    ids = {(slug, name): sid for sid, name, slug in session.execute(
-        select(Source.id, Source.name, Product.slug).join(Product, Product.id == Source.product_id)).all()}
-    return [{**run, "product": slug, "held": held.get(ids.get((slug, run["source"]), -1), 0)}
-            for slug, runs in crawl_health(session).items() for run in runs]
+    return source_coverage(session)
