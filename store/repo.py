@@ -6,11 +6,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from store.models import POST_PENDING, CrawlRun, Post, PostProduct, Product, Source
+from store import rollups
+from store.models import (
+    POST_PENDING,
+    Classification,
+    CrawlRun,
+    IssuePost,
+    Post,
+    PostLabel,
+    PostProduct,
+    Product,
+    Source,
+)
 from voxpop.core.post import PostRecord  # noqa: F401 - the post contract, re-exported for store callers
 from voxpop.core.timeutil import utcnow
 
@@ -93,6 +104,13 @@ def upsert_posts(session: Session, product_id: int, records: Sequence[PostRecord
     by_key: dict[tuple[str, str], PostRecord] = {}
     for record in records:  # last one wins inside a batch
         by_key[(record.source, record.external_id)] = record
+    with rollups.tracking(session, ()) as tracked:
+        _upsert(session, product_id, by_key, source_id, result, tracked)
+    return result
+
+
+def _upsert(session: Session, product_id: int, by_key: dict[tuple[str, str], PostRecord], source_id: int | None,
+            result: UpsertResult, tracked: rollups.Tracker) -> None:
     existing = {
         (row.source, row.external_id): (row.id, row.content_hash)
         for row in session.execute(
@@ -101,6 +119,8 @@ def upsert_posts(session: Session, product_id: int, records: Sequence[PostRecord
             )
         )
     }
+    # Rollups: the posts that exist take their old contribution out, every post written puts its new one in.
+    tracked.add(post_id for post_id, _ in existing.values())
     now = utcnow()
     new_rows: list[dict[str, Any]] = []
     for key, record in by_key.items():
@@ -132,7 +152,21 @@ def upsert_posts(session: Session, product_id: int, records: Sequence[PostRecord
         result.stored += sum(1 for row in inserted if row.fetched_at == now)
         result.unchanged += len(new_rows) - result.stored
     result.linked = _link_products(session, by_key.values(), product_id, result.ids)
-    return result
+    tracked.created(result.ids)
+
+
+def delete_posts(session: Session, post_ids: Sequence[int]) -> int:
+    """Delete posts (their classification, labels, links and issue membership go with them)."""
+    ids = list(post_ids)
+    if not ids:
+        return 0
+    with rollups.tracking(session, ids):
+        session.execute(delete(PostLabel).where(PostLabel.post_id.in_(ids)))
+        session.execute(delete(Classification).where(Classification.post_id.in_(ids)))
+        session.execute(delete(PostProduct).where(PostProduct.post_id.in_(ids)))
+        session.execute(delete(IssuePost).where(IssuePost.post_id.in_(ids)))
+        result = session.execute(delete(Post).where(Post.id.in_(ids)))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _post_values(record: PostRecord, digest: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from classify.adapt import ProductLayer, fit_layer, shared_probabilities, taxonomy_hash
 from classify.jobs import Job, JobIndex
 from classify.labels import NEED_TYPES, SENTIMENTS, UNMET_NEEDS
+from store import rollups
 from store.models import (
     POST_CLASSIFIED,
     Classification,
@@ -227,7 +228,8 @@ def apply_to_stored(session: Session, classifier: Classifier, product_id: int, t
                            "need_score": n_score, "unmet_need": need in UNMET_NEEDS, "jobs": job_list,
                            "top_job": job_list[0]["job"] if job_list else None, "taxonomy": tuning.taxonomy,
                            "model_version": tuning.version or classifier.model_version})
-        session.execute(update(Classification), values)
+        with rollups.tracking(session, [r.post_id for r in batch], issues=False):
+            session.execute(update(Classification), values)
         updated += len(values)
 
 
@@ -330,9 +332,11 @@ def rescore_stale_jobs(store: Store, config: Config,
         taxonomy = taxonomy_hash(jobs)
         with store.transaction() as session:
             if not jobs:
-                result = session.execute(update(Classification).where(_product_filter(product_id, taxonomy))
-                                         .values(jobs=[], top_job=None, taxonomy=taxonomy)
-                                         .execution_options(synchronize_session=False))
+                with rollups.track_where(session, select(Classification.post_id)
+                                         .where(_product_filter(product_id, taxonomy))):
+                    result = session.execute(update(Classification).where(_product_filter(product_id, taxonomy))
+                                             .values(jobs=[], top_job=None, taxonomy=taxonomy)
+                                             .execution_options(synchronize_session=False))
                 total += int(getattr(result, "rowcount", 0) or 0)
                 continue
             classifier = resolve_classifier(classifier, config)
@@ -342,21 +346,24 @@ def rescore_stale_jobs(store: Store, config: Config,
             index = _job_index(classifier, jobs, layer)
             while True:
                 batch = session.execute(
-                    select(Classification.id, Classification.embedding)
+                    select(Classification.id, Classification.post_id, Classification.embedding)
                     .where(_product_filter(product_id, taxonomy), Classification.embedding.is_not(None))
                     .limit(APPLY_BATCH)).all()
                 if not batch:
                     break
                 vecs = np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in batch])
                 job_lists = _jobs_json(index, vecs)
-                session.execute(update(Classification), [
-                    {"id": r.id, "jobs": jl, "top_job": jl[0]["job"] if jl else None, "taxonomy": taxonomy}
-                    for r, jl in zip(batch, job_lists, strict=True)])
+                with rollups.tracking(session, [r.post_id for r in batch], issues=False):
+                    session.execute(update(Classification), [
+                        {"id": r.id, "jobs": jl, "top_job": jl[0]["job"] if jl else None, "taxonomy": taxonomy}
+                        for r, jl in zip(batch, job_lists, strict=True)])
                 total += len(batch)
             # rows without an embedding cannot be rescored: their jobs are dropped rather than left stale
-            session.execute(update(Classification).where(_product_filter(product_id, taxonomy))
-                            .values(jobs=[], top_job=None, taxonomy=taxonomy)
-                            .execution_options(synchronize_session=False))
+            with rollups.track_where(session, select(Classification.post_id)
+                                     .where(_product_filter(product_id, taxonomy))):
+                session.execute(update(Classification).where(_product_filter(product_id, taxonomy))
+                                .values(jobs=[], top_job=None, taxonomy=taxonomy)
+                                .execution_options(synchronize_session=False))
     log.info("rescored jobs of %d posts against the configured jobs", total)
     return total
 
