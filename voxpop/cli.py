@@ -440,6 +440,10 @@ def worker(state: State, role: str, until_idle: bool, batch_size: int, lease_s: 
 for _command in CURATION_COMMANDS:  # label, issue ..., history, learn, review (voxpop/curation_cli.py)
     main.add_command(_command)
 
+from voxpop.rollup_cli import rollup_cmd  # noqa: E402 - rollup --rebuild / --verify (issue 29)
+
+main.add_command(rollup_cmd)
+
 
 from voxpop.web.serve import serve as serve_cmd  # noqa: E402 - the dashboard lives in its own module
 

@@ -333,7 +333,8 @@ def period_totals(session: Session, ids: list[int], since: datetime, until: date
         return out
     volume = [func.count().label("n"), func.count(Post.rating).label("r_n"), func.sum(Post.rating).label("r_sum"),
               func.sum(Post.rating * Post.rating).label("r_sq")]
-    negative = func.sum(case((Classification.sentiment == "negative", 1), else_=0)).label("neg")
+    # The labels in force (a person's label wins), as in the cubes of the period itself.
+    negative = func.sum(case((effective_columns()["sentiment"] == "negative", 1), else_=0)).label("neg")
     own = Post.product_id.label("pid")
     extra = PostProduct.product_id.label("pid")
     queries = [
@@ -342,10 +343,12 @@ def period_totals(session: Session, ids: list[int], since: datetime, until: date
         extra_scope(select(extra, *volume), ids, since, until).group_by(extra),
         select(own, func.count().label("n"), negative).select_from(Post)
         .join(Classification, Classification.post_id == Post.id)
+        .outerjoin(PostLabel, PostLabel.post_id == Post.id)
         .where(Post.status != POST_SKIPPED, Post.product_id.in_(ids), Post.created_at >= since,
                Post.created_at < until).group_by(own),
         extra_scope(select(extra, func.count().label("n"), negative), ids, since, until)
-        .join(Classification, Classification.post_id == Post.id).where(Post.status != POST_SKIPPED).group_by(extra),
+        .join(Classification, Classification.post_id == Post.id).outerjoin(PostLabel, PostLabel.post_id == Post.id)
+        .where(Post.status != POST_SKIPPED).group_by(extra),
     ]
     for index, query in enumerate(queries):
         for row in session.execute(query):

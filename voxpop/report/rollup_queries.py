@@ -1,0 +1,202 @@
+"""The report's sums read from the rollups (``store.rollups``) instead of scanning the posts.
+
+Whole UTC days of a period come from ``rollup_days`` and ``rollup_issue_days``; the part of a day at
+either end of the period (or of its halves, when ``since``, ``until`` or the midpoint is not at
+midnight) is aggregated from those few posts with the same code that keeps the rollups, so the figures
+equal the ones :mod:`voxpop.report.queries` computes from the posts (``build_report(from_rollups=False)``).
+
+The rows returned have the shape of the posts queries' rows, so :mod:`voxpop.report.figures` reads
+both alike.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal_column, select
+from sqlalchemy.orm import Session
+
+from store import rollups
+from store.models import POST_SKIPPED, Issue, IssuePost, Post, RollupDay, RollupIssueDay
+from voxpop.report.queries import _execute_all
+
+Cubes = dict[str, dict[int, list[tuple[int, int, Any]]]]
+
+
+@dataclass(frozen=True)
+class VolumeRow:
+    """Posts of one product, week, source, status and star (the posts query's volume row)."""
+
+    pid: int
+    source: str
+    status: str
+    star: int | None
+    n: int
+    r_sum: float
+    r_sq: float
+
+
+@dataclass(frozen=True)
+class ClassRow:
+    """Labelled posts of one product, week and labels (the posts query's class row)."""
+
+    pid: int
+    need_type: str | None
+    unmet_need: bool
+    top_job: str | None
+    sentiment: str | None
+    n: int
+    latest: int
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def split(start: datetime, end: datetime) -> tuple[tuple[date, date] | None, list[tuple[datetime, datetime]]]:
+    """``[start, end)`` as whole days ``[d0, d1)`` (or None) and the partial-day pieces around them."""
+    d0 = start.date() if start == _midnight(start.date()) else start.date() + timedelta(days=1)
+    d1 = end.date()
+    if d0 >= d1:
+        return None, [(start, end)] if start < end else []
+    edges = [(a, b) for a, b in ((start, _midnight(d0)), (_midnight(d1), end)) if a < b]
+    return (d0, d1), edges
+
+
+def _week_of_day(dialect: str, anchor: datetime) -> Any:
+    first = anchor.date().isoformat()
+    if dialect == "postgresql":
+        return literal_column(f"((rollup_days.day - DATE '{first}') / 7)")
+    return literal_column(f"(CAST(julianday(rollup_days.day) - julianday('{first}') AS INTEGER) / 7)")
+
+
+def _cell_rows(cells: dict[rollups.Key, rollups.Cell], anchor: datetime, half: int,
+               cubes: Cubes) -> None:
+    """Turn cells aggregated from posts into cube rows (week from each cell's day)."""
+    for key, cell in cells.items():
+        pid, day, source = key[0], key[1], key[2]
+        skipped, sentiment, need, unmet, job = key[6], key[7], key[8], key[9], key[10]
+        week = (day - anchor.date()).days // 7
+        _volume(cubes, pid, week, half, source, skipped, cell.values)
+        if sentiment:
+            cubes["class"][pid].append((week, half, ClassRow(pid, need, bool(unmet), job or None, sentiment,
+                                                             int(cell.values[0]), cell.latest)))
+
+
+def _volume(cubes: Cubes, pid: int, week: int, half: int, source: str, skipped: int, v: Sequence[float]) -> None:
+    """Volume rows of one group: one per star with posts, one for posts without a rating."""
+    status = POST_SKIPPED if skipped else ""
+    n, r_n, r_sum, r_sq = int(v[0]), int(v[1]), float(v[2]), float(v[3])
+    rows = cubes["volume"][pid]
+    first = True
+    for star in range(1, 6):
+        count = int(v[3 + star])
+        if count:
+            rows.append((week, half, VolumeRow(pid, source, status, star, count, r_sum if first else 0.0,
+                                               r_sq if first else 0.0)))
+            first = False
+    if n - r_n:
+        rows.append((week, half, VolumeRow(pid, source, status, None, n - r_n, 0.0, 0.0)))
+
+
+def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until: datetime, anchor: datetime,
+          mid: datetime, threads: int) -> Cubes:
+    """The report's volume and class cubes (``queries.run_cubes``' shape) from the rollups."""
+    out: Cubes = {"volume": defaultdict(list), "class": defaultdict(list)}
+    if not ids:
+        return out
+    t = RollupDay
+    week = _week_of_day(dialect, anchor).label("week")
+    jobs: list[tuple[str, int, Any]] = []
+    for half, (start, end) in enumerate(((since, mid), (mid, until))):
+        days, edges = split(start, end)
+        for a, b in edges:
+            _cell_rows(rollups.raw_cells(session, ids, a, b), anchor, half, out)
+        if days is None:
+            continue
+        scope = (t.product_id.in_(ids), t.day >= days[0], t.day < days[1])
+        stars = [func.sum(getattr(t, f"star{k}")).label(f"star{k}") for k in range(1, 6)]
+        volume = (select(t.product_id.label("pid"), week, t.source, t.skipped, func.sum(t.posts).label("n"),
+                         func.sum(t.rating_n).label("r_n"), func.sum(t.rating_sum).label("r_sum"),
+                         func.sum(t.rating_sq).label("r_sq"), *stars)
+                  .where(*scope).group_by(t.product_id, week, t.source, t.skipped))
+        labelled = (select(t.product_id.label("pid"), week, t.need_type, t.unmet, t.top_job, t.sentiment,
+                           func.sum(t.posts).label("n"), func.max(t.latest).label("latest"))
+                    .where(*scope, t.sentiment != "")
+                    .group_by(t.product_id, week, t.need_type, t.unmet, t.top_job, t.sentiment))
+        jobs += [("volume", half, volume), ("class", half, labelled)]
+    results = _execute_all(session, dialect, [q for _, _, q in jobs], threads)
+    for (cube, half, _), rows in zip(jobs, results, strict=True):
+        for r in rows:
+            if cube == "volume":
+                values = [r.n, r.r_n, r.r_sum or 0.0, r.r_sq or 0.0, r.star1, r.star2, r.star3, r.star4, r.star5]
+                _volume(out, r.pid, int(r.week), half, r.source, int(r.skipped), [float(x or 0) for x in values])
+            else:
+                out["class"][r.pid].append((int(r.week), half, ClassRow(
+                    r.pid, r.need_type or None, bool(r.unmet), r.top_job or None, r.sentiment or None, int(r.n),
+                    int(r.latest or 0))))
+    return out
+
+
+def period_totals(session: Session, ids: list[int], since: datetime, until: datetime) -> dict[int, dict[str, float]]:
+    """``queries.period_totals`` from the rollups: posts, ratings, labelled and negative posts per product."""
+    out: dict[int, dict[str, float]] = defaultdict(
+        lambda: {"posts": 0, "r_n": 0, "r_sum": 0.0, "r_sq": 0.0, "classified": 0, "negative": 0})
+    if not ids:
+        return out
+
+    def add(pid: int, n: float, r_n: float, r_sum: float, r_sq: float, labelled: float, negative: float) -> None:
+        t = out[pid]
+        t["posts"] += int(n)
+        t["r_n"] += int(r_n)
+        t["r_sum"] += float(r_sum)
+        t["r_sq"] += float(r_sq)
+        t["classified"] += int(labelled)
+        t["negative"] += int(negative)
+
+    days, edges = split(since, until)
+    for a, b in edges:
+        for key, cell in rollups.raw_cells(session, ids, a, b).items():
+            v = cell.values
+            add(key[0], v[0], v[1], v[2], v[3], v[0] if key[7] else 0, v[9])
+    if days is not None:
+        t = RollupDay
+        labelled = func.sum(case((t.sentiment != "", t.posts), else_=0))
+        query = (select(t.product_id, func.sum(t.posts), func.sum(t.rating_n), func.sum(t.rating_sum),
+                        func.sum(t.rating_sq), labelled, func.sum(t.negative))
+                 .where(t.product_id.in_(ids), t.day >= days[0], t.day < days[1]).group_by(t.product_id))
+        for pid, *values in session.execute(query):
+            add(pid, *[float(v or 0) for v in values])
+    return out
+
+
+def issue_counts(session: Session, ids: list[int], since: datetime, until: datetime,
+                 mid: datetime) -> dict[int, tuple[int, int, int]]:
+    """``queries.issue_counts`` from the per-issue rollups: (product id, posts in the period, in its second half)."""
+    if not ids:
+        return {}
+    counts: dict[int, list[int]] = {}
+    product: dict[int, int] = {}
+    for half, (start, end) in enumerate(((since, mid), (mid, until))):
+        days, edges = split(start, end)
+        queries = []
+        for a, b in edges:
+            queries.append(select(IssuePost.issue_id, Issue.product_id, func.count().label("n"))
+                           .select_from(IssuePost).join(Issue, Issue.id == IssuePost.issue_id)
+                           .join(Post, Post.id == IssuePost.post_id)
+                           .where(Issue.product_id.in_(ids), Post.created_at >= a, Post.created_at < b)
+                           .group_by(IssuePost.issue_id, Issue.product_id))
+        if days is not None:
+            r = RollupIssueDay
+            queries.append(select(r.issue_id, Issue.product_id, func.sum(r.posts).label("n"))
+                           .join(Issue, and_(Issue.id == r.issue_id, Issue.product_id.in_(ids)))
+                           .where(r.day >= days[0], r.day < days[1]).group_by(r.issue_id, Issue.product_id))
+        for query in queries:
+            for issue_id, pid, n in session.execute(query):
+                product[issue_id] = pid
+                counts.setdefault(issue_id, [0, 0])[half] += int(n)
+    return {i: (product[i], c[0] + c[1], c[1]) for i, c in counts.items() if c[0] + c[1]}
