@@ -32,7 +32,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from store.curation import effective_columns
@@ -188,7 +187,12 @@ def raw_cells(session: Session, product_ids: Sequence[int] | None = None, since:
 
 
 def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    """The dialect's INSERT (with ON CONFLICT); imported here so the CLI starts without both dialects."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 def _row(key: Key, cell: Cell) -> dict[str, Any]:
