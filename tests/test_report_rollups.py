@@ -38,7 +38,8 @@ def test_report_from_rollups_equals_report_from_posts(store: Store, shift: timed
 def test_story_report_from_rollups_equals_report_from_posts(store: Store) -> None:
     with store.transaction() as session:
         st.build(session)
-    for since, until in ((st.SINCE, st.UNTIL), (st.SINCE + timedelta(hours=30), st.UNTIL - timedelta(hours=5))):
+    for since, until in ((st.SINCE, st.UNTIL), (st.SINCE + timedelta(hours=30), st.UNTIL - timedelta(hours=5)),
+                         (st.SINCE + timedelta(days=3, hours=10), st.SINCE + timedelta(days=4, hours=6))):
         fast, slow = _both(store, None, since, until, st.JOBS)
         assert fast == slow
         assert fast["headline"]

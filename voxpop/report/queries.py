@@ -328,25 +328,29 @@ def period_totals(session: Session, ids: list[int], since: datetime, until: date
     Used for the previous period of the headline, so it is one pass per cube with no week split.
     """
     out: dict[int, dict[str, float]] = defaultdict(
-        lambda: {"posts": 0, "r_n": 0, "r_sum": 0.0, "r_sq": 0.0, "classified": 0, "negative": 0})
+        lambda: {"posts": 0, "r_n": 0, "r_sum": 0.0, "r_sq": 0.0, "classified": 0, "negative": 0, "neutral": 0,
+                 "positive": 0})
     if not ids:
         return out
     volume = [func.count().label("n"), func.count(Post.rating).label("r_n"), func.sum(Post.rating).label("r_sum"),
               func.sum(Post.rating * Post.rating).label("r_sq")]
     # The labels in force (a person's label wins), as in the cubes of the period itself.
-    negative = func.sum(case((effective_columns()["sentiment"] == "negative", 1), else_=0)).label("neg")
+    labels = effective_columns()
+    negative = func.sum(case((labels["sentiment"] == "negative", 1), else_=0)).label("neg")
+    neutral = func.sum(case((labels["sentiment"] == "neutral", 1), else_=0)).label("neu")
+    positive = func.sum(case((labels["sentiment"] == "positive", 1), else_=0)).label("pos")
     own = Post.product_id.label("pid")
     extra = PostProduct.product_id.label("pid")
     queries = [
         select(own, *volume).where(Post.product_id.in_(ids), Post.created_at >= since, Post.created_at < until)
         .group_by(own),
         extra_scope(select(extra, *volume), ids, since, until).group_by(extra),
-        select(own, func.count().label("n"), negative).select_from(Post)
+        select(own, func.count().label("n"), negative, neutral, positive).select_from(Post)
         .join(Classification, Classification.post_id == Post.id)
         .outerjoin(PostLabel, PostLabel.post_id == Post.id)
         .where(Post.status != POST_SKIPPED, Post.product_id.in_(ids), Post.created_at >= since,
                Post.created_at < until).group_by(own),
-        extra_scope(select(extra, func.count().label("n"), negative), ids, since, until)
+        extra_scope(select(extra, func.count().label("n"), negative, neutral, positive), ids, since, until)
         .join(Classification, Classification.post_id == Post.id).outerjoin(PostLabel, PostLabel.post_id == Post.id)
         .where(Post.status != POST_SKIPPED).group_by(extra),
     ]
@@ -361,6 +365,8 @@ def period_totals(session: Session, ids: list[int], since: datetime, until: date
             else:
                 t["classified"] += int(row.n)
                 t["negative"] += int(row.neg or 0)
+                t["neutral"] += int(row.neu or 0)
+                t["positive"] += int(row.pos or 0)
     return out
 
 

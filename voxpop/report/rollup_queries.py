@@ -20,9 +20,8 @@ from typing import Any
 from sqlalchemy import and_, case, func, literal_column, select
 from sqlalchemy.orm import Session
 
-from store import rollups
 from store.models import POST_SKIPPED, Issue, IssuePost, Post, RollupDay, RollupIssueDay
-from voxpop.report.queries import _execute_all
+from voxpop.report import queries
 
 Cubes = dict[str, dict[int, list[tuple[int, int, Any]]]]
 
@@ -61,8 +60,9 @@ def split(start: datetime, end: datetime) -> tuple[tuple[date, date] | None, lis
     """``[start, end)`` as whole days ``[d0, d1)`` (or None) and the partial-day pieces around them."""
     d0 = start.date() if start == _midnight(start.date()) else start.date() + timedelta(days=1)
     d1 = end.date()
-    if d0 >= d1:
-        return None, [(start, end)] if start < end else []
+    if d0 >= d1:  # less than a whole day: cut at the midnight it may cross, so each piece is in one day
+        cut = _midnight(start.date() + timedelta(days=1))
+        return None, [(a, b) for a, b in ((start, min(end, cut)), (max(start, cut), end)) if a < b]
     edges = [(a, b) for a, b in ((start, _midnight(d0)), (_midnight(d1), end)) if a < b]
     return (d0, d1), edges
 
@@ -72,19 +72,6 @@ def _week_of_day(dialect: str, anchor: datetime) -> Any:
     if dialect == "postgresql":
         return literal_column(f"((rollup_days.day - DATE '{first}') / 7)")
     return literal_column(f"(CAST(julianday(rollup_days.day) - julianday('{first}') AS INTEGER) / 7)")
-
-
-def _cell_rows(cells: dict[rollups.Key, rollups.Cell], anchor: datetime, half: int,
-               cubes: Cubes) -> None:
-    """Turn cells aggregated from posts into cube rows (week from each cell's day)."""
-    for key, cell in cells.items():
-        pid, day, source = key[0], key[1], key[2]
-        skipped, sentiment, need, unmet, job = key[6], key[7], key[8], key[9], key[10]
-        week = (day - anchor.date()).days // 7
-        _volume(cubes, pid, week, half, source, skipped, cell.values)
-        if sentiment:
-            cubes["class"][pid].append((week, half, ClassRow(pid, need, bool(unmet), job or None, sentiment,
-                                                             int(cell.values[0]), cell.latest)))
 
 
 def _volume(cubes: Cubes, pid: int, week: int, half: int, source: str, skipped: int, v: Sequence[float]) -> None:
@@ -112,10 +99,13 @@ def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until
     t = RollupDay
     week = _week_of_day(dialect, anchor).label("week")
     jobs: list[tuple[str, int, Any]] = []
+    edge_queries = []
     for half, (start, end) in enumerate(((since, mid), (mid, until))):
         days, edges = split(start, end)
-        for a, b in edges:
-            _cell_rows(rollups.raw_cells(session, ids, a, b), anchor, half, out)
+        for a, b in edges:  # part of a day: the posts queries over that range (an index range scan)
+            cut = b if half == 0 else a  # the range's own half: rows before ``cut`` are half 0
+            edge_queries += queries.class_queries(dialect, ids, a, b, anchor, cut)
+            edge_queries += queries.volume_queries(dialect, ids, a, b, anchor, cut)
         if days is None:
             continue
         scope = (t.product_id.in_(ids), t.day >= days[0], t.day < days[1])
@@ -129,7 +119,11 @@ def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until
                     .where(*scope, t.sentiment != "")
                     .group_by(t.product_id, week, t.need_type, t.unmet, t.top_job, t.sentiment))
         jobs += [("volume", half, volume), ("class", half, labelled)]
-    results = _execute_all(session, dialect, [q for _, _, q in jobs], threads)
+    if edge_queries:
+        for cube, by_product in queries.run_cubes(session, dialect, edge_queries, 1).items():
+            for pid, rows in by_product.items():
+                out[cube][pid].extend(rows)
+    results = queries._execute_all(session, dialect, [q for _, _, q in jobs], threads)
     for (cube, half, _), rows in zip(jobs, results, strict=True):
         for r in rows:
             if cube == "volume":
@@ -145,12 +139,16 @@ def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until
 def period_totals(session: Session, ids: list[int], since: datetime, until: datetime) -> dict[int, dict[str, float]]:
     """``queries.period_totals`` from the rollups: posts, ratings, labelled and negative posts per product."""
     out: dict[int, dict[str, float]] = defaultdict(
-        lambda: {"posts": 0, "r_n": 0, "r_sum": 0.0, "r_sq": 0.0, "classified": 0, "negative": 0})
+        lambda: {"posts": 0, "r_n": 0, "r_sum": 0.0, "r_sq": 0.0, "classified": 0, "negative": 0, "neutral": 0,
+                 "positive": 0})
     if not ids:
         return out
 
-    def add(pid: int, n: float, r_n: float, r_sum: float, r_sq: float, labelled: float, negative: float) -> None:
+    def add(pid: int, n: float, r_n: float, r_sum: float, r_sq: float, labelled: float, negative: float,
+            neutral: float, positive: float) -> None:
         t = out[pid]
+        t["neutral"] += int(neutral)
+        t["positive"] += int(positive)
         t["posts"] += int(n)
         t["r_n"] += int(r_n)
         t["r_sum"] += float(r_sum)
@@ -160,14 +158,15 @@ def period_totals(session: Session, ids: list[int], since: datetime, until: date
 
     days, edges = split(since, until)
     for a, b in edges:
-        for key, cell in rollups.raw_cells(session, ids, a, b).items():
-            v = cell.values
-            add(key[0], v[0], v[1], v[2], v[3], v[0] if key[7] else 0, v[9])
+        for pid, t in queries.period_totals(session, ids, a, b).items():
+            add(pid, t["posts"], t["r_n"], t["r_sum"], t["r_sq"], t["classified"], t["negative"], t["neutral"],
+                t["positive"])
     if days is not None:
         t = RollupDay
         labelled = func.sum(case((t.sentiment != "", t.posts), else_=0))
         query = (select(t.product_id, func.sum(t.posts), func.sum(t.rating_n), func.sum(t.rating_sum),
-                        func.sum(t.rating_sq), labelled, func.sum(t.negative))
+                        func.sum(t.rating_sq), labelled, func.sum(t.negative), func.sum(t.neutral),
+                        func.sum(t.positive))
                  .where(t.product_id.in_(ids), t.day >= days[0], t.day < days[1]).group_by(t.product_id))
         for pid, *values in session.execute(query):
             add(pid, *[float(v or 0) for v in values])

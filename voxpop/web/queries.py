@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, exists, func, literal, or_, select
+from sqlalchemy import Engine, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from alerts.render import safe_url
@@ -33,6 +33,7 @@ from store.models import (
 )
 from store.search import match_clause
 from voxpop.report.comparison import same_problem
+from voxpop.report.rollup_queries import period_totals
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
 STATE_ORDER = {"new": 0, "rising": 1, "reopened": 2, "ongoing": 3, "resolved": 4, "candidate": 5, MERGED: 6}
@@ -132,37 +133,21 @@ def overview(session: Session, *, days: int = 7, until: datetime | None = None) 
     since = until - timedelta(days=days)
     before = since - timedelta(days=days)
     prods = products(session)
-    current = (Post.created_at >= since).label("current")
-    volume_q = (select(Post.product_id, current, func.count(), func.avg(Post.rating), func.count(Post.rating))
-                .where(Post.created_at >= before, Post.created_at < until).group_by(Post.product_id, current))
-    label = func.coalesce(PostLabel.sentiment, Classification.sentiment)  # a person's correction wins
-
-    def sentiment_q(start: datetime, end: datetime, is_now: bool) -> Any:
-        return (select(Post.product_id, literal(is_now), label, func.count())
-                .join(Classification, Classification.post_id == Post.id)
-                .outerjoin(PostLabel, PostLabel.post_id == Post.id)
-                .where(Post.created_at >= start, Post.created_at < end).group_by(Post.product_id, label))
-
-    # The sentiment joins are the cost of this page: the two periods run on two connections at once.
-    volume, now_rows, before_rows = execute_parallel(
-        session, [volume_q, sentiment_q(since, until, True), sentiment_q(before, since, False)])
-    sentiment = now_rows + before_rows
-    figures: dict[int, dict[str, dict[str, Any]]] = {
-        p["id"]: {k: {"volume": 0, "rating": None, "ratings": 0, "sentiment": {}} for k in ("now", "before")}
-        for p in prods}
-    for pid, is_now, n, mean, rated in volume:
-        if pid in figures:
-            figures[pid]["now" if is_now else "before"].update(
-                volume=int(n), rating=round(float(mean), 2) if mean is not None else None, ratings=int(rated))
-    for pid, is_now, label, n in sentiment:
-        if pid in figures:
-            figures[pid]["now" if is_now else "before"]["sentiment"][label] = int(n)
-    for per in figures.values():
-        for fig in per.values():
-            total = sum(fig["sentiment"].values())
-            fig["classified"] = total
-            fig["negative_share"] = round(fig["sentiment"].get("negative", 0) / total, 3) if total else None
-            fig["positive_share"] = round(fig["sentiment"].get("positive", 0) / total, 3) if total else None
+    ids = [p["id"] for p in prods]
+    # Sums from the rollups (whole days) and the posts of the partial days at the ends (issue 29).
+    periods = {"now": period_totals(session, ids, since, until), "before": period_totals(session, ids, before, since)}
+    figures: dict[int, dict[str, dict[str, Any]]] = {}
+    for p in prods:
+        figures[p["id"]] = {}
+        for key, totals in periods.items():
+            t = totals.get(p["id"]) or {}
+            r_n, classified = int(t.get("r_n", 0)), int(t.get("classified", 0))
+            sentiment = {s: int(t.get(s, 0)) for s in ("negative", "neutral", "positive") if t.get(s)}
+            figures[p["id"]][key] = {
+                "volume": int(t.get("posts", 0)), "rating": round(t["r_sum"] / r_n, 2) if r_n else None,
+                "ratings": r_n, "sentiment": sentiment, "classified": classified,
+                "negative_share": round(sentiment.get("negative", 0) / classified, 3) if classified else None,
+                "positive_share": round(sentiment.get("positive", 0) / classified, 3) if classified else None}
     top = _top_issues(session, [p["id"] for p in prods], until.date())
     health = crawl_health(session)
     out = []
