@@ -149,14 +149,47 @@ def _upsert(session: Session, product_id: int, by_key: dict[tuple[str, str], Pos
         session.execute(stmt, new_rows)
         keys = [(row["source"], row["external_id"]) for row in new_rows]
         inserted = session.execute(
-            select(Post.id, Post.fetched_at).where(tuple_(Post.source, Post.external_id).in_(keys))
+            select(Post.id, Post.source, Post.external_id, Post.fetched_at)
+            .where(tuple_(Post.source, Post.external_id).in_(keys))
         ).all()
         result.ids.extend(row.id for row in inserted)
         # A concurrent writer may have won the race for some keys: count only what we wrote.
-        result.stored += sum(1 for row in inserted if row.fetched_at == now)
+        ours = {(row.source, row.external_id): row.id for row in inserted if row.fetched_at == now}
+        result.stored += len(ours)
         result.unchanged += len(new_rows) - result.stored
+        # Rollups: what we inserted counts from the values written (pending, no labels); a post a
+        # concurrent writer stored is counted by that writer.
+        tracked.inserted([_new_post(ours[(v["source"], v["external_id"])], v)
+                          for v in new_rows if (v["source"], v["external_id"]) in ours],
+                         {post_id: {product_id, *by_key[key].extra_product_ids} for key, post_id in ours.items()})
+        tracked.add(row.id for row in inserted if row.fetched_at != now)  # before we link them below
     result.linked = _link_products(session, by_key.values(), product_id, result.ids)
-    tracked.created(result.ids)
+
+
+@dataclass(frozen=True)
+class _NewPost:
+    """A post as just inserted, in the shape ``rollups.add_rows`` reads (no classification or labels yet)."""
+
+    id: int
+    product_id: int
+    created_at: Any
+    source: str
+    found_by: str | None
+    version: str | None
+    language: str | None
+    rating: float | None
+    status: str
+    class_id: None = None
+    sentiment: None = None
+    need_type: None = None
+    unmet_need: None = None
+    top_job: None = None
+    step: None = None
+
+
+def _new_post(post_id: int, values: dict[str, Any]) -> _NewPost:
+    return _NewPost(post_id, values["product_id"], values["created_at"], values["source"], values["found_by"],
+                    values["version"], values["language"], values["rating"], values["status"])
 
 
 def delete_posts(session: Session, post_ids: Sequence[int]) -> int:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -105,7 +105,7 @@ def _day(value: datetime | str | None) -> date:
     return value.date()
 
 
-def add_rows(cells: dict[Key, Cell], rows: Iterable[Any], links: dict[int, set[int]],
+def add_rows(cells: dict[Key, Cell], rows: Iterable[Any], links: Mapping[int, set[int]],
              only: set[int] | None = None, sign: int = 1) -> None:
     """Add (``sign`` -1: subtract) the contribution of post rows (from :func:`_post_query`) to ``cells``."""
     for r in rows:
@@ -273,6 +273,7 @@ class Tracker:
         self.session, self.issues = session, issues
         self.ids: set[int] = set()
         self.before: dict[Key, Cell] = {}
+        self.known: dict[Key, Cell] = {}  # contribution of inserted posts, from the values written
         self.issues_before: set[int] = set()
 
     def add(self, post_ids: Iterable[int]) -> None:
@@ -289,9 +290,14 @@ class Tracker:
         """Track posts this change inserted (they had no contribution before)."""
         self.ids.update(post_ids)
 
+    def inserted(self, rows: Iterable[Any], links: dict[int, set[int]]) -> None:
+        """Posts this change inserted, added from the values written (no read back): new posts have no
+        classification, labels or issues yet. ``rows`` need the attributes :func:`add_rows` reads."""
+        add_rows(self.known, rows, links)
+
     def finish(self) -> None:
         self.session.flush()
-        after = post_cells(self.session, self.ids)
+        after = post_cells(self.session, self.ids, cells=self.known)
         apply(self.session, self.before, after)
         if self.issues:
             refresh_issues(self.session, self.issues_before | _issues_of(self.session, sorted(self.ids)))
