@@ -381,6 +381,8 @@ class ProductModel(Base):
 
 # Dashboard (issue 18): the newest posts first, across products (``/posts`` without a product filter).
 Index("ix_posts_created", Post.created_at)
+# Status (issue 29): posts held per configured source, counted from this index instead of the table.
+Index("ix_posts_source_id", Post.source_id)
 
 
 # ---------------------------------------------------------------- rollups (issue 29)

@@ -187,3 +187,27 @@ def test_rebuild_repairs_and_reports_drift(sqlite_store: Store) -> None:
         found = rollups.verify(session)
         assert found["differences"] == 0 and found["rows"] == 5
         assert rollups.state(session)["verified"]["differences"] == 0
+
+
+def test_migration_fills_the_rollups_of_a_store_that_has_posts(sqlite_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import insert
+
+    from store.db import alembic_config, make_engine
+    from store.models import Product
+
+    config = alembic_config(sqlite_url)
+    command.upgrade(config, "0008")
+    engine = make_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(insert(Product).values(id=1, slug="acme", name="Acme", own=True, created_at=DAY0))
+        conn.execute(insert(Post).values(id=1, source="appstore", external_id="a", product_id=1, text="t", rating=2.0,
+                                         created_at=DAY0, fetched_at=DAY0, content_hash="x", status="pending"))
+    engine.dispose()
+    command.upgrade(config, "head")
+    store = Store(sqlite_url)
+    with store.sessions() as session:
+        cells = rollups.stored_cells(session)
+        assert [c.values[:3] for c in cells.values()] == [[1, 1, 2.0]]
+        assert rollups.verify(session)["differences"] == 0
+    store.dispose()

@@ -51,6 +51,8 @@ def upgrade() -> None:
         sa.Column("details", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("name", name="pk_rollup_state"),
     )
+    # /status counts the posts held per source from this index, not by reading the table.
+    op.create_index("ix_posts_source_id", "posts", ["source_id"])
     # A store with posts gets its rollups now, so readers never see them empty.
     from sqlalchemy.orm import Session
 
@@ -62,6 +64,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_posts_source_id", table_name="posts")
     op.drop_table("rollup_state")
     op.drop_table("rollup_issue_days")
     op.drop_table("rollup_days")
