@@ -389,7 +389,8 @@ Index("ix_posts_source_id", Post.source_id)
 
 
 class RollupDay(Base):
-    """Sums of posts per product, UTC day, source, country, version, language and labels in force.
+    """Sums of posts per product, UTC day (and Monday-to-Sunday week), source, country, version, language
+    and labels in force.
 
     Kept exact by ``store.rollups`` in the transaction of every change; ``''`` stands for a missing
     value (and 0001-01-01 for a post without a date) so the key never holds NULL.
@@ -397,6 +398,7 @@ class RollupDay(Base):
 
     __tablename__ = "rollup_days"
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    span: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1: the row is one day; 7: the week from ``day``
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     source: Mapped[str] = mapped_column(String(50), primary_key=True)
     country: Mapped[str] = mapped_column(String(10), primary_key=True)

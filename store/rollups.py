@@ -50,11 +50,12 @@ from store.models import (
 from voxpop.core.timeutil import utcnow
 
 NO_DAY = date(1, 1, 1)  # the day of a post without a date (never inside a report period)
-DIMS = ("product_id", "day", "source", "country", "version", "language", "skipped", "sentiment", "need_type",
+DIMS = ("product_id", "span", "day", "source", "country", "version", "language", "skipped", "sentiment", "need_type",
         "unmet", "top_job", "step")
 MEASURES = ("posts", "rating_n", "rating_sum", "rating_sq", "star1", "star2", "star3", "star4", "star5",
             "negative", "neutral", "positive")
 CHUNK = 500
+DAY, WEEK = 1, 7  # span of a rollup row: one UTC day, or the Monday-to-Sunday week starting on its ``day``
 _COUNTRY = re.compile(r"^(?:appstore|googleplay):([a-z]{2})$")
 Key = tuple[Any, ...]
 
@@ -105,6 +106,11 @@ def _day(value: datetime | str | None) -> date:
     return value.date()
 
 
+def week_of(day: date) -> date:
+    """The Monday of the day's week (``NO_DAY`` stays itself)."""
+    return day if day == NO_DAY else day - timedelta(days=day.weekday())
+
+
 def add_rows(cells: dict[Key, Cell], rows: Iterable[Any], links: Mapping[int, set[int]],
              only: set[int] | None = None, sign: int = 1) -> None:
     """Add (``sign`` -1: subtract) the contribution of post rows (from :func:`_post_query`) to ``cells``."""
@@ -129,20 +135,21 @@ def add_rows(cells: dict[Key, Cell], rows: Iterable[Any], links: Mapping[int, se
         if sentiment in ("negative", "neutral", "positive"):
             values[MEASURES.index(sentiment)] = 1
         latest = int(r.id) if labelled and unmet else 0
-        rest = (_day(r.created_at), r.source, country_of(r.source, r.found_by), r.version or "",
-                r.language or "", int(skipped), sentiment, need, unmet, job, step)
+        day = _day(r.created_at)
+        rest = (r.source, country_of(r.source, r.found_by), r.version or "", r.language or "", int(skipped),
+                sentiment, need, unmet, job, step)
         for product_id in {r.product_id, *links.get(r.id, ())}:
             if only is not None and product_id not in only:
                 continue
-            key = (product_id, *rest)
-            cell = cells.get(key)
-            if cell is None:
-                cell = cells[key] = Cell([0.0] * len(MEASURES))
-            for i, v in enumerate(values):
-                if v:
-                    cell.values[i] += sign * v
-            if sign > 0 and latest > cell.latest:
-                cell.latest = latest
+            for key in ((product_id, DAY, day, *rest), (product_id, WEEK, week_of(day), *rest)):
+                cell = cells.get(key)
+                if cell is None:
+                    cell = cells[key] = Cell([0.0] * len(MEASURES))
+                for i, v in enumerate(values):
+                    if v:
+                        cell.values[i] += sign * v
+                if sign > 0 and latest > cell.latest:
+                    cell.latest = latest
 
 
 def post_cells(session: Session, post_ids: Iterable[int], sign: int = 1,
@@ -236,15 +243,16 @@ def apply(session: Session, before: dict[Key, Cell], after: dict[Key, Cell]) -> 
 
 
 def _fix_latest(session: Session, shrunk: dict[Key, int]) -> None:
-    """Recompute ``latest`` of cells whose newest post left them (only those, from that product-day's posts)."""
+    """Recompute ``latest`` of cells whose newest post left them (only those, from that day's or week's posts)."""
     table = RollupDay.__table__
-    days: dict[tuple[int, date], list[Key]] = defaultdict(list)
+    days: dict[tuple[int, int, date], list[Key]] = defaultdict(list)
     for key in shrunk:
-        days[(key[0], key[1])].append(key)
-    for (product_id, day), keys in days.items():
-        stored = {tuple(r[:len(DIMS)]): r.latest for r in session.execute(
-            select(*[table.c[d] for d in DIMS], table.c.latest)
-            .where(table.c.product_id == product_id, table.c.day == day))}
+        days[(key[0], key[1], key[2])].append(key)
+    for (product_id, span, day), keys in days.items():
+        stored = {tuple(_norm(d, v) for d, v in zip(DIMS, r[:len(DIMS)], strict=True)): r.latest
+                  for r in session.execute(select(*[table.c[d] for d in DIMS], table.c.latest)
+                                           .where(table.c.product_id == product_id, table.c.span == span,
+                                                  table.c.day == day))}
         stale = [k for k in keys if k in stored and stored[k] <= shrunk[k]]
         if not stale:
             continue
@@ -252,7 +260,7 @@ def _fix_latest(session: Session, shrunk: dict[Key, int]) -> None:
             fresh = raw_cells(session, [product_id])
         else:
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            fresh = raw_cells(session, [product_id], start, start + timedelta(days=1))
+            fresh = raw_cells(session, [product_id], start, start + timedelta(days=span))
         session.execute(update(table).where(*[table.c[d] == bindparam("k_" + d) for d in DIMS])
                         .values(latest=bindparam("v_latest")),
                         [{**{"k_" + d: v for d, v in zip(DIMS, k, strict=True)},
@@ -439,8 +447,8 @@ def _mark(session: Session, what: str, details: dict[str, Any]) -> None:
 
 
 def state(session: Session) -> dict[str, Any]:
-    """When the rollups were last rebuilt and verified, with what each found, and how many rows they hold."""
-    out: dict[str, Any] = {"rows": int(session.scalar(select(func.count()).select_from(RollupDay)) or 0)}
+    """When the rollups were last rebuilt and verified, with what each found (rows, rows that differed)."""
+    out: dict[str, Any] = {"rebuilt": None, "verified": None}  # None: never (kept by every write since)
     for row in session.scalars(select(RollupState)):
         out[row.name] = {"at": row.at.isoformat() if row.at else None, **(row.details or {})}
     return out

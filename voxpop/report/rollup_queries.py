@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, literal_column, select
 from sqlalchemy.orm import Session
 
+from store import rollups
 from store.models import POST_SKIPPED, Issue, IssuePost, Post, RollupDay, RollupIssueDay
 from voxpop.report import queries
 
@@ -67,6 +68,18 @@ def split(start: datetime, end: datetime) -> tuple[tuple[date, date] | None, lis
     return (d0, d1), edges
 
 
+def pieces(days: tuple[date, date]) -> list[tuple[int, date, date]]:
+    """Whole days ``[d0, d1)`` as rollup ranges ``(span, first, end)``: whole weeks from the weekly rows,
+    the days before the first Monday and from the last Monday from the daily rows."""
+    d0, d1 = days
+    w0 = d0 + timedelta(days=(7 - d0.weekday()) % 7)
+    w1 = d1 - timedelta(days=d1.weekday())
+    if w0 >= w1:
+        return [(rollups.DAY, d0, d1)]
+    return [(span, a, b) for span, a, b in ((rollups.DAY, d0, w0), (rollups.WEEK, w0, w1), (rollups.DAY, w1, d1))
+            if a < b]
+
+
 def _week_of_day(dialect: str, anchor: datetime) -> Any:
     first = anchor.date().isoformat()
     if dialect == "postgresql":
@@ -108,17 +121,18 @@ def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until
             edge_queries += queries.volume_queries(dialect, ids, a, b, anchor, cut)
         if days is None:
             continue
-        scope = (t.product_id.in_(ids), t.day >= days[0], t.day < days[1])
-        stars = [func.sum(getattr(t, f"star{k}")).label(f"star{k}") for k in range(1, 6)]
-        volume = (select(t.product_id.label("pid"), week, t.source, t.skipped, func.sum(t.posts).label("n"),
-                         func.sum(t.rating_n).label("r_n"), func.sum(t.rating_sum).label("r_sum"),
-                         func.sum(t.rating_sq).label("r_sq"), *stars)
-                  .where(*scope).group_by(t.product_id, week, t.source, t.skipped))
-        labelled = (select(t.product_id.label("pid"), week, t.need_type, t.unmet, t.top_job, t.sentiment,
-                           func.sum(t.posts).label("n"), func.max(t.latest).label("latest"))
-                    .where(*scope, t.sentiment != "")
-                    .group_by(t.product_id, week, t.need_type, t.unmet, t.top_job, t.sentiment))
-        jobs += [("volume", half, volume), ("class", half, labelled)]
+        for span, first, end in pieces(days):
+            scope = (t.product_id.in_(ids), t.span == span, t.day >= first, t.day < end)
+            stars = [func.sum(getattr(t, f"star{k}")).label(f"star{k}") for k in range(1, 6)]
+            volume = (select(t.product_id.label("pid"), week, t.source, t.skipped, func.sum(t.posts).label("n"),
+                             func.sum(t.rating_n).label("r_n"), func.sum(t.rating_sum).label("r_sum"),
+                             func.sum(t.rating_sq).label("r_sq"), *stars)
+                      .where(*scope).group_by(t.product_id, week, t.source, t.skipped))
+            labelled = (select(t.product_id.label("pid"), week, t.need_type, t.unmet, t.top_job, t.sentiment,
+                               func.sum(t.posts).label("n"), func.max(t.latest).label("latest"))
+                        .where(*scope, t.sentiment != "")
+                        .group_by(t.product_id, week, t.need_type, t.unmet, t.top_job, t.sentiment))
+            jobs += [("class", half, labelled), ("volume", half, volume)]
     if edge_queries:
         for cube, by_product in queries.run_cubes(session, dialect, edge_queries, 1).items():
             for pid, rows in by_product.items():
@@ -161,13 +175,13 @@ def period_totals(session: Session, ids: list[int], since: datetime, until: date
         for pid, t in queries.period_totals(session, ids, a, b).items():
             add(pid, t["posts"], t["r_n"], t["r_sum"], t["r_sq"], t["classified"], t["negative"], t["neutral"],
                 t["positive"])
-    if days is not None:
+    for span, first, end in pieces(days) if days is not None else ():
         t = RollupDay
         labelled = func.sum(case((t.sentiment != "", t.posts), else_=0))
         query = (select(t.product_id, func.sum(t.posts), func.sum(t.rating_n), func.sum(t.rating_sum),
                         func.sum(t.rating_sq), labelled, func.sum(t.negative), func.sum(t.neutral),
                         func.sum(t.positive))
-                 .where(t.product_id.in_(ids), t.day >= days[0], t.day < days[1]).group_by(t.product_id))
+                 .where(t.product_id.in_(ids), t.span == span, t.day >= first, t.day < end).group_by(t.product_id))
         for pid, *values in session.execute(query):
             add(pid, *[float(v or 0) for v in values])
     return out
