@@ -1,4 +1,12 @@
-"""Queries and writes on the store. Functions take a session and never commit: callers own transactions."""
+"""Queries and writes on the store. Functions take a session and never commit: callers own transactions.
+
+Rollups rule (issue 29): every write to ``posts``, ``post_products``, ``classifications``, ``post_labels``
+or ``issue_posts`` goes through ``store.rollups.tracking`` (issue membership: ``rollups.refresh_issues``)
+in the same transaction, so the rollups the report and the dashboard read stay exact. The writers here
+(:func:`upsert_posts`, :func:`delete_posts`) do; so do ``store.claims.save_classifications``,
+``voxpop.curation``, ``voxpop.learning`` and ``alerts.issues``. A new writer calls the same functions;
+the property test in ``tests/test_store_rollups.py`` shows what a missed one looks like.
+"""
 
 from __future__ import annotations
 

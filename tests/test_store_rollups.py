@@ -142,7 +142,7 @@ def test_rollups_equal_raw_aggregation_after_every_step(db: str, request: pytest
     with store.transaction() as session:
         products = [ensure_product(session, f"p{i}").id for i in range(3)]
 
-    @settings(max_examples=60 if db == "sqlite" else 40, deadline=None, derandomize=True,
+    @settings(max_examples=30 if db == "sqlite" else 25, deadline=None, derandomize=True,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(operations)
     def run(ops: list[tuple[Any, ...]]) -> None:
