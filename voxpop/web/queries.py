@@ -458,9 +458,6 @@ def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAG
              .outerjoin(cls, cls.post_id == Post.id)
              .outerjoin(PostLabel, PostLabel.post_id == Post.id))
     conditions = []
-    match = match_clause(session, filters.q)
-    if match is not None:
-        conditions.append(match)
     pid = _product_id(session, filters.product)
     if pid is not None:
         conditions.append(Post.product_id == pid)
@@ -494,6 +491,13 @@ def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAG
         conditions.append(and_(cls.id.is_not(None), PostLabel.post_id.is_(None)))
     if filters.issue:
         conditions.append(Post.id.in_(select(IssuePost.post_id).where(IssuePost.issue_id == int(filters.issue))))
+    # Words last: with a label filter the full-text probe names the label tables' post id (the same id), so
+    # it runs after the indexed and label filters have narrowed the rows (filter first, then probe).
+    labelled = bool(filters.sentiment or filters.need or filters.job or filters.label_source)
+    match = match_clause(session, filters.q,
+                         func.coalesce(PostLabel.post_id, cls.post_id, Post.id) if labelled else None)
+    if match is not None:
+        conditions.append(match)
     if conditions:
         query = query.where(and_(*conditions))
     order = {"newest": (Post.created_at.desc(), Post.id.desc()), "oldest": (Post.created_at.asc(), Post.id.asc()),
