@@ -219,6 +219,8 @@ class IssuePost(Base):
     """Membership of a post in an issue."""
 
     __tablename__ = "issue_posts"
+    # Issue 29 (migration 0009): the issues of given posts (rollup upkeep, a report's part days).
+    __table_args__ = (Index("ix_issue_posts_post_id", "post_id"),)
     issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
     similarity: Mapped[float] = mapped_column(Float, default=0.0)

@@ -117,8 +117,8 @@ def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until
         days, edges = split(start, end)
         for a, b in edges:  # part of a day: the posts queries over that range (an index range scan)
             cut = b if half == 0 else a  # the range's own half: rows before ``cut`` are half 0
-            edge_queries += queries.class_queries(dialect, ids, a, b, anchor, cut)
-            edge_queries += queries.volume_queries(dialect, ids, a, b, anchor, cut)
+            edge_queries += queries.class_queries(dialect, ids, a, b, anchor, cut, narrow=True)
+            edge_queries += queries.volume_queries(dialect, ids, a, b, anchor, cut, narrow=True)
         if days is None:
             continue
         for span, first, end in pieces(days):
@@ -172,7 +172,7 @@ def period_totals(session: Session, ids: list[int], since: datetime, until: date
 
     days, edges = split(since, until)
     for a, b in edges:
-        for pid, t in queries.period_totals(session, ids, a, b).items():
+        for pid, t in queries.period_totals(session, ids, a, b, narrow=True).items():
             add(pid, t["posts"], t["r_n"], t["r_sum"], t["r_sq"], t["classified"], t["negative"], t["neutral"],
                 t["positive"])
     for span, first, end in pieces(days) if days is not None else ():

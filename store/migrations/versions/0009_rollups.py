@@ -53,6 +53,8 @@ def upgrade() -> None:
     )
     # /status counts the posts held per source from this index, not by reading the table.
     op.create_index("ix_posts_source_id", "posts", ["source_id"])
+    # The issues of given posts: rollup upkeep and the part days of a report look posts up by id.
+    op.create_index("ix_issue_posts_post_id", "issue_posts", ["post_id"])
     # A store with posts gets its rollups now, so readers never see them empty.
     from sqlalchemy.orm import Session
 
@@ -64,6 +66,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_issue_posts_post_id", table_name="issue_posts")
     op.drop_index("ix_posts_source_id", table_name="posts")
     op.drop_table("rollup_state")
     op.drop_table("rollup_issue_days")
