@@ -205,13 +205,17 @@ def run_cubes(session: Session, dialect: str, queries: list[_CubeQuery],
     return out
 
 
-def _execute_all(session: Session, dialect: str, queries: list[Any], threads: int) -> list[list[Any]]:
+def _execute_all(session: Session, dialect: str, queries: list[Any], threads: int,
+                 tune: bool = True) -> list[list[Any]]:
     """The rows of each query, in order; on up to ``threads`` connections of the session's engine at once.
 
     The queries are independent reads of committed data, and both drivers release the GIL while the
     database works, so a report uses every core. With one thread (or a bind that is not an engine,
-    or an in-memory SQLite database) they run on the session's own connection.
+    or an in-memory SQLite database) they run on the session's own connection. ``tune`` sets SQLite's
+    larger cache and memory-mapped reads for scans of the posts (small reads of the rollups skip it).
     """
+    if not tune:
+        dialect = "none"  # _sqlite_tuned leaves other dialects alone
     bind = session.get_bind()
     if threads <= 1 or len(queries) <= 1 or not isinstance(bind, Engine) or bind.url.database in (None, "", ":memory:"):
         connection = session.connection()  # Core rows: no ORM row processing for plain aggregates

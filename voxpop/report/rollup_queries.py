@@ -137,7 +137,7 @@ def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until
         for cube, by_product in queries.run_cubes(session, dialect, edge_queries, 1).items():
             for pid, rows in by_product.items():
                 out[cube][pid].extend(rows)
-    results = queries._execute_all(session, dialect, [q for _, _, q in jobs], threads)
+    results = queries._execute_all(session, dialect, [q for _, _, q in jobs], threads, tune=False)
     for (cube, half, _), rows in zip(jobs, results, strict=True):
         for r in rows:
             if cube == "volume":
