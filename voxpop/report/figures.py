@@ -87,11 +87,16 @@ def product_figures(product: Any, vrows: list[Any], crows: list[Any], weeks: lis
     job_pos: dict[str | None, int] = defaultdict(int)
     for week, _, row in crows:
         n = int(row.n)
+        # Rows from the rollups come in two kinds: per week and sentiment only (``weekly_only``), and
+        # per period half with every label (``week`` None); rows from the posts carry both at once.
+        if week is not None:
+            w = weekly[min(max(int(week), 0), last)]
+            w["classified"] += n
+            w[row.sentiment] = w.get(row.sentiment, 0) + n
+        if getattr(row, "weekly_only", False):
+            continue
         classified += n
         sentiment[row.sentiment] += n
-        w = weekly[min(max(int(week), 0), last)]
-        w["classified"] += n
-        w[row.sentiment] = w.get(row.sentiment, 0) + n
         need[row.need_type] += n
         if row.unmet_need:
             unmet += n

@@ -51,6 +51,7 @@ class ClassRow:
     sentiment: str | None
     n: int
     latest: int
+    weekly_only: bool = False  # a per-week sentiment count (the weekly chart), not part of the label totals
 
 
 def _midnight(day: date) -> datetime:
@@ -128,11 +129,14 @@ def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until
                              func.sum(t.rating_n).label("r_n"), func.sum(t.rating_sum).label("r_sum"),
                              func.sum(t.rating_sq).label("r_sq"), *stars)
                       .where(*scope).group_by(t.product_id, week, t.source, t.skipped))
-            labelled = (select(t.product_id.label("pid"), week, t.need_type, t.unmet, t.top_job, t.sentiment,
+            # Labels over the whole piece (no week: a few hundred rows), sentiment per week for the chart.
+            labelled = (select(t.product_id.label("pid"), t.need_type, t.unmet, t.top_job, t.sentiment,
                                func.sum(t.posts).label("n"), func.max(t.latest).label("latest"))
                         .where(*scope, t.sentiment != "")
-                        .group_by(t.product_id, week, t.need_type, t.unmet, t.top_job, t.sentiment))
-            jobs += [("class", half, labelled), ("volume", half, volume)]
+                        .group_by(t.product_id, t.need_type, t.unmet, t.top_job, t.sentiment))
+            weekly = (select(t.product_id.label("pid"), week, t.sentiment, func.sum(t.posts).label("n"))
+                      .where(*scope, t.sentiment != "").group_by(t.product_id, week, t.sentiment))
+            jobs += [("class", half, labelled), ("weekly", half, weekly), ("volume", half, volume)]
     if edge_queries:
         for cube, by_product in queries.run_cubes(session, dialect, edge_queries, 1).items():
             for pid, rows in by_product.items():
@@ -143,8 +147,11 @@ def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until
             if cube == "volume":
                 values = [r.n, r.r_n, r.r_sum or 0.0, r.r_sq or 0.0, r.star1, r.star2, r.star3, r.star4, r.star5]
                 _volume(out, r.pid, int(r.week), half, r.source, int(r.skipped), [float(x or 0) for x in values])
-            else:
+            elif cube == "weekly":
                 out["class"][r.pid].append((int(r.week), half, ClassRow(
+                    r.pid, None, False, None, r.sentiment or None, int(r.n), 0, weekly_only=True)))
+            else:
+                out["class"][r.pid].append((None, half, ClassRow(  # type: ignore[arg-type]
                     r.pid, r.need_type or None, bool(r.unmet), r.top_job or None, r.sentiment or None, int(r.n),
                     int(r.latest or 0))))
     return out
