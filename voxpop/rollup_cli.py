@@ -34,7 +34,8 @@ def rollup_cmd(state: object, rebuild: bool, verify: bool, products: tuple[str, 
     with store.transaction() as session:
         ids = None
         if products:
-            found = dict(session.execute(select(Product.slug, Product.id).where(Product.slug.in_(products))).tuples())
+            found = {slug: pid for slug, pid in session.execute(
+                select(Product.slug, Product.id).where(Product.slug.in_(list(products))))}
             missing = [p for p in products if p not in found]
             if missing:
                 known = ", ".join(sorted(session.scalars(select(Product.slug)))) or "none"
