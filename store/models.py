@@ -399,6 +399,8 @@ class RollupDay(Base):
     """
 
     __tablename__ = "rollup_days"
+    # SQLite: the primary key is the table's own b-tree (no rowid), so a range of days is one ordered scan.
+    __table_args__ = {"sqlite_with_rowid": False}
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
     span: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1: the row is one day; 7: the week from ``day``
     day: Mapped[date] = mapped_column(Date, primary_key=True)
@@ -431,6 +433,7 @@ class RollupIssueDay(Base):
     """Member posts of an issue per UTC day of the post."""
 
     __tablename__ = "rollup_issue_days"
+    __table_args__ = {"sqlite_with_rowid": False}
     issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     posts: Mapped[int] = mapped_column(Integer, default=0)

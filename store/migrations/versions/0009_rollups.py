@@ -34,6 +34,7 @@ def upgrade() -> None:
     op.create_table(
         "rollup_days", *dims, *measures,
         sa.PrimaryKeyConstraint(*[c.name for c in dims], name="pk_rollup_days"),
+        sqlite_with_rowid=False,  # the key is the table's b-tree: a range of days is one ordered scan
     )
     op.create_table(
         "rollup_issue_days",
@@ -43,6 +44,7 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("posts", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("issue_id", "day", name="pk_rollup_issue_days"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "rollup_state",
