@@ -332,7 +332,7 @@ def _save_clusters(session: Session, product_id: int, detector: Detector, report
                for c in detector.clusters.values() for pid, sim in c.added]
     for start in range(0, len(members), 5000):
         session.execute(_insert(session)(IssuePost).on_conflict_do_nothing(), members[start:start + 5000])
-    touched.update(m["issue_id"] for m in members)
+    touched.update(int(m["issue_id"]) for m in members)
     rollups.refresh_issues(session, touched - set(detector.removed))
     if detector.removed:
         for start in range(0, len(detector.removed), 500):

@@ -97,10 +97,10 @@ def ensure_source(session: Session, product_id: int, name: str, spider: str,
 def _insert(session: Session) -> Any:
     """The dialect's INSERT (with ON CONFLICT); imported here so the CLI starts without both dialects."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects import postgresql as dialect
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+        from sqlalchemy.dialects import sqlite as dialect  # type: ignore[no-redef]
+    return dialect.insert
 
 
 def upsert_posts(session: Session, product_id: int, records: Sequence[PostRecord],

@@ -29,9 +29,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from store.curation import effective_columns
@@ -58,6 +58,8 @@ CHUNK = 500
 DAY, WEEK = 1, 7  # span of a rollup row: one UTC day, or the Monday-to-Sunday week starting on its ``day``
 _COUNTRY = re.compile(r"^(?:appstore|googleplay):([a-z]{2})$")
 Key = tuple[Any, ...]
+_DAYS = cast(Table, RollupDay.__table__)
+_ISSUE_DAYS = cast(Table, RollupIssueDay.__table__)
 
 
 @dataclass
@@ -196,10 +198,10 @@ def raw_cells(session: Session, product_ids: Sequence[int] | None = None, since:
 def _insert(session: Session) -> Any:
     """The dialect's INSERT (with ON CONFLICT); imported here so the CLI starts without both dialects."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects import postgresql as dialect
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+        from sqlalchemy.dialects import sqlite as dialect  # type: ignore[no-redef]
+    return dialect.insert
 
 
 def _row(key: Key, cell: Cell) -> dict[str, Any]:
@@ -224,7 +226,7 @@ def apply(session: Session, before: dict[Key, Cell], after: dict[Key, Cell]) -> 
             delta[key] = Cell(values, new_latest)
     if not delta and not shrunk:
         return 0
-    table = RollupDay.__table__
+    table = _DAYS
     if delta:
         insert = _insert(session)(table)
         bigger = func.greatest if session.get_bind().dialect.name == "postgresql" else func.max
@@ -244,7 +246,7 @@ def apply(session: Session, before: dict[Key, Cell], after: dict[Key, Cell]) -> 
 
 def _fix_latest(session: Session, shrunk: dict[Key, int]) -> None:
     """Recompute ``latest`` of cells whose newest post left them (only those, from that day's or week's posts)."""
-    table = RollupDay.__table__
+    table = _DAYS
     days: dict[tuple[int, int, date], list[Key]] = defaultdict(list)
     for key in shrunk:
         days[(key[0], key[1], key[2])].append(key)
@@ -334,7 +336,7 @@ def track_where(session: Session, post_ids_query: Any) -> Any:
 def refresh_issues(session: Session, issue_ids: Iterable[int]) -> None:
     """Recompute the per-issue, per-day post counts of these issues from their members."""
     ids = sorted(set(issue_ids))
-    table = RollupIssueDay.__table__
+    table = _ISSUE_DAYS
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
         session.execute(delete(table).where(table.c.issue_id.in_(chunk)))
@@ -352,7 +354,7 @@ def refresh_issues(session: Session, issue_ids: Iterable[int]) -> None:
 
 def stored_cells(session: Session, product_ids: Sequence[int] | None = None) -> dict[Key, Cell]:
     """The rollup rows as stored (of some products, or all)."""
-    table = RollupDay.__table__
+    table = _DAYS
     query = select(table)
     if product_ids is not None:
         query = query.where(table.c.product_id.in_(list(product_ids)))
@@ -419,7 +421,7 @@ def rebuild(session: Session, product_ids: Sequence[int] | None = None) -> dict[
     """Recompute the rollups of some products (or all) from the posts; says how many rows were wrong."""
     fresh = raw_cells(session, product_ids)
     bad = differences(stored_cells(session, product_ids), fresh)
-    table = RollupDay.__table__
+    table = _DAYS
     if product_ids is None:
         session.execute(delete(table))
     else:
@@ -429,7 +431,7 @@ def rebuild(session: Session, product_ids: Sequence[int] | None = None) -> dict[
         session.execute(table.insert(), rows[start:start + 5000])
     stored_issues, issue_ids = _issue_rows(session, product_ids)
     if product_ids is None:
-        session.execute(delete(RollupIssueDay.__table__))
+        session.execute(delete(_ISSUE_DAYS))
     refresh_issues(session, issue_ids)
     bad_issues = len(stored_issues ^ _fresh_issue_rows(session, issue_ids))
     _mark(session, "rebuilt", {"rows": len(rows), "differences": bad, "issue_differences": bad_issues})

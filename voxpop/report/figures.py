@@ -46,8 +46,8 @@ def job_list(jobs_by_product: Mapping[str, Sequence[JobLike]] | None, class_rows
                     if slug_of[pid] not in jobs[row.top_job]["products"]:
                         jobs[row.top_job]["products"].append(slug_of[pid])
         order = {slug: i for i, slug in enumerate(slug_of.values())}  # products in display order
-        for job in jobs.values():
-            job["products"].sort(key=lambda slug: order[slug])
+        for found in jobs.values():
+            found["products"].sort(key=lambda slug: order[slug])
         return [jobs[k] for k in sorted(jobs)]
     for slug in slug_of.values():
         for job in jobs_by_product.get(slug, ()):

@@ -122,8 +122,8 @@ def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until
             edge_queries += queries.volume_queries(dialect, ids, a, b, anchor, cut, narrow=True)
         if days is None:
             continue
-        for span, first, end in pieces(days):
-            scope = (t.product_id.in_(ids), t.span == span, t.day >= first, t.day < end)
+        for span, first, stop in pieces(days):
+            scope = (t.product_id.in_(ids), t.span == span, t.day >= first, t.day < stop)
             stars = [func.sum(getattr(t, f"star{k}")).label(f"star{k}") for k in range(1, 6)]
             volume = (select(t.product_id.label("pid"), week, t.source, t.skipped, func.sum(t.posts).label("n"),
                              func.sum(t.rating_n).label("r_n"), func.sum(t.rating_sum).label("r_sum"),
@@ -139,11 +139,12 @@ def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until
             jobs += [("class", half, labelled), ("weekly", half, weekly), ("volume", half, volume)]
     if edge_queries:
         for cube, by_product in queries.run_cubes(session, dialect, edge_queries, 1).items():
-            for pid, rows in by_product.items():
-                out[cube][pid].extend(rows)
+            for pid, edge_rows in by_product.items():
+                out[cube][pid].extend(edge_rows)
     results = queries._execute_all(session, dialect, [q for _, _, q in jobs], threads, tune=False)
-    for (cube, half, _), rows in zip(jobs, results, strict=True):
-        for r in rows:
+    for (cube, half, _), found in zip(jobs, results, strict=True):
+        r: Any
+        for r in found:
             if cube == "volume":
                 values = [r.n, r.r_n, r.r_sum or 0.0, r.r_sq or 0.0, r.star1, r.star2, r.star3, r.star4, r.star5]
                 _volume(out, r.pid, int(r.week), half, r.source, int(r.skipped), [float(x or 0) for x in values])
@@ -179,16 +180,16 @@ def period_totals(session: Session, ids: list[int], since: datetime, until: date
 
     days, edges = split(since, until)
     for a, b in edges:
-        for pid, t in queries.period_totals(session, ids, a, b, narrow=True).items():
-            add(pid, t["posts"], t["r_n"], t["r_sum"], t["r_sq"], t["classified"], t["negative"], t["neutral"],
-                t["positive"])
-    for span, first, end in pieces(days) if days is not None else ():
+        for pid, got in queries.period_totals(session, ids, a, b, narrow=True).items():
+            add(pid, got["posts"], got["r_n"], got["r_sum"], got["r_sq"], got["classified"], got["negative"],
+                got["neutral"], got["positive"])
+    for span, first, stop in pieces(days) if days is not None else ():
         t = RollupDay
         labelled = func.sum(case((t.sentiment != "", t.posts), else_=0))
         query = (select(t.product_id, func.sum(t.posts), func.sum(t.rating_n), func.sum(t.rating_sum),
                         func.sum(t.rating_sq), labelled, func.sum(t.negative), func.sum(t.neutral),
                         func.sum(t.positive))
-                 .where(t.product_id.in_(ids), t.span == span, t.day >= first, t.day < end).group_by(t.product_id))
+                 .where(t.product_id.in_(ids), t.span == span, t.day >= first, t.day < stop).group_by(t.product_id))
         for pid, *values in session.execute(query):
             add(pid, *[float(v or 0) for v in values])
     return out

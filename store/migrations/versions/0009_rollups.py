@@ -18,7 +18,8 @@ def upgrade() -> None:
     dims = [
         sa.Column("product_id", sa.Integer(), sa.ForeignKey("products.id", ondelete="CASCADE",
                                                              name="fk_rollup_days_product_id_products")),
-        sa.Column("span", sa.Integer()), sa.Column("day", sa.Date()), sa.Column("source", sa.String(50)), sa.Column("country", sa.String(10)),
+        sa.Column("span", sa.Integer()), sa.Column("day", sa.Date()), sa.Column("source", sa.String(50)),
+        sa.Column("country", sa.String(10)),
         sa.Column("version", sa.String(100)), sa.Column("language", sa.String(10)),
         sa.Column("skipped", sa.Integer()), sa.Column("sentiment", sa.String(10)),
         sa.Column("need_type", sa.String(20)), sa.Column("unmet", sa.Integer()),
