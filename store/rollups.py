@@ -234,7 +234,8 @@ def apply(session: Session, before: dict[Key, Cell], after: dict[Key, Cell]) -> 
             index_elements=list(DIMS),
             set_={**{m: table.c[m] + insert.excluded[m] for m in MEASURES},
                   "latest": bigger(table.c.latest, insert.excluded.latest)})
-        session.execute(stmt, [_row(k, c) for k, c in delta.items()])
+        # In key order, so concurrent writers (PostgreSQL workers) lock shared rows in the same order.
+        session.execute(stmt, [_row(k, delta[k]) for k in sorted(delta)])
         gone = [dict(zip(["k_" + d for d in DIMS], k, strict=True)) for k, c in delta.items() if c.values[0] < 0]
         if gone:
             session.execute(delete(table).where(table.c.posts <= 0, *[table.c[d] == bindparam("k_" + d)
@@ -346,7 +347,11 @@ def refresh_issues(session: Session, issue_ids: Iterable[int]) -> None:
                 .where(IssuePost.issue_id.in_(chunk))):
             counts[(issue_id, _day(created))] += 1
         if counts:
-            session.execute(table.insert(), [{"issue_id": i, "day": d, "posts": n} for (i, d), n in counts.items()])
+            # An upsert: a concurrent refresh of the same issue may have inserted its rows meanwhile.
+            insert = _insert(session)(table)
+            session.execute(insert.on_conflict_do_update(index_elements=["issue_id", "day"],
+                                                         set_={"posts": insert.excluded.posts}),
+                            [{"issue_id": i, "day": d, "posts": n} for (i, d), n in sorted(counts.items())])
 
 
 # ---------------------------------------------------------------- rebuild and verify
