@@ -205,11 +205,11 @@ def issue_counts(session: Session, ids: list[int], since: datetime, until: datet
     for half, (start, end) in enumerate(((since, mid), (mid, until))):
         days, edges = split(start, end)
         queries = []
-        for a, b in edges:
+        for a, b in edges:  # the range's posts first (date index), then their memberships (post id index)
+            in_range = select(Post.id).where(Post.created_at >= a, Post.created_at < b)
             queries.append(select(IssuePost.issue_id, Issue.product_id, func.count().label("n"))
                            .select_from(IssuePost).join(Issue, Issue.id == IssuePost.issue_id)
-                           .join(Post, Post.id == IssuePost.post_id)
-                           .where(Issue.product_id.in_(ids), Post.created_at >= a, Post.created_at < b)
+                           .where(Issue.product_id.in_(ids), IssuePost.post_id.in_(in_range))
                            .group_by(IssuePost.issue_id, Issue.product_id))
         if days is not None:
             r = RollupIssueDay
