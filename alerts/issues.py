@@ -43,6 +43,7 @@ from alerts.detect import (
 )
 from alerts.labels import PhraseEncoder, label_issue, labeller_with, name_words, pick_sentences, rank_members
 from alerts.policy import MERGED
+from store import rollups
 from store.curation import CurationState, effective_columns, load_curation
 from store.db import Store
 from store.issue_figures import post_counts, snapshot_figures, snapshot_versions
@@ -336,6 +337,7 @@ def _save_clusters(session: Session, product_id: int, detector: Detector, report
     for cluster, row in zip(fresh, rows, strict=True):
         ids[cluster.key] = row.id
     report.issues_created = sum(1 for c in fresh if c.state != "candidate")
+    touched: set[int] = set()  # issues whose members changed: their per-day rollups are recomputed
     # Merged-away issues keep their row as a redirect to the survivor; their posts move to it.
     for gone_key, _ in detector.merged:
         gone = detector.folded[gone_key]
@@ -344,6 +346,7 @@ def _save_clusters(session: Session, product_id: int, detector: Detector, report
         survivor = ids[_survivor(detector, gone_key)]
         gone.merged_into = survivor
         session.execute(update(IssuePost).where(IssuePost.issue_id == gone_key).values(issue_id=survivor))
+        touched.update((gone_key, survivor))
         session.execute(update(Issue).where(Issue.id == gone_key).values(state=MERGED, merged_into=survivor,
                                                                          state_changed_at=datetime.now(UTC)))
     report.issues_merged = len(detector.merged)
@@ -355,6 +358,8 @@ def _save_clusters(session: Session, product_id: int, detector: Detector, report
                for c in detector.clusters.values() for pid, sim in c.added]
     for start in range(0, len(members), 5000):
         session.execute(_insert(session)(IssuePost).on_conflict_do_nothing(), members[start:start + 5000])
+    touched.update(int(m["issue_id"]) for m in members)
+    rollups.refresh_issues(session, touched - set(detector.removed))
     if detector.removed:
         for start in range(0, len(detector.removed), 500):
             session.execute(delete(Issue).where(Issue.id.in_(detector.removed[start:start + 500])))

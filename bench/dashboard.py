@@ -62,7 +62,16 @@ def pages(biggest_issue: int, n: int) -> list[tuple[str, list[str]]]:
         ("post search, rare word", "/posts?" + urlencode({"q": "battery widget"})),
         ("post search, newest first", "/posts"),
     ]
-    return [("overview, new period (cold)", cold)] + [(name, [path]) for name, path in listed]
+    out = [("overview, new period (cold)", cold)] + [(name, [path]) for name, path in listed]
+    # The comparison: a new period on every request (cold: nothing cached) and the same one again (repeat).
+    for days in (30, 90, 365):
+        shifted = ["/compare?" + urlencode({"days": days, "until": (end - timedelta(days=i + 1)).isoformat()})
+                   for i in range(n + 3)]
+        out.append((f"compare {days} days (cold)", shifted))
+        out.append((f"compare {days} days, repeat", ["/compare?" + urlencode({"days": days, "until": DATA_END})]))
+    out.append(("compare 365 days, JSON API", ["/api/compare?" + urlencode({"days": 365, "until": DATA_END})]))
+    out += [("status", ["/status"]), ("alerts", ["/alerts"]), ("overview JSON API", ["/api/overview"])]
+    return out
 
 
 def ensure_store(url: str, n_posts: int) -> int:
@@ -132,10 +141,11 @@ def main() -> None:
                 failed += [] if ok else [name]
                 print(f"{name:30} {statistics.median(times):8.0f} {p95:8.0f} {times[-1]:8.0f} {cpu:11.0f}  "
                       f"{'ok' if ok else 'OVER'}")
-            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+            load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
             verdict = "all pages within the goal" if not failed else "over: " + ", ".join(failed)
-            print(f"{args.requests} requests per page after 3 warm-up requests; load average {load:.1f} "
-                  f"on {os.cpu_count()} CPUs; {verdict}")
+            print(f"{args.requests} requests per page after 3 warm-up requests (a cold page asks a new period "
+                  f"each time); load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs; "
+                  f"{verdict}")
         finally:
             server.terminate()
             server.wait(30)

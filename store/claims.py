@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from store import rollups
 from store.models import (
     POST_CLASSIFIED,
     POST_CLASSIFYING,
@@ -106,6 +107,11 @@ def save_classifications(session: Session, worker: str, rows: Sequence[Classific
         select(Post.id).where(Post.id.in_([r.post_id for r in rows]), Post.claimed_by == worker,
                               Post.status == POST_CLASSIFYING)
     ))
+    with rollups.tracking(session, held, issues=False):
+        return _save(session, rows, held)
+
+
+def _save(session: Session, rows: Sequence[ClassificationRow], held: set[int]) -> int:
     now = utcnow()
     saved = 0
     for row in rows:

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from store.models import Classification, Issue, IssueCuration, IssuePost, Post, PostLabel
 
@@ -134,6 +136,7 @@ def recompute_issue(session: Session, issue: Issue) -> None:
 
     Used after people move posts between issues (merge, split, relabel), with the labels in force.
     """
+    import numpy as np  # here, not at the top: readers of labels (and the CLI's start) need no numpy
     cols = effective_columns()
     rows = session.execute(
         select(Post.id, Post.created_at, Post.version, Classification.embedding, cols["need_type"], cols["sentiment"])

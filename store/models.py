@@ -263,6 +263,8 @@ class IssuePost(Base):
     """Membership of a post in an issue."""
 
     __tablename__ = "issue_posts"
+    # Issue 29 (migration 0009): the issues of given posts (rollup upkeep, a report's part days).
+    __table_args__ = (Index("ix_issue_posts_post_id", "post_id"),)
     issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
     similarity: Mapped[float] = mapped_column(Float, default=0.0)
@@ -425,3 +427,66 @@ class ProductModel(Base):
 
 # Dashboard (issue 18): the newest posts first, across products (``/posts`` without a product filter).
 Index("ix_posts_created", Post.created_at)
+# Status (issue 29): posts held per configured source, counted from this index instead of the table.
+Index("ix_posts_source_id", Post.source_id)
+
+
+# ---------------------------------------------------------------- rollups (issue 29)
+
+
+class RollupDay(Base):
+    """Sums of posts per product, UTC day (and Monday-to-Sunday week), source, country, version, language
+    and labels in force.
+
+    Kept exact by ``store.rollups`` in the transaction of every change; ``''`` stands for a missing
+    value (and 0001-01-01 for a post without a date) so the key never holds NULL.
+    """
+
+    __tablename__ = "rollup_days"
+    # SQLite: the primary key is the table's own b-tree (no rowid), so a range of days is one ordered scan.
+    __table_args__ = {"sqlite_with_rowid": False}
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    span: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1: the row is one day; 7: the week from ``day``
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    source: Mapped[str] = mapped_column(String(50), primary_key=True)
+    country: Mapped[str] = mapped_column(String(10), primary_key=True)
+    version: Mapped[str] = mapped_column(String(100), primary_key=True)
+    language: Mapped[str] = mapped_column(String(10), primary_key=True)
+    skipped: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1: posts set aside by classify
+    sentiment: Mapped[str] = mapped_column(String(10), primary_key=True)  # '': no labels in force
+    need_type: Mapped[str] = mapped_column(String(20), primary_key=True)
+    unmet: Mapped[int] = mapped_column(Integer, primary_key=True)
+    top_job: Mapped[str] = mapped_column(String(100), primary_key=True)
+    step: Mapped[str] = mapped_column(String(40), primary_key=True)
+    posts: Mapped[int] = mapped_column(Integer, default=0)
+    rating_n: Mapped[int] = mapped_column(Integer, default=0)
+    rating_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    rating_sq: Mapped[float] = mapped_column(Float, default=0.0)
+    star1: Mapped[int] = mapped_column(Integer, default=0)
+    star2: Mapped[int] = mapped_column(Integer, default=0)
+    star3: Mapped[int] = mapped_column(Integer, default=0)
+    star4: Mapped[int] = mapped_column(Integer, default=0)
+    star5: Mapped[int] = mapped_column(Integer, default=0)
+    negative: Mapped[int] = mapped_column(Integer, default=0)
+    neutral: Mapped[int] = mapped_column(Integer, default=0)
+    positive: Mapped[int] = mapped_column(Integer, default=0)
+    latest: Mapped[int] = mapped_column(Integer, default=0)  # newest post id of a labelled unmet-need cell
+
+
+class RollupIssueDay(Base):
+    """Member posts of an issue per UTC day of the post."""
+
+    __tablename__ = "rollup_issue_days"
+    __table_args__ = {"sqlite_with_rowid": False}
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    posts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupState(Base):
+    """When the rollups were last rebuilt or verified (``name``: rebuilt | verified) and what that found."""
+
+    __tablename__ = "rollup_state"
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

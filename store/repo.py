@@ -1,4 +1,12 @@
-"""Queries and writes on the store. Functions take a session and never commit: callers own transactions."""
+"""Queries and writes on the store. Functions take a session and never commit: callers own transactions.
+
+Rollups rule (issue 29): every write to ``posts``, ``post_products``, ``classifications``, ``post_labels``
+or ``issue_posts`` goes through ``store.rollups.tracking`` (issue membership: ``rollups.refresh_issues``)
+in the same transaction, so the rollups the report and the dashboard read stay exact. The writers here
+(:func:`upsert_posts`, :func:`delete_posts`) do; so do ``store.claims.save_classifications``,
+``voxpop.curation``, ``voxpop.learning`` and ``alerts.issues``. A new writer calls the same functions;
+the property test in ``tests/test_store_rollups.py`` shows what a missed one looks like.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +14,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from store.models import POST_PENDING, CrawlRun, Post, PostProduct, Product, Source
+from store import rollups
+from store.models import (
+    POST_PENDING,
+    Classification,
+    CrawlRun,
+    IssuePost,
+    Post,
+    PostLabel,
+    PostProduct,
+    Product,
+    Source,
+)
 from store.revisions import keep_revision
 from voxpop.core.post import PostRecord  # noqa: F401 - the post contract, re-exported for store callers
 from voxpop.core.timeutil import utcnow
@@ -78,7 +96,12 @@ def ensure_source(session: Session, product_id: int, name: str, spider: str,
 
 
 def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    """The dialect's INSERT (with ON CONFLICT); imported here so the CLI starts without both dialects."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql as dialect
+    else:
+        from sqlalchemy.dialects import sqlite as dialect  # type: ignore[no-redef]
+    return dialect.insert
 
 
 def upsert_posts(session: Session, product_id: int, records: Sequence[PostRecord],
@@ -95,6 +118,13 @@ def upsert_posts(session: Session, product_id: int, records: Sequence[PostRecord
     by_key: dict[tuple[str, str], PostRecord] = {}
     for record in records:  # last one wins inside a batch
         by_key[(record.source, record.external_id)] = record
+    with rollups.tracking(session, ()) as tracked:
+        _upsert(session, product_id, by_key, source_id, result, tracked)
+    return result
+
+
+def _upsert(session: Session, product_id: int, by_key: dict[tuple[str, str], PostRecord], source_id: int | None,
+            result: UpsertResult, tracked: rollups.Tracker) -> None:
     existing = {
         (row.source, row.external_id): (row.id, row.content_hash)
         for row in session.execute(
@@ -103,6 +133,8 @@ def upsert_posts(session: Session, product_id: int, records: Sequence[PostRecord
             )
         )
     }
+    # Rollups: the posts that exist take their old contribution out, every post written puts its new one in.
+    tracked.add(post_id for post_id, _ in existing.values())
     now = utcnow()
     new_rows: list[dict[str, Any]] = []
     changed: list[tuple[int, dict[str, Any]]] = []
@@ -132,14 +164,61 @@ def upsert_posts(session: Session, product_id: int, records: Sequence[PostRecord
         session.execute(stmt, new_rows)
         keys = [(row["source"], row["external_id"]) for row in new_rows]
         inserted = session.execute(
-            select(Post.id, Post.fetched_at).where(tuple_(Post.source, Post.external_id).in_(keys))
+            select(Post.id, Post.source, Post.external_id, Post.fetched_at)
+            .where(tuple_(Post.source, Post.external_id).in_(keys))
         ).all()
         result.ids.extend(row.id for row in inserted)
         # A concurrent writer may have won the race for some keys: count only what we wrote.
-        result.stored += sum(1 for row in inserted if row.fetched_at == now)
+        ours = {(row.source, row.external_id): row.id for row in inserted if row.fetched_at == now}
+        result.stored += len(ours)
         result.unchanged += len(new_rows) - result.stored
+        # Rollups: what we inserted counts from the values written (pending, no labels); a post a
+        # concurrent writer stored is counted by that writer.
+        tracked.inserted([_new_post(ours[(v["source"], v["external_id"])], v)
+                          for v in new_rows if (v["source"], v["external_id"]) in ours],
+                         {post_id: {product_id, *by_key[key].extra_product_ids} for key, post_id in ours.items()})
+        tracked.add(row.id for row in inserted if row.fetched_at != now)  # before we link them below
     result.linked = _link_products(session, by_key.values(), product_id, result.ids)
-    return result
+
+
+@dataclass(frozen=True)
+class _NewPost:
+    """A post as just inserted, in the shape ``rollups.add_rows`` reads (no classification or labels yet)."""
+
+    id: int
+    product_id: int
+    created_at: Any
+    source: str
+    found_by: str | None
+    version: str | None
+    language: str | None
+    rating: float | None
+    status: str
+    class_id: None = None
+    sentiment: None = None
+    need_type: None = None
+    unmet_need: None = None
+    top_job: None = None
+    step: None = None
+
+
+def _new_post(post_id: int, values: dict[str, Any]) -> _NewPost:
+    return _NewPost(post_id, values["product_id"], values["created_at"], values["source"], values["found_by"],
+                    values["version"], values["language"], values["rating"], values["status"])
+
+
+def delete_posts(session: Session, post_ids: Sequence[int]) -> int:
+    """Delete posts (their classification, labels, links and issue membership go with them)."""
+    ids = list(post_ids)
+    if not ids:
+        return 0
+    with rollups.tracking(session, ids):
+        session.execute(delete(PostLabel).where(PostLabel.post_id.in_(ids)))
+        session.execute(delete(Classification).where(Classification.post_id.in_(ids)))
+        session.execute(delete(PostProduct).where(PostProduct.post_id.in_(ids)))
+        session.execute(delete(IssuePost).where(IssuePost.post_id.in_(ids)))
+        result = session.execute(delete(Post).where(Post.id.in_(ids)))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _post_values(record: PostRecord, digest: str) -> dict[str, Any]:

@@ -73,13 +73,17 @@ def fts5_query(words: str) -> str | None:
     return " ".join(terms) or None
 
 
-def match_clause(session: Session, words: str, *, probe: bool = True) -> ColumnElement[bool] | None:
+def match_clause(session: Session, words: str, row_id: Any = None, *, probe: bool = True
+                 ) -> ColumnElement[bool] | None:
     """A WHERE clause on ``posts`` matching ``words``, or None when the words hold nothing to search.
 
     SQLite: a rare term is best as ``posts.id IN (matching rowids)`` (a short list, then the other filters); a
     common one as a per-row ``EXISTS`` probe while walking the posts in the page's order, which stops after a
     page of hits instead of collecting every match. The first ``probe_threshold`` matches decide which.
     ``probe=False`` always lists (a count visits every match, so probing never stops early).
+    ``row_id`` is the post id the probe compares with: an expression over joined tables (equal to
+    ``posts.id``) makes SQLite probe only after the filters on those tables passed, so selective
+    filters are applied first and the costly probe runs on the few rows left.
     """
     if not words.strip():
         return None
@@ -95,7 +99,7 @@ def match_clause(session: Session, words: str, *, probe: bool = True) -> ColumnE
     first = select(_FTS.c.rowid).where(matches).limit(threshold).subquery()
     common = (session.scalar(select(func.count()).select_from(first)) or 0) >= threshold
     if common:
-        return exists(select(_FTS.c.rowid).where(matches, _FTS.c.rowid == Post.id))
+        return exists(select(_FTS.c.rowid).where(matches, _FTS.c.rowid == (Post.id if row_id is None else row_id)))
     return Post.id.in_(select(_FTS.c.rowid).where(matches))
 
 

@@ -37,6 +37,7 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("voxpop.runtime", 5),
     ("voxpop.cli", 6),
     ("voxpop.curation_cli", 6),
+    ("voxpop.rollup_cli", 6),  # voxpop rollup (issue 29)
     ("voxpop.__main__", 6),
     ("voxpop.workers", 6),
     ("voxpop.demo", 6),

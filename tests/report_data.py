@@ -8,6 +8,7 @@ from itertools import count
 
 from sqlalchemy.orm import Session
 
+from store import rollups
 from store.models import Classification, Issue, IssuePost, Post, PostProduct, Product
 
 SINCE = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
@@ -103,3 +104,4 @@ def build(session: Session) -> None:
     _issue(session, rival, "Login loop", ["login"], "new", login)
     _issue(session, rival, "Maybe something", ["something"], "candidate", login[:1])
     session.flush()
+    rollups.rebuild(session)  # rows written past the store layer: the rollups are recomputed once

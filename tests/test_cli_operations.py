@@ -74,3 +74,13 @@ def test_export_json_summary(sqlite_url: str, tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert json.loads(result.stdout) == {"product": "notely", "format": "csv", "path": str(out), "posts": 2}
     assert len(out.read_text(encoding="utf-8").splitlines()) == 3  # header and two posts
+
+
+def test_cli_worker_roles_match_the_workers_and_lazy_commands_resolve() -> None:
+    """The CLI names the worker roles and its lazily imported commands without importing them first."""
+    from voxpop import cli, workers
+
+    assert cli.WORKER_ROLES == workers.ROLES
+    group = cli.main
+    for name in cli.LAZY_COMMANDS:
+        assert group.get_command(None, name).name == name  # type: ignore[arg-type, union-attr]

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from sqlalchemy import update
 
+from store import rollups
 from store.db import Store
 from store.models import Alert, Classification, CrawlRun, Delivery, Issue, IssuePost, Post
 from store.repo import PostRecord, ensure_product, ensure_source, upsert_posts
@@ -144,4 +145,5 @@ def seed(store: Store, today: datetime | None = None) -> Seeded:
         session.flush()
         session.add(Delivery(alert_id=alert.id, target="mailto:team@example.com", status="sent", attempts=1,
                              message_id="<m1@voxpop>", created_at=now, sent_at=now))
+        rollups.rebuild(session)  # classifications and members written past the store layer
     return out

@@ -15,24 +15,63 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import importlib  # noqa: E402
+
 import click  # noqa: E402
 
-import scheduler  # noqa: E402
-from store.db import DB_FAULTS, describe_db_fault  # noqa: E402
-from voxpop import operations, workers  # noqa: E402
-from voxpop.config import Config, load_config  # noqa: E402
 from voxpop.core.errors import VoxpopError  # noqa: E402
 from voxpop.core.ids import BadNumber, check_day, whole_number  # noqa: E402
-from voxpop.curation_cli import COMMANDS as CURATION_COMMANDS  # noqa: E402
 
 if TYPE_CHECKING:
     from store.db import Store
+    from voxpop.config import Config
 
 DOMAIN_ERRORS: tuple[type[Exception], ...] = (VoxpopError, FileNotFoundError)
+WORKER_ROLES = ("crawl", "classify", "detect", "alert")  # workers.ROLES (tests/test_cli_operations.py checks)
+
+
+class _LazyModule:
+    """A module imported on first attribute access, so a command imports only what it uses (fast start)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+
+operations: Any = _LazyModule("voxpop.operations")
+workers: Any = _LazyModule("voxpop.workers")
+scheduler: Any = _LazyModule("scheduler")
+
+# Commands that live in their own modules, imported only when one of them runs (or for --help).
+LAZY_COMMANDS = {
+    "label": ("voxpop.curation_cli", "label_cmd"), "issue": ("voxpop.curation_cli", "issue_group"),
+    "history": ("voxpop.curation_cli", "history_cmd"), "learn": ("voxpop.curation_cli", "learn_cmd"),
+    "review": ("voxpop.curation_cli", "review_cmd"), "serve": ("voxpop.web.serve", "serve"),
+    "rollup": ("voxpop.rollup_cli", "rollup_cmd"), "themes": ("voxpop.curation_cli", "themes_cmd"),
+}
+
+
+def load_config(path: str | None, required: bool = False) -> Config:
+    """``voxpop.config.load_config``, imported when a command first needs the config."""
+    from voxpop.config import load_config as load
+
+    return load(path, required=required)
 
 
 class VoxpopGroup(click.Group):
     """Turns domain errors and database faults into one clear line on stderr and exit status 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in LAZY_COMMANDS:
+            module, attr = LAZY_COMMANDS[cmd_name]
+            found = getattr(importlib.import_module(module), attr)
+        return found
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -40,7 +79,13 @@ class VoxpopGroup(click.Group):
         except DOMAIN_ERRORS as exc:
             click.echo(f"voxpop: error: {exc}", err=True)
             sys.exit(1)
-        except DB_FAULTS as exc:
+        except Exception as exc:
+            if "sqlalchemy" not in sys.modules:  # no database was touched (e.g. --help): not a database fault
+                raise
+            from store.db import DB_FAULTS, describe_db_fault
+
+            if not isinstance(exc, DB_FAULTS):
+                raise
             click.echo(f"voxpop: error: {describe_db_fault(exc)}", err=True)
             sys.exit(1)
 
@@ -427,7 +472,7 @@ def run(state: State) -> None:
 
 
 @main.command()
-@click.option("--role", type=click.Choice(workers.ROLES), required=True)
+@click.option("--role", type=click.Choice(WORKER_ROLES), required=True)
 @click.option("--until-idle", is_flag=True, help="Exit when no work is left.")
 @click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True,
               help="classify: posts claimed per batch.")
@@ -445,13 +490,8 @@ def worker(state: State, role: str, until_idle: bool, batch_size: int, lease_s: 
                               lease_s=lease_s, threads=threads), as_json)
 
 
-for _command in CURATION_COMMANDS:  # label, issue ..., history, learn, review (voxpop/curation_cli.py)
-    main.add_command(_command)
-
-
-from voxpop.web.serve import serve as serve_cmd  # noqa: E402 - the dashboard lives in its own module
-
-main.add_command(serve_cmd)
+# label, issue ..., history, learn, review (voxpop/curation_cli.py), serve (voxpop/web/serve.py) and
+# rollup (voxpop/rollup_cli.py) are LAZY_COMMANDS: VoxpopGroup imports their module when they run.
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from classify.labels import NEED_TYPES, SENTIMENTS, UNMET_NEEDS
+from store import rollups
 from store.curation import MERGED, recompute_issue
 from store.models import (
     AuditLog,
@@ -188,6 +189,13 @@ def label_post(session: Session, post_id: int, *, sentiment: str | None = None, 
     if sentiment is None and need is None and new_jobs is None:
         raise CurationError(f"nothing to change on post {post_id}: give a sentiment, a need, jobs or no_jobs")
     _check_jobs(session, post, new_jobs or [], job_ids)
+    with rollups.tracking(session, [post_id]):  # the post's cells and its issues' days follow the new labels
+        return _label(session, post, sentiment, need, new_jobs, who, only_changes)
+
+
+def _label(session: Session, post: Post, sentiment: str | None, need: str | None, new_jobs: list[str] | None,
+           who: str, only_changes: bool) -> Correction:
+    post_id = post.id
     now = _now()
     cls = session.scalar(select(Classification).where(Classification.post_id == post_id))
     current = session.get(PostLabel, post_id)
@@ -346,6 +354,7 @@ def merge_issue(session: Session, issue_id: int, *, into: int, by: str) -> Issue
             session.add(IssuePost(issue_id=into, post_id=post_id, similarity=similarity))
     session.execute(delete(IssuePost).where(IssuePost.issue_id == issue_id))
     session.flush()
+    rollups.refresh_issues(session, [issue_id, into])
     if target.state in ("candidate", "resolved") and source.state in ACTIVE_STATES:
         target.state, target.state_changed_at = source.state, now
     recompute_issue(session, target)
@@ -398,6 +407,7 @@ def split_issue(session: Session, issue_id: int, *, post_ids: list[int], by: str
     session.execute(delete(IssuePost).where(IssuePost.issue_id == issue_id, IssuePost.post_id.in_(wanted)))
     session.add_all(IssuePost(issue_id=new.id, post_id=p, similarity=similarity.get(p, 0.0)) for p in wanted)
     session.flush()
+    rollups.refresh_issues(session, [issue_id, new.id])
     recompute_issue(session, new)
     recompute_issue(session, issue)
     new.stats = {**new.stats, "labelled_size": new.size}

@@ -28,6 +28,7 @@ from classify.jobs import Job, JobIndex
 from classify.labels import NEED_TYPES, SENTIMENTS, UNMET_NEEDS
 from classify.sentence_jobs import score_posts
 from classify.steps import DEFAULT_STEPS
+from store import rollups
 from store.models import (
     POST_CLASSIFIED,
     Classification,
@@ -265,7 +266,8 @@ def apply_to_stored(session: Session, classifier: Classifier, product_id: int, t
                            "need_score": n_score, "unmet_need": need in UNMET_NEEDS, "jobs": job_list,
                            "top_job": job_list[0]["job"] if job_list else None, "taxonomy": tuning.taxonomy,
                            "model_version": tuning.version or classifier.model_version})
-        session.execute(update(Classification), values)
+        with rollups.tracking(session, [r.post_id for r in batch], issues=False):
+            session.execute(update(Classification), values)
         updated += len(values)
 
 
@@ -381,7 +383,8 @@ def rescore_stale_jobs(store: Store, config: Config,
             negatives = layer.no_jobs if layer is not None else None
             while True:
                 batch = session.execute(
-                    select(Classification.id, Classification.embedding, Classification.evidence)
+                    select(Classification.id, Classification.post_id, Classification.embedding,
+                           Classification.evidence)
                     .where(_product_filter(product_id, taxonomy), Classification.embedding.is_not(None))
                     .limit(APPLY_BATCH)).all()
                 if not batch:
@@ -389,15 +392,18 @@ def rescore_stale_jobs(store: Store, config: Config,
                 vecs = np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in batch])
                 job_lists = _jobs_json(classifier, index, vecs, negatives, [r.evidence for r in batch])
                 placed = _steps_json(classifier, steps, vecs)
-                session.execute(update(Classification), [
-                    {"id": r.id, "jobs": jl, "top_job": jl[0]["job"] if jl else None, "taxonomy": taxonomy,
-                     "step": st[0], "step_score": st[1]}
-                    for r, jl, st in zip(batch, job_lists, placed, strict=True)])
+                with rollups.tracking(session, [r.post_id for r in batch], issues=False):
+                    session.execute(update(Classification), [
+                        {"id": r.id, "jobs": jl, "top_job": jl[0]["job"] if jl else None, "taxonomy": taxonomy,
+                         "step": st[0], "step_score": st[1]}
+                        for r, jl, st in zip(batch, job_lists, placed, strict=True)])
                 total += len(batch)
             # rows without an embedding cannot be rescored: their jobs are dropped rather than left stale
-            session.execute(update(Classification).where(_product_filter(product_id, taxonomy))
-                            .values(jobs=[], top_job=None, taxonomy=taxonomy)
-                            .execution_options(synchronize_session=False))
+            with rollups.track_where(session, select(Classification.post_id)
+                                     .where(_product_filter(product_id, taxonomy))):
+                session.execute(update(Classification).where(_product_filter(product_id, taxonomy))
+                                .values(jobs=[], top_job=None, taxonomy=taxonomy)
+                                .execution_options(synchronize_session=False))
     log.info("rescored jobs and steps of %d posts against the configured jobs and steps", total)
     return total
 

@@ -33,6 +33,7 @@ from store.claims import (
 from store.db import Store
 from store.models import CrawlRun, Product, Source
 from store.repo import ensure_product, ensure_source, utcnow
+from store.rollups import state as rollup_state
 from voxpop.config import Config, ConfigError, ProductSpec
 from voxpop.core.errors import JobError  # noqa: F401 - re-exported: callers catch it from here
 
@@ -356,6 +357,7 @@ def status(store: Store, config: Config) -> dict[str, Any]:
             "deliveries": deliveries, "failed_deliveries": failed, "jobs": job_runs,
             "undelivered": sum(n for st, n in deliveries.items() if st != "sent"),
             "crawl_backlog": crawl_backlog(session, config),
+            "rollups": rollup_state(session),
         }
 
 

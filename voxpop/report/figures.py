@@ -45,6 +45,9 @@ def job_list(jobs_by_product: Mapping[str, Sequence[JobLike]] | None, class_rows
                     jobs.setdefault(row.top_job, {"id": row.top_job, "statement": row.top_job, "products": []})
                     if slug_of[pid] not in jobs[row.top_job]["products"]:
                         jobs[row.top_job]["products"].append(slug_of[pid])
+        order = {slug: i for i, slug in enumerate(slug_of.values())}  # products in display order
+        for found in jobs.values():
+            found["products"].sort(key=lambda slug: order[slug])
         return [jobs[k] for k in sorted(jobs)]
     for slug in slug_of.values():
         for job in jobs_by_product.get(slug, ()):
@@ -84,11 +87,16 @@ def product_figures(product: Any, vrows: list[Any], crows: list[Any], weeks: lis
     job_pos: dict[str | None, int] = defaultdict(int)
     for week, _, row in crows:
         n = int(row.n)
+        # Rows from the rollups come in two kinds: per week and sentiment only (``weekly_only``), and
+        # per period half with every label (``week`` None); rows from the posts carry both at once.
+        if week is not None:
+            w = weekly[min(max(int(week), 0), last)]
+            w["classified"] += n
+            w[row.sentiment] = w.get(row.sentiment, 0) + n
+        if getattr(row, "weekly_only", False):
+            continue
         classified += n
         sentiment[row.sentiment] += n
-        w = weekly[min(max(int(week), 0), last)]
-        w["classified"] += n
-        w[row.sentiment] = w.get(row.sentiment, 0) + n
         need[row.need_type] += n
         if row.unmet_need:
             unmet += n

@@ -102,6 +102,13 @@ def extra_scope(query: Any, ids: list[int], since: datetime, until: datetime) ->
                    Post.created_at >= since, Post.created_at < until))
 
 
+def extra_scope_by_date(query: Any, ids: list[int], since: datetime, until: datetime) -> Any:
+    """:func:`extra_scope` for a short range: the posts of the range first (date index), then their links."""
+    return (query.select_from(Post).join(PostProduct, PostProduct.post_id == Post.id)
+            .where(PostProduct.product_id != Post.product_id, PostProduct.product_id.in_(ids),
+                   Post.created_at >= since, Post.created_at < until))
+
+
 def _week_expr(dialect: str, anchor: datetime) -> Any:
     epoch = int(anchor.timestamp())
     if dialect == "postgresql":
@@ -128,7 +135,8 @@ class _CubeQuery:
 
 
 def _cube_queries(cube: str, dialect: str, ids: list[int], since: datetime, until: datetime, anchor: datetime,
-                  mid: datetime, dims: list[Any], measures: list[Any], join_class: bool) -> list[_CubeQuery]:
+                  mid: datetime, dims: list[Any], measures: list[Any], join_class: bool,
+                  narrow: bool = False) -> list[_CubeQuery]:
     """GROUP BY product and ``dims``, with a week index and period half for every row.
 
     On SQLite a post's own product is read through the covering index one week at a time (SQLite
@@ -161,27 +169,30 @@ def _cube_queries(cube: str, dialect: str, ids: list[int], since: datetime, unti
                 Post.product_id.in_(ids), Post.created_at >= start, Post.created_at < end).group_by(own, *dims)
             queries.append(_CubeQuery(cube, query, week, half))
     pid = PostProduct.product_id.label("pid")
-    extra = extra_scope(select(pid, week_col, half_col, *dims, *measures), ids, since, until)
+    scope = extra_scope_by_date if narrow else extra_scope
+    extra = scope(select(pid, week_col, half_col, *dims, *measures), ids, since, until)
     queries.append(_CubeQuery(cube, joined(extra).group_by(pid, week_col, half_col, *dims)))
     return queries
 
 
 def volume_queries(dialect: str, ids: list[int], since: datetime, until: datetime, anchor: datetime,
-                    mid: datetime) -> list[_CubeQuery]:
+                   mid: datetime, narrow: bool = False) -> list[_CubeQuery]:
     """Posts by product, week, source, status and star, with rating sums (posts' covering index only)."""
     dims = [Post.source, Post.status, _star_expr(dialect).label("star")]
     measures = [func.count().label("n"), func.sum(Post.rating).label("r_sum"),
                 func.sum(Post.rating * Post.rating).label("r_sq")]
-    return _cube_queries("volume", dialect, ids, since, until, anchor, mid, dims, measures, join_class=False)
+    return _cube_queries("volume", dialect, ids, since, until, anchor, mid, dims, measures, join_class=False,
+                         narrow=narrow)
 
 
 def class_queries(dialect: str, ids: list[int], since: datetime, until: datetime, anchor: datetime,
-                   mid: datetime) -> list[_CubeQuery]:
+                  mid: datetime, narrow: bool = False) -> list[_CubeQuery]:
     """Classified posts by product, week, need type, unmet need, top job and sentiment; newest post id."""
     labels = effective_columns()
     dims = [labels["need_type"], labels["unmet_need"], labels["top_job"], labels["sentiment"]]
     measures = [func.count().label("n"), func.max(Post.id).label("latest")]
-    return _cube_queries("class", dialect, ids, since, until, anchor, mid, dims, measures, join_class=True)
+    return _cube_queries("class", dialect, ids, since, until, anchor, mid, dims, measures, join_class=True,
+                         narrow=narrow)
 
 
 def run_cubes(session: Session, dialect: str, queries: list[_CubeQuery],
@@ -196,17 +207,22 @@ def run_cubes(session: Session, dialect: str, queries: list[_CubeQuery],
     return out
 
 
-def _execute_all(session: Session, dialect: str, queries: list[Any], threads: int) -> list[list[Any]]:
+def _execute_all(session: Session, dialect: str, queries: list[Any], threads: int,
+                 tune: bool = True) -> list[list[Any]]:
     """The rows of each query, in order; on up to ``threads`` connections of the session's engine at once.
 
     The queries are independent reads of committed data, and both drivers release the GIL while the
     database works, so a report uses every core. With one thread (or a bind that is not an engine,
-    or an in-memory SQLite database) they run on the session's own connection.
+    or an in-memory SQLite database) they run on the session's own connection. ``tune`` sets SQLite's
+    larger cache and memory-mapped reads for scans of the posts (small reads of the rollups skip it).
     """
+    if not tune:
+        dialect = "none"  # _sqlite_tuned leaves other dialects alone
     bind = session.get_bind()
     if threads <= 1 or len(queries) <= 1 or not isinstance(bind, Engine) or bind.url.database in (None, "", ":memory:"):
-        with _sqlite_tuned(session, dialect):
-            return [list(session.execute(query)) for query in queries]
+        connection = session.connection()  # Core rows: no ORM row processing for plain aggregates
+        with _sqlite_tuned(connection, dialect):
+            return [list(connection.execute(query)) for query in queries]
     results: list[list[Any]] = [[] for _ in queries]
     todo: queue.SimpleQueue[int] = queue.SimpleQueue()
     for index in range(len(queries)):
@@ -330,30 +346,40 @@ def safe_url(url: str | None) -> str | None:
 
 
 
-def period_totals(session: Session, ids: list[int], since: datetime, until: datetime) -> dict[int, dict[str, float]]:
+def period_totals(session: Session, ids: list[int], since: datetime, until: datetime,
+                  narrow: bool = False) -> dict[int, dict[str, float]]:
     """Per product over ``[since, until)``: posts, ratings (n, sum, sum of squares), classified and negative posts.
 
     Used for the previous period of the headline, so it is one pass per cube with no week split.
+    ``narrow``: a short range (part of a day), whose multi-product links are found from its posts.
     """
+    scope = extra_scope_by_date if narrow else extra_scope
     out: dict[int, dict[str, float]] = defaultdict(
-        lambda: {"posts": 0, "r_n": 0, "r_sum": 0.0, "r_sq": 0.0, "classified": 0, "negative": 0})
+        lambda: {"posts": 0, "r_n": 0, "r_sum": 0.0, "r_sq": 0.0, "classified": 0, "negative": 0, "neutral": 0,
+                 "positive": 0})
     if not ids:
         return out
     volume = [func.count().label("n"), func.count(Post.rating).label("r_n"), func.sum(Post.rating).label("r_sum"),
               func.sum(Post.rating * Post.rating).label("r_sq")]
-    negative = func.sum(case((Classification.sentiment == "negative", 1), else_=0)).label("neg")
+    # The labels in force (a person's label wins), as in the cubes of the period itself.
+    labels = effective_columns()
+    negative = func.sum(case((labels["sentiment"] == "negative", 1), else_=0)).label("neg")
+    neutral = func.sum(case((labels["sentiment"] == "neutral", 1), else_=0)).label("neu")
+    positive = func.sum(case((labels["sentiment"] == "positive", 1), else_=0)).label("pos")
     own = Post.product_id.label("pid")
     extra = PostProduct.product_id.label("pid")
     queries = [
         select(own, *volume).where(Post.product_id.in_(ids), Post.created_at >= since, Post.created_at < until)
         .group_by(own),
-        extra_scope(select(extra, *volume), ids, since, until).group_by(extra),
-        select(own, func.count().label("n"), negative).select_from(Post)
+        scope(select(extra, *volume), ids, since, until).group_by(extra),
+        select(own, func.count().label("n"), negative, neutral, positive).select_from(Post)
         .join(Classification, Classification.post_id == Post.id)
+        .outerjoin(PostLabel, PostLabel.post_id == Post.id)
         .where(Post.status != POST_SKIPPED, Post.product_id.in_(ids), Post.created_at >= since,
                Post.created_at < until).group_by(own),
-        extra_scope(select(extra, func.count().label("n"), negative), ids, since, until)
-        .join(Classification, Classification.post_id == Post.id).where(Post.status != POST_SKIPPED).group_by(extra),
+        scope(select(extra, func.count().label("n"), negative, neutral, positive), ids, since, until)
+        .join(Classification, Classification.post_id == Post.id).outerjoin(PostLabel, PostLabel.post_id == Post.id)
+        .where(Post.status != POST_SKIPPED).group_by(extra),
     ]
     for index, query in enumerate(queries):
         for row in session.execute(query):
@@ -366,6 +392,8 @@ def period_totals(session: Session, ids: list[int], since: datetime, until: date
             else:
                 t["classified"] += int(row.n)
                 t["negative"] += int(row.neg or 0)
+                t["neutral"] += int(row.neu or 0)
+                t["positive"] += int(row.pos or 0)
     return out
 
 
@@ -416,8 +444,8 @@ def first_post_dates(session: Session, ids: list[int]) -> dict[int, datetime]:
     """The date of each product's earliest stored post (its own posts; read from the product/date index)."""
     if not ids:
         return {}
-    rows = session.execute(select(Post.product_id, func.min(Post.created_at)).where(Post.product_id.in_(ids))
-                           .group_by(Post.product_id))
+    # One MIN per product: a seek on the (product, created) index each, not a walk of the whole index.
+    rows = [(pid, session.scalar(select(func.min(Post.created_at)).where(Post.product_id == pid))) for pid in ids]
     out: dict[int, datetime] = {}
     for pid, first in rows:
         if isinstance(first, str):

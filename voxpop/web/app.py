@@ -270,7 +270,8 @@ class Dashboard:
 
         params = request.query_params
         until = queries.parse_day(params.get("until"), "until")
-        until = until + timedelta(days=1) if until else datetime.now(UTC)
+        # Without an end, the period ends at the current minute, so repeat views share one computation.
+        until = until + timedelta(days=1) if until else datetime.now(UTC).replace(second=0, microsecond=0)
         since = queries.parse_day(params.get("since"), "since")
         if since is None:
             days = _int(params.get("days"), COMPARE_DAYS)
@@ -284,10 +285,21 @@ class Dashboard:
             for slug in slugs or []:
                 if slug not in known:
                     raise queries.QueryError(f"products: no product {slug[:60]!r} in the store")
+            # Repeat views reuse the report while the store's data stamp is unchanged (as the overview does).
+            version = queries.data_version(session)
+            key = ("compare", since.isoformat(), until.isoformat(), tuple(slugs or ()))
+            hit = self._cache.get(key)
+            if hit and hit[1] == version and time.monotonic() < hit[0]:
+                return hit[2]
             try:
-                return build_report(session, slugs, since, until, jobs)
+                data = build_report(session, slugs, since, until, jobs)
             except ReportError as exc:
                 raise queries.QueryError(str(exc)) from None
+            if self.cache_s > 0:
+                if len(self._cache) > 64:
+                    self._cache.clear()
+                self._cache[key] = (time.monotonic() + self.cache_s, version, data)
+            return data
 
     def compare_page(self, request: Request) -> Response:
         from voxpop.report.render import chart_svgs

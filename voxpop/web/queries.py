@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, exists, func, literal, or_, select
+from sqlalchemy import Engine, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from alerts.render import safe_url
@@ -38,6 +38,7 @@ from store.search import match_clause
 from voxpop.core.ids import YEAR_MAX, YEAR_MIN, check_day, id_or_none
 from voxpop.report.comparison import same_problem
 from voxpop.report.coverage import crawl_health, source_coverage
+from voxpop.report.rollup_queries import period_totals
 from voxpop.report.trend import day_series, rise
 from voxpop.web.marks import change_marks, issue_notes, rating_sd
 
@@ -125,39 +126,23 @@ def overview(session: Session, *, days: int = 7, until: datetime | None = None) 
     since = until - timedelta(days=days)
     before = since - timedelta(days=days)
     prods = products(session)
-    current = (Post.created_at >= since).label("current")
-    volume_q = (select(Post.product_id, current, func.count(), func.avg(Post.rating), func.count(Post.rating),
-                       func.avg(Post.rating * Post.rating))
-                .where(Post.created_at >= before, Post.created_at < until).group_by(Post.product_id, current))
-    label = func.coalesce(PostLabel.sentiment, Classification.sentiment)  # a person's correction wins
-
-    def sentiment_q(start: datetime, end: datetime, is_now: bool) -> Any:
-        return (select(Post.product_id, literal(is_now), label, func.count())
-                .join(Classification, Classification.post_id == Post.id)
-                .outerjoin(PostLabel, PostLabel.post_id == Post.id)
-                .where(Post.created_at >= start, Post.created_at < end).group_by(Post.product_id, label))
-
-    # The sentiment joins are the cost of this page: the two periods run on two connections at once.
-    volume, now_rows, before_rows = execute_parallel(
-        session, [volume_q, sentiment_q(since, until, True), sentiment_q(before, since, False)])
-    sentiment = now_rows + before_rows
-    figures: dict[int, dict[str, dict[str, Any]]] = {
-        p["id"]: {k: {"volume": 0, "rating": None, "ratings": 0, "sentiment": {}} for k in ("now", "before")}
-        for p in prods}
-    for pid, is_now, n, mean, rated, mean_sq in volume:
-        if pid in figures:
-            figures[pid]["now" if is_now else "before"].update(
-                volume=int(n), rating=round(float(mean), 2) if mean is not None else None, ratings=int(rated),
-                rating_sd=rating_sd(mean, mean_sq, int(rated)))
-    for pid, is_now, label, n in sentiment:
-        if pid in figures:
-            figures[pid]["now" if is_now else "before"]["sentiment"][label] = int(n)
-    for per in figures.values():
-        for fig in per.values():
-            total = sum(fig["sentiment"].values())
-            fig["classified"] = total
-            fig["negative_share"] = round(fig["sentiment"].get("negative", 0) / total, 3) if total else None
-            fig["positive_share"] = round(fig["sentiment"].get("positive", 0) / total, 3) if total else None
+    ids = [p["id"] for p in prods]
+    # Sums from the rollups (whole days) and the posts of the partial days at the ends (issue 29).
+    periods = {"now": period_totals(session, ids, since, until), "before": period_totals(session, ids, before, since)}
+    figures: dict[int, dict[str, dict[str, Any]]] = {}
+    for p in prods:
+        figures[p["id"]] = {}
+        for key, totals in periods.items():
+            t = totals.get(p["id"]) or {}
+            r_n, classified = int(t.get("r_n", 0)), int(t.get("classified", 0))
+            sentiment = {s: int(t.get(s, 0)) for s in ("negative", "neutral", "positive") if t.get(s)}
+            figures[p["id"]][key] = {
+                "volume": int(t.get("posts", 0)), "rating": round(t["r_sum"] / r_n, 2) if r_n else None,
+                "ratings": r_n, "rating_sd": rating_sd(t["r_sum"] / r_n if r_n else None,
+                                                       t["r_sq"] / r_n if r_n else None, r_n),
+                "sentiment": sentiment, "classified": classified,
+                "negative_share": round(sentiment.get("negative", 0) / classified, 3) if classified else None,
+                "positive_share": round(sentiment.get("positive", 0) / classified, 3) if classified else None}
     top = _top_issues(session, [p["id"] for p in prods], until.date())
     notes = issue_notes(session, [i["id"] for issues in top.values() for i in issues])
     for issues in top.values():
@@ -497,7 +482,9 @@ def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAG
              .join(Product, Product.id == Post.product_id)
              .outerjoin(cls, cls.post_id == Post.id)
              .outerjoin(PostLabel, PostLabel.post_id == Post.id))
-    conditions = [cond for _name, cond in post_conditions(session, filters)]
+    # Words last: the full-text probe then runs after the indexed and label filters narrowed the rows.
+    named = post_conditions(session, filters)
+    conditions = [cond for name, cond in named if name != "q"] + [cond for name, cond in named if name == "q"]
     if conditions:
         query = query.where(and_(*conditions))
     order = {"newest": (Post.created_at.desc(), Post.id.desc()), "oldest": (Post.created_at.asc(), Post.id.asc()),
@@ -548,7 +535,11 @@ def post_conditions(session: Session, filters: PostFilters, *, counting: bool = 
     """
     cls = Classification
     conditions: list[tuple[str, Any]] = []
-    match = match_clause(session, filters.q, probe=not counting)
+    # With a label filter the probe names the label tables' post id (the same id), so SQLite probes only the
+    # rows those filters kept (filter first, then probe).
+    labelled = bool(filters.sentiment or filters.need or filters.job or filters.step or filters.label_source)
+    row_id = func.coalesce(PostLabel.post_id, cls.post_id, Post.id) if labelled and not counting else None
+    match = match_clause(session, filters.q, row_id, probe=not counting)
     if match is not None:
         conditions.append(("q", match))
     pid = _product_id(session, filters.product)

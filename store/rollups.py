@@ -1,0 +1,465 @@
+"""Rollups: sums of posts per product, day and labels, kept exact in the transaction of every change.
+
+The rule for writers: every write to ``posts``, ``post_products``, ``classifications``, ``post_labels``
+or ``issue_posts`` goes through :func:`tracking` (or, for issue membership, :func:`refresh_issues`), in
+the same session and transaction as the write, so the rollups never drift from the posts:
+
+    with rollups.tracking(session, post_ids):
+        ...  # insert / update / delete those posts, their classification, labels or links
+
+:func:`tracking` reads the rollup contribution of the posts before the change and after it and applies
+the difference (delta updates: subtract the old row's contribution, add the new). Store functions that
+already do this: ``store.repo.upsert_posts`` and ``delete_posts``, ``store.claims.save_results``,
+``voxpop.curation`` (labels, merge, split, move), ``voxpop.learning`` (apply, rescore),
+``alerts.issues`` (detection's issue members). ``voxpop rollup --rebuild`` recomputes everything from
+the posts (:func:`rebuild`); :func:`verify` compares without writing.
+
+A post counts once for every product it belongs to (its own ``product_id`` plus its ``post_products``
+links), on the UTC day it was created. Its labels are the ones readers use: a person's label wins over
+the model's (:func:`store.curation.effective_columns`); a skipped post, or one not classified yet, has
+none (``''``). Missing dimensions are stored as ``''`` (``NO_DAY`` for a post without a date) so the
+primary key never holds NULL and upserts work the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from store.curation import effective_columns
+from store.models import (
+    POST_SKIPPED,
+    Classification,
+    Issue,
+    IssuePost,
+    Post,
+    PostLabel,
+    PostProduct,
+    RollupDay,
+    RollupIssueDay,
+    RollupState,
+)
+from voxpop.core.timeutil import utcnow
+
+NO_DAY = date(1, 1, 1)  # the day of a post without a date (never inside a report period)
+DIMS = ("product_id", "span", "day", "source", "country", "version", "language", "skipped", "sentiment", "need_type",
+        "unmet", "top_job", "step")
+MEASURES = ("posts", "rating_n", "rating_sum", "rating_sq", "star1", "star2", "star3", "star4", "star5",
+            "negative", "neutral", "positive")
+CHUNK = 500
+DAY, WEEK = 1, 7  # span of a rollup row: one UTC day, or the Monday-to-Sunday week starting on its ``day``
+_COUNTRY = re.compile(r"^(?:appstore|googleplay):([a-z]{2})$")
+Key = tuple[Any, ...]
+_DAYS = cast(Table, RollupDay.__table__)
+_ISSUE_DAYS = cast(Table, RollupIssueDay.__table__)
+
+
+@dataclass
+class Cell:
+    """The measures of one rollup row; ``latest`` is the newest post id of a labelled unmet-need cell."""
+
+    values: list[float]
+    latest: int = 0
+
+
+# ---------------------------------------------------------------- contributions of posts
+
+
+def _post_query() -> Any:
+    labels = effective_columns()
+    return (select(Post.id, Post.product_id, Post.created_at, Post.source, Post.found_by, Post.version,
+                   Post.language, Post.rating, Post.status, Classification.id.label("class_id"),
+                   labels["sentiment"], labels["need_type"], labels["unmet_need"], labels["top_job"],
+                   Classification.step)
+            .select_from(Post)
+            .outerjoin(Classification, Classification.post_id == Post.id)
+            .outerjoin(PostLabel, PostLabel.post_id == Post.id))
+
+
+def _links(session: Session, ids: Sequence[int]) -> dict[int, set[int]]:
+    out: dict[int, set[int]] = defaultdict(set)
+    for post_id, product_id in session.execute(
+            select(PostProduct.post_id, PostProduct.product_id).where(PostProduct.post_id.in_(ids))):
+        out[post_id].add(product_id)
+    return out
+
+
+def country_of(source: str, found_by: str | None) -> str:
+    """The store country a review came from (``appstore:us`` -> ``us``), else ``''``."""
+    match = _COUNTRY.match(f"{source}:{(found_by or '').split(':', 1)[-1]}") if found_by else None
+    return match.group(1) if match else ""
+
+
+def _day(value: datetime | str | None) -> date:
+    if value is None:
+        return NO_DAY
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.date()
+
+
+def week_of(day: date) -> date:
+    """The Monday of the day's week (``NO_DAY`` stays itself)."""
+    return day if day == NO_DAY else day - timedelta(days=day.weekday())
+
+
+def add_rows(cells: dict[Key, Cell], rows: Iterable[Any], links: Mapping[int, set[int]],
+             only: set[int] | None = None, sign: int = 1) -> None:
+    """Add (``sign`` -1: subtract) the contribution of post rows (from :func:`_post_query`) to ``cells``."""
+    for r in rows:
+        skipped = r.status == POST_SKIPPED
+        labelled = r.class_id is not None and not skipped
+        if labelled:
+            sentiment, need, unmet = r.sentiment or "", r.need_type or "", int(bool(r.unmet_need))
+            job, step = r.top_job or "", r.step or ""
+        else:
+            sentiment = need = job = step = ""
+            unmet = 0
+        rating = r.rating
+        values = [0.0] * len(MEASURES)
+        values[0] = 1
+        if rating is not None:
+            rating = float(rating)
+            values[1], values[2], values[3] = 1, rating, rating * rating
+            star = int(rating + 0.5)
+            if 1 <= star <= 5:
+                values[3 + star] = 1
+        if sentiment in ("negative", "neutral", "positive"):
+            values[MEASURES.index(sentiment)] = 1
+        latest = int(r.id) if labelled and unmet else 0
+        day = _day(r.created_at)
+        rest = (r.source, country_of(r.source, r.found_by), r.version or "", r.language or "", int(skipped),
+                sentiment, need, unmet, job, step)
+        for product_id in {r.product_id, *links.get(r.id, ())}:
+            if only is not None and product_id not in only:
+                continue
+            for key in ((product_id, DAY, day, *rest), (product_id, WEEK, week_of(day), *rest)):
+                cell = cells.get(key)
+                if cell is None:
+                    cell = cells[key] = Cell([0.0] * len(MEASURES))
+                for i, v in enumerate(values):
+                    if v:
+                        cell.values[i] += sign * v
+                if sign > 0 and latest > cell.latest:
+                    cell.latest = latest
+
+
+def post_cells(session: Session, post_ids: Iterable[int], sign: int = 1,
+               cells: dict[Key, Cell] | None = None) -> dict[Key, Cell]:
+    """The rollup contribution of the given posts as they are now in the session's transaction."""
+    cells = {} if cells is None else cells
+    ids = sorted(set(post_ids))
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        rows = session.execute(_post_query().where(Post.id.in_(chunk))).all()
+        add_rows(cells, rows, _links(session, chunk), sign=sign)
+    return cells
+
+
+def raw_cells(session: Session, product_ids: Sequence[int] | None = None, since: datetime | None = None,
+              until: datetime | None = None) -> dict[Key, Cell]:
+    """The rollups computed from the posts: of some products (own or linked) and a time range, or all."""
+    cells: dict[Key, Cell] = {}
+    only = set(product_ids) if product_ids is not None else None
+    cond = []
+    if since is not None:
+        cond.append(Post.created_at >= since)
+    if until is not None:
+        cond.append(Post.created_at < until)
+    if only is not None:
+        linked = select(PostProduct.post_id).where(PostProduct.product_id.in_(list(only)))
+        cond.append(Post.product_id.in_(list(only)) | Post.id.in_(linked))
+    last = 0
+    while True:
+        rows = session.execute(_post_query().where(Post.id > last, *cond).order_by(Post.id).limit(5000)).all()
+        if not rows:
+            return cells
+        links: dict[int, set[int]] = defaultdict(set)
+        ids = [r.id for r in rows]
+        for start in range(0, len(ids), CHUNK):
+            links.update(_links(session, ids[start:start + CHUNK]))
+        add_rows(cells, rows, links, only)
+        last = rows[-1].id
+
+
+# ---------------------------------------------------------------- applying changes
+
+
+def _insert(session: Session) -> Any:
+    """The dialect's INSERT (with ON CONFLICT); imported here so the CLI starts without both dialects."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql as dialect
+    else:
+        from sqlalchemy.dialects import sqlite as dialect  # type: ignore[no-redef]
+    return dialect.insert
+
+
+def _row(key: Key, cell: Cell) -> dict[str, Any]:
+    row = dict(zip(DIMS, key, strict=True))
+    row.update({m: (int(v) if m not in ("rating_sum", "rating_sq") else v)
+                for m, v in zip(MEASURES, cell.values, strict=True)})
+    row["latest"] = cell.latest
+    return row
+
+
+def apply(session: Session, before: dict[Key, Cell], after: dict[Key, Cell]) -> int:
+    """Apply ``after - before`` to the rollup rows; returns how many rows changed."""
+    delta: dict[Key, Cell] = {}
+    shrunk: dict[Key, int] = {}  # labelled unmet cells that lost a post: key -> the newest id they lost
+    for key in set(before) | set(after):
+        old, new = before.get(key), after.get(key)
+        values = [(new.values[i] if new else 0) - (old.values[i] if old else 0) for i in range(len(MEASURES))]
+        new_latest = new.latest if new else 0
+        if old is not None and old.latest and old.latest != new_latest:
+            shrunk[key] = old.latest
+        if any(values) or new_latest:
+            delta[key] = Cell(values, new_latest)
+    if not delta and not shrunk:
+        return 0
+    table = _DAYS
+    if delta:
+        insert = _insert(session)(table)
+        bigger = func.greatest if session.get_bind().dialect.name == "postgresql" else func.max
+        stmt = insert.on_conflict_do_update(
+            index_elements=list(DIMS),
+            set_={**{m: table.c[m] + insert.excluded[m] for m in MEASURES},
+                  "latest": bigger(table.c.latest, insert.excluded.latest)})
+        # In key order, so concurrent writers (PostgreSQL workers) lock shared rows in the same order.
+        session.execute(stmt, [_row(k, delta[k]) for k in sorted(delta)])
+        gone = [dict(zip(["k_" + d for d in DIMS], k, strict=True)) for k, c in delta.items() if c.values[0] < 0]
+        if gone:
+            session.execute(delete(table).where(table.c.posts <= 0, *[table.c[d] == bindparam("k_" + d)
+                                                                     for d in DIMS]), gone)
+    if shrunk:
+        _fix_latest(session, shrunk)
+    return len(delta)
+
+
+def _fix_latest(session: Session, shrunk: dict[Key, int]) -> None:
+    """Recompute ``latest`` of cells whose newest post left them (only those, from that day's or week's posts)."""
+    table = _DAYS
+    days: dict[tuple[int, int, date], list[Key]] = defaultdict(list)
+    for key in shrunk:
+        days[(key[0], key[1], key[2])].append(key)
+    for (product_id, span, day), keys in days.items():
+        stored = {tuple(_norm(d, v) for d, v in zip(DIMS, r[:len(DIMS)], strict=True)): r.latest
+                  for r in session.execute(select(*[table.c[d] for d in DIMS], table.c.latest)
+                                           .where(table.c.product_id == product_id, table.c.span == span,
+                                                  table.c.day == day))}
+        stale = [k for k in keys if k in stored and stored[k] <= shrunk[k]]
+        if not stale:
+            continue
+        if day == NO_DAY:
+            fresh = raw_cells(session, [product_id])
+        else:
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            fresh = raw_cells(session, [product_id], start, start + timedelta(days=span))
+        session.execute(update(table).where(*[table.c[d] == bindparam("k_" + d) for d in DIMS])
+                        .values(latest=bindparam("v_latest")),
+                        [{**{"k_" + d: v for d, v in zip(DIMS, k, strict=True)},
+                          "v_latest": fresh[k].latest if k in fresh else 0} for k in stale])
+
+
+def _issues_of(session: Session, ids: Sequence[int]) -> set[int]:
+    out: set[int] = set()
+    for start in range(0, len(ids), CHUNK):
+        out.update(session.scalars(select(IssuePost.issue_id).where(IssuePost.post_id.in_(ids[start:start + CHUNK]))))
+    return out
+
+
+class Tracker:
+    """The posts one change touches, with their contribution before it (see :func:`tracking`)."""
+
+    def __init__(self, session: Session, issues: bool) -> None:
+        self.session, self.issues = session, issues
+        self.ids: set[int] = set()
+        self.before: dict[Key, Cell] = {}
+        self.known: dict[Key, Cell] = {}  # contribution of inserted posts, from the values written
+        self.issues_before: set[int] = set()
+
+    def add(self, post_ids: Iterable[int]) -> None:
+        """Track posts that exist now: call before writing to them."""
+        new = sorted(set(post_ids) - self.ids)
+        if not new:
+            return
+        post_cells(self.session, new, cells=self.before)
+        if self.issues:
+            self.issues_before |= _issues_of(self.session, new)
+        self.ids.update(new)
+
+    def created(self, post_ids: Iterable[int]) -> None:
+        """Track posts this change inserted (they had no contribution before)."""
+        self.ids.update(post_ids)
+
+    def inserted(self, rows: Iterable[Any], links: dict[int, set[int]]) -> None:
+        """Posts this change inserted, added from the values written (no read back): new posts have no
+        classification, labels or issues yet. ``rows`` need the attributes :func:`add_rows` reads."""
+        add_rows(self.known, rows, links)
+
+    def finish(self) -> None:
+        self.session.flush()
+        after = post_cells(self.session, self.ids, cells=self.known)
+        apply(self.session, self.before, after)
+        if self.issues:
+            refresh_issues(self.session, self.issues_before | _issues_of(self.session, sorted(self.ids)))
+
+
+@contextmanager
+def tracking(session: Session, post_ids: Iterable[int] = (), *, issues: bool = True) -> Iterator[Tracker]:
+    """Keep the rollups exact across writes to these posts (their rows, labels, links or issue membership).
+
+    Yields a :class:`Tracker`: writers that learn more ids inside the block call ``add`` (before writing
+    to existing posts) or ``created`` (posts they inserted). ``issues=False`` skips the per-issue rollups
+    when the block changes neither a post's date nor its issue membership. An exception leaves the
+    rollups alone (the transaction that failed rolls both back).
+    """
+    tracker = Tracker(session, issues)
+    tracker.add(post_ids)
+    yield tracker
+    tracker.finish()
+
+
+def track_where(session: Session, post_ids_query: Any) -> Any:
+    """:func:`tracking` for the posts a ``SELECT post id`` query names (bulk updates with a WHERE)."""
+    return tracking(session, list(session.scalars(post_ids_query)))
+
+
+def refresh_issues(session: Session, issue_ids: Iterable[int]) -> None:
+    """Recompute the per-issue, per-day post counts of these issues from their members."""
+    ids = sorted(set(issue_ids))
+    table = _ISSUE_DAYS
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        session.execute(delete(table).where(table.c.issue_id.in_(chunk)))
+        counts: dict[tuple[int, date], int] = defaultdict(int)
+        for issue_id, created in session.execute(
+                select(IssuePost.issue_id, Post.created_at).join(Post, Post.id == IssuePost.post_id)
+                .where(IssuePost.issue_id.in_(chunk))):
+            counts[(issue_id, _day(created))] += 1
+        if counts:
+            # An upsert: a concurrent refresh of the same issue may have inserted its rows meanwhile.
+            insert = _insert(session)(table)
+            session.execute(insert.on_conflict_do_update(index_elements=["issue_id", "day"],
+                                                         set_={"posts": insert.excluded.posts}),
+                            [{"issue_id": i, "day": d, "posts": n} for (i, d), n in sorted(counts.items())])
+
+
+# ---------------------------------------------------------------- rebuild and verify
+
+
+def stored_cells(session: Session, product_ids: Sequence[int] | None = None) -> dict[Key, Cell]:
+    """The rollup rows as stored (of some products, or all)."""
+    table = _DAYS
+    query = select(table)
+    if product_ids is not None:
+        query = query.where(table.c.product_id.in_(list(product_ids)))
+    out: dict[Key, Cell] = {}
+    for r in session.execute(query).mappings():
+        key = tuple(_norm(d, r[d]) for d in DIMS)
+        out[key] = Cell([float(r[m]) for m in MEASURES], int(r["latest"] or 0))
+    return out
+
+
+def _norm(dim: str, value: Any) -> Any:
+    if dim == "day" and isinstance(value, str):
+        return date.fromisoformat(value)
+    return value
+
+
+def _issue_rows(session: Session, product_ids: Sequence[int] | None) -> tuple[set[tuple[int, date, int]], list[int]]:
+    """The stored per-issue rows and the ids of the issues of these products (or all)."""
+    issues = select(Issue.id)
+    if product_ids is not None:
+        issues = issues.where(Issue.product_id.in_(list(product_ids)))
+    ids = list(session.scalars(issues))
+    query = select(RollupIssueDay.issue_id, RollupIssueDay.day, RollupIssueDay.posts)
+    if product_ids is not None:
+        query = query.where(RollupIssueDay.issue_id.in_(issues))
+    stored = {(r.issue_id, _norm("day", r.day), int(r.posts)) for r in session.execute(query)}
+    return stored, ids
+
+
+def differences(stored: dict[Key, Cell], fresh: dict[Key, Cell]) -> int:
+    """How many rollup rows differ between two sets of cells (a tolerance of 1e-6 on rating sums)."""
+    bad = 0
+    for key in set(stored) | set(fresh):
+        a, b = stored.get(key), fresh.get(key)
+        if a is None or b is None:
+            bad += 1
+        elif a.latest != b.latest or any(abs(x - y) > 1e-6 for x, y in zip(a.values, b.values, strict=True)):
+            bad += 1
+    return bad
+
+
+def verify(session: Session, product_ids: Sequence[int] | None = None) -> dict[str, Any]:
+    """Compare the stored rollups with a fresh aggregation of the posts (writes only the verified time)."""
+    fresh = raw_cells(session, product_ids)
+    bad = differences(stored_cells(session, product_ids), fresh)
+    stored_issues, issue_ids = _issue_rows(session, product_ids)
+    want = _fresh_issue_rows(session, issue_ids)
+    bad_issues = len(stored_issues ^ want)
+    _mark(session, "verified", {"rows": len(fresh), "differences": bad, "issue_differences": bad_issues})
+    return {"rows": len(fresh), "differences": bad, "issue_rows": len(want), "issue_differences": bad_issues}
+
+
+def _fresh_issue_rows(session: Session, issue_ids: Sequence[int]) -> set[tuple[int, date, int]]:
+    counts: dict[tuple[int, date], int] = defaultdict(int)
+    for start in range(0, len(issue_ids), CHUNK):
+        for issue_id, created in session.execute(
+                select(IssuePost.issue_id, Post.created_at).join(Post, Post.id == IssuePost.post_id)
+                .where(IssuePost.issue_id.in_(issue_ids[start:start + CHUNK]))):
+            counts[(issue_id, _day(created))] += 1
+    return {(i, d, n) for (i, d), n in counts.items()}
+
+
+def rebuild(session: Session, product_ids: Sequence[int] | None = None) -> dict[str, Any]:
+    """Recompute the rollups of some products (or all) from the posts; says how many rows were wrong."""
+    fresh = raw_cells(session, product_ids)
+    bad = differences(stored_cells(session, product_ids), fresh)
+    table = _DAYS
+    if product_ids is None:
+        session.execute(delete(table))
+    else:
+        session.execute(delete(table).where(table.c.product_id.in_(list(product_ids))))
+    rows = [_row(k, c) for k, c in fresh.items()]
+    for start in range(0, len(rows), 5000):
+        session.execute(table.insert(), rows[start:start + 5000])
+    stored_issues, issue_ids = _issue_rows(session, product_ids)
+    if product_ids is None:
+        session.execute(delete(_ISSUE_DAYS))
+    refresh_issues(session, issue_ids)
+    bad_issues = len(stored_issues ^ _fresh_issue_rows(session, issue_ids))
+    _mark(session, "rebuilt", {"rows": len(rows), "differences": bad, "issue_differences": bad_issues})
+    return {"rows": len(rows), "differences": bad, "issue_differences": bad_issues}
+
+
+def _mark(session: Session, what: str, details: dict[str, Any]) -> None:
+    now = utcnow()
+    row = session.get(RollupState, what)
+    if row is None:
+        session.add(RollupState(name=what, at=now, details=details))
+    else:
+        row.at, row.details = now, details
+    session.flush()
+
+
+def state(session: Session) -> dict[str, Any]:
+    """When the rollups were last rebuilt and verified, with what each found (rows, rows that differed)."""
+    out: dict[str, Any] = {"rebuilt": None, "verified": None}  # None: never (kept by every write since)
+    for row in session.scalars(select(RollupState)):
+        out[row.name] = {"at": row.at.isoformat() if row.at else None, **(row.details or {})}
+    return out
+
+
+__all__ = ["DIMS", "MEASURES", "NO_DAY", "Cell", "add_rows", "apply", "country_of", "differences", "post_cells",
+           "raw_cells", "rebuild", "refresh_issues", "state", "stored_cells", "track_where", "tracking", "verify"]

@@ -1,0 +1,257 @@
+"""The report's sums read from the rollups (``store.rollups``) instead of scanning the posts.
+
+Whole UTC days of a period come from ``rollup_days`` and ``rollup_issue_days``; the part of a day at
+either end of the period (or of its halves, when ``since``, ``until`` or the midpoint is not at
+midnight) is aggregated from those few posts with the same code that keeps the rollups, so the figures
+equal the ones :mod:`voxpop.report.queries` computes from the posts (``build_report(from_rollups=False)``).
+
+The rows returned have the shape of the posts queries' rows, so :mod:`voxpop.report.figures` reads
+both alike.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal_column, select
+from sqlalchemy.orm import Session
+
+from store import rollups
+from store.models import POST_SKIPPED, Issue, IssuePost, Post, RollupDay, RollupIssueDay
+from voxpop.report import jobmap_queries, queries
+
+Cubes = dict[str, dict[int, list[tuple[int, int, Any]]]]
+
+
+@dataclass(frozen=True)
+class VolumeRow:
+    """Posts of one product, week, source, status and star (the posts query's volume row)."""
+
+    pid: int
+    source: str
+    status: str
+    star: int | None
+    n: int
+    r_sum: float
+    r_sq: float
+
+
+@dataclass(frozen=True)
+class ClassRow:
+    """Labelled posts of one product, week and labels (the posts query's class row)."""
+
+    pid: int
+    need_type: str | None
+    unmet_need: bool
+    top_job: str | None
+    sentiment: str | None
+    n: int
+    latest: int
+    weekly_only: bool = False  # a per-week sentiment count (the weekly chart), not part of the label totals
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def split(start: datetime, end: datetime) -> tuple[tuple[date, date] | None, list[tuple[datetime, datetime]]]:
+    """``[start, end)`` as whole days ``[d0, d1)`` (or None) and the partial-day pieces around them."""
+    d0 = start.date() if start == _midnight(start.date()) else start.date() + timedelta(days=1)
+    d1 = end.date()
+    if d0 >= d1:  # less than a whole day: cut at the midnight it may cross, so each piece is in one day
+        cut = _midnight(start.date() + timedelta(days=1))
+        return None, [(a, b) for a, b in ((start, min(end, cut)), (max(start, cut), end)) if a < b]
+    edges = [(a, b) for a, b in ((start, _midnight(d0)), (_midnight(d1), end)) if a < b]
+    return (d0, d1), edges
+
+
+def pieces(days: tuple[date, date]) -> list[tuple[int, date, date]]:
+    """Whole days ``[d0, d1)`` as rollup ranges ``(span, first, end)``: whole weeks from the weekly rows,
+    the days before the first Monday and from the last Monday from the daily rows."""
+    d0, d1 = days
+    w0 = d0 + timedelta(days=(7 - d0.weekday()) % 7)
+    w1 = d1 - timedelta(days=d1.weekday())
+    if w0 >= w1:
+        return [(rollups.DAY, d0, d1)]
+    return [(span, a, b) for span, a, b in ((rollups.DAY, d0, w0), (rollups.WEEK, w0, w1), (rollups.DAY, w1, d1))
+            if a < b]
+
+
+def _week_of_day(dialect: str, anchor: datetime) -> Any:
+    first = anchor.date().isoformat()
+    if dialect == "postgresql":
+        return literal_column(f"((rollup_days.day - DATE '{first}') / 7)")
+    return literal_column(f"(CAST(julianday(rollup_days.day) - julianday('{first}') AS INTEGER) / 7)")
+
+
+def _volume(cubes: Cubes, pid: int, week: int, half: int, source: str, skipped: int, v: Sequence[float]) -> None:
+    """Volume rows of one group: one per star with posts, one for posts without a rating."""
+    status = POST_SKIPPED if skipped else ""
+    n, r_n, r_sum, r_sq = int(v[0]), int(v[1]), float(v[2]), float(v[3])
+    rows = cubes["volume"][pid]
+    first = True
+    for star in range(1, 6):
+        count = int(v[3 + star])
+        if count:
+            rows.append((week, half, VolumeRow(pid, source, status, star, count, r_sum if first else 0.0,
+                                               r_sq if first else 0.0)))
+            first = False
+    if n - r_n:
+        rows.append((week, half, VolumeRow(pid, source, status, None, n - r_n, 0.0, 0.0)))
+
+
+def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until: datetime, anchor: datetime,
+          mid: datetime, threads: int) -> Cubes:
+    """The report's volume and class cubes (``queries.run_cubes``' shape) from the rollups."""
+    out: Cubes = {"volume": defaultdict(list), "class": defaultdict(list)}
+    if not ids:
+        return out
+    t = RollupDay
+    week = _week_of_day(dialect, anchor).label("week")
+    jobs: list[tuple[str, int, Any]] = []
+    edge_queries = []
+    for half, (start, end) in enumerate(((since, mid), (mid, until))):
+        days, edges = split(start, end)
+        for a, b in edges:  # part of a day: the posts queries over that range (an index range scan)
+            cut = b if half == 0 else a  # the range's own half: rows before ``cut`` are half 0
+            edge_queries += queries.class_queries(dialect, ids, a, b, anchor, cut, narrow=True)
+            edge_queries += queries.volume_queries(dialect, ids, a, b, anchor, cut, narrow=True)
+        if days is None:
+            continue
+        for span, first, stop in pieces(days):
+            scope = (t.product_id.in_(ids), t.span == span, t.day >= first, t.day < stop)
+            stars = [func.sum(getattr(t, f"star{k}")).label(f"star{k}") for k in range(1, 6)]
+            volume = (select(t.product_id.label("pid"), week, t.source, t.skipped, func.sum(t.posts).label("n"),
+                             func.sum(t.rating_n).label("r_n"), func.sum(t.rating_sum).label("r_sum"),
+                             func.sum(t.rating_sq).label("r_sq"), *stars)
+                      .where(*scope).group_by(t.product_id, week, t.source, t.skipped))
+            # Labels over the whole piece (no week: a few hundred rows), sentiment per week for the chart.
+            labelled = (select(t.product_id.label("pid"), t.need_type, t.unmet, t.top_job, t.sentiment,
+                               func.sum(t.posts).label("n"), func.max(t.latest).label("latest"))
+                        .where(*scope, t.sentiment != "")
+                        .group_by(t.product_id, t.need_type, t.unmet, t.top_job, t.sentiment))
+            weekly = (select(t.product_id.label("pid"), week, t.sentiment, func.sum(t.posts).label("n"))
+                      .where(*scope, t.sentiment != "").group_by(t.product_id, week, t.sentiment))
+            jobs += [("class", half, labelled), ("weekly", half, weekly), ("volume", half, volume)]
+    if edge_queries:
+        for cube, by_product in queries.run_cubes(session, dialect, edge_queries, 1).items():
+            for pid, edge_rows in by_product.items():
+                out[cube][pid].extend(edge_rows)
+    results = queries._execute_all(session, dialect, [q for _, _, q in jobs], threads, tune=False)
+    for (cube, half, _), found in zip(jobs, results, strict=True):
+        r: Any
+        for r in found:
+            if cube == "volume":
+                values = [r.n, r.r_n, r.r_sum or 0.0, r.r_sq or 0.0, r.star1, r.star2, r.star3, r.star4, r.star5]
+                _volume(out, r.pid, int(r.week), half, r.source, int(r.skipped), [float(x or 0) for x in values])
+            elif cube == "weekly":
+                out["class"][r.pid].append((int(r.week), half, ClassRow(
+                    r.pid, None, False, None, r.sentiment or None, int(r.n), 0, weekly_only=True)))
+            else:
+                out["class"][r.pid].append((None, half, ClassRow(  # type: ignore[arg-type]
+                    r.pid, r.need_type or None, bool(r.unmet), r.top_job or None, r.sentiment or None, int(r.n),
+                    int(r.latest or 0))))
+    return out
+
+
+def period_totals(session: Session, ids: list[int], since: datetime, until: datetime) -> dict[int, dict[str, float]]:
+    """``queries.period_totals`` from the rollups: posts, ratings, labelled and negative posts per product."""
+    out: dict[int, dict[str, float]] = defaultdict(
+        lambda: {"posts": 0, "r_n": 0, "r_sum": 0.0, "r_sq": 0.0, "classified": 0, "negative": 0, "neutral": 0,
+                 "positive": 0})
+    if not ids:
+        return out
+
+    def add(pid: int, n: float, r_n: float, r_sum: float, r_sq: float, labelled: float, negative: float,
+            neutral: float, positive: float) -> None:
+        t = out[pid]
+        t["neutral"] += int(neutral)
+        t["positive"] += int(positive)
+        t["posts"] += int(n)
+        t["r_n"] += int(r_n)
+        t["r_sum"] += float(r_sum)
+        t["r_sq"] += float(r_sq)
+        t["classified"] += int(labelled)
+        t["negative"] += int(negative)
+
+    days, edges = split(since, until)
+    for a, b in edges:
+        for pid, got in queries.period_totals(session, ids, a, b, narrow=True).items():
+            add(pid, got["posts"], got["r_n"], got["r_sum"], got["r_sq"], got["classified"], got["negative"],
+                got["neutral"], got["positive"])
+    for span, first, stop in pieces(days) if days is not None else ():
+        t = RollupDay
+        labelled = func.sum(case((t.sentiment != "", t.posts), else_=0))
+        query = (select(t.product_id, func.sum(t.posts), func.sum(t.rating_n), func.sum(t.rating_sum),
+                        func.sum(t.rating_sq), labelled, func.sum(t.negative), func.sum(t.neutral),
+                        func.sum(t.positive))
+                 .where(t.product_id.in_(ids), t.span == span, t.day >= first, t.day < stop).group_by(t.product_id))
+        for pid, *values in session.execute(query):
+            add(pid, *[float(v or 0) for v in values])
+    return out
+
+
+def issue_counts(session: Session, ids: list[int], since: datetime, until: datetime,
+                 mid: datetime) -> dict[int, tuple[int, int, int]]:
+    """``queries.issue_counts`` from the per-issue rollups: (product id, posts in the period, in its second half)."""
+    if not ids:
+        return {}
+    counts: dict[int, list[int]] = {}
+    product: dict[int, int] = {}
+    for half, (start, end) in enumerate(((since, mid), (mid, until))):
+        days, edges = split(start, end)
+        queries = []
+        for a, b in edges:  # the range's posts first (date index), then their memberships (post id index)
+            in_range = select(Post.id).where(Post.created_at >= a, Post.created_at < b)
+            queries.append(select(IssuePost.issue_id, Issue.product_id, func.count().label("n"))
+                           .select_from(IssuePost).join(Issue, Issue.id == IssuePost.issue_id)
+                           .where(Issue.product_id.in_(ids), IssuePost.post_id.in_(in_range))
+                           .group_by(IssuePost.issue_id, Issue.product_id))
+        if days is not None:
+            r = RollupIssueDay
+            queries.append(select(r.issue_id, Issue.product_id, func.sum(r.posts).label("n"))
+                           .join(Issue, and_(Issue.id == r.issue_id, Issue.product_id.in_(ids)))
+                           .where(r.day >= days[0], r.day < days[1]).group_by(r.issue_id, Issue.product_id))
+        for query in queries:
+            for issue_id, pid, n in session.execute(query):
+                product[issue_id] = pid
+                counts.setdefault(issue_id, [0, 0])[half] += int(n)
+    return {i: (product[i], c[0] + c[1], c[1]) for i, c in counts.items() if c[0] + c[1]}
+
+
+def step_counts(session: Session, ids: Sequence[int], since: datetime,
+                until: datetime) -> dict[int, dict[str | None, dict[str, int]]]:
+    """``jobmap_queries.step_counts`` from the rollups: classified posts, negative, positive and unmet per
+    product and step (None: not placed on a step); the partial days at the ends come from the posts."""
+    out: dict[int, dict[str | None, dict[str, int]]] = defaultdict(
+        lambda: defaultdict(lambda: {"n": 0, "negative": 0, "positive": 0, "unmet": 0}))
+    if not ids or not jobmap_queries.any_placed(session):
+        return out
+    days, edges = split(since, until)
+    for a, b in edges:
+        for pid, steps in jobmap_queries.step_counts(session, ids, a, b).items():
+            for step, got in steps.items():
+                cell = out[pid][step]
+                for key, value in got.items():
+                    cell[key] += value
+    t = RollupDay
+    for span, first, stop in pieces(days) if days is not None else ():
+        query = (select(t.product_id, t.step, t.sentiment, t.unmet, func.sum(t.posts))
+                 .where(t.product_id.in_(list(ids)), t.span == span, t.day >= first, t.day < stop,
+                        t.skipped == 0, t.sentiment != "")
+                 .group_by(t.product_id, t.step, t.sentiment, t.unmet))
+        for pid, step, sentiment, unmet, n in session.execute(query):
+            cell = out[pid][step or None]
+            n = int(n or 0)
+            cell["n"] += n
+            if sentiment == "negative":
+                cell["negative"] += n
+            elif sentiment == "positive":
+                cell["positive"] += n
+            if unmet:
+                cell["unmet"] += n
+    return out
