@@ -1,7 +1,7 @@
 """edit history: post_revisions keeps a post's earlier versions (text, title, rating, when seen)
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from alembic import op
 from store.models import UTCDateTime
 
 revision = '0010'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
