@@ -10,6 +10,7 @@ from itertools import count
 
 from sqlalchemy.orm import Session
 
+from store import rollups
 from store.models import Classification, Issue, IssuePost, Post, PostProduct, Product
 
 SINCE = datetime(2026, 3, 2, tzinfo=UTC)
@@ -77,4 +78,5 @@ def build(session: Session) -> dict[str, list[Post]]:
     for p in made["ours:leave"][:12]:
         session.add(IssuePost(issue_id=cand.id, post_id=p.id, similarity=0.9))
     session.flush()
+    rollups.rebuild(session)  # rows written past the store layer: the rollups are recomputed once
     return made
