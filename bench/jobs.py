@@ -157,9 +157,8 @@ def predict(run: ProductRun, s: Settings) -> tuple[list[set[str]], list[str]]:
     index = JobIndex.from_vectors(run.jobs.ids, run.jobs.example_vecs, s.jobs, run.jobs.background)
     found = score_posts(index, run.scored.post_vecs, run.scored.sentence_vecs, run.scored.sentences, s.sentences,
                         fallback_evidence=run.texts)
-    steps = StepIndex(JobIndex.from_vectors(run.steps.ids, run.steps.index.example_vecs,
-                                            JobCalibration(nearest_weight=s.steps.nearest_weight,
-                                                           statement_weight=s.steps.statement_weight)), s.steps)
+    steps = StepIndex(JobIndex.from_vectors(run.steps.ids, run.steps.index.example_vecs, s.steps.job_calibration(),
+                                            run.steps.index.background), s.steps)
     vecs = np.stack([step_vector(run.scored, i, found.evidence_at[i], run.need_at[i]) for i in range(len(run.texts))])
     placed = steps.place(run.scored.post_vecs, vecs)
     return [{j.job for j in jl} for jl in found.jobs], [p[0] for p in placed]
