@@ -491,7 +491,7 @@ def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAG
     query = (select(Post.id, Post.source, Post.url, Post.author, Post.title, Post.text, Post.rating, Post.created_at,
                     Post.version, Post.language, Post.found_by, Post.status, Product.slug.label("product"),
                     Product.name.label("product_name"), sentiment_col, need_col, job_col, cls.evidence,
-                    cls.step, cls.model_version, label_source.label("label_source"))
+                    labels["step"], cls.model_version, label_source.label("label_source"))
              .join(Product, Product.id == Post.product_id)
              .outerjoin(cls, cls.post_id == Post.id)
              .outerjoin(PostLabel, PostLabel.post_id == Post.id))
@@ -522,7 +522,7 @@ def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAG
     if filters.job:
         conditions.append(case((PostLabel.jobs.is_not(None), PostLabel.top_job), else_=cls.top_job) == filters.job)
     if filters.step:
-        conditions.append(cls.step == filters.step)
+        conditions.append(func.coalesce(PostLabel.step, cls.step) == filters.step)
     since, until = parse_day(filters.since, "since"), parse_day(filters.until, "until")
     if since:
         conditions.append(Post.created_at >= since)
