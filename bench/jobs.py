@@ -1,6 +1,6 @@
 """Jobs and the job map on hand-labelled reviews: job micro-F1, "no job" precision, step accuracy (beside goals).
 
-    .venv/bin/python bench/jobs.py [--split dev|test|all] [--json] [--labels DIR] [--data DIR] [--tune]
+    .venv/bin/python bench/jobs.py [--split dev|test|all] [--json] [--labels DIR] [--data DIR] [--tune] [--ceiling]
 
 Reads the hand-labelled jobs set (``bench/labels/jobs/``: products with PM-written jobs, posts as row ids over
 ``../shared/data`` with their jobs and step; see its DATA_CARD.md) and classifies its posts with the packaged
@@ -41,7 +41,7 @@ from bench.jobs_segments import print_figures, segment_figures  # noqa: E402
 from classify.jobs import Job, JobCalibration, JobIndex  # noqa: E402
 from classify.metrics import f1_per_class  # noqa: E402
 from classify.pipeline import JOBS_FILE, PACKAGED_HEADS, Classifier, Scored, need_from_sentences, step_vector  # noqa: E402
-from classify.sentence_jobs import SentenceRule, score_posts  # noqa: E402
+from classify.sentence_jobs import SentenceRule, match_jobs, score_posts  # noqa: E402
 from classify.steps import DEFAULT_STEPS, StepCalibration, StepIndex  # noqa: E402
 
 GOALS = {"job_micro_f1": 0.75, "no_job_precision": 0.80, "step_accuracy": 0.75, "step_macro_f1": 0.65}
@@ -157,9 +157,8 @@ def predict(run: ProductRun, s: Settings) -> tuple[list[set[str]], list[str]]:
     index = JobIndex.from_vectors(run.jobs.ids, run.jobs.example_vecs, s.jobs, run.jobs.background)
     found = score_posts(index, run.scored.post_vecs, run.scored.sentence_vecs, run.scored.sentences, s.sentences,
                         fallback_evidence=run.texts)
-    steps = StepIndex(JobIndex.from_vectors(run.steps.ids, run.steps.index.example_vecs,
-                                            JobCalibration(nearest_weight=s.steps.nearest_weight,
-                                                           statement_weight=s.steps.statement_weight)), s.steps)
+    steps = StepIndex(JobIndex.from_vectors(run.steps.ids, run.steps.index.example_vecs, s.steps.job_calibration(),
+                                            run.steps.index.background), s.steps)
     vecs = np.stack([step_vector(run.scored, i, found.evidence_at[i], run.need_at[i]) for i in range(len(run.texts))])
     placed = steps.place(run.scored.post_vecs, vecs)
     return [{j.job for j in jl} for jl in found.jobs], [p[0] for p in placed]
@@ -215,6 +214,29 @@ def evaluate(runs: list[ProductRun], s: Settings) -> dict[str, Any]:
         out["steps_plus"][split] = {k: f[k] for k in ("posts", "step_accuracy", "step_macro_f1", "step_f1",
                                                       "step_gold")}
         out["steps_plus"][split]["use_share"] = round(gs.count("use") / max(len(gs), 1), 3)
+    return out
+
+
+def ceiling(runs: list[ProductRun], s: Settings) -> dict[str, dict[str, float]]:
+    """What the job ranking allows, per product: the share of posts with a job whose best-scored job is one of
+    theirs, and job micro-F1 when an oracle gives each post its number of gold jobs (no-job posts get none,
+    the others their top-|gold| jobs): no threshold can beat that F1 with this ranking."""
+    out = {}
+    for run in runs:
+        if run.extra:
+            continue
+        index = JobIndex.from_vectors(run.jobs.ids, run.jobs.example_vecs, s.jobs, run.jobs.background)
+        raw = np.stack([m.raw for m in match_jobs(index, run.scored.post_vecs, run.scored.sentence_vecs,
+                                                  s.sentences)])
+        ranked = [[index.ids[j] for j in np.argsort(-row, kind="stable")] for row in raw]
+        with_job = [i for i, g in enumerate(run.gold_jobs) if g]
+        oracle = [set(r[:len(g)]) for r, g in zip(ranked, run.gold_jobs, strict=True)]
+        f = figures(run.gold_jobs, oracle, run.gold_steps, run.gold_steps)
+        out[run.slug] = {"top1_in_gold": round(float(np.mean([ranked[i][0] in run.gold_jobs[i]
+                                                                for i in with_job])) if with_job else 0.0, 3),
+                         "oracle_count_f1": f["job_micro_f1"],
+                         "multi_job_share": round(float(np.mean([len(run.gold_jobs[i]) > 1 for i in with_job]))
+                                                  if with_job else 0.0, 3)}
     return out
 
 
@@ -288,6 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--data", default=None, help="shared data folder (default: $VOXPOP_DATA_DIR or ../shared/data)")
     ap.add_argument("--tune", action="store_true",
                     help=f"fit the constants on dev and write classify/model/{JOBS_FILE}")
+    ap.add_argument("--ceiling", action="store_true",
+                    help="also print what the job ranking allows (top-1 precision, F1 with an oracle job count)")
     args = ap.parse_args(argv)
     started = time.time()
     try:
@@ -304,6 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         (PACKAGED_HEADS / JOBS_FILE).write_text(json.dumps(settings.as_json(), indent=2) + "\n", encoding="utf-8")
         print(f"wrote {PACKAGED_HEADS / JOBS_FILE} (tuned on dev)", file=sys.stderr)
     result = evaluate(runs, settings)
+    if args.ceiling:
+        result["ceiling"] = ceiling(runs, settings)
     result["segments"] = {split: segment_figures(jobs_set, split=split) for split in splits}
     result.update(model_version=clf.model_version, settings=settings.as_json(), goals=GOALS,
                   seconds=round(time.time() - started, 1))
@@ -312,6 +338,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(f"model_version {clf.model_version}\n")
         show(result)
+        for slug, c in result.get("ceiling", {}).items():
+            print(f"ceiling {slug:<20} best job is a gold job {c['top1_in_gold']:.3f} of posts with a job "
+                  f"({c['multi_job_share']:.0%} have several); F1 with an oracle job count {c['oracle_count_f1']:.3f}")
         for split, figures in result["segments"].items():
             print(f"\n== segments per job ({split}; bench/jobs_segments.py)")
             print_figures(figures)

@@ -32,6 +32,12 @@ class StepCalibration:
     statement_weight: float = 1.0
     post_weight: float = 0.5  # blend of the evidence sentence's and the whole post's scores
     fallback: str = FALLBACK_STEP
+    hub_weight: float = 0.0  # steps close to every review lose this share of it (classify/hubness.py)
+
+    def job_calibration(self) -> JobCalibration:
+        """The :class:`JobCalibration` the step index scores with."""
+        return JobCalibration(nearest_weight=self.nearest_weight, statement_weight=self.statement_weight,
+                              hub_weight=self.hub_weight)
 
     @classmethod
     def from_dict(cls, data: dict) -> StepCalibration:
@@ -77,7 +83,12 @@ DEFAULT_STEPS: tuple[Job, ...] = (
           "works great for what I need",
           "the main feature keeps crashing while I am working",
           "it is fast and does exactly what I want",
-          "please add an option to do more with it"),
+          "please add an option to do more with it",
+          # complaints and questions about a feature are still about using it (not about leaving)
+          "a feature I rely on does not update properly",
+          "it keeps asking me to redo the same thing, annoying",
+          "can it do this one thing I need every day",
+          "the screen does not show my latest changes"),
     _step("get-help", "Get help: contact support, fix a problem, recover lost data",
           "customer support never answered my emails",
           "I lost all my data and need it back",
@@ -90,13 +101,15 @@ DEFAULT_STEPS: tuple[Job, ...] = (
           "the subscription renewed without any warning",
           "the price went up again",
           "worth every penny of the yearly plan"),
+    # Leaving is an act (cancel, uninstall, quit, move away): the examples say so without the words every app
+    # review uses ("app", "old version", "fix this"), which pulled feature complaints and account questions here.
     _step("leave", "Leave the product: cancel, export my data to move elsewhere, switch or uninstall",
-          "I cancelled my subscription and deleted the app",
-          "uninstalling this and going back to my old app",
-          "I need to export everything so I can move to another service",
-          "switching to a competitor after this update",
-          "how do I delete my account",
-          "I will use another app until they fix this"),
+          "I cancelled my subscription and I am done with it",
+          "uninstalled it for good",
+          "exporting everything so I can quit and move to a competitor",
+          "switched to a different product and never coming back",
+          "please delete my account, I am leaving",
+          "I have had enough, I am dropping this service"),
 )
 
 
@@ -111,8 +124,7 @@ class StepIndex:
     def build(cls, steps: Sequence[Job], encode: Callable[[Sequence[str]], np.ndarray],
               calibration: StepCalibration) -> StepIndex:
         """Embed the statements and examples of ``steps`` (one encoder call)."""
-        jc = JobCalibration(nearest_weight=calibration.nearest_weight, statement_weight=calibration.statement_weight)
-        return cls(JobIndex.build(list(steps), encode, jc), calibration)
+        return cls(JobIndex.build(list(steps), encode, calibration.job_calibration()), calibration)
 
     @property
     def ids(self) -> list[str]:

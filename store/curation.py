@@ -106,6 +106,7 @@ def effective_columns() -> dict[str, Any]:
                            else_=Classification.unmet_need).label("unmet_need"),
         "top_job": case((PostLabel.jobs.is_not(None), PostLabel.top_job),
                         else_=Classification.top_job).label("top_job"),
+        "step": func.coalesce(PostLabel.step, Classification.step).label("step"),
         "label_source": case((PostLabel.post_id.is_not(None), "human"), else_="model").label("label_source"),
     }
 

@@ -218,6 +218,8 @@ def _apply_human(row: dict[str, Any], human: PostLabel) -> None:
         row["need_type"], row["unmet_need"] = human.need_type, bool(human.unmet_need)
     if human.jobs is not None:
         row["jobs"] = [{"job": job, "score": 1.0} for job in human.jobs]
+    if human.step is not None:
+        row["step"], row["step_score"] = human.step, 1.0
     row["label_source"] = "human"
 
 

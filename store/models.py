@@ -357,7 +357,7 @@ class LabelCorrection(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
-    field: Mapped[str] = mapped_column(String(20))  # sentiment | need_type | jobs
+    field: Mapped[str] = mapped_column(String(20))  # sentiment | need_type | jobs | step
     old_value: Mapped[Any] = mapped_column(JSON, nullable=True)
     new_value: Mapped[Any] = mapped_column(JSON, nullable=True)
     old_source: Mapped[str] = mapped_column(String(10))  # human | model | none: where the old value came from
@@ -375,6 +375,7 @@ class PostLabel(Base):
     unmet_need: Mapped[bool | None] = mapped_column(Boolean)  # follows need_type (set by whoever writes it)
     jobs: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)  # job ids
     top_job: Mapped[str | None] = mapped_column(String(100))  # jobs[0] when jobs were corrected
+    step: Mapped[str | None] = mapped_column(String(40))  # the job map's step (classify.steps), when corrected
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_by: Mapped[str] = mapped_column(String(200))
 

@@ -90,6 +90,17 @@ def test_steps_place_clear_posts(clf: Any) -> None:
     assert steps == ["leave", "pay", "use"]
 
 
+def test_complaints_and_questions_about_a_feature_are_not_leaving(clf: Any) -> None:
+    """Posts that grumble about or ask about a feature (words like app, account, old version) stay off ``leave``."""
+    texts = ["The sidebar keeps showing an outdated list until I restart the app.",
+             "Can I move a folder over to a different workspace account?",
+             "It signs me out every other day for no reason, so annoying.",
+             "Is there a way to get back an earlier version of a page I overwrote?",
+             "Deleted my account and switched to another service, done with it."]
+    steps = [p.step for p in clf.predict(texts)]
+    assert "leave" not in steps[:4] and steps[4] == "leave"
+
+
 def test_jobs_file_steps_and_file_mode_fields(clf: Any, tmp_path: Path) -> None:
     taxonomy = tmp_path / "jobs.toml"
     taxonomy.write_text('[[jobs]]\nid = "export"\nstatement = "Get my notes out as PDF or Word files"\n'

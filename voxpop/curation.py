@@ -41,6 +41,7 @@ ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
 MAX_LABEL = 200
 MAX_BULK = 500
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
+_STEP_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")  # the step ids of [[products.steps]] (voxpop/config.py)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -157,9 +158,15 @@ def _check_jobs(session: Session, post: Post, jobs: list[str], job_ids: JobIds |
 
 
 def label_post(session: Session, post_id: int, *, sentiment: str | None = None, need: str | None = None,
+<<<<<<< HEAD
                jobs: list[str] | None = None, no_jobs: bool = False, by: str,
                job_ids: JobIds | None = None, only_changes: bool = False) -> Correction:
     """Correct a post's sentiment, need type and/or jobs; the human label then wins everywhere.
+=======
+               jobs: list[str] | None = None, no_jobs: bool = False, step: str | None = None,
+               by: str) -> Correction:
+    """Correct a post's sentiment, need type, jobs and/or step (of the job map); the human label then wins everywhere.
+>>>>>>> i26c
 
     The model's classification is left as it was; each changed field gets a correction row (who,
     when, old value, new value). A post relabelled to a need that is not an unmet need leaves the
@@ -186,6 +193,7 @@ def label_post(session: Session, post_id: int, *, sentiment: str | None = None, 
         bad = [j for j in new_jobs if not _JOB_ID.match(j)]
         if bad or not new_jobs:
             raise CurationError(f"bad job id(s): {', '.join(map(repr, bad)) or 'none given'} (use no_jobs for none)")
+<<<<<<< HEAD
     if sentiment is None and need is None and new_jobs is None:
         raise CurationError(f"nothing to change on post {post_id}: give a sentiment, a need, jobs or no_jobs")
     _check_jobs(session, post, new_jobs or [], job_ids)
@@ -208,6 +216,16 @@ def _label(session: Session, post: Post, sentiment: str | None, need: str | None
         if sentiment is None and need is None and new_jobs is None:
             raise CurationError(f"post {post_id}: these are already its labels; nothing changed")
     wanted: dict[str, Any] = {"sentiment": sentiment, "need_type": need, "jobs": new_jobs}
+=======
+    if step is not None and not _STEP_ID.match(step):
+        raise CurationError(f"bad step id {step!r} (a slug of letters, digits and '-', at most 40 characters)")
+    if sentiment is None and need is None and new_jobs is None and step is None:
+        raise CurationError(f"nothing to change on post {post_id}: give a sentiment, a need, jobs, no_jobs or a step")
+    now = _now()
+    cls = session.scalar(select(Classification).where(Classification.post_id == post_id))
+    current = session.get(PostLabel, post_id)
+    wanted = {"sentiment": sentiment, "need_type": need, "jobs": new_jobs, "step": step}
+>>>>>>> i26c
     changes = []
     for name, value in wanted.items():
         if value is None:
@@ -227,6 +245,8 @@ def _label(session: Session, post: Post, sentiment: str | None, need: str | None
     if new_jobs is not None:
         current.jobs = new_jobs
         current.top_job = new_jobs[0] if new_jobs else None
+    if step is not None:
+        current.step = step
     current.updated_at, current.updated_by = now, who
     session.flush()
     touched = _follow_label(session, post_id, need, sentiment)

@@ -53,23 +53,52 @@ def _date(value: str | None) -> date | None:
 @click.option("--need", type=click.Choice(["problem", "feature_request", "question", "praise", "other"]))
 @click.option("--jobs", default=None, help="Comma-separated job ids from voxpop.toml.")
 @click.option("--no-jobs", is_flag=True, help="The post is about none of the product's jobs.")
+@click.option("--step", default=None, help="The job map's step the post sits on (choose, get, set-up, learn, use, "
+              "get-help, pay, leave, or the product's [[products.steps]] ids).")
 @BY
 @AS_JSON
 @click.pass_obj
 def label_cmd(state: Any, post_id: int, sentiment: str | None, need: str | None, jobs: str | None, no_jobs: bool,
-              by: str | None, as_json: bool) -> None:
+              step: str | None, by: str | None, as_json: bool) -> None:
     """Correct a post's labels; the correction wins over the model everywhere and survives reclassification."""
     if jobs is not None and no_jobs:
         raise click.UsageError("give --jobs or --no-jobs, not both")
     job_list = [j.strip() for j in jobs.split(",") if j.strip()] if jobs is not None else None
     with state.store.transaction() as session:
+<<<<<<< HEAD
         result = curation.label_post(session, post_id, sentiment=sentiment, need=need, jobs=job_list,
                                      no_jobs=no_jobs, by=by or _default_by(),
                                      job_ids=curation.configured_jobs(state.config.products))
+=======
+        known = _known_jobs(state, session, post_id) if job_list else None
+        if known is not None and job_list:
+            unknown = [j for j in job_list if j not in known[1]]
+            if unknown:
+                raise curation.CurationError(f"unknown job(s) for {known[0]}: {', '.join(unknown)} "
+                                             f"(configured: {', '.join(sorted(known[1]))})")
+        if step is not None:
+            _check_step(state, session, post_id, step)
+        result = curation.label_post(session, post_id, sentiment=sentiment, need=need, jobs=job_list,
+                                     no_jobs=no_jobs, step=step, by=by or _default_by())
+>>>>>>> i26c
     human = "; ".join(f"{c.field}: {_show(c.old)} ({c.old_source}) -> {_show(c.new)}" for c in result.changes)
     if result.issues_touched:
         human += f"; issues updated: {', '.join(map(str, result.issues_touched))}"
     _emit(result.as_dict(), as_json, f"post {post_id}: {human}")
+
+
+def _check_step(state: Any, session: Any, post_id: int, step: str) -> None:
+    """A step the post's product has on its job map (configured steps, else the default ones)."""
+    from store.models import Post, Product
+    from voxpop.learning import product_steps
+
+    row = session.get(Post, post_id)
+    product = session.get(Product, row.product_id) if row is not None else None
+    if product is None:
+        return  # label_post says there is no such post
+    known = [s.id for s in product_steps(state.config, product.slug)]
+    if step not in known:
+        raise curation.CurationError(f"unknown step {step!r} for {product.slug} (steps: {', '.join(known)})")
 
 
 def _show(value: Any) -> str:

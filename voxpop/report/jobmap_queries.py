@@ -38,7 +38,7 @@ def step_counts(session: Session, ids: Sequence[int], since: datetime,
     if not ids or not any_placed(session):
         return out
     labels = effective_columns()
-    dims = [Classification.step, labels["sentiment"], labels["unmet_need"]]
+    dims = [labels["step"], labels["sentiment"], labels["unmet_need"]]
     own = Post.product_id.label("pid")
     extra = PostProduct.product_id.label("pid")
     base = (select(own, *dims, func.count().label("n")).select_from(Post)
@@ -131,7 +131,7 @@ def segment_posts(session: Session, ids: Sequence[int], since: datetime, until: 
     for pid in ids:
         query = (select(Post.id, Post.product_id, Post.title, Post.text, Classification.jobs,
                         labels["top_job"], labels["sentiment"], labels["unmet_need"], labels["need_type"],
-                        Classification.step, PostLabel.jobs.label("human_jobs"))
+                        labels["step"], PostLabel.jobs.label("human_jobs"))
                  .select_from(Post).join(Classification, Classification.post_id == Post.id)
                  .outerjoin(PostLabel, PostLabel.post_id == Post.id)
                  .where(Post.status != POST_SKIPPED, Post.product_id == pid, Post.created_at >= since,
