@@ -78,7 +78,7 @@ def _post_query() -> Any:
     return (select(Post.id, Post.product_id, Post.created_at, Post.source, Post.found_by, Post.version,
                    Post.language, Post.rating, Post.status, Classification.id.label("class_id"),
                    labels["sentiment"], labels["need_type"], labels["unmet_need"], labels["top_job"],
-                   Classification.step)
+                   labels["step"])
             .select_from(Post)
             .outerjoin(Classification, Classification.post_id == Post.id)
             .outerjoin(PostLabel, PostLabel.post_id == Post.id))

@@ -158,15 +158,9 @@ def _check_jobs(session: Session, post: Post, jobs: list[str], job_ids: JobIds |
 
 
 def label_post(session: Session, post_id: int, *, sentiment: str | None = None, need: str | None = None,
-<<<<<<< HEAD
-               jobs: list[str] | None = None, no_jobs: bool = False, by: str,
+               jobs: list[str] | None = None, no_jobs: bool = False, step: str | None = None, by: str,
                job_ids: JobIds | None = None, only_changes: bool = False) -> Correction:
-    """Correct a post's sentiment, need type and/or jobs; the human label then wins everywhere.
-=======
-               jobs: list[str] | None = None, no_jobs: bool = False, step: str | None = None,
-               by: str) -> Correction:
     """Correct a post's sentiment, need type, jobs and/or step (of the job map); the human label then wins everywhere.
->>>>>>> i26c
 
     The model's classification is left as it was; each changed field gets a correction row (who,
     when, old value, new value). A post relabelled to a need that is not an unmet need leaves the
@@ -193,16 +187,17 @@ def label_post(session: Session, post_id: int, *, sentiment: str | None = None, 
         bad = [j for j in new_jobs if not _JOB_ID.match(j)]
         if bad or not new_jobs:
             raise CurationError(f"bad job id(s): {', '.join(map(repr, bad)) or 'none given'} (use no_jobs for none)")
-<<<<<<< HEAD
-    if sentiment is None and need is None and new_jobs is None:
-        raise CurationError(f"nothing to change on post {post_id}: give a sentiment, a need, jobs or no_jobs")
+    if step is not None and not _STEP_ID.match(step):
+        raise CurationError(f"bad step id {step!r} (a slug of letters, digits and '-', at most 40 characters)")
+    if sentiment is None and need is None and new_jobs is None and step is None:
+        raise CurationError(f"nothing to change on post {post_id}: give a sentiment, a need, jobs, no_jobs or a step")
     _check_jobs(session, post, new_jobs or [], job_ids)
     with rollups.tracking(session, [post_id]):  # the post's cells and its issues' days follow the new labels
-        return _label(session, post, sentiment, need, new_jobs, who, only_changes)
+        return _label(session, post, sentiment, need, new_jobs, step, who, only_changes)
 
 
 def _label(session: Session, post: Post, sentiment: str | None, need: str | None, new_jobs: list[str] | None,
-           who: str, only_changes: bool) -> Correction:
+           step: str | None, who: str, only_changes: bool) -> Correction:
     post_id = post.id
     now = _now()
     cls = session.scalar(select(Classification).where(Classification.post_id == post_id))
@@ -213,19 +208,10 @@ def _label(session: Session, post: Post, sentiment: str | None, need: str | None
         sentiment = None if same("sentiment", sentiment) else sentiment
         need = None if same("need_type", need) else need
         new_jobs = None if same("jobs", new_jobs) else new_jobs
-        if sentiment is None and need is None and new_jobs is None:
+        step = None if same("step", step) else step
+        if sentiment is None and need is None and new_jobs is None and step is None:
             raise CurationError(f"post {post_id}: these are already its labels; nothing changed")
-    wanted: dict[str, Any] = {"sentiment": sentiment, "need_type": need, "jobs": new_jobs}
-=======
-    if step is not None and not _STEP_ID.match(step):
-        raise CurationError(f"bad step id {step!r} (a slug of letters, digits and '-', at most 40 characters)")
-    if sentiment is None and need is None and new_jobs is None and step is None:
-        raise CurationError(f"nothing to change on post {post_id}: give a sentiment, a need, jobs, no_jobs or a step")
-    now = _now()
-    cls = session.scalar(select(Classification).where(Classification.post_id == post_id))
-    current = session.get(PostLabel, post_id)
-    wanted = {"sentiment": sentiment, "need_type": need, "jobs": new_jobs, "step": step}
->>>>>>> i26c
+    wanted: dict[str, Any] = {"sentiment": sentiment, "need_type": need, "jobs": new_jobs, "step": step}
     changes = []
     for name, value in wanted.items():
         if value is None:

@@ -65,22 +65,11 @@ def label_cmd(state: Any, post_id: int, sentiment: str | None, need: str | None,
         raise click.UsageError("give --jobs or --no-jobs, not both")
     job_list = [j.strip() for j in jobs.split(",") if j.strip()] if jobs is not None else None
     with state.store.transaction() as session:
-<<<<<<< HEAD
-        result = curation.label_post(session, post_id, sentiment=sentiment, need=need, jobs=job_list,
-                                     no_jobs=no_jobs, by=by or _default_by(),
-                                     job_ids=curation.configured_jobs(state.config.products))
-=======
-        known = _known_jobs(state, session, post_id) if job_list else None
-        if known is not None and job_list:
-            unknown = [j for j in job_list if j not in known[1]]
-            if unknown:
-                raise curation.CurationError(f"unknown job(s) for {known[0]}: {', '.join(unknown)} "
-                                             f"(configured: {', '.join(sorted(known[1]))})")
         if step is not None:
             _check_step(state, session, post_id, step)
         result = curation.label_post(session, post_id, sentiment=sentiment, need=need, jobs=job_list,
-                                     no_jobs=no_jobs, step=step, by=by or _default_by())
->>>>>>> i26c
+                                     no_jobs=no_jobs, step=step, by=by or _default_by(),
+                                     job_ids=curation.configured_jobs(state.config.products))
     human = "; ".join(f"{c.field}: {_show(c.old)} ({c.old_source}) -> {_show(c.new)}" for c in result.changes)
     if result.issues_touched:
         human += f"; issues updated: {', '.join(map(str, result.issues_touched))}"

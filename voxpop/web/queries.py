@@ -482,51 +482,9 @@ def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAG
              .join(Product, Product.id == Post.product_id)
              .outerjoin(cls, cls.post_id == Post.id)
              .outerjoin(PostLabel, PostLabel.post_id == Post.id))
-<<<<<<< HEAD
     # Words last: the full-text probe then runs after the indexed and label filters narrowed the rows.
     named = post_conditions(session, filters)
     conditions = [cond for name, cond in named if name != "q"] + [cond for name, cond in named if name == "q"]
-=======
-    conditions = []
-    match = match_clause(session, filters.q)
-    if match is not None:
-        conditions.append(match)
-    pid = _product_id(session, filters.product)
-    if pid is not None:
-        conditions.append(Post.product_id == pid)
-    if filters.source:
-        conditions.append(Post.source == filters.source)
-    if filters.country:
-        cc = filters.country.lower()
-        conditions.append(or_(Post.found_by.like(f"%:{cc}"), Post.raw["country"].as_string() == cc))
-    if filters.version:
-        conditions.append(Post.version == filters.version)
-    if filters.language:
-        conditions.append(Post.language == filters.language)
-    if filters.rating_min:
-        conditions.append(Post.rating >= float(filters.rating_min))
-    if filters.rating_max:
-        conditions.append(Post.rating <= float(filters.rating_max))
-    if filters.sentiment:
-        conditions.append(func.coalesce(PostLabel.sentiment, cls.sentiment) == filters.sentiment)
-    if filters.need:
-        conditions.append(func.coalesce(PostLabel.need_type, cls.need_type) == filters.need)
-    if filters.job:
-        conditions.append(case((PostLabel.jobs.is_not(None), PostLabel.top_job), else_=cls.top_job) == filters.job)
-    if filters.step:
-        conditions.append(func.coalesce(PostLabel.step, cls.step) == filters.step)
-    since, until = parse_day(filters.since, "since"), parse_day(filters.until, "until")
-    if since:
-        conditions.append(Post.created_at >= since)
-    if until:
-        conditions.append(Post.created_at < until + timedelta(days=1))
-    if filters.label_source == "human":
-        conditions.append(PostLabel.post_id.is_not(None))
-    elif filters.label_source == "model":
-        conditions.append(and_(cls.id.is_not(None), PostLabel.post_id.is_(None)))
-    if filters.issue:
-        conditions.append(Post.id.in_(select(IssuePost.post_id).where(IssuePost.issue_id == int(filters.issue))))
->>>>>>> i26c
     if conditions:
         query = query.where(and_(*conditions))
     order = {"newest": (Post.created_at.desc(), Post.id.desc()), "oldest": (Post.created_at.asc(), Post.id.asc()),
@@ -617,7 +575,7 @@ def post_conditions(session: Session, filters: PostFilters, *, counting: bool = 
     elif filters.label_source == "model":
         conditions.append(("label_source", and_(cls.id.is_not(None), PostLabel.post_id.is_(None))))
     if filters.step:
-        conditions.append(("step", Classification.step == filters.step))
+        conditions.append(("step", func.coalesce(PostLabel.step, cls.step) == filters.step))  # a person's wins
     if filters.issue:
         conditions.append(("issue", Post.id.in_(select(IssuePost.post_id)
                                                 .where(IssuePost.issue_id == int(filters.issue)))))
