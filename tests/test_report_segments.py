@@ -8,7 +8,7 @@ from itertools import count
 
 import pytest
 
-from voxpop.report.segments import Context, SegmentPost, extract_contexts, find_segments, near_job
+from voxpop.report.segments import Context, SegmentPost, extract_contexts, find_segments, main_jobs, near_job
 
 _ids = count(1)
 
@@ -91,7 +91,7 @@ def test_the_demo_content_has_two_segments_of_the_export_job_with_different_need
     reviews = [(p.slug, r) for p in content.PRODUCTS for r in content.reviews_for(p, date(2026, 3, 1))]
     texts = [r.text for _, r in reviews]
     predictions = Classifier().predict(texts, jobs, ratings=[r.rating for _, r in reviews])
-    posts = [SegmentPost(post_id=i, product=slug, text=r.text, jobs=tuple(j.job for j in pred.jobs),
+    posts = [SegmentPost(post_id=i, product=slug, text=r.text, jobs=main_jobs([(j.job, j.score) for j in pred.jobs]),
                          sentiment=pred.sentiment, unmet=pred.unmet_need, need_type=pred.need_type)
              for i, ((slug, r), pred) in enumerate(zip(reviews, predictions, strict=True))]
     found = find_segments(posts, {j.id: j.statement for j in jobs}, own="notely", min_size=5)
@@ -106,3 +106,9 @@ def test_a_context_the_job_itself_names_is_not_a_segment() -> None:
     posts = [_post(f"Sharing pages with my colleagues is effortless {i}", jobs=("share",)) for i in range(6)]
     found = find_segments(posts, {"share": "Share notes and collaborate with my team"}, min_size=3)
     assert found == {}
+
+
+def test_a_post_joins_the_segments_of_its_main_jobs_only() -> None:
+    assert main_jobs([("templates", 0.93), ("export-notes", 0.72), ("sync", 0.9)]) == ("templates", "sync")
+    assert main_jobs([("export-notes", 0.6)]) == ("export-notes",)
+    assert main_jobs([]) == ()

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from store.curation import effective_columns
 from store.models import POST_SKIPPED, Classification, Issue, IssuePost, Post, PostLabel, PostProduct
 from voxpop.report.queries import extra_scope
-from voxpop.report.segments import SegmentPost
+from voxpop.report.segments import SegmentPost, main_jobs
 
 INACTIVE_STATES = ("candidate", "merged")
 PER_PRODUCT = 3000  # segments read the newest posts of each product: enough for contexts, cheap to scan
@@ -148,9 +148,12 @@ def segment_posts(session: Session, ids: Sequence[int], since: datetime, until: 
             issue_of.setdefault(r.post_id, (r.id, r.label))
     out: list[SegmentPost] = []
     for r in rows:
-        listed = r.human_jobs if r.human_jobs is not None else r.jobs
-        jobs = [j.get("job") if isinstance(j, dict) else j for j in (listed or [])]
-        if r.top_job:
+        if r.human_jobs is not None:  # a person's jobs are all main jobs
+            jobs = [j.get("job") if isinstance(j, dict) else j for j in r.human_jobs]
+        else:  # the model's: only those near its best score (segments.main_jobs)
+            jobs = list(main_jobs([(j.get("job"), j.get("score", 0.0)) if isinstance(j, dict) else (j, 1.0)
+                                   for j in (r.jobs or [])]))
+        if r.top_job and r.top_job not in jobs:
             jobs.insert(0, r.top_job)
         issue = issue_of.get(r.id)
         out.append(SegmentPost(

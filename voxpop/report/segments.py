@@ -30,7 +30,21 @@ DEFAULT_MIN_SIZE = 5
 MERGE_SIMILARITY = 0.8  # keys whose phrases embed this close are one context
 JOB_SIMILARITY = 0.75  # a phrase this close to the job statement is the job, not a context
 
+# A post joins the segments of the jobs it is mainly about: a job scored this far below the post's best
+# job is a side mention ("templates for meeting notes" scoring on export as its third job), and its
+# context would describe another job's customers.
+MAIN_JOB_MARGIN = 0.1
+
 Embed = Callable[[list[str]], np.ndarray]
+
+
+def main_jobs(scored: Sequence[tuple[str, float]], margin: float = MAIN_JOB_MARGIN) -> tuple[str, ...]:
+    """The jobs of a post within ``margin`` of its best score, best first (a person's jobs: pass score 1.0)."""
+    ranked = sorted(((job, float(score)) for job, score in scored if job), key=lambda js: -js[1])
+    if not ranked:
+        return ()
+    best = ranked[0][1]
+    return tuple(dict.fromkeys(job for job, score in ranked if score >= best - margin))
 
 
 @dataclass(frozen=True)
