@@ -44,3 +44,8 @@ def test_file_mode_says_which_rows_it_did_not_classify(clf, tmp_path: Path) -> N
     assert skipped["jobs"] == []
     assert rows[0]["sentiment"] == "negative" and rows[0]["need_type"] == "problem"
     assert rows[3]["reason"] == "invalid_input" and "line 4" in rows[3]["error"]
+
+
+def test_a_short_english_one_star_review_is_read_not_skipped(clf) -> None:
+    p = clf.predict(["Sync is broken, notes vanish"], ratings=[1])[0]
+    assert (p.language, p.classified, p.sentiment) == ("en", True, "negative")
