@@ -80,7 +80,7 @@ def load_jobs(path: str | Path) -> list[Job]:
 REASON_LANGUAGE = "unsupported_language"
 REASON_INPUT = "invalid_input"
 # The reading fields: null on a row that was not classified, so a placeholder never passes for a prediction.
-READING_FIELDS = ("sentiment", "sentiment_score", "need_type", "need_score", "unmet_need", "evidence")
+READING_FIELDS = ("sentiment", "sentiment_score", "need_type", "need_score", "unmet_need", "evidence", "mixed")
 
 
 def prediction_row(post_id: Any, p: Prediction) -> dict[str, Any]:
@@ -92,11 +92,12 @@ def prediction_row(post_id: Any, p: Prediction) -> dict[str, Any]:
     if not p.classified:
         return {"id": post_id, "classified": False, "language": p.language,
                 "reason": f"{REASON_LANGUAGE}: {p.language}", **dict.fromkeys(READING_FIELDS),
-                "jobs": [], "model_version": p.model_version}
+                "jobs": [], "sentences": [], "model_version": p.model_version}
     return {"id": post_id, "classified": True, "language": p.language,
             "sentiment": p.sentiment, "sentiment_score": p.sentiment_score,
             "need_type": p.need_type, "need_score": p.need_score, "unmet_need": p.unmet_need,
             "jobs": [{"job": j.job, "score": j.score} for j in p.jobs], "evidence": p.evidence,
+            "mixed": p.mixed, "sentences": [{"text": t, "sentiment": s} for t, s in p.sentences],
             "model_version": p.model_version}
 
 

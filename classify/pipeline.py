@@ -24,7 +24,12 @@ RATING_SLOTS = 6  # the sentiment head's rating input: one-hot of "no rating", 1
 # ``unmet_weight`` x its probability against the post-level probabilities. Tuned on the dev splits by
 # classify/train.py and stored in meta.json (``sentence_rule``); this is the value used when meta has none.
 DEFAULT_SENTENCE_RULE: dict[str, float] = {"unmet_weight": 1.0}
+# How a post's sentiment comes from its parts (see ``post_sentiment``): a sentence is "clear" when the head gives its
+# polarity at least ``mixed_threshold``; a clear complaint and clear praise in one post make it neutral (mixed).
+# Dev-tuned by classify/tuning.py (``tune_sentiment_rule``) and stored in meta.json (``sentiment_rule``).
+DEFAULT_SENTIMENT_RULE: dict[str, float] = {"mixed_threshold": 0.7}
 _UNMET_INDEX = tuple(NEED_TYPES.index(n) for n in ("problem", "feature_request"))
+_NEG, _NEU, _POS = (SENTIMENTS.index(s) for s in ("negative", "neutral", "positive"))
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,9 @@ class Prediction:
     language: str | None
     embedding: np.ndarray = field(compare=False, repr=False)
     classified: bool = True
+    # (sentence, its own sentiment) for each sentence of the body that got a vector; empty when not classified.
+    sentences: tuple[tuple[str, str], ...] = ()
+    mixed: bool = False  # a clear complaint and clear praise: the post is neutral, its sentences keep theirs
 
 
 class Classifier:
@@ -84,6 +92,7 @@ class Classifier:
             self.sentiment_head = load_head(arrays, "sentiment")
             self.need_head = load_head(arrays, "need")
         self.sentence_rule = {**DEFAULT_SENTENCE_RULE, **meta.get("sentence_rule", {})}
+        self.sentiment_rule = {**DEFAULT_SENTIMENT_RULE, **meta.get("sentiment_rule", {})}
         # Log-odds added to "neutral" before the argmax (dev-tuned by classify/train.py; 0 when meta has none).
         self.neutral_bias = float(meta.get("sentiment_neutral_bias", 0.0))
         self.job_calibration = JobCalibration.from_dict(meta.get("jobs", {}))
@@ -138,10 +147,12 @@ class Classifier:
                                                          self.sentence_rule, scored.sentence_fit[i])
             sentences = scored.sentences[i]
             evidence = sentences[evidence_at] if sentences else bodies[i].strip()
-            p = scored.sentiment[i]
+            p, label, mixed = post_sentiment(scored.sentiment[i], scored.sentiment_body[i],
+                                             scored.sentiment_sentences[i], ratings[i] if ratings else None,
+                                             NEED_TYPES[k], self.sentiment_rule)
             out.append(Prediction(
-                sentiment=SENTIMENTS[int(p.argmax())],
-                sentiment_score=round(float(p[2] - p[0]), 4),
+                sentiment=SENTIMENTS[label],
+                sentiment_score=round(float(p[_POS] - p[_NEG]), 4),
                 need_type=NEED_TYPES[k],
                 need_score=round(float(need_p[k]), 4),
                 unmet_need=NEED_TYPES[k] in UNMET_NEEDS,
@@ -150,6 +161,9 @@ class Classifier:
                 model_version=self.model_version,
                 language=language,
                 embedding=scored.post_vecs[i],
+                sentences=tuple((text, SENTIMENTS[int(q.argmax())])
+                                for text, q in zip(sentences, scored.sentiment_sentences[i], strict=True)),
+                mixed=mixed,
             ))
         return out
 
@@ -171,14 +185,33 @@ class Classifier:
             body_spans.append([(a + shift, b + shift) for a, b in sentence_spans(body)])
         post_vecs, sent_vecs = self.encoder.encode_with_spans(composed, body_spans)
         sentiment, need_post = self.head_probabilities(post_vecs, ratings)
-        need_sentences, sentences, fit = [], [], []
+        need_sentences, sentences, fit, sent_sentiment = [], [], [], []
+        body_vecs = post_vecs.copy()
         for i, vecs in enumerate(sent_vecs):
             shift = len(composed[i]) - len(bodies[i])
             sentences.append([bodies[i][a - shift:b - shift] for a, b in body_spans[i][: len(vecs)]])
-            need_sentences.append(_reorder(self.need_head, NEED_TYPES, self.need_head.proba(vecs)) if len(vecs)
-                                  else np.zeros((0, len(NEED_TYPES)), dtype=np.float32))
+            if len(vecs):
+                need_sentences.append(_reorder(self.need_head, NEED_TYPES, self.need_head.proba(vecs)))
+                sent_sentiment.append(self.sentiment_probabilities(vecs, None))
+                if shift:  # a titled post: the body alone, pooled from its own sentence vectors
+                    body = vecs.mean(axis=0)
+                    body_vecs[i] = body / max(float(np.linalg.norm(body)), 1e-9)
+            else:
+                need_sentences.append(np.zeros((0, len(NEED_TYPES)), dtype=np.float32))
+                sent_sentiment.append(np.zeros((0, len(SENTIMENTS)), dtype=np.float32))
             fit.append(vecs @ post_vecs[i] if len(vecs) else np.zeros(0, dtype=np.float32))
-        return Scored(post_vecs, sentiment, need_post, need_sentences, sentences, fit)
+        titled = [i for i in range(len(bodies)) if len(composed[i]) != len(bodies[i])]
+        body_sentiment = sentiment.copy()
+        if titled:
+            body_sentiment[titled] = self.sentiment_probabilities(
+                body_vecs[titled], [ratings[i] for i in titled] if ratings is not None else None)
+        return Scored(post_vecs, sentiment, need_post, need_sentences, sentences, fit, body_sentiment,
+                      sent_sentiment)
+
+    def sentiment_probabilities(self, vecs: np.ndarray, ratings: Sequence[float | None] | None) -> np.ndarray:
+        """Sentiment probabilities (neutral bias applied) of any vectors: posts, bodies or sentences."""
+        p = self.sentiment_head.proba(np.hstack([vecs, rating_features(ratings, len(vecs))]))
+        return with_neutral_bias(_reorder(self.sentiment_head, SENTIMENTS, p), self.neutral_bias)
 
 
 @dataclass(frozen=True)
@@ -191,6 +224,36 @@ class Scored:
     need_sentences: list[np.ndarray]  # per post (m, 5)
     sentences: list[list[str]]  # per post, the m sentences that got a vector
     sentence_fit: list[np.ndarray]  # per post (m,), cosine of each sentence vector to the post vector
+    sentiment_body: np.ndarray  # (n, 3) the body without its title (the post's own row when untitled)
+    sentiment_sentences: list[np.ndarray]  # per post (m, 3), each sentence alone, no rating
+
+
+def post_sentiment(post_p: np.ndarray, body_p: np.ndarray, sent_p: np.ndarray, rating: float | None,
+                   need_type: str, rule: dict[str, float]) -> tuple[np.ndarray, int, bool]:
+    """A post's sentiment from its whole text, its body and its sentences: (probabilities, label index, mixed).
+
+    - The title is part of what is read, never a reason to soften a complaint: when the body alone reads
+      negative, the post does too.
+    - A 1-2 star post that reports a problem, or has a sentence that reads negative, is negative: the stars
+      and the words agree that it is a complaint.
+    - Otherwise a clear complaint and clear praise in different sentences (each at least ``mixed_threshold``)
+      make a mixed review: neutral at post level, with each sentence keeping its own sentiment.
+    """
+    p = post_p
+    if int(body_p.argmax()) == _NEG and int(post_p.argmax()) != _NEG:
+        p = body_p
+    label = int(p.argmax())
+    low = isinstance(rating, int | float) and not isinstance(rating, bool) and np.isfinite(rating) and rating < 2.5
+    sent_labels = sent_p.argmax(axis=1) if len(sent_p) else np.zeros(0, dtype=int)
+    if low:
+        if label != _NEG and (need_type == "problem" or bool((sent_labels == _NEG).any())):
+            label = _NEG
+        return p, label, False
+    t = rule["mixed_threshold"]
+    if len(sent_p) > 1 and float(sent_p[:, _NEG].max()) >= t and float(sent_p[:, _POS].max()) >= t \
+            and int(sent_p[:, _NEG].argmax()) != int(sent_p[:, _POS].argmax()):
+        return p, _NEU, True
+    return p, label, False
 
 
 def with_neutral_bias(p: np.ndarray, bias: float) -> np.ndarray:

@@ -185,8 +185,9 @@ def export_stage(checkpoint: Path, out: Path) -> None:
 
 def finalize_stage(data: Path, checkpoint: Path, out: Path, recipe: Recipe) -> None:
     """Export, refit the heads with our own examples, calibrate jobs, tune the sentence rule, write meta.json."""
+    from classify.pipeline import Classifier
     from classify.refit import refit
-    from classify.tuning import NEED_DEV, tune_neutral_bias, tune_sentence_rule
+    from classify.tuning import NEED_DEV, tune_neutral_bias, tune_sentence_rule, tune_sentiment_rule
 
     export_stage(checkpoint, out)
     encoder = Encoder(out / "encoder")
@@ -212,6 +213,8 @@ def finalize_stage(data: Path, checkpoint: Path, out: Path, recipe: Recipe) -> N
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     meta["sentence_rule"] = tune_sentence_rule(corpora, out)
     meta["sentiment_neutral_bias"] = tune_neutral_bias(corpora, out)
+    (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    meta["sentiment_rule"] = tune_sentiment_rule(corpora, Classifier(heads_dir=out))
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out}", flush=True)
 

@@ -160,7 +160,7 @@ def test_file_mode_keeps_order_and_reports_bad_rows(clf, tmp_path: Path) -> None
     assert [("error" in r) for r in rows] == [False, True, True, True, False, False]
     assert "line 2" in rows[1]["error"] and "text" in rows[2]["error"]
     assert set(rows[0]) == {"id", "classified", "language", "sentiment", "sentiment_score", "need_type",
-                            "need_score", "unmet_need", "jobs", "evidence", "model_version"}
+                            "need_score", "unmet_need", "jobs", "evidence", "mixed", "sentences", "model_version"}
     assert [r["classified"] for r in rows] == [True, False, False, False, True, True]
     assert rows[1]["reason"] == "invalid_input" and rows[0]["language"] == "en"
     assert rows[0]["need_type"] == "problem" and rows[4]["need_type"] == "feature_request"

@@ -49,3 +49,28 @@ def test_file_mode_says_which_rows_it_did_not_classify(clf, tmp_path: Path) -> N
 def test_a_short_english_one_star_review_is_read_not_skipped(clf) -> None:
     p = clf.predict(["Sync is broken, notes vanish"], ratings=[1])[0]
     assert (p.language, p.classified, p.sentiment) == ("en", True, "negative")
+
+
+def test_a_neutral_sounding_title_never_softens_a_low_star_complaint(clf) -> None:
+    from voxpop.demo.content import BURST
+
+    for rating in (1, 2):
+        bare = clf.predict(BURST, ratings=[rating] * len(BURST))
+        titled = clf.predict(BURST, titles=["PDF export crash"] * len(BURST), ratings=[rating] * len(BURST))
+        assert [p.sentiment for p in titled] == ["negative"] * len(BURST), rating
+        assert all(t.sentiment == "negative" for b, t in zip(bare, titled, strict=True) if b.sentiment == "negative")
+
+
+def test_a_mixed_review_is_neutral_and_keeps_each_sentence_sentiment(clf) -> None:
+    text = ("I love the clean design and the search is superb. "
+            "But sync is broken and my notes vanish every single day.")
+    for rating in (3, None):
+        p = clf.predict([text], ratings=[rating])[0]
+        assert (p.sentiment, p.mixed) == ("neutral", True), rating
+        assert [s for _, s in p.sentences] == ["positive", "negative"]
+    # The same words with one star are a complaint, not a mixed review.
+    assert clf.predict([text], ratings=[1])[0].sentiment == "negative"
+    # Plain praise and plain complaints are not mixed.
+    praise, crash = clf.predict(["Lovely app. The search is superb and quick.",
+                                 "The app crashes on start. I lost all my notes."])
+    assert (praise.sentiment, praise.mixed, crash.sentiment, crash.mixed) == ("positive", False, "negative", False)
