@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from classify.evidence import choose_evidence
 from classify.heads import Head, load_head
 from classify.jobs import Job, JobCalibration, JobIndex, JobScore
 from classify.labels import NEED_TYPES, SENTIMENTS, UNMET_NEEDS
@@ -143,10 +144,14 @@ class Classifier:
                 out.append(Prediction("neutral", 0.0, "other", 0.0, False, (), "", self.model_version,
                                       language, scored.post_vecs[i], classified=False))
                 continue
-            need_p, k, evidence_at = need_from_sentences(scored.need_post[i], scored.need_sentences[i],
+            need_p, k, _ = need_from_sentences(scored.need_post[i], scored.need_sentences[i],
                                                          self.sentence_rule, scored.sentence_fit[i])
             sentences = scored.sentences[i]
-            evidence = sentences[evidence_at] if sentences else bodies[i].strip()
+            evidence = bodies[i].strip()
+            if sentences:
+                weight = scored.need_sentences[i][:, k] * np.clip(scored.sentence_fit[i], 0.0, 1.0)
+                first, last = choose_evidence(sentences, weight)
+                evidence = " ".join(sentences[first:last + 1])
             p, label, mixed = post_sentiment(scored.sentiment[i], scored.sentiment_body[i],
                                              scored.sentiment_sentences[i], ratings[i] if ratings else None,
                                              NEED_TYPES[k], self.sentiment_rule)

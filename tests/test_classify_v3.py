@@ -74,3 +74,17 @@ def test_a_mixed_review_is_neutral_and_keeps_each_sentence_sentiment(clf) -> Non
     praise, crash = clf.predict(["Lovely app. The search is superb and quick.",
                                  "The app crashes on start. I lost all my notes."])
     assert (praise.sentiment, praise.mixed, crash.sentiment, crash.mixed) == ("positive", False, "negative", False)
+
+
+def test_evidence_on_the_demo_crash_posts_states_the_problem_with_its_object(clf) -> None:
+    from classify.evidence import carries_point
+    from voxpop.demo.content import BURST
+
+    preds = clf.predict(BURST, titles=["PDF export crash"] * len(BURST), ratings=[1] * len(BURST))
+    for text, p in zip(BURST, preds, strict=True):
+        assert carries_point(p.evidence) and "PDF" in p.evidence, (text, p.evidence)
+        assert "Reinstalling" not in p.evidence and "please" not in p.evidence.lower()
+    es, de = clf.predict(["La app se cierra cada vez que exporto a PDF. Por favor arreglen esto.",
+                          "Die App stürzt beim PDF-Export jedes Mal ab. Sehr enttäuschend!"], ratings=[2, 1])
+    assert (es.evidence, de.evidence) == ("La app se cierra cada vez que exporto a PDF.",
+                                          "Die App stürzt beim PDF-Export jedes Mal ab.")
