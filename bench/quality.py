@@ -124,6 +124,41 @@ def multilingual_section(clf: Classifier, c: dict[str, list[Example]], cap: int)
              macro_f1([e.label for e in part], [p.sentiment for p in preds]), 0.60, "XLM-T ~0.6-0.7")
 
 
+def multilingual_need_section(clf: Classifier, data: Path) -> None:
+    print("\n== multilingual need type (hand-labelled set, test split; classify/multilingual_set.py)")
+    from classify import multilingual_need
+    from classify.labels import NEED_TYPES
+    from classify.multilingual_set import labels_path, load_need_rows
+
+    if not labels_path().exists():
+        print(f"(not present: {labels_path()}; set VOXPOP_NEED_LABELS)")
+        return
+    test = [r for r in load_need_rows(data) if r.split == "test"]
+    gold = [r.need for r in test]
+
+    def run() -> list[str]:
+        return [p.need_type for p in clf.predict([r.text for r in test], titles=[r.title for r in test],
+                                                 ratings=[r.rating for r in test], languages=[r.lang for r in test])]
+
+    pred = run()
+    f1 = f1_per_class(gold, pred, NEED_TYPES)
+    show(f"de/es/fr/it/pt need type macro F1, 5 classes (n={len(test)})", float(np.mean(list(f1.values()))), 0.70,
+         "", per_class(f1))
+    for lang in ("de", "es", "fr", "it", "pt"):
+        idx = [i for i, r in enumerate(test) if r.lang == lang]
+        classes = sorted({gold[i] for i in idx})
+        show(f"  {lang} need type macro F1 over its {len(classes)} gold classes (n={len(idx)})",
+             float(np.mean(list(f1_per_class([gold[i] for i in idx], [pred[i] for i in idx], classes).values()))))
+    saved, saved_p = clf.need_multilingual, multilingual_need.CUE_P
+    clf.need_multilingual, multilingual_need.CUE_P = None, 0.0
+    try:
+        bare = run()
+    finally:
+        clf.need_multilingual, multilingual_need.CUE_P = saved, saved_p
+    show("  same, English need head alone (no adjustment, no cue words)",
+         float(np.mean(list(f1_per_class(gold, bare, NEED_TYPES).values()))))
+
+
 def own_section(clf: Classifier, c: dict[str, list[Example]]) -> None:
     print("\n== our own written review set (classify/data/voxpop_review_testset.jsonl)")
     rows = [e for e in c.get("owntest_test", []) if e.task == "sentiment"]
@@ -199,6 +234,8 @@ def main() -> None:
         need_section(clf, corpora, cap)
     if "multilingual" in sections:
         multilingual_section(clf, corpora, cap // 2)
+    if "multilingual" in sections:
+        multilingual_need_section(clf, Path(args.data))
     if "own" in sections:
         own_section(clf, corpora)
     if "jobs" in sections:

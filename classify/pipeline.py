@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from classify import multilingual_need
 from classify.evidence import choose_evidence
 from classify.heads import Head, load_head
 from classify.jobs import Job, JobCalibration, JobIndex, JobScore
@@ -92,13 +93,17 @@ class Classifier:
         with np.load(npz_path) as arrays:
             self.sentiment_head = load_head(arrays, "sentiment")
             self.need_head = load_head(arrays, "need")
+        # Need-type adjustment for de/es/fr/it/pt posts (classify/multilingual_need.py); None when not shipped.
+        self.need_multilingual = multilingual_need.load(heads_dir)
+        ml_path = heads_dir / multilingual_need.FILE
         self.sentence_rule = {**DEFAULT_SENTENCE_RULE, **meta.get("sentence_rule", {})}
         self.sentiment_rule = {**DEFAULT_SENTIMENT_RULE, **meta.get("sentiment_rule", {})}
         # Log-odds added to "neutral" before the argmax (dev-tuned by classify/train.py; 0 when meta has none).
         self.neutral_bias = float(meta.get("sentiment_neutral_bias", 0.0))
         self.job_calibration = JobCalibration.from_dict(meta.get("jobs", {}))
         # Weights, thresholds and label maps all live in these two files, so their digest versions the model.
-        digest = hashlib.sha256(npz_path.read_bytes() + meta_path.read_bytes()).hexdigest()[:8]
+        digest = hashlib.sha256(npz_path.read_bytes() + meta_path.read_bytes()
+                                + (ml_path.read_bytes() if ml_path.exists() else b"")).hexdigest()[:8]
         self.model_version = f"voxpop-{meta.get('version', '0')}-{self.encoder.name}-{self.encoder.digest}-{digest}"
         self._job_cache: tuple[tuple[Job, ...], JobIndex] | None = None
 
@@ -144,12 +149,20 @@ class Classifier:
                 out.append(Prediction("neutral", 0.0, "other", 0.0, False, (), "", self.model_version,
                                       language, scored.post_vecs[i], classified=False))
                 continue
-            need_p, k, _ = need_from_sentences(scored.need_post[i], scored.need_sentences[i],
-                                                         self.sentence_rule, scored.sentence_fit[i])
+            need_post, need_sentences = scored.need_post[i], scored.need_sentences[i]
+            if language in multilingual_need.LANGUAGES:
+                if self.need_multilingual is not None:
+                    need_post = self.need_multilingual.proba(scored.post_vecs[i:i + 1], need_post[None])[0]
+                    if len(need_sentences):
+                        need_sentences = self.need_multilingual.proba(scored.sentence_vecs[i], need_sentences)
+                need_post, need_sentences = multilingual_need.with_cues(bodies[i], scored.sentences[i], need_post,
+                                                                        need_sentences, language)
+            need_p, k, _ = need_from_sentences(need_post, need_sentences, self.sentence_rule,
+                                               scored.sentence_fit[i])
             sentences = scored.sentences[i]
             evidence = bodies[i].strip()
             if sentences:
-                weight = scored.need_sentences[i][:, k] * np.clip(scored.sentence_fit[i], 0.0, 1.0)
+                weight = need_sentences[:, k] * np.clip(scored.sentence_fit[i], 0.0, 1.0)
                 first, last = choose_evidence(sentences, weight)
                 evidence = " ".join(sentences[first:last + 1])
             p, label, mixed = post_sentiment(scored.sentiment[i], scored.sentiment_body[i],
@@ -211,7 +224,7 @@ class Classifier:
             body_sentiment[titled] = self.sentiment_probabilities(
                 body_vecs[titled], [ratings[i] for i in titled] if ratings is not None else None)
         return Scored(post_vecs, sentiment, need_post, need_sentences, sentences, fit, body_sentiment,
-                      sent_sentiment)
+                      sent_sentiment, list(sent_vecs))
 
     def sentiment_probabilities(self, vecs: np.ndarray, ratings: Sequence[float | None] | None) -> np.ndarray:
         """Sentiment probabilities (neutral bias applied) of any vectors: posts, bodies or sentences."""
@@ -231,6 +244,7 @@ class Scored:
     sentence_fit: list[np.ndarray]  # per post (m,), cosine of each sentence vector to the post vector
     sentiment_body: np.ndarray  # (n, 3) the body without its title (the post's own row when untitled)
     sentiment_sentences: list[np.ndarray]  # per post (m, 3), each sentence alone, no rating
+    sentence_vecs: list[np.ndarray] = field(default_factory=list)  # per post (m, d)
 
 
 def post_sentiment(post_p: np.ndarray, body_p: np.ndarray, sent_p: np.ndarray, rating: float | None,

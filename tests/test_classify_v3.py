@@ -88,3 +88,15 @@ def test_evidence_on_the_demo_crash_posts_states_the_problem_with_its_object(clf
                           "Die App stürzt beim PDF-Export jedes Mal ab. Sehr enttäuschend!"], ratings=[2, 1])
     assert (es.evidence, de.evidence) == ("La app se cierra cada vez que exporto a PDF.",
                                           "Die App stürzt beim PDF-Export jedes Mal ab.")
+
+
+def test_crash_reports_in_other_languages_are_problems(clf) -> None:
+    texts = ["La aplicación se cierra cada vez que intento exportar una nota a PDF. Por favor arreglen esto.",
+             "Die App stürzt bei jedem Export als PDF ab, seit dem letzten Update.",
+             "L'application plante à chaque fois que j'exporte une note en PDF.",
+             "L'app si blocca ogni volta che esporto una nota in PDF.",
+             "O aplicativo fecha sozinho toda vez que tento exportar uma nota em PDF."]
+    preds = clf.predict(texts, ratings=[2, 1, 1, 2, 2])
+    assert [p.language for p in preds] == ["es", "de", "fr", "it", "pt"]
+    assert [p.need_type for p in preds] == ["problem"] * 5
+    assert all(p.sentiment == "negative" and p.unmet_need for p in preds)

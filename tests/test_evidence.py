@@ -34,3 +34,13 @@ def test_object_then_failure_gives_the_two_sentences() -> None:
 def test_nothing_better_keeps_the_best() -> None:
     assert choose_evidence(["Ugh.", "Please fix!"], np.array([0.2, 0.7])) == (1, 1)
     assert choose_evidence([], np.zeros(0)) == (0, 0)
+
+
+def test_failure_and_request_words_of_the_other_languages() -> None:
+    from classify.multilingual_need import cue_label
+
+    assert cue_label("Die App stürzt beim Export ab.", "de") == "problem"
+    assert cue_label("La app no funciona desde ayer.", "es") == "problem"
+    assert cue_label("Ce serait bien d'avoir un mode sombre.", "fr") == "feature_request"
+    assert cue_label("Bellissima app, la uso ogni giorno.", "it") is None
+    assert cue_label("The app crashes.", "en") is None
