@@ -49,6 +49,9 @@ _REQUEST = {
 }
 _CUES = {lang: (re.compile(_FAILURE[lang], re.IGNORECASE), re.compile(_REQUEST[lang], re.IGNORECASE))
          for lang in _FAILURE}
+# "nunca me ha fallado", "ne plante jamais": a cue right after one of these words says the opposite.
+_NEGATION = re.compile(r"\b(?:nunca|jam[áa]s|nie|niemals|ohne|jamais|sans|mai|senza|sem)\b(?:\W+\w+){0,2}\W*$",
+                       re.IGNORECASE)
 CUE_P = 0.75  # dev: any value from 0.5 to 0.9 gives the same dev macro-F1 (0.256 -> 0.324 without the residual)
 LANGUAGES = frozenset({"de", "es", "fr", "it", "pt"})
 L2, BIAS_L2 = 1e-4, 0.002  # chosen by 5-fold cross-validation on the dev split (grid in the model card)
@@ -60,8 +63,9 @@ def cue_label(text: str, lang: str | None) -> str | None:
     if cues is None:
         return None
     for pattern, label in zip(cues, ("problem", "feature_request"), strict=True):
-        if pattern.search(text):
-            return label
+        for m in pattern.finditer(text):
+            if not _NEGATION.search(text[max(0, m.start() - 24):m.start()]):
+                return label
     return None
 
 

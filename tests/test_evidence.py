@@ -44,3 +44,4 @@ def test_failure_and_request_words_of_the_other_languages() -> None:
     assert cue_label("Ce serait bien d'avoir un mode sombre.", "fr") == "feature_request"
     assert cue_label("Bellissima app, la uso ogni giorno.", "it") is None
     assert cue_label("The app crashes.", "en") is None
+    assert cue_label("Me encanta, es rápida y nunca me ha fallado.", "es") is None
