@@ -203,20 +203,25 @@ class Classifier:
             body_spans.append([(a + shift, b + shift) for a, b in sentence_spans(body)])
         post_vecs, sent_vecs = self.encoder.encode_with_spans(composed, body_spans)
         sentiment, need_post = self.head_probabilities(post_vecs, ratings)
-        need_sentences, sentences, fit, sent_sentiment = [], [], [], []
+        # Both heads run once over every sentence of the batch (one matrix product each, not one per post).
+        counts = [len(v) for v in sent_vecs]
+        stacked = np.vstack([v for v in sent_vecs if len(v)]) if sum(counts) else np.zeros((0, post_vecs.shape[1]),
+                                                                                            np.float32)
+        all_need = (_reorder(self.need_head, NEED_TYPES, self.need_head.proba(stacked)) if len(stacked)
+                    else np.zeros((0, len(NEED_TYPES)), np.float32))
+        all_sent = (self.sentiment_probabilities(stacked, None) if len(stacked)
+                    else np.zeros((0, len(SENTIMENTS)), np.float32))
+        bounds = np.cumsum([0, *counts])
+        need_sentences = [all_need[bounds[i]:bounds[i + 1]] for i in range(len(counts))]
+        sent_sentiment = [all_sent[bounds[i]:bounds[i + 1]] for i in range(len(counts))]
+        sentences, fit = [], []
         body_vecs = post_vecs.copy()
         for i, vecs in enumerate(sent_vecs):
             shift = len(composed[i]) - len(bodies[i])
             sentences.append([bodies[i][a - shift:b - shift] for a, b in body_spans[i][: len(vecs)]])
-            if len(vecs):
-                need_sentences.append(_reorder(self.need_head, NEED_TYPES, self.need_head.proba(vecs)))
-                sent_sentiment.append(self.sentiment_probabilities(vecs, None))
-                if shift:  # a titled post: the body alone, pooled from its own sentence vectors
-                    body = vecs.mean(axis=0)
-                    body_vecs[i] = body / max(float(np.linalg.norm(body)), 1e-9)
-            else:
-                need_sentences.append(np.zeros((0, len(NEED_TYPES)), dtype=np.float32))
-                sent_sentiment.append(np.zeros((0, len(SENTIMENTS)), dtype=np.float32))
+            if len(vecs) and shift:  # a titled post: the body alone, pooled from its own sentence vectors
+                body = vecs.mean(axis=0)
+                body_vecs[i] = body / max(float(np.linalg.norm(body)), 1e-9)
             fit.append(vecs @ post_vecs[i] if len(vecs) else np.zeros(0, dtype=np.float32))
         titled = [i for i in range(len(bodies)) if len(composed[i]) != len(bodies[i])]
         body_sentiment = sentiment.copy()
