@@ -71,6 +71,12 @@ def sentiment_section(clf: Classifier, c: dict[str, list[Example]], cap: int) ->
     f1 = f1_per_class([e.label for e in apps], [p.sentiment for p in preds], ["negative", "neutral", "positive"])
     show(f"App Store held-out app (Teams), 3 classes from stars, macro F1 (n={len(apps)})",
          float(np.mean(list(f1.values()))), 0.70, "", per_class(f1))
+    show("App Store held-out app, neutral-class F1", f1["neutral"], 0.45)
+    share = float(np.mean([p.sentiment == "neutral" for p in preds]))
+    gold = float(np.mean([e.label == "neutral" for e in apps]))
+    print(f"{'App Store held-out app, neutral share predicted / 3-star share':<58} {share:.4f} / {gold:.4f}  "
+          f"(goal: within a few points; {100 * abs(share - gold):.1f} points apart; "
+          f"mixed reviews {sum(p.mixed for p in preds)})", flush=True)
     st = sample(c["steam_test"], cap)
     preds = predict(clf, st)
     acc = float(np.mean([("positive" if p.sentiment_score >= 0 else "negative") == e.label
