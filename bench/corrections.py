@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from classify.adapt import fit_layer, rank_for_review, shared_probabilities  # noqa: E402
-from classify.data import DEFAULT_DATA_DIR, cached_embeddings, dedupe_by_text, read_jsonl  # noqa: E402
 from classify.labels import NEED_TYPES, SENTIMENTS  # noqa: E402
+from classify.training.data import DEFAULT_DATA_DIR, cached_embeddings, dedupe_by_text, read_jsonl  # noqa: E402
 
 BUDGETS = (50, 200)
 GOALS = {50: 3.0, 200: 6.0}

@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from classify.data import DEFAULT_DATA_DIR, read_jsonl  # noqa: E402
 from classify.sentences import compose_post  # noqa: E402
+from classify.training.data import DEFAULT_DATA_DIR, read_jsonl  # noqa: E402
 from voxpop.core import language  # noqa: E402
 
 GOAL_ENGLISH = 0.99

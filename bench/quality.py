@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/quality.py [--data DIR] [--quick]
 
-Splits come from ``classify/corpora.py``: held out by app or by source (never rows of one app on both sides),
+Splits come from ``classify/training/corpora.py``: held out by app or by source (never rows of one app on both sides),
 or the source's own test split (Senti4SD, UMSAB). Settings were chosen on the dev splits by
-``classify/train.py``; this script reads the test splits. Sentiment and need type run end to end through
+``classify/training/train.py``; this script reads the test splits. Sentiment and need type run end to end through
 ``Classifier.predict``; jobs use the same ``JobIndex`` scoring on the classifier's embeddings.
 """
 
@@ -23,13 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from classify.corpora import Example, load_corpora  # noqa: E402
-from classify.data import DEFAULT_DATA_DIR, humanize_label, load_splits  # noqa: E402
 from classify.jobs import JobIndex  # noqa: E402
-from classify.metrics import f1_per_class, macro_f1, macro_recall  # noqa: E402
 from classify.pipeline import Classifier, Prediction  # noqa: E402
-from classify.train import Embedder  # noqa: E402
-from classify.tuning import fold  # noqa: E402
+from classify.training.corpora import Example, load_corpora  # noqa: E402
+from classify.training.data import DEFAULT_DATA_DIR, humanize_label, load_splits  # noqa: E402
+from classify.training.metrics import f1_per_class, macro_f1, macro_recall  # noqa: E402
+from classify.training.train import Embedder  # noqa: E402
+from classify.training.tuning import fold  # noqa: E402
 
 RESULTS: list[tuple[str, float, float | None]] = []
 
@@ -131,10 +131,10 @@ def multilingual_section(clf: Classifier, c: dict[str, list[Example]], cap: int)
 
 
 def multilingual_need_section(clf: Classifier, data: Path) -> None:
-    print("\n== multilingual need type (hand-labelled set, test split; classify/multilingual_set.py)")
+    print("\n== multilingual need type (hand-labelled set, test split; classify/training/multilingual_set.py)")
     from classify import multilingual_need
     from classify.labels import NEED_TYPES
-    from classify.multilingual_set import labels_path, load_need_rows
+    from classify.training.multilingual_set import labels_path, load_need_rows
 
     if not labels_path().exists():
         print(f"(not present: {labels_path()}; set VOXPOP_NEED_LABELS)")
@@ -231,7 +231,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(DEFAULT_DATA_DIR))
     ap.add_argument("--quick", action="store_true", help="at most 400 rows per test set")
-    ap.add_argument("--model", default=None, help="a model folder written by classify.train --out (default: packaged)")
+    ap.add_argument("--model", default=None,
+                    help="a model folder written by classify.training.train --out (default: packaged)")
     ap.add_argument("--only", default="", help="comma list of sections: sentiment,need,multilingual,own,jobs")
     args = ap.parse_args()
     t0 = time.time()

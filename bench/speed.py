@@ -24,7 +24,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from classify import Classifier, Job  # noqa: E402
-from classify.data import DEFAULT_DATA_DIR  # noqa: E402
+from classify.training.data import DEFAULT_DATA_DIR  # noqa: E402
 
 JOBS = [Job("type_fast", "type quickly on my phone", ("predictions save me so much typing", "swiping words is fast")),
         Job("languages", "write in several languages", ("switching between english and spanish",)),

@@ -1,13 +1,14 @@
 """The need-type adjustment for German, Spanish, French, Italian and Portuguese posts (issue 28).
 
 The need head was trained on English posts only, and the English MiniLM encoder carries the other languages
-poorly: on the hand-labelled multilingual set (``classify/multilingual_set.py``) it reached a macro-F1 of 0.26
+poorly: on the hand-labelled multilingual set (``classify/training/multilingual_set.py``) it reached a macro-F1 of 0.26
 (dev). A residual softmax (``classify.adapt.ResidualHead``, global, no memory term) fitted on the set's dev split
 corrects the head's probabilities of posts and sentences in those languages::
 
     logits = log p_need(x) + x @ W + b
 
-``fit`` is the recipe (seeded L-BFGS, CPU, seconds); the weights ship as ``classify/model/need_multilingual.npz``.
+``classify.training.multilingual`` is the recipe (seeded L-BFGS, CPU, seconds); the weights ship as
+``classify/model/need_multilingual.npz``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classify.adapt import GLOBAL, ResidualHead, fit_residual
+from classify.adapt import GLOBAL, ResidualHead
 from classify.labels import NEED_TYPES
 
 FILE = "need_multilingual.npz"
@@ -54,7 +55,6 @@ _NEGATION = re.compile(r"\b(?:nunca|jam[áa]s|nie|niemals|ohne|jamais|sans|mai|s
                        re.IGNORECASE)
 CUE_P = 0.75  # dev: any value from 0.5 to 0.9 gives the same dev macro-F1 (0.256 -> 0.324 without the residual)
 LANGUAGES = frozenset({"de", "es", "fr", "it", "pt"})
-L2, BIAS_L2 = 1e-4, 0.002  # chosen by 5-fold cross-validation on the dev split (grid in the model card)
 
 
 def cue_label(text: str, lang: str | None) -> str | None:
@@ -96,18 +96,6 @@ def with_cues(text: str, sentences: Sequence[str], post_p: np.ndarray, sent_p: n
     return _lift(post_p, label, cue_p), sent
 
 
-def fit(vecs: np.ndarray, need_p: np.ndarray, labels: Sequence[str]) -> ResidualHead:
-    """The adjustment from labelled post vectors and the need head's probabilities of them."""
-    return fit_residual(vecs, need_p, list(labels), NEED_TYPES, l2=L2, bias_l2=BIAS_L2, knn_weight=0.0, local=False)
-
-
-def save(head: ResidualHead, folder: Path) -> Path:
-    """Write the adjustment (W, b, classes) beside the heads."""
-    path = folder / FILE
-    np.savez_compressed(path, W=head.W, b=head.b, classes=np.asarray(head.classes))
-    return path
-
-
 def load(folder: Path) -> ResidualHead | None:
     """The adjustment stored in ``folder``, or None when there is none."""
     path = folder / FILE
@@ -119,28 +107,3 @@ def load(folder: Path) -> ResidualHead | None:
     return ResidualHead(classes, W, b, np.zeros((0, W.shape[0]), np.float32), np.zeros(0, np.int64), 0.0, 1.0,
                         GLOBAL)
 
-
-def main() -> None:
-    """Fit the adjustment on the dev split of the multilingual need set and write it beside the packaged heads.
-
-        VOXPOP_NEED_LABELS=... .venv/bin/python -m classify.multilingual_need [--data DIR] [--out DIR]
-    """
-    import argparse
-
-    from classify.data import DEFAULT_DATA_DIR
-    from classify.multilingual_set import load_need_rows
-    from classify.pipeline import PACKAGED_HEADS, Classifier
-
-    ap = argparse.ArgumentParser(description="fit the multilingual need adjustment (dev split)")
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
-    ap.add_argument("--out", type=Path, default=PACKAGED_HEADS)
-    args = ap.parse_args()
-    dev = [r for r in load_need_rows(args.data) if r.split == "dev"]
-    clf = Classifier()
-    scored = clf.score([r.text for r in dev], titles=[r.title for r in dev], ratings=[r.rating for r in dev])
-    head = fit(scored.post_vecs, scored.need_post, [r.need for r in dev])
-    print(f"fitted on {len(dev)} dev rows; wrote {save(head, args.out)}")
-
-
-if __name__ == "__main__":
-    main()

@@ -24,11 +24,11 @@ PACKAGED_HEADS = PACKAGED_MODEL  # heads.npz and meta.json sit beside the tuned 
 RATING_SLOTS = 6  # the sentiment head's rating input: one-hot of "no rating", 1..5 stars
 # How a post's need type comes from its sentences: an unmet-need sentence (problem, feature request) counts with
 # ``unmet_weight`` x its probability against the post-level probabilities. Tuned on the dev splits by
-# classify/train.py and stored in meta.json (``sentence_rule``); this is the value used when meta has none.
+# classify/training/train.py and stored in meta.json (``sentence_rule``); the value used when meta has none.
 DEFAULT_SENTENCE_RULE: dict[str, float] = {"unmet_weight": 1.0}
 # How a post's sentiment comes from its parts (see ``post_sentiment``): a sentence is "clear" when the head gives its
 # polarity at least ``mixed_threshold``; a clear complaint and clear praise in one post make it neutral (mixed).
-# Dev-tuned by classify/tuning.py (``tune_sentiment_rule``) and stored in meta.json (``sentiment_rule``).
+# Dev-tuned by classify/training/tuning.py (``tune_sentiment_rule``) and stored in meta.json (``sentiment_rule``).
 DEFAULT_SENTIMENT_RULE: dict[str, float] = {"mixed_threshold": 0.7}
 _UNMET_INDEX = tuple(NEED_TYPES.index(n) for n in ("problem", "feature_request"))
 _NEG, _NEU, _POS = (SENTIMENTS.index(s) for s in ("negative", "neutral", "positive"))
@@ -83,7 +83,8 @@ class Classifier:
             model_dir = heads_dir / "encoder"
         npz_path, meta_path = heads_dir / "heads.npz", heads_dir / "meta.json"
         if not npz_path.exists() or not meta_path.exists():
-            raise FileNotFoundError(f"classifier heads not found in {heads_dir} (run python -m classify.train)")
+            raise FileNotFoundError(f"classifier heads not found in {heads_dir} "
+                                    "(run python -m classify.training.train)")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         self.encoder = Encoder(model_dir, batch_size=batch_size, max_tokens=max_tokens,
                                name=meta.get("encoder") if Path(model_dir) == heads_dir / "encoder" else None)
@@ -98,7 +99,7 @@ class Classifier:
         ml_path = heads_dir / multilingual_need.FILE
         self.sentence_rule = {**DEFAULT_SENTENCE_RULE, **meta.get("sentence_rule", {})}
         self.sentiment_rule = {**DEFAULT_SENTIMENT_RULE, **meta.get("sentiment_rule", {})}
-        # Log-odds added to "neutral" before the argmax (dev-tuned by classify/train.py; 0 when meta has none).
+        # Log-odds added to "neutral" before the argmax (dev-tuned by classify/training/train.py; 0 without meta).
         self.neutral_bias = float(meta.get("sentiment_neutral_bias", 0.0))
         self.job_calibration = JobCalibration.from_dict(meta.get("jobs", {}))
         # Weights, thresholds and label maps all live in these two files, so their digest versions the model.

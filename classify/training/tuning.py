@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from classify.corpora import Example
 from classify.labels import NEED_TYPES, SENTIMENTS
-from classify.metrics import macro_f1
 from classify.pipeline import Classifier, need_from_sentences, with_neutral_bias
+from classify.training.corpora import Example
+from classify.training.metrics import macro_f1
 
 UNMET_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
 # Dev sets of need type, and the classes each source's scheme can tell apart (ours fold into "other").

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-LABELS = Path(__file__).resolve().parent.parent / "bench" / "labels" / "need_multilingual" / "labels.jsonl"
+LABELS = Path(__file__).resolve().parents[2] / "bench" / "labels" / "need_multilingual" / "labels.jsonl"
 
 
 @dataclass(frozen=True)
