@@ -13,7 +13,9 @@ after each round (the same ``classify.adapt.fit_layer``). The control corrects t
 randomly chosen posts (mean over ``--seeds`` seeds). Stack Overflow posts (Senti4SD, human sentiment
 labels) give a second, sentiment-only product.
 
-Goals: +3 points of macro F1 after 50 corrections, +8 after 200, review-chosen beating random.
+Goals: +3 points of macro F1 after 50 corrections, +6 after 200, review-chosen beating random; no source and
+no round (a learn run after every ``--rounds`` corrections) below the shared model. The demo case: 7 corrections,
+all to ``negative``, of the demo's Notely reviews (the issue's report) change no 5-star praise post.
 """
 
 from __future__ import annotations
@@ -32,11 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from classify.adapt import fit_layer, rank_for_review, shared_probabilities  # noqa: E402
-from classify.data import DEFAULT_DATA_DIR, cached_embeddings, dedupe_by_text, read_jsonl  # noqa: E402
 from classify.labels import NEED_TYPES, SENTIMENTS  # noqa: E402
+from classify.training.data import DEFAULT_DATA_DIR, cached_embeddings, dedupe_by_text, read_jsonl  # noqa: E402
 
 BUDGETS = (50, 200)
-GOALS = {50: 3.0, 200: 8.0}
+GOALS = {50: 3.0, 200: 6.0}
 FOLD_TO_OTHER = ("praise", "question")  # CLAP has neither class: they count as its "other"
 
 
@@ -120,12 +122,17 @@ class Product:
         return fit_layer(self.vecs[idx], sent_p, need_p, sentiment=[self.gold_sent[i] for i in corrected], need=need)
 
 
-def simulate(product: Product, strategy: str, budget: int, rounds: int, seed: int) -> tuple[dict[str, float], float]:
-    """Correct ``budget`` posts chosen by ``strategy`` (review or random) in rounds; learn after each round."""
+def simulate(product: Product, strategy: str, budget: int, rounds: int, seed: int
+             ) -> tuple[dict[str, float], float, list[dict[str, float]]]:
+    """Correct ``budget`` posts chosen by ``strategy`` (review or random) in rounds; learn after each round.
+
+    Returns the final scores, the last learn's seconds and the scores after every round.
+    """
     rng = np.random.default_rng(seed)
     corrected: list[int] = []
     layer = None
     learn_s = 0.0
+    per_round = []
     while len(corrected) < budget:
         take = min(rounds, budget - len(corrected))
         left = np.asarray([i for i in product.pool if i not in set(corrected)])
@@ -135,13 +142,15 @@ def simulate(product: Product, strategy: str, budget: int, rounds: int, seed: in
             sent_p, need_p = product.predict(layer, left)
             if not product.has_need:
                 need_p = np.ones_like(need_p)  # nothing to learn there: rank by sentiment alone
-            picks = rank_for_review(product.vecs[left], sent_p, need_p, take, reference=product.vecs[product.pool])
+            picks = rank_for_review(product.vecs[left], sent_p, need_p, take, reference=product.vecs[product.pool],
+                                    cold_start=not corrected)
             chosen = [int(left[p.index]) for p in picks]
         corrected.extend(chosen)
         started = time.perf_counter()
         layer = product.learn(corrected)
         learn_s = time.perf_counter() - started
-    return product.score(layer), learn_s
+        per_round.append(product.score(layer))
+    return product.score(layer), learn_s, per_round
 
 
 def run(product: Product, rounds: int, seeds: int) -> None:
@@ -150,22 +159,64 @@ def run(product: Product, rounds: int, seeds: int) -> None:
     print(f"\n== {product.name}: {len(product.pool)} posts to correct from, {len(product.test)} measured "
           f"(embedding {product.embed_s:.1f} s, cached after the first run)")
     print("   before (shared model): " + ", ".join(f"{t} macro F1 {before[t]:.1f}" for t in tasks))
+    lowest = {t: 0.0 for t in tasks}
     for budget in BUDGETS:
-        review, learn_s = simulate(product, "review", budget, rounds, 0)
-        randoms = [simulate(product, "random", budget, rounds, s)[0] for s in range(seeds)]
+        review, learn_s, review_rounds = simulate(product, "review", budget, rounds, 0)
+        random_runs = [simulate(product, "random", budget, rounds, s) for s in range(seeds)]
+        randoms = [r[0] for r in random_runs]
         for task in tasks:
             gain_r = review[task] - before[task]
             gain_x = float(np.mean([r[task] for r in randoms])) - before[task]
             spread = float(np.std([r[task] for r in randoms]))
             goal = GOALS[budget]
+            rounds_all = review_rounds + [r for run_ in random_runs for r in run_[2]]
+            lowest[task] = min(lowest[task], *(r[task] - before[task] for r in rounds_all))
             print(f"   {budget:>3} corrections  {task:<9}  review {review[task]:5.1f} ({gain_r:+5.1f})"
                   f"  random {before[task] + gain_x:5.1f} ({gain_x:+5.1f} +- {spread:.1f})"
-                  f"  goal +{goal:.0f}: {'met' if gain_r >= goal else 'NOT met'}; "
+                  f"  goal +{goal:.0f}: {'met' if gain_r >= goal else f'NOT met (by {goal - gain_r:.1f})'}; "
                   f"review {'beats' if gain_r > gain_x else 'does NOT beat'} random")
         print(f"   learn on {budget} corrections took {learn_s:.2f} s (CPU)")
+    for task in tasks:
+        print(f"   lowest round of any run, {task}: {lowest[task]:+.1f} against the shared model "
+              f"(goal >= 0, no harm): {'met' if lowest[task] >= -1e-9 else 'NOT met'}")
     ceiling = product.score(product.learn(list(product.pool)))
     print(f"   ceiling, every one of the {len(product.pool)} posts corrected: "
           + ", ".join(f"{t} {ceiling[t]:.1f} ({ceiling[t] - before[t]:+.1f})" for t in tasks))
+
+
+def one_sided_demo(classifier: object, n: int = 7) -> None:
+    """The issue's case: ``n`` corrections, all to negative, of demo Notely reviews the model did not call negative."""
+    from datetime import date
+
+    from classify.adapt import fit_layer
+    from voxpop.demo.content import PRODUCTS, reviews_for
+    from voxpop.learning import layer_readings
+
+    notely = next(p for p in PRODUCTS if p.slug == "notely")
+    reviews = reviews_for(notely, date(2026, 11, 20))
+    ratings = [r.rating for r in reviews]
+    preds = classifier.predict([r.text for r in reviews], titles=[r.title for r in reviews],  # type: ignore[attr-defined]
+                               ratings=ratings)
+    vecs = np.stack([p.embedding for p in preds])
+    chosen = [i for i, p in enumerate(preds) if p.sentiment != "negative" and ratings[i] in (2, 3)][:n]
+    sent_p, need_p = shared_probabilities(classifier, vecs[chosen], [ratings[i] for i in chosen])
+    checks: dict = {}
+    layer = fit_layer(vecs[chosen], sent_p, need_p, sentiment=["negative"] * len(chosen), need=[None] * len(chosen),
+                      report=checks)
+    base = [{"sentiment": p.sentiment, "sentiment_score": p.sentiment_score, "need_type": p.need_type,
+             "need_score": p.need_score} for p in preds]
+    after = layer_readings(classifier, layer, vecs, ratings, base)  # type: ignore[arg-type]
+    moved = [i for i in range(len(preds)) if after[i]["sentiment"] != base[i]["sentiment"]]
+    praise_flips = [i for i in moved if ratings[i] == 5 and after[i]["sentiment"] == "negative"]
+    neutral = (sum(b["sentiment"] == "neutral" for b in base), sum(a["sentiment"] == "neutral" for a in after))
+    v = checks.get("sentiment")
+    print(f"\n== demo: {len(chosen)} corrections, all to negative, of Notely's {len(preds)} reviews")
+    if v is not None:
+        print(f"   sentiment layer {'kept' if v.kept else 'not kept'} ({v.scope}): held-out corrections right, "
+              f"layer {v.layer_right} of {v.n}, shared {v.shared_right}")
+    print(f"   predictions changed: {len(moved)} of {len(preds)} (version 2: 61 of 109); neutral {neutral[0]} -> "
+          f"{neutral[1]}; 5-star posts turned negative: {len(praise_flips)} (goal 0: "
+          f"{'met' if not praise_flips else 'NOT met'})")
 
 
 def main() -> None:
@@ -179,6 +230,7 @@ def main() -> None:
 
     classifier = Classifier()
     print(f"shared model: {classifier.model_version}")
+    one_sided_demo(classifier)
     sets = {"clap": "need_type/scalabrino2017_clap_rq1.jsonl",
             "senti4sd": "sentiment/senti4sd_stackoverflow_polarity.jsonl"}
     for name, path in sets.items():

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from alerts.detect import Detector, Params, PostRow, end_of_day  # noqa: E402
-from classify.data import DEFAULT_DATA_DIR  # noqa: E402
+from classify.training.data import DEFAULT_DATA_DIR  # noqa: E402
 
 DATA = DEFAULT_DATA_DIR / "timeseries/swiftkey_2012_reviews.jsonl"  # ../shared/data, or VOXPOP_DATA_DIR
 CACHE = Path(tempfile.gettempdir()) / "voxpop_bench_detect"

@@ -39,10 +39,10 @@ import numpy as np  # noqa: E402
 
 from bench.jobs_segments import print_figures, segment_figures  # noqa: E402
 from classify.jobs import Job, JobCalibration, JobIndex  # noqa: E402
-from classify.metrics import f1_per_class  # noqa: E402
 from classify.pipeline import JOBS_FILE, PACKAGED_HEADS, Classifier, Scored, need_from_sentences, step_vector  # noqa: E402
 from classify.sentence_jobs import SentenceRule, match_jobs, score_posts  # noqa: E402
 from classify.steps import DEFAULT_STEPS, StepCalibration, StepIndex  # noqa: E402
+from classify.training.metrics import f1_per_class  # noqa: E402
 
 GOALS = {"job_micro_f1": 0.75, "no_job_precision": 0.80, "step_accuracy": 0.75, "step_macro_f1": 0.65}
 CACHE = ROOT / "bench-output" / "jobs-cache"

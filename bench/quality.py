@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/quality.py [--data DIR] [--quick]
 
-Splits come from ``classify/corpora.py``: held out by app or by source (never rows of one app on both sides),
+Splits come from ``classify/training/corpora.py``: held out by app or by source (never rows of one app on both sides),
 or the source's own test split (Senti4SD, UMSAB). Settings were chosen on the dev splits by
-``classify/train.py``; this script reads the test splits. Sentiment and need type run end to end through
+``classify/training/train.py``; this script reads the test splits. Sentiment and need type run end to end through
 ``Classifier.predict``; jobs use the same ``JobIndex`` scoring on the classifier's embeddings.
 """
 
@@ -23,14 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from classify.corpora import Example, load_corpora  # noqa: E402
-from classify.data import DEFAULT_DATA_DIR, humanize_label, load_splits  # noqa: E402
 from classify.hubness import background_vectors  # noqa: E402
 from classify.jobs import JobIndex  # noqa: E402
-from classify.metrics import f1_per_class, macro_f1, macro_recall  # noqa: E402
 from classify.pipeline import Classifier, Prediction  # noqa: E402
-from classify.train import Embedder  # noqa: E402
-from classify.tuning import fold  # noqa: E402
+from classify.training.corpora import Example, load_corpora  # noqa: E402
+from classify.training.data import DEFAULT_DATA_DIR, humanize_label, load_splits  # noqa: E402
+from classify.training.metrics import f1_per_class, macro_f1, macro_recall  # noqa: E402
+from classify.training.train import Embedder  # noqa: E402
+from classify.training.tuning import fold  # noqa: E402
 
 RESULTS: list[tuple[str, float, float | None]] = []
 
@@ -72,6 +72,12 @@ def sentiment_section(clf: Classifier, c: dict[str, list[Example]], cap: int) ->
     f1 = f1_per_class([e.label for e in apps], [p.sentiment for p in preds], ["negative", "neutral", "positive"])
     show(f"App Store held-out app (Teams), 3 classes from stars, macro F1 (n={len(apps)})",
          float(np.mean(list(f1.values()))), 0.70, "", per_class(f1))
+    show("App Store held-out app, neutral-class F1", f1["neutral"], 0.45)
+    share = float(np.mean([p.sentiment == "neutral" for p in preds]))
+    gold = float(np.mean([e.label == "neutral" for e in apps]))
+    print(f"{'App Store held-out app, neutral share predicted / 3-star share':<58} {share:.4f} / {gold:.4f}  "
+          f"(goal: within a few points; {100 * abs(share - gold):.1f} points apart; "
+          f"mixed reviews {sum(p.mixed for p in preds)})", flush=True)
     st = sample(c["steam_test"], cap)
     preds = predict(clf, st)
     acc = float(np.mean([("positive" if p.sentiment_score >= 0 else "negative") == e.label
@@ -125,6 +131,41 @@ def multilingual_section(clf: Classifier, c: dict[str, list[Example]], cap: int)
              macro_f1([e.label for e in part], [p.sentiment for p in preds]), 0.60, "XLM-T ~0.6-0.7")
 
 
+def multilingual_need_section(clf: Classifier, data: Path) -> None:
+    print("\n== multilingual need type (hand-labelled set, test split; classify/training/multilingual_set.py)")
+    from classify import multilingual_need
+    from classify.labels import NEED_TYPES
+    from classify.training.multilingual_set import labels_path, load_need_rows
+
+    if not labels_path().exists():
+        print(f"(not present: {labels_path()}; set VOXPOP_NEED_LABELS)")
+        return
+    test = [r for r in load_need_rows(data) if r.split == "test"]
+    gold = [r.need for r in test]
+
+    def run() -> list[str]:
+        return [p.need_type for p in clf.predict([r.text for r in test], titles=[r.title for r in test],
+                                                 ratings=[r.rating for r in test], languages=[r.lang for r in test])]
+
+    pred = run()
+    f1 = f1_per_class(gold, pred, NEED_TYPES)
+    show(f"de/es/fr/it/pt need type macro F1, 5 classes (n={len(test)})", float(np.mean(list(f1.values()))), 0.70,
+         "", per_class(f1))
+    for lang in ("de", "es", "fr", "it", "pt"):
+        idx = [i for i, r in enumerate(test) if r.lang == lang]
+        classes = sorted({gold[i] for i in idx})
+        show(f"  {lang} need type macro F1 over its {len(classes)} gold classes (n={len(idx)})",
+             float(np.mean(list(f1_per_class([gold[i] for i in idx], [pred[i] for i in idx], classes).values()))))
+    saved, saved_p = clf.need_multilingual, multilingual_need.CUE_P
+    clf.need_multilingual, multilingual_need.CUE_P = None, 0.0
+    try:
+        bare = run()
+    finally:
+        clf.need_multilingual, multilingual_need.CUE_P = saved, saved_p
+    show("  same, English need head alone (no adjustment, no cue words)",
+         float(np.mean(list(f1_per_class(gold, bare, NEED_TYPES).values()))))
+
+
 def own_section(clf: Classifier, c: dict[str, list[Example]]) -> None:
     print("\n== our own written review set (classify/data/voxpop_review_testset.jsonl)")
     rows = [e for e in c.get("owntest_test", []) if e.task == "sentiment"]
@@ -144,6 +185,12 @@ def own_section(clf: Classifier, c: dict[str, list[Example]]) -> None:
                                                                           zip(preds, rows, strict=True)])))
     show("all posts need-type accuracy", float(np.mean([p.need_type == e.extra["need_type"] for p, e in
                                                         zip(preds, rows, strict=True)])))
+    from classify.evidence import carries_point
+
+    unmet = [p for p in preds if p.unmet_need]
+    print(f"{'unmet-need posts whose evidence names its object (proxy)':<58} "
+          f"{float(np.mean([carries_point(p.evidence) for p in unmet])):.4f}  (n={len(unmet)}; a content-word "
+          "check, not a reader's label: the >= 0.90 goal needs hand labels)", flush=True)
     foreign = [(p, e) for p, e in zip(preds, rows, strict=True) if e.lang != "en"]
     show(f"non-English posts: language routed right (n={len(foreign)})",
          float(np.mean([p.language == e.lang for p, e in foreign])))
@@ -187,7 +234,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(DEFAULT_DATA_DIR))
     ap.add_argument("--quick", action="store_true", help="at most 400 rows per test set")
-    ap.add_argument("--model", default=None, help="a model folder written by classify.train --out (default: packaged)")
+    ap.add_argument("--model", default=None,
+                    help="a model folder written by classify.training.train --out (default: packaged)")
     ap.add_argument("--only", default="", help="comma list of sections: sentiment,need,multilingual,own,jobs")
     args = ap.parse_args()
     t0 = time.time()
@@ -202,6 +250,8 @@ def main() -> None:
         need_section(clf, corpora, cap)
     if "multilingual" in sections:
         multilingual_section(clf, corpora, cap // 2)
+    if "multilingual" in sections:
+        multilingual_need_section(clf, Path(args.data))
     if "own" in sections:
         own_section(clf, corpora)
     if "jobs" in sections:

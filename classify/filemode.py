@@ -27,12 +27,13 @@ class FileModeResult:
     """Counts of one file-mode run."""
 
     rows: int
-    ok: int
-    errors: int
+    ok: int  # rows classified
+    errors: int  # rows that could not be read (broken JSON, no text)
+    skipped: int = 0  # rows read but not classified (a language the heads are not trusted on)
 
     def as_dict(self) -> dict[str, int]:
         """The counts as a plain dict (for ``--json`` output)."""
-        return {"rows": self.rows, "ok": self.ok, "errors": self.errors}
+        return {"rows": self.rows, "ok": self.ok, "skipped": self.skipped, "errors": self.errors}
 
 
 def load_jobs(path: str | Path) -> list[Job]:
@@ -94,12 +95,36 @@ def _entries(path: Path, data: dict[str, Any], key: str) -> list[Job]:
     return jobs
 
 
+# Why a row was not classified (the ``reason`` of a ``classified: false`` row).
+REASON_LANGUAGE = "unsupported_language"
+REASON_INPUT = "invalid_input"
+# The reading fields: null on a row that was not classified, so a placeholder never passes for a prediction.
+READING_FIELDS = ("sentiment", "sentiment_score", "need_type", "need_score", "unmet_need", "evidence", "mixed",
+                  "step", "step_score")
+
+
 def prediction_row(post_id: Any, p: Prediction) -> dict[str, Any]:
-    """The output row of one prediction."""
-    return {"id": post_id, "sentiment": p.sentiment, "sentiment_score": p.sentiment_score,
+    """The output row of one prediction.
+
+    Every row says ``classified`` and ``language``. A post in a language the heads are not trusted on is
+    ``classified: false`` with a ``reason`` and null sentiment, need and evidence, and no jobs.
+    """
+    if not p.classified:
+        return {"id": post_id, "classified": False, "language": p.language,
+                "reason": f"{REASON_LANGUAGE}: {p.language}", **dict.fromkeys(READING_FIELDS),
+                "jobs": [], "sentences": [], "model_version": p.model_version}
+    return {"id": post_id, "classified": True, "language": p.language,
+            "sentiment": p.sentiment, "sentiment_score": p.sentiment_score,
             "need_type": p.need_type, "need_score": p.need_score, "unmet_need": p.unmet_need,
             "jobs": [{"job": j.job, "score": j.score, "evidence": j.evidence} for j in p.jobs], "evidence": p.evidence,
-            "step": p.step, "step_score": p.step_score, "model_version": p.model_version}
+            "step": p.step, "step_score": p.step_score,
+            "mixed": p.mixed, "sentences": [{"text": t, "sentiment": s} for t, s in p.sentences],
+            "model_version": p.model_version}
+
+
+def error_row(post_id: Any, message: str | None) -> dict[str, Any]:
+    """The output row of an input line that could not be read: not classified, with the reason and the error."""
+    return {"id": post_id, "classified": False, "language": None, "reason": REASON_INPUT, "error": message}
 
 
 def _parse(line: str, lineno: int) -> tuple[Any, dict[str, Any] | None, str | None]:
@@ -134,8 +159,10 @@ def classify_file(input_path: str | Path, output_path: str | Path, jobs_path: st
                   classifier: Classifier, progress: Callable[[int], None] | None = None) -> FileModeResult:
     """Classify every row of ``input_path`` into ``output_path`` (JSON lines, same order).
 
-    Input rows are ``{"id", "text", optional "title", "rating"}``. A row with broken JSON or an
-    empty/non-string text becomes ``{"id": ..., "error": "..."}``; the run never stops for one row.
+    Input rows are ``{"id", "text", optional "title", "rating"}``. Every output row has ``classified`` and
+    ``language``; a row with broken JSON or an empty/non-string text becomes ``{"id": ..., "classified": false,
+    "reason": "invalid_input", "error": "..."}``, a post in an unsupported language ``classified: false`` with
+    ``reason`` and null readings (see ``prediction_row``); the run never stops for one row.
 
     Args:
         input_path: JSON-lines posts.
@@ -146,14 +173,14 @@ def classify_file(input_path: str | Path, output_path: str | Path, jobs_path: st
             ``click.progressbar``'s ``update``).
     """
     jobs, steps = load_taxonomy(jobs_path) if jobs_path else ([], [])
-    rows = ok = errors = 0
+    rows = ok = errors = skipped = 0
     output_path = Path(output_path)
     tmp = output_path.with_name(output_path.name + ".part")
     with open(tmp, "w", encoding="utf-8") as out:
         pending: list[tuple[Any, dict[str, Any] | None, str | None]] = []
 
         def flush() -> None:
-            nonlocal ok, errors
+            nonlocal ok, errors, skipped
             good = [p for p in pending if p[1] is not None]
             preds = iter(classifier.predict([g[1]["text"] for g in good], jobs,  # type: ignore[index]
                                             titles=[g[1]["title"] for g in good],  # type: ignore[index]
@@ -162,10 +189,12 @@ def classify_file(input_path: str | Path, output_path: str | Path, jobs_path: st
             for post_id, row, err in pending:
                 if row is None:
                     errors += 1
-                    record: dict[str, Any] = {"id": post_id, "error": err}
+                    record: dict[str, Any] = error_row(post_id, err)
                 else:
-                    ok += 1
-                    record = prediction_row(post_id, next(preds))
+                    pred = next(preds)
+                    ok += pred.classified
+                    skipped += not pred.classified
+                    record = prediction_row(post_id, pred)
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
             done = len(pending)
             pending.clear()
@@ -179,4 +208,4 @@ def classify_file(input_path: str | Path, output_path: str | Path, jobs_path: st
                 flush()
         flush()
     tmp.replace(output_path)
-    return FileModeResult(rows=rows, ok=ok, errors=errors)
+    return FileModeResult(rows=rows, ok=ok, errors=errors, skipped=skipped)

@@ -38,7 +38,7 @@ class JobScore:
 
 @dataclass(frozen=True)
 class JobCalibration:
-    """Scoring constants, fitted by ``classify/train.py``."""
+    """Scoring constants, fitted by ``classify/training/train.py``."""
 
     zero_shot_threshold: float = 0.45
     few_shot_threshold: float = 0.6

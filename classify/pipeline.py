@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from classify import multilingual_need
+from classify.evidence import choose_evidence
 from classify.heads import Head, load_head
 from classify.jobs import Job, JobCalibration, JobIndex, JobScore
 from classify.labels import NEED_TYPES, SENTIMENTS, UNMET_NEEDS
@@ -25,9 +27,14 @@ JOBS_FILE = "jobs.json"  # job and step constants beside heads.npz and meta.json
 RATING_SLOTS = 6  # the sentiment head's rating input: one-hot of "no rating", 1..5 stars
 # How a post's need type comes from its sentences: an unmet-need sentence (problem, feature request) counts with
 # ``unmet_weight`` x its probability against the post-level probabilities. Tuned on the dev splits by
-# classify/train.py and stored in meta.json (``sentence_rule``); this is the value used when meta has none.
+# classify/training/train.py and stored in meta.json (``sentence_rule``); the value used when meta has none.
 DEFAULT_SENTENCE_RULE: dict[str, float] = {"unmet_weight": 1.0}
+# How a post's sentiment comes from its parts (see ``post_sentiment``): a sentence is "clear" when the head gives its
+# polarity at least ``mixed_threshold``; a clear complaint and clear praise in one post make it neutral (mixed).
+# Dev-tuned by classify/training/tuning.py (``tune_sentiment_rule``) and stored in meta.json (``sentiment_rule``).
+DEFAULT_SENTIMENT_RULE: dict[str, float] = {"mixed_threshold": 0.7}
 _UNMET_INDEX = tuple(NEED_TYPES.index(n) for n in ("problem", "feature_request"))
+_NEG, _NEU, _POS = (SENTIMENTS.index(s) for s in ("negative", "neutral", "positive"))
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,9 @@ class Prediction:
     classified: bool = True
     step: str | None = None
     step_score: float | None = None
+    # (sentence, its own sentiment) for each sentence of the body that got a vector; empty when not classified.
+    sentences: tuple[tuple[str, str], ...] = ()
+    mixed: bool = False  # a clear complaint and clear praise: the post is neutral, its sentences keep theirs
 
 
 class Classifier:
@@ -80,7 +90,8 @@ class Classifier:
             model_dir = heads_dir / "encoder"
         npz_path, meta_path = heads_dir / "heads.npz", heads_dir / "meta.json"
         if not npz_path.exists() or not meta_path.exists():
-            raise FileNotFoundError(f"classifier heads not found in {heads_dir} (run python -m classify.train)")
+            raise FileNotFoundError(f"classifier heads not found in {heads_dir} "
+                                    "(run python -m classify.training.train)")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         self.encoder = Encoder(model_dir, batch_size=batch_size, max_tokens=max_tokens,
                                name=meta.get("encoder") if Path(model_dir) == heads_dir / "encoder" else None)
@@ -90,8 +101,12 @@ class Classifier:
         with np.load(npz_path) as arrays:
             self.sentiment_head = load_head(arrays, "sentiment")
             self.need_head = load_head(arrays, "need")
+        # Need-type adjustment for de/es/fr/it/pt posts (classify/multilingual_need.py); None when not shipped.
+        self.need_multilingual = multilingual_need.load(heads_dir)
+        ml_path = heads_dir / multilingual_need.FILE
         self.sentence_rule = {**DEFAULT_SENTENCE_RULE, **meta.get("sentence_rule", {})}
-        # Log-odds added to "neutral" before the argmax (dev-tuned by classify/train.py; 0 when meta has none).
+        self.sentiment_rule = {**DEFAULT_SENTIMENT_RULE, **meta.get("sentiment_rule", {})}
+        # Log-odds added to "neutral" before the argmax (dev-tuned by classify/training/train.py; 0 without meta).
         self.neutral_bias = float(meta.get("sentiment_neutral_bias", 0.0))
         # Job and step constants (tuned on review data by bench/jobs.py) live in their own file, over meta's.
         jobs_path = heads_dir / JOBS_FILE
@@ -101,7 +116,8 @@ class Classifier:
         self.job_sentence_rule = SentenceRule.from_dict(tuned.get("sentences", {}))
         self.step_calibration = StepCalibration.from_dict(tuned.get("steps", {}))
         # Weights, thresholds and label maps all live in these files, so their digest versions the model.
-        digest = hashlib.sha256(npz_path.read_bytes() + meta_path.read_bytes() + jobs_bytes).hexdigest()[:8]
+        digest = hashlib.sha256(npz_path.read_bytes() + meta_path.read_bytes() + jobs_bytes
+                                + (ml_path.read_bytes() if ml_path.exists() else b"")).hexdigest()[:8]
         self.model_version = f"voxpop-{meta.get('version', '0')}-{self.encoder.name}-{self.encoder.digest}-{digest}"
         self._job_cache: tuple[tuple[Job, ...], JobIndex] | None = None
         self._step_cache: tuple[tuple[Job, ...], StepIndex] | None = None
@@ -162,15 +178,31 @@ class Classifier:
                 out.append(Prediction("neutral", 0.0, "other", 0.0, False, (), "", self.model_version,
                                       language, scored.post_vecs[i], classified=False))
                 continue
-            need_p, k, evidence_at = need_from_sentences(scored.need_post[i], scored.need_sentences[i],
-                                                         self.sentence_rule, scored.sentence_fit[i])
+            need_post, need_sentences = scored.need_post[i], scored.need_sentences[i]
+            if language in multilingual_need.LANGUAGES:
+                if self.need_multilingual is not None:
+                    need_post = self.need_multilingual.proba(scored.post_vecs[i:i + 1], need_post[None])[0]
+                    if len(need_sentences):
+                        need_sentences = self.need_multilingual.proba(scored.sentence_vecs[i], need_sentences)
+                need_post, need_sentences = multilingual_need.with_cues(bodies[i], scored.sentences[i], need_post,
+                                                                        need_sentences, language)
+            need_p, k, _ = need_from_sentences(need_post, need_sentences, self.sentence_rule,
+                                               scored.sentence_fit[i])
             sentences = scored.sentences[i]
-            evidence = sentences[evidence_at] if sentences else bodies[i].strip()
+            evidence = bodies[i].strip()
+            evidence_at = -1
+            if sentences:
+                weight = need_sentences[:, k] * np.clip(scored.sentence_fit[i], 0.0, 1.0)
+                first, last = choose_evidence(sentences, weight)
+                evidence = " ".join(sentences[first:last + 1])
+                evidence_at = last  # the sentence that states the failure (the object's may come before it)
             step_vecs.append(step_vector(scored, i, found.evidence_at[i], evidence_at))
-            p = scored.sentiment[i]
+            p, label, mixed = post_sentiment(scored.sentiment[i], scored.sentiment_body[i],
+                                             scored.sentiment_sentences[i], ratings[i] if ratings else None,
+                                             NEED_TYPES[k], self.sentiment_rule)
             out.append(Prediction(
-                sentiment=SENTIMENTS[int(p.argmax())],
-                sentiment_score=round(float(p[2] - p[0]), 4),
+                sentiment=SENTIMENTS[label],
+                sentiment_score=round(float(p[_POS] - p[_NEG]), 4),
                 need_type=NEED_TYPES[k],
                 need_score=round(float(need_p[k]), 4),
                 unmet_need=NEED_TYPES[k] in UNMET_NEEDS,
@@ -179,6 +211,9 @@ class Classifier:
                 model_version=self.model_version,
                 language=language,
                 embedding=scored.post_vecs[i],
+                sentences=tuple((text, SENTIMENTS[int(q.argmax())])
+                                for text, q in zip(sentences, scored.sentiment_sentences[i], strict=True)),
+                mixed=mixed,
             ))
             placed.append(len(out) - 1)
         if placed:
@@ -214,14 +249,38 @@ class Classifier:
             body_spans.append([(a + shift, b + shift) for a, b in sentence_spans(body)])
         post_vecs, sent_vecs = self.encoder.encode_with_spans(composed, body_spans)
         sentiment, need_post = self.head_probabilities(post_vecs, ratings)
-        need_sentences, sentences, fit = [], [], []
+        # Both heads run once over every sentence of the batch (one matrix product each, not one per post).
+        counts = [len(v) for v in sent_vecs]
+        stacked = np.vstack([v for v in sent_vecs if len(v)]) if sum(counts) else np.zeros((0, post_vecs.shape[1]),
+                                                                                            np.float32)
+        all_need = (_reorder(self.need_head, NEED_TYPES, self.need_head.proba(stacked)) if len(stacked)
+                    else np.zeros((0, len(NEED_TYPES)), np.float32))
+        all_sent = (self.sentiment_probabilities(stacked, None) if len(stacked)
+                    else np.zeros((0, len(SENTIMENTS)), np.float32))
+        bounds = np.cumsum([0, *counts])
+        need_sentences = [all_need[bounds[i]:bounds[i + 1]] for i in range(len(counts))]
+        sent_sentiment = [all_sent[bounds[i]:bounds[i + 1]] for i in range(len(counts))]
+        sentences, fit = [], []
+        body_vecs = post_vecs.copy()
         for i, vecs in enumerate(sent_vecs):
             shift = len(composed[i]) - len(bodies[i])
             sentences.append([bodies[i][a - shift:b - shift] for a, b in body_spans[i][: len(vecs)]])
-            need_sentences.append(_reorder(self.need_head, NEED_TYPES, self.need_head.proba(vecs)) if len(vecs)
-                                  else np.zeros((0, len(NEED_TYPES)), dtype=np.float32))
+            if len(vecs) and shift:  # a titled post: the body alone, pooled from its own sentence vectors
+                body = vecs.mean(axis=0)
+                body_vecs[i] = body / max(float(np.linalg.norm(body)), 1e-9)
             fit.append(vecs @ post_vecs[i] if len(vecs) else np.zeros(0, dtype=np.float32))
-        return Scored(post_vecs, sentiment, need_post, need_sentences, sentences, fit, list(sent_vecs))
+        titled = [i for i in range(len(bodies)) if len(composed[i]) != len(bodies[i])]
+        body_sentiment = sentiment.copy()
+        if titled:
+            body_sentiment[titled] = self.sentiment_probabilities(
+                body_vecs[titled], [ratings[i] for i in titled] if ratings is not None else None)
+        return Scored(post_vecs, sentiment, need_post, need_sentences, sentences, fit, body_sentiment,
+                      sent_sentiment, list(sent_vecs))
+
+    def sentiment_probabilities(self, vecs: np.ndarray, ratings: Sequence[float | None] | None) -> np.ndarray:
+        """Sentiment probabilities (neutral bias applied) of any vectors: posts, bodies or sentences."""
+        p = self.sentiment_head.proba(np.hstack([vecs, rating_features(ratings, len(vecs))]))
+        return with_neutral_bias(_reorder(self.sentiment_head, SENTIMENTS, p), self.neutral_bias)
 
 
 @dataclass(frozen=True)
@@ -234,7 +293,37 @@ class Scored:
     need_sentences: list[np.ndarray]  # per post (m, 5)
     sentences: list[list[str]]  # per post, the m sentences that got a vector
     sentence_fit: list[np.ndarray]  # per post (m,), cosine of each sentence vector to the post vector
+    sentiment_body: np.ndarray  # (n, 3) the body without its title (the post's own row when untitled)
+    sentiment_sentences: list[np.ndarray]  # per post (m, 3), each sentence alone, no rating
     sentence_vecs: list[np.ndarray] = field(default_factory=list)  # per post (m, d)
+
+
+def post_sentiment(post_p: np.ndarray, body_p: np.ndarray, sent_p: np.ndarray, rating: float | None,
+                   need_type: str, rule: dict[str, float]) -> tuple[np.ndarray, int, bool]:
+    """A post's sentiment from its whole text, its body and its sentences: (probabilities, label index, mixed).
+
+    - The title is part of what is read, never a reason to soften a complaint: when the body alone reads
+      negative, the post does too.
+    - A 1-2 star post that reports a problem, or has a sentence that reads negative, is negative: the stars
+      and the words agree that it is a complaint.
+    - Otherwise a clear complaint and clear praise in different sentences (each at least ``mixed_threshold``)
+      make a mixed review: neutral at post level, with each sentence keeping its own sentiment.
+    """
+    p = post_p
+    if int(body_p.argmax()) == _NEG and int(post_p.argmax()) != _NEG:
+        p = body_p
+    label = int(p.argmax())
+    low = isinstance(rating, int | float) and not isinstance(rating, bool) and np.isfinite(rating) and rating < 2.5
+    sent_labels = sent_p.argmax(axis=1) if len(sent_p) else np.zeros(0, dtype=int)
+    if low:
+        if label != _NEG and (need_type == "problem" or bool((sent_labels == _NEG).any())):
+            label = _NEG
+        return p, label, False
+    t = rule["mixed_threshold"]
+    if len(sent_p) > 1 and float(sent_p[:, _NEG].max()) >= t and float(sent_p[:, _POS].max()) >= t \
+            and int(sent_p[:, _NEG].argmax()) != int(sent_p[:, _POS].argmax()):
+        return p, _NEU, True
+    return p, label, False
 
 
 def step_vector(scored: Scored, i: int, job_at: int, need_at: int) -> np.ndarray:

@@ -426,6 +426,32 @@ class ProductModel(Base):
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+
+class ProductModelLog(Base):
+    """Every layer ``voxpop learn`` applied (or an ``undo``), with the predictions it changed (issue 28).
+
+    ``weights`` is None for "no layer" (the shared model). ``changes`` lists ``{"post_id", "from", "to"}`` with
+    the sentiment and need-type readings before and after, so ``voxpop learn --undo`` can put them back;
+    ``previous_id`` is the log row of the layer it replaced (None: the shared model).
+    """
+
+    __tablename__ = "product_model_log"
+    __table_args__ = (Index("ix_product_model_log_product", "product_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(10))  # learn | undo
+    model_version: Mapped[str | None] = mapped_column(String(200))
+    base_version: Mapped[str] = mapped_column(String(100))
+    weights: Mapped[bytes | None] = mapped_column(LargeBinary)
+    corrections: Mapped[int] = mapped_column(Integer)
+    last_correction_id: Mapped[int] = mapped_column(Integer)
+    previous_id: Mapped[int | None] = mapped_column(Integer)
+    undone: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    changes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
 # Dashboard (issue 18): the newest posts first, across products (``/posts`` without a product filter).
 Index("ix_posts_created", Post.created_at)
 # Status (issue 29): posts held per configured source, counted from this index instead of the table.

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from classify.corpora import APPSTORE_TEST_APPS, VU_TEST_APPS, hashed_side, load_corpora
-from classify.finetune import Recipe, intent_pairs, plan_batches
 from classify.labels import NEED_TYPES, SENTIMENTS
+from classify.training.corpora import APPSTORE_TEST_APPS, VU_TEST_APPS, hashed_side, load_corpora
+from classify.training.finetune import Recipe, intent_pairs, plan_batches
 
 
 def _write(root: Path, rel: str, rows: list[dict]) -> None:

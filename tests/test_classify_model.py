@@ -160,11 +160,14 @@ def test_file_mode_keeps_order_and_reports_bad_rows(clf, tmp_path: Path) -> None
     assert [r.get("id") for r in rows] == ["a", None, "b", "c", "d", "e"]
     assert [("error" in r) for r in rows] == [False, True, True, True, False, False]
     assert "line 2" in rows[1]["error"] and "text" in rows[2]["error"]
-    assert set(rows[0]) == {"id", "sentiment", "sentiment_score", "need_type", "need_score", "unmet_need", "jobs",
-                            "evidence", "step", "step_score", "model_version"}
+    assert set(rows[0]) == {"id", "classified", "language", "sentiment", "sentiment_score", "need_type",
+                            "need_score", "unmet_need", "jobs", "evidence", "step", "step_score", "mixed", "sentences",
+                            "model_version"}
+    assert [r["classified"] for r in rows] == [True, False, False, False, True, True]
+    assert rows[1]["reason"] == "invalid_input" and rows[0]["language"] == "en"
     assert rows[0]["step"] in {s.id for s in DEFAULT_STEPS} and 0 < rows[0]["step_score"] <= 1
     assert rows[5]["jobs"][0]["evidence"] == "I love sharing photos with my family here."
     assert rows[0]["need_type"] == "problem" and rows[4]["need_type"] == "feature_request"
     assert rows[5]["jobs"][0]["job"] == "share_photos"
     assert sum(seen) == 6
-    assert result.as_dict() == {"rows": 6, "ok": 3, "errors": 3}
+    assert result.as_dict() == {"rows": 6, "ok": 3, "skipped": 0, "errors": 3}

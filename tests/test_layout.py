@@ -50,6 +50,14 @@ def test_spiders_never_import_the_classifier_or_torch() -> None:
     assert offenders == []
 
 
+def test_classify_runtime_never_imports_its_training() -> None:
+    graph = import_graph()
+    runtime = {name: deps for name, deps in graph.items()
+               if name.startswith("classify") and not name.startswith("classify.training")}
+    assert "classify.pipeline" in runtime and "classify.training.train" in graph
+    assert [(a, b) for a, deps in runtime.items() for b in deps if b.startswith("classify.training")] == []
+
+
 def test_layering_reader_sees_imports_inside_functions(tmp_path: Path) -> None:
     (tmp_path / "store").mkdir()
     (tmp_path / "store" / "__init__.py").write_text("")

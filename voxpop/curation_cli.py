@@ -243,17 +243,26 @@ def history_cmd(state: Any, issue_id: int | None, post_id: int | None, limit: in
 
 @click.command("learn")
 @click.option("--product", required=True, help="Product slug.")
+@click.option("--dry-run", is_flag=True, help="Print what would change (counts per label, examples); write nothing.")
+@click.option("--undo", is_flag=True, help="Go back to the previous layer (or the shared model).")
 @AS_JSON
 @click.pass_obj
-def learn_cmd(state: Any, product: str, as_json: bool) -> None:
-    """Train the product's own layer from its corrections and apply it to its posts."""
-    from voxpop.learning import learn
+def learn_cmd(state: Any, product: str, dry_run: bool, undo: bool, as_json: bool) -> None:
+    """Train the product's own layer from its corrections and apply it to its posts.
+
+    A task's layer is kept only when it helps on held-out corrections, and moves only posts near the corrected
+    ones until the corrections are many and varied. Every layer is logged with what it changed.
+    """
+    from voxpop.learning import learn, undo_learn
     from voxpop.operations import get_classifier
 
-    report = learn(state.store, state.config, product, classifier=lambda: get_classifier(state.config),
-                   by=_default_by())
-    data = report.as_dict()
-    _emit(data, as_json, "\n".join(f"{k}: {v}" for k, v in data.items()))
+    if dry_run and undo:
+        raise click.UsageError("--dry-run and --undo cannot be combined")
+    run = undo_learn if undo else learn
+    kwargs = {} if undo else {"dry_run": dry_run}
+    report = run(state.store, state.config, product, classifier=lambda: get_classifier(state.config),
+                 by=_default_by(), **kwargs)
+    _emit(report.as_dict(), as_json, report.summary())
 
 
 @click.command("review")

@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from classify.adapt import ProductLayer, fit_layer, shared_probabilities, taxonomy_hash
+from classify.adapt import ProductLayer, Validation, fit_layer, shared_probabilities, taxonomy_hash
 from classify.jobs import Job, JobIndex
 from classify.labels import NEED_TYPES, SENTIMENTS, UNMET_NEEDS
 from classify.sentence_jobs import score_posts
@@ -31,12 +31,14 @@ from classify.steps import DEFAULT_STEPS
 from store import rollups
 from store.models import (
     POST_CLASSIFIED,
+    POST_PENDING,
     Classification,
     LabelCorrection,
     Post,
     PostLabel,
     Product,
     ProductModel,
+    ProductModelLog,
 )
 from store.repo import utcnow
 
@@ -66,7 +68,7 @@ def resolve_classifier(source: Any, config: Config | None) -> Classifier:
 
 @dataclass
 class LearnReport:
-    """What one ``learn`` run did."""
+    """What one ``learn`` run did (or, with ``dry_run``, would do)."""
 
     product: str
     corrections: int = 0
@@ -78,10 +80,34 @@ class LearnReport:
     seconds: float = 0.0
     note: str | None = None
     heads: dict[str, int] = field(default_factory=dict)
+    dry_run: bool = False
+    # Per task: cross-validation over the corrections (n, held-out right by shared / by layer, kept, scope).
+    validation: dict[str, Any] = field(default_factory=dict)
+    # "sentiment neutral -> negative": posts, for every reading that changes.
+    transitions: dict[str, int] = field(default_factory=dict)
+    examples: list[dict[str, Any]] = field(default_factory=list)  # a few changed posts, with their text
+    log_id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form."""
         return asdict(self)
+
+    def summary(self) -> str:
+        """Human-readable lines (what ``voxpop learn`` prints without ``--json``)."""
+        verb = "would change" if self.dry_run else "changed"
+        lines = [f"{self.product}: {self.labelled_posts} corrected posts ({self.corrections} corrections)"]
+        if self.note:
+            lines.append(self.note)
+        for task, v in self.validation.items():
+            lines.append(f"  {task}: {'kept' if v['kept'] else 'not kept'} ({v['scope']}); held-out corrections "
+                         f"right: layer {v['layer_right']} of {v['n']}, shared model {v['shared_right']}")
+        lines.append(f"{verb} {self.predictions_changed} predictions" + (":" if self.transitions else ""))
+        lines += [f"  {k}: {n}" for k, n in sorted(self.transitions.items(), key=lambda kv: -kv[1])]
+        for e in self.examples:
+            lines.append(f"  post {e['post_id']}: {e['change']}  {e['snippet']}")
+        if self.model_version and not self.dry_run:
+            lines.append(f"model_version: {self.model_version}")
+        return "\n".join(lines)
 
 
 def product_jobs(config: Config | None, slug: str) -> list[Job]:
@@ -116,16 +142,28 @@ def _labelled(session: Session, product_id: int) -> list[Any]:
     ))
 
 
-def learn(store: Store, config: Config | None, product_slug: str, *,
-          classifier: Classifier | Callable[[], Classifier] | None = None, by: str = "voxpop learn") -> LearnReport:
-    """Fit the product's layer from its human labels, store it, and re-apply it to its posts.
+def _active_log(session: Session, product_id: int) -> ProductModelLog | None:
+    """The log row of the layer the product has now (None: the shared model)."""
+    model = session.get(ProductModel, product_id)
+    log_id = (model.stats or {}).get("log_id") if model is not None else None
+    return session.get(ProductModelLog, log_id) if log_id else None
 
-    ``classifier`` may be a loader: the model is loaded only when there is something to learn.
+
+def learn(store: Store, config: Config | None, product_slug: str, *,
+          classifier: Classifier | Callable[[], Classifier] | None = None, by: str = "voxpop learn",
+          dry_run: bool = False) -> LearnReport:
+    """Fit the product's layer from its human labels, store it, log it, and re-apply it to its posts.
+
+    Each task's head is kept only when it helps on held-out corrections, and moves only the posts near the
+    corrected ones unless the corrections are broad (``classify.adapt``). A post's reading changes only where
+    the layer changes the shared heads' decision; everything else keeps what the full pipeline said.
+    ``dry_run`` reports what would change and writes nothing. ``classifier`` may be a loader: the model is
+    loaded only when there is something to learn.
     """
     from voxpop.curation import CurationError, audit
 
     started = time.perf_counter()
-    report = LearnReport(product=product_slug)
+    report = LearnReport(product=product_slug, dry_run=dry_run)
     with store.sessions() as session:
         product = session.scalar(select(Product).where(Product.slug == product_slug))
         if product is None:
@@ -145,30 +183,144 @@ def learn(store: Store, config: Config | None, product_slug: str, *,
     classifier = resolve_classifier(classifier, config)
     vecs = np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in rows])
     sent_p, need_p = shared_probabilities(classifier, vecs, [r.rating for r in rows])
-    layer = fit_layer(vecs, sent_p, need_p, sentiment=[r.sentiment for r in rows], need=[r.need_type for r in rows],
-                      jobs=[r.jobs for r in rows])
-    version = f"{classifier.model_version}+{product_slug}.{layer.digest()}"[:200]
+    checks: dict[str, Validation] = {}
+    layer: ProductLayer | None = fit_layer(
+        vecs, sent_p, need_p, sentiment=[r.sentiment for r in rows], need=[r.need_type for r in rows],
+        jobs=[r.jobs for r in rows], report=checks)
+    report.validation = {task: v.as_dict() for task, v in checks.items()}
+    assert layer is not None
+    if layer.sentiment is None and layer.need is None and not layer.job_examples and layer.no_jobs is None:
+        layer = None
+        report.note = "no head helped on held-out corrections: the product keeps the shared model"
+    version = f"{classifier.model_version}+{product_slug}.{layer.digest()}"[:200] if layer else None
     report.model_version = version
     report.heads = {"sentiment": sum(r.sentiment is not None for r in rows),
                     "need_type": sum(r.need_type is not None for r in rows),
-                    "jobs": sum(len(v) for v in layer.job_examples.values())}
+                    "jobs": sum(len(v) for v in layer.job_examples.values()) if layer else 0}
     jobs = product_jobs(config, product_slug)
-    with store.transaction() as session:
-        row = session.get(ProductModel, product_id)
-        if row is None:
-            row = ProductModel(product_id=product_id)
-            session.add(row)
-        row.model_version, row.base_version, row.weights = version, classifier.model_version, layer.to_bytes()
-        row.corrections, row.last_correction_id, row.trained_at = report.corrections, last_correction, utcnow()
-        row.stats = dict(report.heads)
-        tuning = Tuning(layer, version, jobs, _job_index(classifier, jobs, layer),
-                        taxonomy_hash(jobs, product_steps(config, product_slug)), product_steps(config, product_slug))
-        report.posts_updated, report.predictions_changed = apply_to_stored(session, classifier, product_id, tuning)
+    steps = product_steps(config, product_slug)
+    tuning = Tuning(layer, version, jobs, _job_index(classifier, jobs, layer), taxonomy_hash(jobs, steps), steps)
+    with (store.sessions() if dry_run else store.transaction()) as session:
+        active = _active_log(session, product_id)
+        outcome = apply_to_stored(session, classifier, product_id, tuning, base=_pipeline_readings(active),
+                                  write=not dry_run)
+        report.posts_updated, report.predictions_changed = outcome.updated, outcome.changed
+        report.transitions, report.examples = outcome.transitions, outcome.examples
+        if dry_run:
+            report.seconds = round(time.perf_counter() - started, 3)
+            return report
+        entry = ProductModelLog(product_id=product_id, action="learn", model_version=version,
+                                base_version=classifier.model_version, weights=layer.to_bytes() if layer else None,
+                                corrections=report.corrections, last_correction_id=last_correction,
+                                previous_id=active.id if active else None, undone=False, created_at=utcnow(),
+                                stats={"heads": report.heads, "validation": report.validation,
+                                       "transitions": report.transitions},
+                                changes=outcome.changes)
+        session.add(entry)
+        session.flush()
+        report.log_id = entry.id
+        _set_product_model(session, product_id, entry, report.heads)
         audit(session, "learn", by=by, product_id=product_id,
               details={"model_version": version, "previous": report.previous_version,
-                       "labelled_posts": report.labelled_posts, "changed": report.predictions_changed})
+                       "labelled_posts": report.labelled_posts, "changed": report.predictions_changed,
+                       "transitions": report.transitions, "log_id": entry.id})
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _set_product_model(session: Session, product_id: int, entry: ProductModelLog, heads: dict[str, int]) -> None:
+    """Make ``entry``'s layer the product's current one (no weights: back to the shared model)."""
+    row = session.get(ProductModel, product_id)
+    if entry.weights is None:
+        if row is not None:
+            # A layer-less row keeps the correction watermark, so the scheduler does not learn again for nothing.
+            row.model_version, row.weights = entry.base_version, b""
+            row.corrections, row.last_correction_id, row.trained_at = (entry.corrections, entry.last_correction_id,
+                                                                       utcnow())
+            row.stats = {"log_id": entry.id, **heads}
+            return
+        session.add(ProductModel(product_id=product_id, model_version=entry.base_version,
+                                 base_version=entry.base_version, weights=b"", corrections=entry.corrections,
+                                 last_correction_id=entry.last_correction_id, trained_at=utcnow(),
+                                 stats={"log_id": entry.id, **heads}))
+        return
+    if row is None:
+        row = ProductModel(product_id=product_id)
+        session.add(row)
+    row.model_version, row.base_version, row.weights = entry.model_version, entry.base_version, entry.weights
+    row.corrections, row.last_correction_id, row.trained_at = entry.corrections, entry.last_correction_id, utcnow()
+    row.stats = {"log_id": entry.id, **heads}
+
+
+def undo_learn(store: Store, config: Config | None, product_slug: str, *,
+               classifier: Classifier | Callable[[], Classifier] | None = None,
+               by: str = "voxpop learn --undo") -> LearnReport:
+    """Go back to the layer before the current one (or the shared model), putting back the readings it changed.
+
+    Posts classified since the undone layer was learnt are set pending, so the next classify reads them again.
+    """
+    from voxpop.curation import CurationError, audit
+
+    started = time.perf_counter()
+    report = LearnReport(product=product_slug)
+    with store.sessions() as session:
+        product = session.scalar(select(Product).where(Product.slug == product_slug))
+        if product is None:
+            raise CurationError(f"unknown product: {product_slug} (add it to voxpop.toml or import into it)")
+        product_id = product.id
+        active = _active_log(session, product_id)
+        if active is None or (active.weights is None and active.previous_id is None):
+            raise CurationError(f"nothing to undo for {product_slug}: it has no learnt layer")
+        report.previous_version = active.model_version
+    classifier = resolve_classifier(classifier, config)
+    jobs = product_jobs(config, product_slug)
+    with store.transaction() as session:
+        active = session.get(ProductModelLog, active.id)
+        assert active is not None
+        earlier = session.get(ProductModelLog, active.previous_id) if active.previous_id else None
+        weights = earlier.weights if earlier is not None and earlier.base_version == classifier.model_version else None
+        layer = ProductLayer.from_bytes(weights) if weights else None
+        version = earlier.model_version if layer is not None and earlier is not None else None
+        tuning = Tuning(layer, version, jobs, _job_index(classifier, jobs, layer), taxonomy_hash(jobs))
+        outcome = apply_to_stored(session, classifier, product_id, tuning, base=_pipeline_readings(active))
+        requeued = session.execute(
+            update(Post).where(Post.product_id == product_id, Post.status == POST_CLASSIFIED,
+                               Post.id.in_(select(Classification.post_id).where(
+                                   Classification.classified_at > active.created_at)))
+            .values(status=POST_PENDING, claimed_by=None, claimed_at=None)
+            .execution_options(synchronize_session=False))
+        active.undone = True
+        entry = ProductModelLog(product_id=product_id, action="undo", model_version=version,
+                                base_version=classifier.model_version, weights=weights,
+                                corrections=earlier.corrections if earlier else 0,
+                                last_correction_id=active.last_correction_id,
+                                previous_id=earlier.previous_id if earlier else None, undone=False,
+                                created_at=utcnow(), stats={"undid": active.id, "transitions": outcome.transitions},
+                                changes=outcome.changes)
+        session.add(entry)
+        session.flush()
+        _set_product_model(session, product_id, entry, {})
+        report.model_version, report.log_id = version, entry.id
+        report.posts_updated, report.predictions_changed = outcome.updated, outcome.changed
+        report.transitions, report.examples = outcome.transitions, outcome.examples
+        n_requeued = int(getattr(requeued, "rowcount", 0) or 0)
+        report.note = (f"undid layer {active.model_version} (log {active.id}); now "
+                       f"{version or 'the shared model'}" + (f"; {n_requeued} newer posts set to be classified "
+                                                            "again" if n_requeued else ""))
+        audit(session, "learn-undo", by=by, product_id=product_id,
+              details={"undid": active.model_version, "now": version, "changed": outcome.changed,
+                       "log_id": entry.id})
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def learn_log(session: Session, product_id: int) -> list[dict[str, Any]]:
+    """The product's learn log, newest first (without weights and per-post changes)."""
+    rows = session.scalars(select(ProductModelLog).where(ProductModelLog.product_id == product_id)
+                           .order_by(ProductModelLog.id.desc()))
+    return [{"id": r.id, "action": r.action, "model_version": r.model_version, "at": r.created_at.isoformat(),
+             "corrections": r.corrections, "undone": r.undone, "changed": len(r.changes or []),
+             "stats": r.stats} for r in rows]
 
 
 @dataclass(frozen=True)
@@ -206,11 +358,36 @@ def _job_index(classifier: Classifier, jobs: Sequence[Job], layer: ProductLayer 
     return JobIndex.from_vectors(list(base.ids), vectors, base.calibration, base.background)
 
 
-def _labels_from(sent_p: np.ndarray, need_p: np.ndarray) -> list[tuple[str, float, str, float]]:
-    out = []
-    for s, q in zip(sent_p, need_p, strict=True):
-        k = int(q.argmax())
-        out.append((SENTIMENTS[int(s.argmax())], round(float(s[2] - s[0]), 4), NEED_TYPES[k], round(float(q[k]), 4)))
+Reading = dict[str, Any]  # sentiment, sentiment_score, need_type, need_score
+EXAMPLES = 5
+
+
+def _pipeline_readings(active: ProductModelLog | None) -> dict[int, Reading]:
+    """post id -> what the full pipeline said, for the posts the current layer changed (their "from")."""
+    if active is None:
+        return {}
+    return {int(c["post_id"]): c["from"] for c in active.changes or []}
+
+
+def layer_readings(classifier: Classifier, layer: ProductLayer | None, vecs: np.ndarray,
+                   ratings: Sequence[float | None], base: Sequence[Reading]) -> list[Reading]:
+    """Per post: the layer's reading of a task where the layer changes the shared heads' decision, else ``base``.
+
+    The shared heads here see only the post vector; the pipeline's reading (title, sentences, stars) stays
+    wherever the product's layer agrees with them, so a layer never moves a post it has no evidence about.
+    """
+    out = [dict(b) for b in base]
+    if layer is None or not len(vecs):
+        return out
+    sent_p, need_p = shared_probabilities(classifier, vecs, ratings)
+    sent_l, need_l = layer.adjust(vecs, sent_p, need_p)
+    for i, r in enumerate(out):
+        k = int(sent_l[i].argmax())
+        if k != int(sent_p[i].argmax()):
+            r["sentiment"], r["sentiment_score"] = SENTIMENTS[k], round(float(sent_l[i][2] - sent_l[i][0]), 4)
+        k = int(need_l[i].argmax())
+        if k != int(need_p[i].argmax()):
+            r["need_type"], r["need_score"] = NEED_TYPES[k], round(float(need_l[i][k]), 4)
     return out
 
 
@@ -232,43 +409,70 @@ def _steps_json(classifier: Classifier, steps: Sequence[Job],
     return [(s or None, sc if s else None) for s, sc in classifier.step_index(list(steps)).place(vecs)]
 
 
-def apply_to_stored(session: Session, classifier: Classifier, product_id: int, tuning: Tuning) -> tuple[int, int]:
+@dataclass
+class ApplyOutcome:
+    """What applying a layer to a product's stored posts did (or would do)."""
+
+    updated: int = 0
+    changed: int = 0  # posts whose sentiment or need type changes now
+    changes: list[dict[str, Any]] = field(default_factory=list)  # posts the layer reads unlike the pipeline
+    transitions: dict[str, int] = field(default_factory=dict)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+
+def apply_to_stored(session: Session, classifier: Classifier, product_id: int, tuning: Tuning, *,
+                    base: dict[int, Reading] | None = None, write: bool = True) -> ApplyOutcome:
     """Re-derive the product's stored classifications from their embeddings with its layer and jobs.
 
-    Returns (posts updated, posts whose sentiment or need type changed).
+    ``base`` holds the pipeline's readings of posts a previous layer changed (they are what the new layer
+    starts from); every other post starts from its stored reading.
     """
-    updated = changed = 0
+    from voxpop.curation import clean_text
+
+    base = base or {}
+    out = ApplyOutcome()
     last = 0
     while True:
         batch = session.execute(
             select(Classification.id, Classification.post_id, Classification.embedding, Classification.sentiment,
-                   Classification.need_type, Classification.evidence, Post.rating)
+                   Classification.sentiment_score, Classification.need_type, Classification.need_score,
+                   Classification.evidence, Post.rating, Post.text)
             .join(Post, Post.id == Classification.post_id)
             .where(Post.product_id == product_id, Post.status == POST_CLASSIFIED,
                    Classification.embedding.is_not(None), Classification.id > last)
             .order_by(Classification.id).limit(APPLY_BATCH)
         ).all()
         if not batch:
-            return updated, changed
+            return out
         last = batch[-1].id
         vecs = np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in batch])
         if vecs.shape[1] != classifier.encoder.dim:
             continue
-        sent_p, need_p = shared_probabilities(classifier, vecs, [r.rating for r in batch])
-        if tuning.layer is not None:
-            sent_p, need_p = tuning.layer.adjust(vecs, sent_p, need_p)
-        labels = _labels_from(sent_p, need_p)
+        stored = [{"sentiment": r.sentiment, "sentiment_score": r.sentiment_score, "need_type": r.need_type,
+                   "need_score": r.need_score} for r in batch]
+        start = [base.get(r.post_id, s) for r, s in zip(batch, stored, strict=True)]
+        readings = layer_readings(classifier, tuning.layer, vecs, [r.rating for r in batch], start)
         jobs = _jobs_json(classifier, tuning.job_index, vecs, tuning.negatives, [r.evidence for r in batch])
         values = []
-        for r, (sentiment, s_score, need, n_score), job_list in zip(batch, labels, jobs, strict=True):
-            changed += int(sentiment != r.sentiment or need != r.need_type)
-            values.append({"id": r.id, "sentiment": sentiment, "sentiment_score": s_score, "need_type": need,
-                           "need_score": n_score, "unmet_need": need in UNMET_NEEDS, "jobs": job_list,
+        for r, now, pipeline, new, job_list in zip(batch, stored, start, readings, jobs, strict=True):
+            if (new["sentiment"], new["need_type"]) != (pipeline["sentiment"], pipeline["need_type"]):
+                out.changes.append({"post_id": r.post_id, "from": pipeline, "to": new})
+            moved = [f"{key} {now[key]} -> {new[key]}" for key in ("sentiment", "need_type") if now[key] != new[key]]
+            if moved:
+                out.changed += 1
+                for m in moved:
+                    out.transitions[m] = out.transitions.get(m, 0) + 1
+                if len(out.examples) < EXAMPLES:
+                    text = clean_text(r.text or "")
+                    out.examples.append({"post_id": r.post_id, "change": "; ".join(moved),
+                                         "snippet": text[:97] + "..." if len(text) > 100 else text})
+            values.append({"id": r.id, **new, "unmet_need": new["need_type"] in UNMET_NEEDS, "jobs": job_list,
                            "top_job": job_list[0]["job"] if job_list else None, "taxonomy": tuning.taxonomy,
                            "model_version": tuning.version or classifier.model_version})
-        with rollups.tracking(session, [r.post_id for r in batch], issues=False):
-            session.execute(update(Classification), values)
-        updated += len(values)
+        if write:
+            with rollups.tracking(session, [r.post_id for r in batch], issues=False):
+                session.execute(update(Classification), values)
+        out.updated += len(values)
 
 
 class ProductTuning:
@@ -286,7 +490,7 @@ class ProductTuning:
         out = {}
         for product_id, slug in slugs.items():
             model = models.get(product_id)
-            layer = ProductLayer.from_bytes(model.weights) if model is not None else None
+            layer = ProductLayer.from_bytes(model.weights) if model is not None and model.weights else None
             jobs = product_jobs(config, slug)
             steps = product_steps(config, slug)
             out[product_id] = Tuning(layer, model.model_version if model else None, jobs,
@@ -319,12 +523,13 @@ class ProductTuning:
             if tuning is None or tuning.layer is None:
                 continue
             vecs = np.stack([np.frombuffer(rows[i].embedding or b"", dtype=np.float32) for i in idx])
-            sent_p, need_p = shared_probabilities(classifier, vecs, [product_of[rows[i].post_id].rating for i in idx])
-            sent_p, need_p = tuning.layer.adjust(vecs, sent_p, need_p)
+            start = [{"sentiment": out[i].sentiment, "sentiment_score": out[i].sentiment_score,
+                      "need_type": out[i].need_type, "need_score": out[i].need_score} for i in idx]
+            readings = layer_readings(classifier, tuning.layer, vecs,
+                                      [product_of[rows[i].post_id].rating for i in idx], start)
             # jobs (learnt examples and negatives included) already came from predict, per sentence
-            for i, (sentiment, s_score, need, n_score) in zip(idx, _labels_from(sent_p, need_p), strict=True):
-                changes: dict[str, Any] = dict(sentiment=sentiment, sentiment_score=s_score, need_type=need,
-                                               need_score=n_score, unmet_need=need in UNMET_NEEDS,
+            for n, (i, reading) in enumerate(zip(idx, readings, strict=True)):
+                changes: dict[str, Any] = dict(**reading, unmet_need=reading["need_type"] in UNMET_NEEDS,
                                                model_version=tuning.version or out[i].model_version)
                 out[i] = replace(out[i], **changes)
         return out
@@ -378,7 +583,8 @@ def rescore_stale_jobs(store: Store, config: Config,
             classifier = resolve_classifier(classifier, config)
             model = session.get(ProductModel, product_id)
             layer = (ProductLayer.from_bytes(model.weights)
-                     if model is not None and model.base_version == classifier.model_version else None)
+                     if model is not None and model.weights and model.base_version == classifier.model_version
+                     else None)
             index = _job_index(classifier, jobs, layer)
             negatives = layer.no_jobs if layer is not None else None
             while True:

@@ -1,6 +1,7 @@
 """``voxpop review``: the posts whose correction would help the product's model most.
 
-Candidates are the product's newest classified posts that nobody has labelled. Each is scored with
+Candidates are the product's newest classified posts that nobody has labelled. Before the product's first
+correction the queue is its most typical posts, kept diverse; after it, each is scored with
 the product's current layer (``voxpop learn``) over its stored embedding: how unsure the need type and
 sentiment are, how typical the post is of the product, and whether it sits in an open issue (its label
 decides what that issue counts). Near-duplicates of a post already proposed are skipped.
@@ -80,16 +81,18 @@ def review_queue(store: Store, product_slug: str, *, n: int = 20,
             .where(Issue.product_id == product.id, Issue.state.in_(ACTIVE))).tuples().all())
         model = session.get(ProductModel, product.id)
         weights, base = (model.weights, model.base_version) if model is not None else (None, None)
+        corrected = session.scalar(select(PostLabel.post_id).join(Post, Post.id == PostLabel.post_id)
+                                   .where(Post.product_id == product.id).limit(1)) is not None
     if not rows:
         return []
     classifier = resolve_classifier(classifier, config)
     vecs = np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in rows])
     sent_p, need_p = shared_probabilities(classifier, vecs, [r.rating for r in rows])
-    if weights is not None and base == classifier.model_version:
+    if weights and base == classifier.model_version:
         sent_p, need_p = ProductLayer.from_bytes(weights).adjust(vecs, sent_p, need_p)
     influence = np.asarray([ISSUE_INFLUENCE if r.id in issue_of else 0.0 for r in rows], dtype=np.float32)
     out = []
-    for pick in rank_for_review(vecs, sent_p, need_p, n, influence=influence):
+    for pick in rank_for_review(vecs, sent_p, need_p, n, influence=influence, cold_start=not corrected):
         r = rows[pick.index]
         s, q = sent_p[pick.index], need_p[pick.index]
         text = clean_text(r.text or "")

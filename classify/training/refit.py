@@ -4,7 +4,7 @@ One fine-tuning epoch leaves the heads under-trained (their loss still falls), a
 only our first 48 written examples. Here each head trains further on the frozen tuned vectors of every training
 row, now with the 200 of ``voxpop_own_examples_v2.jsonl`` (praise, requests in positive reviews, complaints,
 questions, six languages). A refitted head is kept only if it beats the fine-tuned head on the dev splits
-(never the test splits). Vectors are cached (``classify.data.cached_embeddings``), so a rerun is quick.
+(never the test splits). Vectors are cached (``classify.training.data.cached_embeddings``), so a rerun is quick.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from classify.corpora import Example
 from classify.labels import NEED_TYPES, SENTIMENTS
-from classify.metrics import macro_f1
 from classify.pipeline import rating_features
 from classify.sentences import compose_post
+from classify.training.corpora import Example
+from classify.training.metrics import macro_f1
 
 OWN_REPEAT = 3
 SENTIMENT_DEV = ("appstore_dev", "steam_dev", "senti4sd_dev", "umsab_dev", "vusent_dev")

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from classify.corpora import Example
 from classify.labels import NEED_TYPES, SENTIMENTS
-from classify.metrics import macro_f1
 from classify.pipeline import Classifier, need_from_sentences, with_neutral_bias
+from classify.training.corpora import Example
+from classify.training.metrics import macro_f1
 
 UNMET_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
 # Dev sets of need type, and the classes each source's scheme can tell apart (ours fold into "other").
@@ -76,3 +76,42 @@ def tune_neutral_bias(corpora: dict[str, list[Example]], model_dir: Path) -> flo
         if mean > best + 1e-9:
             best_bias, best = bias, mean
     return best_bias
+
+
+MIXED_THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 1.01)
+MIXED_DEV = ("appstore_dev", "vusent_dev")
+
+
+def tune_sentiment_rule(corpora: dict[str, list[Example]], clf: Classifier) -> dict[str, float]:
+    """The mixed-review threshold with the best mean sentiment macro-F1 over review dev splits; prints the grid.
+
+    App Store dev (TestFlight, text only: the stars are the label) and Vu dev (annotator sentiment, stars shown).
+    Each line also gives the predicted neutral share against the gold neutral share (3 stars on the App Store).
+    """
+    from classify.pipeline import post_sentiment
+
+    dev = {}
+    for name in MIXED_DEV:
+        rows = corpora[name]
+        ratings = [e.rating for e in rows]
+        scored = clf.score([e.text for e in rows], titles=[e.title for e in rows], ratings=ratings)
+        needs = [NEED_TYPES[need_from_sentences(scored.need_post[i], scored.need_sentences[i], clf.sentence_rule)[1]]
+                 for i in range(len(rows))]
+        dev[name] = (rows, ratings, scored, needs)
+    best = -1.0
+    means: dict[float, float] = {}
+    for t in MIXED_THRESHOLDS:
+        rule = {"mixed_threshold": t}
+        scores, shares = [], []
+        for rows, ratings, s, needs in dev.values():
+            pred = [SENTIMENTS[post_sentiment(s.sentiment[i], s.sentiment_body[i], s.sentiment_sentences[i],
+                                              ratings[i], needs[i], rule)[1]] for i in range(len(rows))]
+            scores.append(macro_f1([e.label for e in rows], pred))
+            shares.append((pred.count("neutral") / len(pred), [e.label for e in rows].count("neutral") / len(rows)))
+        mean = means[t] = float(np.mean(scores))
+        print(f"mixed threshold {t}: dev macro-F1 {mean:.4f} " + " ".join(
+            f"{n} {v:.3f} (neutral {a:.3f} vs gold {b:.3f})" for n, v, (a, b) in zip(dev, scores, shares, strict=True)),
+              flush=True)
+        best = max(best, mean)
+    # Within 0.001 of the best, the highest threshold: the fewest posts moved for the same dev figure.
+    return {"mixed_threshold": max(t for t, m in means.items() if m >= best - 0.001)}

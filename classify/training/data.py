@@ -1,6 +1,6 @@
 """Training and evaluation sets from ../shared/data: loading, fixed seeded splits, cached embeddings.
 
-Used by ``classify/train.py`` and ``bench/quality.py`` only; nothing here runs at prediction time.
+Used by ``classify/training/train.py`` and ``bench/quality.py`` only; nothing here runs at prediction time.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from classify.sentences import split_sentences
 SEED = 13
 # The shared data sits beside the checkout (``../shared/data``); VOXPOP_DATA_DIR or ``--data`` point elsewhere.
 DEFAULT_DATA_DIR = Path(os.environ.get("VOXPOP_DATA_DIR",
-                                       Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
+                                       Path(__file__).resolve().parents[3] / "shared" / "data"))
 CACHE_DIR = Path(os.environ.get("VOXPOP_EMBED_CACHE", "/tmp/voxpop_classify_cache"))
-OWN_EXAMPLES = Path(__file__).resolve().parent / "data" / "voxpop_own_examples.jsonl"
+OWN_EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "voxpop_own_examples.jsonl"
 
 # Vu et al. 2017 review labels -> our need types ("noise" is uninformative text).
 VU_NEED = {"bug_report": "problem", "feature_request": "feature_request", "other": "other", "noise": "other"}

@@ -29,10 +29,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from classify.corpora import Example
 from classify.labels import NEED_TYPES, SENTIMENTS
 from classify.pipeline import RATING_SLOTS, rating_features
 from classify.sentences import compose_post
+from classify.training.corpora import Example
 
 
 @dataclass(frozen=True)

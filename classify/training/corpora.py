@@ -2,7 +2,7 @@
 
 Every split is fixed by ``SEED`` and built from the files under ``../shared/data`` (or ``--data DIR``).
 The rule: rows of one app (or forum) never sit on both sides of a split; where a source ships its own
-split (Senti4SD, UMSAB) it is kept. ``classify/train.py`` reads only ``train`` splits and ``dev`` splits
+split (Senti4SD, UMSAB) it is kept. ``classify/training/train.py`` reads only ``train`` splits and ``dev`` splits
 (checkpoint choice); ``bench/quality.py`` reads ``test`` splits once.
 """
 
@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from classify.data import (
+from classify.labels import NEED_TYPES, SENTIMENTS
+from classify.training.data import (
     OWN_EXAMPLES,
     SEED,
     STEAM_SENTIMENT,
@@ -27,10 +28,9 @@ from classify.data import (
     dedupe_by_text,
     read_jsonl,
 )
-from classify.labels import NEED_TYPES, SENTIMENTS
 
 Row = TypeVar("Row")  # a data row (dict) or an Example: _sample keeps the type it is given
-OWN_DIR = Path(__file__).resolve().parent / "data"
+OWN_DIR = Path(__file__).resolve().parent.parent / "data"
 OWN_TRAIN_V2 = OWN_DIR / "voxpop_own_examples_v2.jsonl"
 OWN_TESTSET = OWN_DIR / "voxpop_review_testset.jsonl"
 

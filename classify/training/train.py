@@ -1,13 +1,13 @@
 """Build the shipped classifier: fine-tune the encoder, export it, calibrate jobs, tune the need rule.
 
-Rerunnable and seeded: ``python -m classify.train [--data DIR] [--work DIR] [--out DIR]``. Stages:
+Rerunnable and seeded: ``python -m classify.training.train [--data DIR] [--work DIR] [--out DIR]``. Stages:
 
-1. ``finetune``: multi-task fine-tuning (``classify/finetune.py``) with checkpoints under ``--work``
+1. ``finetune``: multi-task fine-tuning (``classify/training/finetune.py``) with checkpoints under ``--work``
    (default /tmp/voxpop_train); rerunning resumes from the last checkpoint.
 2. ``finalize``: writes ``classify/model/encoder/`` (fp16 weights + tokenizer), ``heads.npz`` and ``meta.json``,
    calibrates the "no job" thresholds on CLINC150 train and tunes the sentence rule on the dev splits.
 
-Held-out test splits (``classify/corpora.py``) are never read here.
+Held-out test splits (``classify/training/corpora.py``) are never read here.
 """
 
 from __future__ import annotations
@@ -25,8 +25,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from classify.corpora import Example, load_corpora  # noqa: E402
-from classify.data import (  # noqa: E402
+from classify.encoder import Encoder  # noqa: E402
+from classify.jobs import JobCalibration, JobIndex  # noqa: E402
+from classify.labels import NEED_TYPES, SENTIMENTS  # noqa: E402
+from classify.pipeline import DEFAULT_SENTENCE_RULE, RATING_SLOTS  # noqa: E402
+from classify.sentences import compose_post  # noqa: E402
+from classify.training.corpora import Example, load_corpora  # noqa: E402
+from classify.training.data import (  # noqa: E402
     DEFAULT_DATA_DIR,
     Rows,
     cached_embeddings,
@@ -34,8 +39,7 @@ from classify.data import (  # noqa: E402
     load_splits,
     read_jsonl,
 )
-from classify.encoder import Encoder  # noqa: E402
-from classify.finetune import (  # noqa: E402
+from classify.training.finetune import (  # noqa: E402
     MultiTask,
     Recipe,
     head_arrays,
@@ -45,13 +49,9 @@ from classify.finetune import (  # noqa: E402
     steps_summary,
     train,
 )
-from classify.jobs import JobCalibration, JobIndex  # noqa: E402
-from classify.labels import NEED_TYPES, SENTIMENTS  # noqa: E402
-from classify.pipeline import DEFAULT_SENTENCE_RULE, RATING_SLOTS  # noqa: E402
-from classify.sentences import compose_post  # noqa: E402
 
 VERSION = "2"
-OUT_DIR = Path(__file__).resolve().parent / "model"
+OUT_DIR = Path(__file__).resolve().parent.parent / "model"
 # "No job applies" must catch this share of out-of-scope train posts (CLINC150 oos).
 OOS_RECALL_TARGET = 0.8
 
@@ -185,8 +185,9 @@ def export_stage(checkpoint: Path, out: Path) -> None:
 
 def finalize_stage(data: Path, checkpoint: Path, out: Path, recipe: Recipe) -> None:
     """Export, refit the heads with our own examples, calibrate jobs, tune the sentence rule, write meta.json."""
-    from classify.refit import refit
-    from classify.tuning import NEED_DEV, tune_neutral_bias, tune_sentence_rule
+    from classify.pipeline import Classifier
+    from classify.training.refit import refit
+    from classify.training.tuning import NEED_DEV, tune_neutral_bias, tune_sentence_rule, tune_sentiment_rule
 
     export_stage(checkpoint, out)
     encoder = Encoder(out / "encoder")
@@ -212,6 +213,8 @@ def finalize_stage(data: Path, checkpoint: Path, out: Path, recipe: Recipe) -> N
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     meta["sentence_rule"] = tune_sentence_rule(corpora, out)
     meta["sentiment_neutral_bias"] = tune_neutral_bias(corpora, out)
+    (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    meta["sentiment_rule"] = tune_sentiment_rule(corpora, Classifier(heads_dir=out))
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out}", flush=True)
 
