@@ -1,7 +1,7 @@
 """learn log: every product layer ``voxpop learn`` kept, with what it changed, so ``--undo`` can go back
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0010
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from alembic import op
 import store.models
 
 revision = '0013'
-down_revision = '0008'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """themes across products: a theme table and each issue's theme (with who set it by hand)
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0013
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from alembic import op
 from store.models import UTCDateTime
 
 revision = '0014'
-down_revision = '0010'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
