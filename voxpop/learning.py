@@ -528,7 +528,7 @@ class ProductTuning:
             readings = layer_readings(classifier, tuning.layer, vecs,
                                       [product_of[rows[i].post_id].rating for i in idx], start)
             # jobs (learnt examples and negatives included) already came from predict, per sentence
-            for n, (i, reading) in enumerate(zip(idx, readings, strict=True)):
+            for i, reading in zip(idx, readings, strict=True):
                 changes: dict[str, Any] = dict(**reading, unmet_need=reading["need_type"] in UNMET_NEEDS,
                                                model_version=tuning.version or out[i].model_version)
                 out[i] = replace(out[i], **changes)

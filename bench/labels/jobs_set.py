@@ -1,8 +1,8 @@
 """Load the hand-labelled jobs set of issue 26 (``bench/labels/jobs/``) with its texts joined back from shared data.
 
 The repo keeps only row ids and labels; the texts stay in the shared data folder (``VOXPOP_DATA_DIR``, else
-``../shared/data`` beside the clone, as in ``classify.training.data``). Each label carries the first 10 hex digits of the
-SHA-1 of its row's text, so a changed or missing file is a clear error, never a silently wrong benchmark.
+``../shared/data`` beside the clone, as in ``classify.training.data``). Each label carries the first 10 hex
+digits of the SHA-1 of its row's text, so a changed or missing file is a clear error, never a silently wrong benchmark.
 This module needs only the standard library: the bench scripts and tests can use it without voxpop.
 """
 
