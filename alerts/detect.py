@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from alerts.policy import MERGED, Gate, OpenGate, may_seed
+from alerts.release_watch import ReplayWatch, WatchSpec
 from alerts.stats import benjamini_hochberg, betabinom_sf, binom_sf, norm_sf
 from voxpop.config import AlertSpec
 
@@ -57,6 +58,7 @@ DISPERSION_MIN_POSTS = 5  # an issue's posts in the earlier releases before its 
 MAX_DISPERSION = 10.0  # cap on the between-release dispersion (a few wild issues must not mute all tests)
 
 _SPEC = AlertSpec()
+DEFAULT_WATCH = WatchSpec.from_spec(_SPEC)
 
 
 @dataclass(frozen=True)
@@ -977,17 +979,23 @@ def describe_event(detector: Detector, event: Event, background: Sequence[str],
 def replay(posts: Sequence[PostRow], params: Params, start: date, end: date, *, background_size: int = 1000,
            keep_texts: int = MEMBERS_KEPT, labeller: Labeller | None = None, gate: Gate | None = None,
            curate: Callable[[Detector, Event, dict[str, Any]], dict[str, Any] | None] | None = None,
+           watch: WatchSpec | None = DEFAULT_WATCH,
            ) -> list[dict[str, Any]]:
     """Replay a product's history day by day from its first post, in memory, with no look-ahead.
 
     Each day sees only the posts created up to its end. Returns one entry per day from ``start`` to
     ``end`` with the alerts that would have fired that day. Nothing is written or sent. ``curate``
     (see ``alerts.curated.BacktestCuration``) may rewrite or drop each alert as people's decisions say.
+    With ``watch`` (default on), each day's list also holds the release-watch entries made that day
+    (``kind`` = ``release_watch``, see ``alerts.release_watch``), after that day's alerts.
     """
     by_day: dict[date, list[PostRow]] = {}
     for post in posts:
         by_day.setdefault(post.created_at.date(), []).append(post)
     detector = Detector(params, keep_texts=keep_texts, gate=gate)
+    from alerts.labels import label_cluster
+
+    watcher = ReplayWatch(watch, labeller or label_cluster, start) if watch is not None else None
     background: list[str] = []
     last: date | None = None
     day = min(by_day, default=start)
@@ -996,13 +1004,17 @@ def replay(posts: Sequence[PostRow], params: Params, start: date, end: date, *, 
         todays = by_day.get(day, [])
         events, last = detector.run(todays, end_of_day(day), last_evaluated=last, emit_from=start)
         background.extend(p.text for p in todays if p.text)
+        if watcher is not None:
+            watcher.add(todays)
         if len(background) > 2 * background_size:
             del background[: len(background) - background_size]
+        recent = background[-background_size:]
+        watched = watcher.day(detector, day, recent) if watcher is not None else []
         if day >= start:
-            recent = background[-background_size:]
             alerts = [describe_event(detector, e, recent, labeller) for e in events]
             if curate is not None:
                 alerts = [a for a in (curate(detector, e, a) for e, a in zip(events, alerts, strict=True)) if a]
+            alerts.extend(watched)
             out.append({"day": day.isoformat(), "alerts": alerts})
         detector.prune_totals(day)
         day += timedelta(days=1)

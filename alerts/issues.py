@@ -43,6 +43,7 @@ from alerts.detect import (
 )
 from alerts.labels import PhraseEncoder, label_issue, labeller_with, name_words, pick_sentences, rank_members
 from alerts.policy import MERGED
+from alerts.release_watch import WatchSpec
 from store.curation import CurationState, effective_columns, load_curation
 from store.db import Store
 from store.models import (
@@ -587,7 +588,8 @@ def backtest(store: Store, config: Config, product_slug: str, start: datetime | 
     embed = _phrase_encoder(config)
     if embed is not None and posts and posts[0].embedding is not None and posts[0].embedding.shape[0] != embed.dim:
         embed = None
-    return replay(posts, params_for(config), d0, d1, labeller=labeller_with(embed, product_words), curate=curate)
+    return replay(posts, params_for(config), d0, d1, labeller=labeller_with(embed, product_words), curate=curate,
+                  watch=WatchSpec.from_spec(config.alerts))
 
 
 def _backtest_curation(session: Session, product_id: int) -> BacktestCuration | None:

@@ -73,6 +73,23 @@ FILLER = frozenset(
 
 # Function words that, right before a content word, say what goes wrong with it ("can't login").
 PROBLEM_HEADS = frozenset("can't cannot cant couldn't won't doesn't didn't isn't no keeps keep always never".split())
+# Words that say something goes wrong (a problem issue's label should hold one; see :func:`says_problem`).
+PROBLEM_WORDS = PROBLEM_HEADS | frozenset(
+    "crash crashes crashing crashed freeze freezes freezing frozen froze fail fails failing failed failure "
+    "broken break breaks breaking error errors bug bugs buggy glitch glitches glitchy slow slower lag lags "
+    "lagging laggy stuck lose loses losing lost missing disappear disappears disappeared drain drains "
+    "draining hang hangs hanging quit quits closes closing stop stops stopped stopping unable wrong "
+    "blank black delay delayed delays drop drops dropped dropping blurry unresponsive duplicate duplicates "
+    "spam annoying unusable disconnect disconnects disconnected disconnecting echo noise "
+    "resets resetting erased deleted overheating too "
+    "won't can't doesn't isn't didn't not never".split())
+
+
+def says_problem(label: str) -> bool:
+    """Whether a label names a problem (holds a problem word or phrase: "PDF export crashes", "no audio")."""
+    return any(w.lower() in PROBLEM_WORDS for w in tokens(label))
+
+
 # "Sign in", "log out": the particle belongs to the verb, so a phrase may end with it.
 SIGN_IN_VERBS = frozenset("sign signing signed log logging logged".split())
 PARTICLES = frozenset("in on out".split())

@@ -412,6 +412,13 @@ def backtest(store: Store, config: Config, product: str, first: datetime, last: 
     return run_backtest(store, config, product, first, last)
 
 
+def releases(store: Store, config: Config, product: str, version: str | None = None) -> dict[str, Any]:
+    """The release watch of a product: per release, the topics new or grown since the releases before."""
+    from alerts.release_store import release_watch
+
+    return release_watch(store, config, product, version=version)
+
+
 def list_issues(store: Store, product: str) -> list[dict[str, Any]]:
     """A product's issues with state, size and daily counts."""
     from alerts.issues import list_issues as issues_of
