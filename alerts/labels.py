@@ -313,7 +313,89 @@ def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, backgroun
         ranked = [int(i) for i in np.argsort(-relevance, kind="stable")]
         words = next((pool[i] for i in ranked if not says_nothing(pool[i])), words)
     label = " ".join(surface.get(w, w) for w in words[:MAX_WORDS])
-    return label, keywords
+    return finish_label(label, sentences), keywords
+
+
+# A label never ends on one of these: a preposition, or an adjective that waits for its noun.
+DANGLING = frozenset(
+    "in into inside on onto at to of for from with without about between under over by through within "
+    "individual specific certain multiple different separate entire whole other more less better easier "
+    "new old own single same every each several many few main full".split())
+# Problem words as a label says them: verbs after the object ("PDF export crashes"), adjectives before it
+# ("slow sync"), nouns after it ("sign-in error"). Each inflection maps to the form the label uses.
+_AFTER = {**{w: "crashes" for w in "crash crashes crashing crashed".split()},
+          **{w: "freezes" for w in "freeze freezes freezing froze frozen".split()},
+          **{w: "fails" for w in "fail fails failing failed".split()},
+          **{w: "lags" for w in "lag lags lagging".split()},
+          **{w: "hangs" for w in "hang hangs hanging".split()},
+          **{w: "disconnects" for w in "disconnect disconnects disconnecting disconnected".split()},
+          **{w: "disappears" for w in "disappear disappears disappearing disappeared".split()},
+          **{w: "drops" for w in "drops dropping dropped".split()},
+          **{w: "loses" for w in "lose loses losing".split()},
+          **{w: "stops working" for w in "stop stops stopped stopping".split()},
+          **{w: "error" for w in "error errors".split()},
+          **{w: "glitches" for w in "glitch glitches".split()}}
+_BEFORE = {w: w for w in "slow laggy broken buggy glitchy blank blurry unresponsive missing unusable".split()}
+_FUNCTION = frozenset(
+    "a an the and or but so i me my we our us you your it its this that these those he she him her his they "
+    "them their is are was were be been being am have has had do does did can will would could should may "
+    "might must when then than there what which who how why all any some also too very just only not now yet "
+    "if as up down out off again please".split())
+PROBLEM_SHARE = 0.25  # share of the sentences about the label that must say the problem word
+
+
+def finish_label(label: str, sentences: Sequence[str]) -> str:
+    """Make a label a whole phrase that says what goes wrong, in the members' words.
+
+    A label never ends on a preposition or a waiting adjective ("lock individual" -> "lock individual
+    notes", else "lock"); a label with no problem word gets the problem word most of the sentences that
+    mention it use, when at least ``PROBLEM_SHARE`` of them do ("PDF export" + "crashes" -> "PDF export
+    crashes"; "sync" + "slow" -> "slow sync"). Feature requests rarely say a problem word, so theirs stay
+    as they are ("dark mode").
+    """
+    words = label.split()
+    if not words:
+        return label
+    lowered = [[t.lower() for t in tokens(s)] for s in sentences]
+    while words and words[-1].lower() in DANGLING:
+        if len(words) >= 2 and words[-1].lower() in PARTICLES and words[-2].lower() in SIGN_IN_VERBS:
+            break  # "can't sign in": the particle belongs to the verb
+        nxt = _next_word([w.lower() for w in words], lowered)
+        if nxt is not None and len(words) < MAX_WORDS:
+            words.append(nxt)
+            break
+        words.pop()
+    if not words:
+        return label
+    label = " ".join(words)
+    if says_problem(label):
+        return label
+    mine = {w.lower() for w in words if not is_stopword(w.lower())}
+    about = [t for t in lowered if mine & set(t)] or lowered
+    counts: Counter[str] = Counter()
+    for toks in about:
+        counts.update({_AFTER.get(t) or _BEFORE.get(t) for t in toks} - {None})  # type: ignore[arg-type]
+    if not counts:
+        return label
+    word, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    if n < max(1, PROBLEM_SHARE * len(about)) or len(words) >= MAX_WORDS:
+        return label
+    return f"{word} {label}" if word in _BEFORE else f"{label} {word}"
+
+
+def _next_word(phrase: list[str], sentences: Sequence[list[str]]) -> str | None:
+    """The content word the members write most often right after ``phrase`` (seen twice, or once in a small issue)."""
+    counts: Counter[str] = Counter()
+    k = len(phrase)
+    for toks in sentences:
+        for i in range(len(toks) - k):
+            if toks[i:i + k] == phrase and toks[i + k] not in _FUNCTION and toks[i + k] not in DANGLING:
+                counts[toks[i + k]] += 1
+                break
+    if not counts:
+        return None
+    word, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    return word if n >= 2 or len(sentences) < 4 else None
 
 
 def _widen(word: str, df: Counter[tuple[str, ...]]) -> tuple[str, ...]:
