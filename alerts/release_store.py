@@ -47,7 +47,7 @@ def _order(posts: Sequence[Any]) -> tuple[list[str], dict[str, int]]:
     return sorted(first, key=lambda v: (first[v], v)), dict(sizes)
 
 
-def release_watch(store: Store, config: Config, product_slug: str, *, version: str | None = None,
+def release_watch(store: Store, config: Config | None, product_slug: str, *, version: str | None = None,
                   now: datetime | None = None) -> dict[str, Any]:
     """The release watch of a product: each watched release (newest first) with its top topics.
 
@@ -58,7 +58,7 @@ def release_watch(store: Store, config: Config, product_slug: str, *, version: s
         "baseline_versions", "posts", "baseline_posts", "topics": [entry, ...]}, ...]}``; a release
         without enough posts is not listed (``unwatched`` names the newest such releases).
     """
-    spec = WatchSpec.from_spec(config.alerts)
+    spec = WatchSpec.from_spec(getattr(config, "alerts", None))
     now = now or datetime.now(UTC)
     with store.sessions() as session:
         product = get_product_row(session, product_slug)

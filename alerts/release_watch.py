@@ -264,8 +264,7 @@ def entry(release: Release, ranked: Ranked, *, label: str, keywords: Sequence[st
                            "quotes": list(quotes), "gate": "none", "note": NOT_AN_ALARM}
     if day is not None:
         out["day"] = day
-    if issue is not None:
-        out["issue"] = issue
+    out["issue"] = issue  # the issue most of the topic's posts belong to (None: none, or not known here)
     return out
 
 

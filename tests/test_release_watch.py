@@ -127,3 +127,27 @@ def test_store_backtest_and_releases_command(store: Any, db_url: str, tmp_path: 
     assert missing.exit_code != 0 and "no posts of version 9.9" in missing.output
     assert len(missing.output.strip().splitlines()) == 1
 
+
+
+def test_dashboard_releases_page_newest_first_with_the_previous_beside(sqlite_store: Any, tmp_path: Path) -> None:
+    from tests.web_support import serve
+    from voxpop.web.app import create_app
+
+    hostile = "checkout <script>x</script> button frozen after update"
+    insert_posts(sqlite_store, "acme", _versioned(stream(days=40) + burst(100000, BURST_DAY, 8, text=hostile)))
+    for url in serve(create_app(sqlite_store, make_config(tmp_path))):
+        from urllib.request import urlopen
+
+        html = urlopen(url + "/releases?product=acme", timeout=60).read().decode()
+        assert html.index("Since version 2.0") < html.index("Since version 1.1")  # newest first
+        assert "Previous: 1.1" in html and NOT_AN_ALARM in html and "of" in html
+        assert "<script>x" not in html and "&lt;script&gt;" in html
+        data = json.loads(urlopen(url + "/api/releases?product=acme", timeout=60).read())
+        assert [r["version"] for r in data["releases"]] == ["2.0", "1.1"]
+        from urllib.error import HTTPError
+
+        try:
+            urlopen(url + "/api/releases?product=nope", timeout=60)
+            raise AssertionError("an unknown product must be refused")
+        except HTTPError as exc:
+            assert exc.code == 400

@@ -412,7 +412,7 @@ def backtest(store: Store, config: Config, product: str, first: datetime, last: 
     return run_backtest(store, config, product, first, last)
 
 
-def releases(store: Store, config: Config, product: str, version: str | None = None) -> dict[str, Any]:
+def releases(store: Store, config: Config | None, product: str, version: str | None = None) -> dict[str, Any]:
     """The release watch of a product: per release, the topics new or grown since the releases before."""
     from alerts.release_store import release_watch
 
