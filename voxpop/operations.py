@@ -275,6 +275,7 @@ def make_report(store: Store, config: Config, products: Sequence[str] | None, si
             data = build_report(session, list(products) if products else None, since, until, jobs_by_product=jobs)
         except ReportError as exc:
             raise JobError(str(exc)) from None
+    data["releases"] = release_sections(store, config, data["meta"].get("own"), until)
     path = write_report(data, fmt, out_path)
     summary: dict[str, Any] = {"summary": data.get("summary")}
     if email:
@@ -410,6 +411,17 @@ def backtest(store: Store, config: Config, product: str, first: datetime, last: 
     from alerts.issues import backtest as run_backtest
 
     return run_backtest(store, config, product, first, last)
+
+
+def release_sections(store: Store, config: Config | None, own: str | None, until: datetime) -> list[dict[str, Any]]:
+    """The release watch of our product as of ``until`` for the report's "Since version v" section (empty
+    when there is no own product or no watched release)."""
+    if not own:
+        return []
+    from alerts.release_store import release_watch
+
+    found = release_watch(store, config, own, now=until)
+    return [found] if found["releases"] else []
 
 
 def releases(store: Store, config: Config | None, product: str, version: str | None = None) -> dict[str, Any]:
