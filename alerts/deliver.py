@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import smtplib
 import ssl
@@ -39,6 +40,8 @@ from store.models import Alert, Delivery
 from voxpop.config import Config, SmtpSpec, WebhookSpec, secret
 from voxpop.core.errors import DeliveryError
 from voxpop.core.text import header_safe
+
+log = logging.getLogger(__name__)
 
 LEASE_S = 300.0  # a 'sending' row older than this is taken to belong to a dead process
 MAX_BACKOFF_S = 6 * 3600.0
@@ -367,6 +370,7 @@ def _send_digests(store: Store, config: Config, rows: Sequence[Delivery], alerts
     for row in rows:
         kept = row.message_id if row.message_id.startswith("<voxpop-digest-") else None
         groups[(row.target, kept)].append(row)
+    watches = _release_watches(store, config, {a.product_id for a in alerts.values()}, now)
     for (target, kept), members in groups.items():
         claimed = [r for r in members if _claim(store, r, now)]
         if not claimed:
@@ -381,7 +385,11 @@ def _send_digests(store: Store, config: Config, rows: Sequence[Delivery], alerts
             items = [(r.alert_id, alerts[r.alert_id].kind, alerts[r.alert_id].payload or {})  # type: ignore[index]
                      for r in sorted(claimed, key=lambda r: r.alert_id or 0)]
             listed = ",".join(str(i[0]) for i in items)
-            message = build_email(render_digest(items, base_url=config.ui.base_url), sender=config.smtp.sender,
+            mine = [watches[alerts[r.alert_id].product_id] for r in claimed  # type: ignore[index]
+                    if alerts[r.alert_id].product_id in watches]  # type: ignore[index]
+            mine = list({id(w): w for w in mine}.values())
+            message = build_email(render_digest(items, base_url=config.ui.base_url, releases=mine),
+                                  sender=config.smtp.sender,
                                   to=[recipient], message_id=message_id, headers={"X-Voxpop-Alerts": listed})
             eml = _write_eml(config.alerts.outbox_dir, "digest-" + message_id.strip("<>").split("@")[0][-20:], message)
             smtp_send(config.smtp, message, [recipient])
@@ -389,6 +397,26 @@ def _send_digests(store: Store, config: Config, rows: Sequence[Delivery], alerts
             _fail(store, config, claimed, exc, now, report)
             continue
         _record_sent(store, ids, eml, report)
+
+
+def _release_watches(store: Store, config: Config, product_ids: set[int], now: datetime) -> dict[int, Any]:
+    """The release watch of each product with alerts in a digest, by product id (a product whose watch
+    cannot be read is left out, logged: the alerts still go)."""
+    from alerts.release_store import release_watch
+    from store.models import Product
+
+    out: dict[int, Any] = {}
+    ids = sorted(product_ids)
+    if not ids:
+        return out
+    with store.sessions() as session:
+        slugs = dict(session.execute(select(Product.id, Product.slug).where(Product.id.in_(ids))).all())
+    for pid, slug in slugs.items():
+        try:
+            out[pid] = release_watch(store, config, slug, now=now)
+        except Exception:  # noqa: BLE001 - the digest's alerts matter more than its release section
+            log.exception("release watch of %s left out of the digest", slug)
+    return out
 
 
 # ---------------------------------------------------------------- comparison reports by email

@@ -151,3 +151,20 @@ def test_dashboard_releases_page_newest_first_with_the_previous_beside(sqlite_st
             raise AssertionError("an unknown product must be refused")
         except HTTPError as exc:
             assert exc.code == 400
+
+
+def test_daily_digest_carries_the_newest_release_watch(sqlite_store: Any, smtp_server: Any, tmp_path: Path) -> None:
+    from alerts.deliver import deliver_pending
+    from tests.alert_support import queue_alert
+
+    config = make_config(tmp_path, smtp_server.port)
+    insert_posts(sqlite_store, "acme", _versioned(stream(days=40) + burst(100000, BURST_DAY, 8)))
+    queue_alert(sqlite_store, config, "issue:1:new:1")
+    assert deliver_pending(sqlite_store, config, digest=True).messages == 1
+    message = smtp_server.messages[0]
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "sync fails" in text  # the alert itself
+    section = text[text.index("Since version 2.0 (Acme)"):]
+    assert NOT_AN_ALARM in section and "frozen" in section and " of " in section
+    assert "Since version 2.0 (Acme)" in html and "Since version 1.1" not in text  # the newest release only
