@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from alerts.policy import MERGED, Gate, OpenGate, may_seed
-from alerts.release_watch import ReplayWatch, WatchSpec
+from alerts.release_watch import ReplayWatch, WatchSpec, dominant
 from alerts.stats import benjamini_hochberg, betabinom_sf, binom_sf, norm_sf
 from voxpop.config import AlertSpec
 
@@ -971,6 +971,7 @@ def describe_event(detector: Detector, event: Event, background: Sequence[str],
                 cluster.labelled_size = cluster.size
             out.update({"issue": event.key, "state": event.state, "label": cluster.label,
                         "keywords": list(cluster.keywords)[:10], "version": event.version,
+                        "need_type": dominant(cluster.need_types),
                         "size": cluster.size_on(event.day),
                         "first_seen": cluster.first_seen.isoformat() if cluster.first_seen else None})
     return out

@@ -43,9 +43,13 @@ PSEUDO_COUNT = 0.5
 class WatchSpec:
     """Release-watch settings (``[alerts] release_watch_*``)."""
 
-    min_posts: int = 20  # posts a release (or a pool of small releases) needs before it is watched
+    min_posts: int = 10  # posts a release (or a pool of small releases) needs before it is watched
     top: int = 3  # topics kept per release
-    min_count: int = 2  # a topic's posts in the release before it can rank
+    min_count: int = 2  # a topic's posts in the release before it can rank ...
+    single_below: int = 40  # ... except in a release (pool) of fewer posts, where one post may stand alone
+    typical_share: float = 0.5  # a release waits for this share of the median size of the releases before it
+    typical_of: int = 5  # how many releases before it that median looks at
+    max_wait: int = 200  # never waits for more posts than this
     min_lift: float = 1.5  # a topic's share must have grown at least this much against the baseline
     baseline_worth: int = 3  # the baseline reaches back until it holds this many x min_posts posts
     max_baseline: int = 12  # furthest back a baseline reaches (releases)
@@ -127,10 +131,20 @@ def _baseline(before: Sequence[str], sizes: Mapping[str, int], spec: WatchSpec) 
     return tuple(earlier)
 
 
+def enough(before: Sequence[str], sizes: Mapping[str, int], spec: WatchSpec) -> int:
+    """Posts a release needs before it is watched: ``spec.min_posts``, or, where the releases before it
+    were bigger, ``spec.typical_share`` of their median size (at most ``spec.max_wait``), so a dense
+    stream's watch reads a release's first days rather than its first hour and a sparse one's still
+    comes after a handful of posts."""
+    prior = sorted(sizes.get(v, 0) for v in before[-spec.typical_of:])
+    typical = prior[len(prior) // 2] if prior else 0
+    return max(spec.min_posts, min(spec.max_wait, int(spec.typical_share * typical)))
+
+
 def plan(order: Sequence[str], sizes: Mapping[str, int], spec: WatchSpec, *, made: Iterable[str] = ()) -> list[Release]:
     """The releases that are watched, given the release order and each release's posts so far.
 
-    Walks the order oldest first, pooling small releases until a pool holds ``spec.min_posts`` posts.
+    Walks the order oldest first, pooling small releases until a pool holds :func:`enough` posts.
     ``made``: releases already watched (a replay's earlier days); pooling restarts after the newest of
     them, so a release is never watched twice and each post is watched with one pool only. A release
     with fewer than ``spec.min_posts`` posts before its pool is skipped (its pool is not watched).
@@ -145,9 +159,9 @@ def plan(order: Sequence[str], sizes: Mapping[str, int], spec: WatchSpec, *, mad
         if len(pool) > spec.max_pooled:
             pool.pop(0)
         posts = sum(sizes.get(p, 0) for p in pool)
-        if posts < spec.min_posts:
-            continue
         first = i - len(pool) + 1
+        if posts < enough(order[:first], sizes, spec):
+            continue
         earlier = _baseline(order[:first], sizes, spec)
         base = sum(sizes.get(e, 0) for e in earlier)
         if base >= spec.min_posts:
@@ -159,15 +173,17 @@ def plan(order: Sequence[str], sizes: Mapping[str, int], spec: WatchSpec, *, mad
 def rank(release: Release, topics: Iterable[Topic], spec: WatchSpec) -> list[Ranked]:
     """The release's topics that are new or grew against its baseline, strongest first, at most ``spec.top``.
 
-    A topic ranks when it has ``spec.min_count`` posts in the release and its share grew at least
+    A topic ranks when it has ``spec.min_count`` posts in the release (one in a release of fewer than
+    ``spec.single_below`` posts, where each post is its own account) and its share grew at least
     ``spec.min_lift`` times over its smoothed baseline share; its score is the log-likelihood ratio of
     the two shares (ties: more posts first, then the key).
     """
     n, n0 = release.posts, release.baseline_posts
+    need = spec.min_count if n >= spec.single_below else 1
     found: list[tuple[float, int, Topic, int, int]] = []
     for topic in topics:
         x = sum(int(topic.versions.get(v, 0)) for v in release.pooled)
-        if x < spec.min_count or n <= 0:
+        if x < need or n <= 0:
             continue
         x0 = sum(int(topic.versions.get(v, 0)) for v in release.earlier)
         p, p0 = min(x, n) / n, _smoothed(x0, n0)

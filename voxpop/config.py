@@ -125,7 +125,7 @@ class AlertSpec:
     release_watch: float = 0.2
     baseline_versions: int = 3  # earlier releases a version window is compared with
     # The release watch (alerts.release_watch): a ranked account per release, no false-discovery gate.
-    release_watch_min_posts: int = 20  # posts a release (or a pool of small ones) needs before it is watched
+    release_watch_min_posts: int = 10  # posts a release (or a pool of small ones) needs before it is watched
     release_watch_top: int = 3  # topics kept per release
 
 
