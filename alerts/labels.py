@@ -249,7 +249,7 @@ class PhraseEncoder:
 
 def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, background: Sequence[str],
                 embed: Callable[[list[str]], np.ndarray] | None = None,
-                product_words: Collection[str] = ()) -> tuple[str, list[str]]:
+                product_words: Collection[str] = (), problem: bool = False) -> tuple[str, list[str]]:
     """A short label (<= 6 words) and up to 10 keywords for the member sentences of one issue.
 
     Args:
@@ -258,6 +258,7 @@ def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, backgroun
         background: other recent posts of the product.
         embed: our encoder's ``embed`` (texts -> unit vectors); None: TF-IDF scoring only.
         product_words: words of the product's name (:func:`name_words`), never a label or keyword alone.
+        problem: most members report a problem: the label says what goes wrong where any member does.
     """
     sentences = [s for s in sentences if s and s.strip()]
     if not sentences:
@@ -274,7 +275,8 @@ def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, backgroun
         own = sorted(phrases(sentences[0]), key=lambda p: (-len(p), p))
         surface = _surface(sentences)
         label = " ".join(surface.get(w, w) for w in own[0]) if own else (keywords[0] if keywords else "")
-        return label, keywords or list(dict.fromkeys(content_words(sentences[0])))[:KEYWORDS]
+        fallback = list(dict.fromkeys(content_words(sentences[0])))[:KEYWORDS]
+        return finish_label(label, sentences, problem=problem), keywords or fallback
     bg: Counter[tuple[str, ...]] = Counter()
     pool_set = set(pool)
     for s in background:
@@ -313,7 +315,7 @@ def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, backgroun
         ranked = [int(i) for i in np.argsort(-relevance, kind="stable")]
         words = next((pool[i] for i in ranked if not says_nothing(pool[i])), words)
     label = " ".join(surface.get(w, w) for w in words[:MAX_WORDS])
-    return finish_label(label, sentences), keywords
+    return finish_label(label, sentences, problem=problem), keywords
 
 
 # A label never ends on one of these: a preposition, or an adjective that waits for its noun.
@@ -344,14 +346,14 @@ _FUNCTION = frozenset(
 PROBLEM_SHARE = 0.25  # share of the sentences about the label that must say the problem word
 
 
-def finish_label(label: str, sentences: Sequence[str]) -> str:
+def finish_label(label: str, sentences: Sequence[str], *, problem: bool = False) -> str:
     """Make a label a whole phrase that says what goes wrong, in the members' words.
 
     A label never ends on a preposition or a waiting adjective ("lock individual" -> "lock individual
     notes", else "lock"); a label with no problem word gets the problem word most of the sentences that
     mention it use, when at least ``PROBLEM_SHARE`` of them do ("PDF export" + "crashes" -> "PDF export
-    crashes"; "sync" + "slow" -> "slow sync"). Feature requests rarely say a problem word, so theirs stay
-    as they are ("dark mode").
+    crashes"; "sync" + "slow" -> "slow sync"); with ``problem`` (most members report a problem) one
+    mention is enough. Feature requests rarely say a problem word, so theirs stay as they are ("dark mode").
     """
     words = label.split()
     if not words:
@@ -378,7 +380,7 @@ def finish_label(label: str, sentences: Sequence[str]) -> str:
     if not counts:
         return label
     word, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
-    if n < max(1, PROBLEM_SHARE * len(about)) or len(words) >= MAX_WORDS:
+    if n < (1 if problem else max(1, PROBLEM_SHARE * len(about))) or len(words) >= MAX_WORDS:
         return label
     return f"{word} {label}" if word in _BEFORE else f"{label} {word}"
 
@@ -444,7 +446,10 @@ def label_cluster(cluster: Any, background: Sequence[str],
                   product_words: Collection[str] = ()) -> tuple[str, list[str]]:
     """Label an in-memory cluster from the members it kept (the backtest's labeller)."""
     members = [(m.sentence, m.embedding) for m in cluster.members]
-    return label_issue(pick_sentences(members, cluster.centroid), cluster.centroid, background, embed, product_words)
+    needs = getattr(cluster, "need_types", None) or {}
+    problem = bool(needs) and max(needs, key=lambda k: (needs[k], k)) == "problem"
+    return label_issue(pick_sentences(members, cluster.centroid), cluster.centroid, background, embed, product_words,
+                       problem=problem)
 
 
 def labeller_with(embed: Callable[[list[str]], np.ndarray] | None,

@@ -100,12 +100,13 @@ def _release_entry(release: Release, watcher: ReplayWatch, spec: WatchSpec, back
     topics = []
     for ranked in rank(release, topics_of(release, watcher.posts, spec), spec):
         rows = [watcher.rows[i] for i in ranked.topic.extra["members"]]
-        view = _view(rows, ranked.topic.extra["centroid"])
+        needs = Counter(r.need_type for r in rows if r.need_type)
+        view = TopicView(members=list(rows)[:200], centroid=ranked.topic.extra["centroid"], need_types=dict(needs))
         label, keywords = label_cluster(view, background, embed, words)
         linked = Counter(members[r.id] for r in rows if r.id in members).most_common(1)
         issue = linked[0][0] if linked and linked[0][1] * 2 >= len(rows) else None
         item = entry(release, ranked, label=label, keywords=keywords, quotes=[r.sentence for r in rows[:QUOTES]],
-                     issue=issue, need_type=dominant(Counter(r.need_type for r in rows if r.need_type)))
+                     issue=issue, need_type=dominant(needs))
         if issue is not None:
             item["issue_label"], item["issue_state"] = issues.get(issue, ("", ""))
         topics.append(item)
@@ -113,6 +114,3 @@ def _release_entry(release: Release, watcher: ReplayWatch, spec: WatchSpec, back
             "baseline_versions": list(release.earlier), "posts": release.posts,
             "baseline_posts": release.baseline_posts, "topics": topics}
 
-
-def _view(rows: Sequence[Any], centroid: Any) -> TopicView:
-    return TopicView(members=list(rows)[:200], centroid=centroid)

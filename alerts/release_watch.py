@@ -353,13 +353,13 @@ class ReplayWatch:
                 continue
             for ranked in rank(release, topics_of(release, self.posts, self.spec), self.spec):
                 members = [self.rows[i] for i in ranked.topic.extra["members"]]
-                view = TopicView(members=members[:200], centroid=ranked.topic.extra["centroid"])
-                label, keywords = self.labeller(view, background) if self.labeller else ("", [])
-                quotes = [m.sentence for m in members[:QUOTES]]
                 needs: dict[str, int] = {}
                 for m in members:
                     if m.need_type:
                         needs[m.need_type] = needs.get(m.need_type, 0) + 1
+                view = TopicView(members=members[:200], centroid=ranked.topic.extra["centroid"], need_types=needs)
+                label, keywords = self.labeller(view, background) if self.labeller else ("", [])
+                quotes = [m.sentence for m in members[:QUOTES]]
                 out.append(entry(release, ranked, label=label, keywords=keywords, quotes=quotes,
                                  day=day.isoformat(), need_type=dominant(needs)))
         return out
@@ -371,3 +371,4 @@ class TopicView:
 
     members: list[Any]
     centroid: np.ndarray
+    need_types: dict[str, int] = field(default_factory=dict)
