@@ -27,7 +27,6 @@ as such. Clusters that drift together are merged (the older issue keeps its id; 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
@@ -36,16 +35,30 @@ from typing import Any
 import numpy as np
 
 from alerts.policy import MERGED, Gate, OpenGate, may_seed
+from alerts.product_tests import (  # noqa: F401 - re-exported: callers import them from here
+    PRODUCT_KINDS,
+    DayTotals,
+    product_events,
+    sum_days,
+    totals_from_json,
+    totals_to_json,
+)
 from alerts.release_watch import ReplayWatch, WatchSpec, dominant
-from alerts.stats import benjamini_hochberg, betabinom_sf, binom_sf, norm_sf
+from alerts.stats import benjamini_hochberg, betabinom_sf, binom_sf
+from alerts.transitions import (  # noqa: F401 - re-exported
+    WATCH_KIND,
+    alert_count_name,
+    cooled,
+    record,
+    set_state,
+    transition,
+)
 from voxpop.config import AlertSpec
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
 ISSUE_ALERT_KINDS = {"new": "issue_new", "rising": "issue_rising", "reopened": "issue_reopened"}
 WATCH_MIN_LIFT = 1.5  # a watch note needs the release's share at least this many times the earlier one
-WATCH_KIND = "issue_watch"  # grew with a release, not (yet) a discovery: worth watching, says so, starts no cool-down
 WATCH_QUIET_RELEASES = 2  # an issue noted in one of this many releases before is not watch-noted again
-PRODUCT_KINDS = ("volume_spike", "rating_drop", "sentiment_drop")
 PSEUDO_COUNT = 0.5
 EMIT_GRACE_DAYS = 2  # a run still alerts what the last two days (not yet evaluated) brought
 PARTIAL_DAY_FACTOR = 0.1  # sensitivity multiplier while the evaluated day is not over yet
@@ -200,44 +213,6 @@ def day_range(end: date, days: int) -> list[str]:
 def _unit(vector: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(vector))
     return (vector / norm).astype(np.float32) if norm > 0 else vector.astype(np.float32)
-
-
-# ---------------------------------------------------------------- product totals
-
-
-@dataclass
-class DayTotals:
-    """One day of a product's posts: count, rating sums, negative count, classified count."""
-
-    n: int = 0
-    rating_sum: float = 0.0
-    rating_sq: float = 0.0
-    rating_n: int = 0
-    negative: int = 0
-    classified: int = 0
-
-    def as_list(self) -> list[float]:
-        return [self.n, self.rating_sum, self.rating_sq, self.rating_n, self.negative, self.classified]
-
-    @classmethod
-    def from_list(cls, values: Sequence[float]) -> DayTotals:
-        n, rs, rq, rn, neg, cl = (list(values) + [0] * 6)[:6]
-        return cls(int(n), float(rs), float(rq), int(rn), int(neg), int(cl))
-
-
-def _sum_days(totals: Mapping[str, DayTotals], days: Sequence[str]) -> DayTotals:
-    out = DayTotals()
-    for d in days:
-        t = totals.get(d)
-        if t is None:
-            continue
-        out.n += t.n
-        out.rating_sum += t.rating_sum
-        out.rating_sq += t.rating_sq
-        out.rating_n += t.rating_n
-        out.negative += t.negative
-        out.classified += t.classified
-    return out
 
 
 # ---------------------------------------------------------------- the detector
@@ -542,7 +517,7 @@ class Detector:
         self.merge_drifted()
         window = day_range(day, p.window_days)
         baseline = day_range(day - timedelta(days=p.window_days), p.baseline_days)
-        tw, tb = _sum_days(self.totals, window), _sum_days(self.totals, baseline)
+        tw, tb = sum_days(self.totals, window), sum_days(self.totals, baseline)
         warm = self._history_days(day) >= p.min_baseline_days and tb.n > 0
         release = self.current_release(day)
         if release is not None and not self._release_look_due(release, partial):
@@ -732,66 +707,21 @@ class Detector:
                 "fdr": self.params.version_fdr}
 
     def _cooled(self, cluster: Cluster, now: datetime) -> bool:
-        last = cluster.last_alert_at
-        return last is None or now - last >= timedelta(days=self.params.cooldown_days)
+        return cooled(cluster, now, self.params.cooldown_days)
 
     def _set_state(self, cluster: Cluster, state: str, now: datetime) -> None:
-        cluster.state = state
-        cluster.state_changed_at = now
-        cluster.dirty = True
+        set_state(cluster, state, now)
 
     def record(self, event: Event, now: datetime) -> None:
-        """Record that ``event`` was queued: its issue's alert count, time and version (cool-down starts).
-
-        Called only for events that are queued (in the same transaction), never for events a run keeps
-        silent, so a recorded alert always exists and an unrecorded one never blocks a later alert.
-        """
+        """Record that ``event`` was queued (see :func:`alerts.transitions.record`)."""
         cluster = self.clusters.get(event.key) if event.key is not None else None
-        if cluster is None or event.state is None:
-            return
-        counted = alert_count_name(event)
-        cluster.alert_counts[counted] = cluster.alert_counts.get(counted, 0) + 1
-        if event.kind == WATCH_KIND:  # no cool-down, no version mark: a real rise may still alert
-            if event.version and event.version not in cluster.watched:
-                cluster.watched.append(event.version)
-            cluster.dirty = True
-            return
-        cluster.last_alert_at = now
-        if event.version and event.version not in cluster.version_alerts:
-            cluster.version_alerts.append(event.version)
-        cluster.dirty = True
+        if cluster is not None:
+            record(cluster, event, now)
 
     def _transition(self, cluster: Cluster, now: datetime, x: int, significant: bool,
                     quiet_before: date) -> str | None:
-        """Move one cluster through candidate -> new/ongoing -> rising -> ongoing -> resolved -> reopened."""
-        state = cluster.state
-        if state == "candidate":  # size >= min_count here
-            self._set_state(cluster, "new" if significant else "ongoing", now)
-            return "new" if significant else None
-        if state == "resolved":
-            # Only posts after the resolution bring it back (a person may resolve an issue mid-day).
-            after_resolution = (cluster.state_changed_at is None or cluster.last_seen is None
-                                or cluster.last_seen > cluster.state_changed_at)
-            if (x == 0 and not significant) or not after_resolution:
-                return None
-            self._set_state(cluster, "reopened", now)
-            return "reopened" if significant and self._cooled(cluster, now) else None
-        if cluster.last_seen is not None and cluster.last_seen.date() < quiet_before:
-            self._set_state(cluster, "resolved", now)
-            return None
-        if significant:
-            unannounced = cluster.last_alert_at is None or (
-                cluster.state_changed_at is not None and cluster.last_alert_at < cluster.state_changed_at)
-            if self._cooled(cluster, now) and (state != "rising" or unannounced):
-                self._set_state(cluster, "rising", now)
-                return "rising"
-            return None
-        # An alerted state is kept through its cool-down, so listings agree with the alert just sent.
-        settled = cluster.state_changed_at is None or now - cluster.state_changed_at >= timedelta(
-            days=self.params.cooldown_days)
-        if state in ("rising", "new", "reopened") and x < self.params.min_count and settled:
-            self._set_state(cluster, "ongoing", now)
-        return None
+        return transition(cluster, now, x, significant, quiet_before, cooldown_days=self.params.cooldown_days,
+                          min_count=self.params.min_count)
 
     def _drop(self, cluster: Cluster) -> None:
         del self.clusters[cluster.key]
@@ -805,48 +735,9 @@ class Detector:
 
     def _product_events(self, day: date, now: datetime, tw: DayTotals, tb: DayTotals,
                         baseline: Sequence[str]) -> list[Event]:
-        p = self.params
-        if tw.n < p.min_volume:
-            return []
-        out: list[Event] = []
         last = self.product_state.setdefault("last_alert", {})
-
-        def fire(kind: str, figures: dict[str, Any]) -> None:
-            prev = last.get(kind)
-            if prev and now - datetime.fromisoformat(prev) < timedelta(days=p.cooldown_days):
-                return
-            out.append(Event(kind=kind, day=day, key=None, state=None, figures=figures))
-
-        days_b = [d for d in baseline if d in self.totals]
-        n_days_b = max(1, len(days_b))
-        mean_b = tb.n / n_days_b
-        expected = mean_b * p.window_days
-        counts = [self.totals[d].n for d in days_b]
-        var_b = float(np.var(counts, ddof=1)) if len(counts) > 1 else mean_b
-        dispersion = max(1.0, var_b / mean_b) if mean_b > 0 else 1.0
-        if expected > 0:
-            z = (tw.n - expected) / math.sqrt(expected * dispersion * p.window_days)
-            pv = norm_sf(z)
-            if pv < self._alpha and tw.n >= p.volume_ratio * expected:
-                fire("volume_spike", {"count": tw.n, "expected": round(expected, 2), "ratio": round(tw.n / expected, 2),
-                                      "dispersion": round(dispersion, 2), "p_value": pv})
-        if tw.rating_n >= p.min_volume // 2 and tb.rating_n >= 10:
-            m1, m0 = tw.rating_sum / tw.rating_n, tb.rating_sum / tb.rating_n
-            v1 = max(0.0, tw.rating_sq / tw.rating_n - m1 * m1) * tw.rating_n / max(1, tw.rating_n - 1)
-            v0 = max(0.0, tb.rating_sq / tb.rating_n - m0 * m0) * tb.rating_n / max(1, tb.rating_n - 1)
-            se = math.sqrt(v1 / tw.rating_n + v0 / tb.rating_n) or 1e-9
-            pv = norm_sf((m0 - m1) / se)
-            if pv < self._alpha and m0 - m1 >= p.rating_drop:
-                fire("rating_drop", {"mean": round(m1, 3), "baseline_mean": round(m0, 3), "n": tw.rating_n,
-                                     "baseline_n": tb.rating_n, "p_value": pv})
-        if tw.classified >= p.min_volume and tb.classified >= 10:
-            share0 = (tb.negative + PSEUDO_COUNT) / (tb.classified + 1.0)
-            share = tw.negative / tw.classified
-            pv = binom_sf(tw.negative, tw.classified, share0)
-            if pv < self._alpha and share - share0 >= p.sentiment_drop:
-                fire("sentiment_drop", {"negative_share": round(share, 4), "baseline_share": round(share0, 4),
-                                        "count": tw.negative, "n": tw.classified, "p_value": pv})
-        return out
+        found = product_events(self.params, self.totals, now, tw, tb, baseline, last, self._alpha)
+        return [Event(kind=kind, day=day, key=None, state=None, figures=figures) for kind, figures in found]
 
     def _record_product(self, event: Event, now: datetime) -> None:
         self.product_state.setdefault("last_alert", {})[event.kind] = now.isoformat()
@@ -902,11 +793,6 @@ class Detector:
             del self.totals[d]
 
 
-def alert_count_name(event: Event) -> str:
-    """The name an issue's ``alert_counts`` count this event under: its state, or "watch"."""
-    return "watch" if event.kind == WATCH_KIND else str(event.state)
-
-
 def _seniority(cluster: Cluster) -> tuple[int, str, int]:
     """Sort key of merge survivors: stored issues first, then the one first seen earlier, then the older key."""
     first = cluster.first_seen.isoformat() if cluster.first_seen else "9999"
@@ -918,16 +804,6 @@ def _version_key(version: str) -> tuple[Any, ...]:
     for piece in version.replace("-", ".").split("."):
         parts.append((0, int(piece), "") if piece.isdigit() else (1, 0, piece))
     return tuple(parts)
-
-
-def totals_to_json(totals: Mapping[str, DayTotals]) -> dict[str, list[float]]:
-    """Daily totals as JSON-able lists."""
-    return {d: t.as_list() for d, t in sorted(totals.items())}
-
-
-def totals_from_json(data: Mapping[str, Sequence[float]] | None) -> dict[str, DayTotals]:
-    """Inverse of :func:`totals_to_json`."""
-    return {d: DayTotals.from_list(v) for d, v in (data or {}).items()}
 
 
 def nearest(centroid: np.ndarray, embeddings: np.ndarray, k: int = 3) -> list[int]:

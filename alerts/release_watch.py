@@ -280,7 +280,8 @@ def entry(release: Release, ranked: Ranked, *, label: str, keywords: Sequence[st
                            "quotes": list(quotes), "gate": "none", "note": NOT_AN_ALARM}
     if day is not None:
         out["day"] = day
-    out["issue"] = issue  # the issue most of the topic's posts belong to (None: none, or not known here)
+    if issue is not None:  # the issue most of the topic's posts belong to, where known
+        out["issue"] = issue
     return out
 
 
