@@ -43,8 +43,15 @@ from alerts.product_tests import (  # noqa: F401 - re-exported: callers import t
     totals_from_json,
     totals_to_json,
 )
+from alerts.release_tests import (  # noqa: F401 - re-exported
+    MAX_POOLED,
+    ReleaseWindow,
+    current_release,
+    release_rho,
+    version_test,
+)
 from alerts.release_watch import ReplayWatch, WatchSpec, dominant
-from alerts.stats import benjamini_hochberg, betabinom_sf, binom_sf
+from alerts.stats import benjamini_hochberg, binom_sf
 from alerts.transitions import (  # noqa: F401 - re-exported
     WATCH_KIND,
     alert_count_name,
@@ -64,11 +71,6 @@ EMIT_GRACE_DAYS = 2  # a run still alerts what the last two days (not yet evalua
 PARTIAL_DAY_FACTOR = 0.1  # sensitivity multiplier while the evaluated day is not over yet
 EMBED_DIM_UNKNOWN = 0
 MEMBERS_KEPT = 200  # recent members an in-memory cluster keeps for labelling (the store reads as many)
-MAX_POOLED = 8  # most small releases pooled into one release test
-MAX_BASELINE_RELEASES = 12  # furthest back a thin baseline reaches
-BASELINE_RELEASES_WORTH = 3  # a baseline should hold this many times version_min_posts posts
-DISPERSION_MIN_POSTS = 5  # an issue's posts in the earlier releases before its spread says anything
-MAX_DISPERSION = 10.0  # cap on the between-release dispersion (a few wild issues must not mute all tests)
 
 _SPEC = AlertSpec()
 DEFAULT_WATCH = WatchSpec.from_spec(_SPEC)
@@ -175,17 +177,6 @@ class Cluster:
         """Members created up to the end of ``day`` (the size an alert about that day reports)."""
         last = day.isoformat()
         return sum(n for d, n in self.daily.items() if d <= last)
-
-
-@dataclass(frozen=True)
-class ReleaseWindow:
-    """What a release test compares: the newest release (pooled with small untested ones just before it)
-    against the releases before them."""
-
-    version: str  # the newest release: alerts name it
-    pooled: list[str]  # the releases whose posts are tested, oldest first, ending with ``version``
-    earlier: list[str]  # the releases they are compared with, oldest first
-    posts: int  # the product's posts in the pooled releases
 
 
 @dataclass(frozen=True)
@@ -454,39 +445,9 @@ class Detector:
         return sorted(versions, key=lambda v: (versions[v][0], _version_key(v)))
 
     def current_release(self, day: date) -> ReleaseWindow | None:
-        """The newest release seen up to ``day``, once it (pooled with the small releases just before it
-        that were never tested) has ``version_min_posts`` posts, and the releases it is compared with.
-
-        Apps that ship every few days have releases of a handful of reviews each; pooling them keeps such
-        releases from going untested, and each post is tested with one group only.
-        """
-        versions = self.product_state.get("versions") or {}
-        pools = self.product_state.get("release_pools") or {}  # release -> the newest release it was tested with
-        order = [v for v in self.release_order() if versions[v][0] <= day.isoformat()]
-        if not order:
-            return None
-        p = self.params
-        pooled = [order[-1]]
-        posts = int(versions[order[-1]][1])
-        for v in reversed(order[:-1][-MAX_POOLED:]):
-            tested_with = pools.get(v, order[-1])
-            if tested_with != order[-1] or int(versions[v][1]) >= p.version_min_posts:
-                break
-            if posts >= p.version_min_posts and v not in pools:
-                break
-            pooled.insert(0, v)
-            posts += int(versions[v][1])
-        if posts < p.version_min_posts:
-            return None
-        before = order[: len(order) - len(pooled)]
-        earlier = before[-p.baseline_versions:]
-        # Small releases make a thin baseline: reach further back until it holds a few releases' worth.
-        while len(earlier) < min(len(before), MAX_BASELINE_RELEASES) and sum(
-                int(versions[v][1]) for v in earlier) < BASELINE_RELEASES_WORTH * p.version_min_posts:
-            earlier = before[-(len(earlier) + 1):]
-        if len(earlier) < min(2, p.baseline_versions):
-            return None  # two earlier releases at least: their spread is what a release's rise is judged by
-        return ReleaseWindow(version=order[-1], pooled=pooled, earlier=earlier, posts=posts)
+        """The newest release due a test as of ``day`` (see :func:`alerts.release_tests.current_release`)."""
+        return current_release(self.product_state.get("versions") or {}, self.product_state.get("release_pools") or {},
+                               self.release_order(), self.params, day)
 
     # -- evaluation ----------------------------------------------------------------------------
 
@@ -648,28 +609,7 @@ class Detector:
         return True
 
     def _release_rho(self, earlier: Sequence[str]) -> float:
-        """Overdispersion of issue shares between releases, as a beta-binomial intra-class correlation.
-
-        Topic shares swing from release to release more than binomial noise (new users, news, an iOS
-        update): Pearson's chi-square of each issue's counts across the earlier releases, pooled over
-        issues with at least ``DISPERSION_MIN_POSTS`` posts there, estimates the dispersion phi; with
-        release size n, phi = 1 + (n - 1) rho. 0 (the binomial) when it cannot be estimated.
-        """
-        versions = self.product_state.get("versions") or {}
-        sizes = [int(versions[v][1]) for v in earlier]
-        if len(sizes) < 2 or min(sizes) < 2:
-            return 0.0
-        total = sum(sizes)
-        chi2 = df = 0.0
-        for cluster in self.clusters.values():
-            counts = [cluster.versions.get(v, 0) for v in earlier]
-            share = sum(counts) / total
-            if sum(counts) < DISPERSION_MIN_POSTS or share >= 1.0:
-                continue
-            chi2 += sum((x - n * share) ** 2 / (n * share * (1 - share)) for x, n in zip(counts, sizes, strict=True))
-            df += len(sizes) - 1
-        phi = min(MAX_DISPERSION, max(1.0, chi2 / df)) if df else 1.0
-        return (phi - 1.0) / max(1.0, total / len(sizes) - 1.0)
+        return release_rho(self.product_state.get("versions") or {}, self.clusters.values(), earlier)
 
     def _issues_alerted_in(self, version: str, *, watched: bool) -> int:
         """Issues alerted in a release so far (with ``watched``, those given a watch note in it too)."""
@@ -686,25 +626,7 @@ class Detector:
         return set(fresh[:room])
 
     def _version_test(self, cluster: Cluster, release: ReleaseWindow, rho: float = 0.0) -> dict[str, Any] | None:
-        x = sum(cluster.versions.get(v, 0) for v in release.pooled)
-        if x < self.params.min_count:
-            return None
-        versions = self.product_state.get("versions") or {}
-        version, earlier = release.version, release.earlier
-        n = max(release.posts, x)
-        x0 = sum(cluster.versions.get(v, 0) for v in earlier)
-        if x0 and cluster.first_seen is not None and day_key(cluster.first_seen) > versions[earlier[0]][0]:
-            # Born part-way through the earlier releases, it missed their early posts: its share there is
-            # undercounted and any "rise" partly an artefact of its age. Day tests still watch it.
-            return None
-        n0 = sum(int(versions[v][1]) for v in earlier)
-        share0 = (x0 + PSEUDO_COUNT) / (n0 + 1.0)
-        return {"scope": "version", "version": version, "with_versions": release.pooled[:-1],
-                "baseline_versions": list(earlier), "count": x, "total": n,
-                "baseline_count": x0, "baseline_total": n0, "baseline_share": round(share0, 6),
-                "share": round(x / n, 6), "expected": round(share0 * n, 3),
-                "p_value": betabinom_sf(x, n, share0, rho), "dispersion_rho": round(rho, 5),
-                "fdr": self.params.version_fdr}
+        return version_test(cluster, release, self.product_state.get("versions") or {}, self.params, rho)
 
     def _cooled(self, cluster: Cluster, now: datetime) -> bool:
         return cooled(cluster, now, self.params.cooldown_days)

@@ -54,3 +54,21 @@ def test_product_events_fire_a_volume_spike_once_per_cool_down() -> None:
     assert [k for k, _ in found] == ["volume_spike"] and found[0][1]["count"] == 200
     last["volume_spike"] = (NOW - timedelta(days=1)).isoformat()
     assert product_events(Params(), totals, NOW, tw, tb, days, last, 0.001) == []
+
+
+def test_release_tests_pool_small_releases_and_test_one_issue() -> None:
+    from alerts.release_tests import current_release, version_test
+
+    versions = {"1.0": ["2026-01-01", 100], "1.1": ["2026-01-10", 100], "1.2": ["2026-01-20", 10],
+                "1.3": ["2026-01-25", 25]}
+    order = ["1.0", "1.1", "1.2", "1.3"]
+    release = current_release(versions, {}, order, Params(), date(2026, 1, 26))
+    assert release is not None and (release.version, release.pooled, release.earlier, release.posts) == (
+        "1.3", ["1.2", "1.3"], ["1.0", "1.1"], 35)
+    assert current_release(versions, {}, order, Params(), date(2026, 1, 5)) is None  # one release only
+    grown = Cluster(key=1, total=np.zeros(4), size=14, versions={"1.0": 2, "1.1": 2, "1.3": 10},
+                    first_seen=datetime(2026, 1, 1, tzinfo=UTC))
+    figures = version_test(grown, release, versions, Params())
+    assert figures is not None and figures["count"] == 10 and figures["baseline_count"] == 4
+    assert figures["p_value"] < 1e-4
+    assert version_test(Cluster(key=2, total=np.zeros(4), versions={"1.3": 2}), release, versions, Params()) is None
