@@ -82,7 +82,8 @@ PROBLEM_WORDS = PROBLEM_HEADS | frozenset(
     "blank black delay delayed delays drop drops dropped dropping blurry unresponsive duplicate duplicates "
     "spam annoying unusable disconnect disconnects disconnected disconnecting echo noise "
     "resets resetting erased deleted overheating too "
-    "won't can't doesn't isn't didn't not never".split())
+    "won't can't doesn't isn't didn't not never wont cant doesnt dont cannot unable impossible invalid incorrect "
+    "irrelevant unreadable".split())
 
 
 def says_problem(label: str) -> bool:
@@ -337,6 +338,8 @@ _AFTER = {**{w: "crashes" for w in "crash crashes crashing crashed".split()},
           **{w: "stops working" for w in "stop stops stopped stopping".split()},
           **{w: "error" for w in "error errors".split()},
           **{w: "glitches" for w in "glitch glitches".split()}}
+_NOT_WORKING = ("doesn't work", "does not work", "dose not work", "not working", "isn't working", "won't work",
+                "wont work", "won't let me", "wont let me", "doesnt work", "don't work", "stopped working")
 _BEFORE = {w: w for w in "slow laggy broken buggy glitchy blank blurry unresponsive missing unusable".split()}
 _FUNCTION = frozenset(
     "a an the and or but so i me my we our us you your it its this that these those he she him her his they "
@@ -376,7 +379,11 @@ def finish_label(label: str, sentences: Sequence[str], *, problem: bool = False)
     about = [t for t in lowered if mine & set(t)] or lowered
     counts: Counter[str] = Counter()
     for toks in about:
-        counts.update({_AFTER.get(t) or _BEFORE.get(t) for t in toks} - {None})  # type: ignore[arg-type]
+        found = {_AFTER.get(t) or _BEFORE.get(t) for t in toks} - {None}
+        joined = " ".join(toks)
+        if any(p in joined for p in _NOT_WORKING):
+            found.add("doesn't work")
+        counts.update(found)  # type: ignore[arg-type]
     if not counts:
         return label
     word, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
