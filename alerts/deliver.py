@@ -20,7 +20,7 @@ import ssl
 import urllib.error
 import urllib.request
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -42,6 +42,7 @@ from voxpop.core.errors import DeliveryError
 from voxpop.core.text import header_safe
 
 log = logging.getLogger(__name__)
+ReleaseWatchReader = Callable[[str, datetime], Mapping[str, Any]]
 
 LEASE_S = 300.0  # a 'sending' row older than this is taken to belong to a dead process
 MAX_BACKOFF_S = 6 * 3600.0
@@ -292,7 +293,7 @@ def _fail(store: Store, config: Config, rows: Sequence[Delivery], exc: BaseExcep
 
 
 def deliver_pending(store: Store, config: Config, now: datetime | None = None, *, digest: bool | None = None,
-                    limit: int = 500) -> DeliveryReport:
+                    limit: int = 500, release_watch: ReleaseWatchReader | None = None) -> DeliveryReport:
     """Send every due delivery; failures are retried later with exponential backoff.
 
     Args:
@@ -301,6 +302,9 @@ def deliver_pending(store: Store, config: Config, now: datetime | None = None, *
         now: the moment to act as of (tests move it forward to skip backoff and leases).
         digest: one message per recipient for all due email alerts (default: ``[alerts] digest``).
         limit: most rows handled in one run.
+        release_watch: ``(product slug, now) -> release watch`` (``alerts.release_store.release_watch``
+            bound to the store and config): a digest then ends with each alerted product's newest release
+            ("Since version v"). Passed in by the caller, so delivery depends on nothing that detects.
     """
     now = now or datetime.now(UTC)
     digest = config.alerts.digest if digest is None else digest
@@ -315,7 +319,7 @@ def deliver_pending(store: Store, config: Config, now: datetime | None = None, *
     mail = [r for r in rows if r.target.startswith("mailto:")]
     hooks = [r for r in rows if r.target.startswith("webhook:")]
     if digest:
-        _send_digests(store, config, mail, alerts, now, report)
+        _send_digests(store, config, mail, alerts, now, report, release_watch)
     else:
         for row in mail:
             _send_one_mail(store, config, row, alerts[row.alert_id], now, report)  # type: ignore[index]
@@ -364,13 +368,13 @@ def _send_one_hook(store: Store, config: Config, row: Delivery, alert: Alert, no
 
 
 def _send_digests(store: Store, config: Config, rows: Sequence[Delivery], alerts: dict[int, Alert], now: datetime,
-                  report: DeliveryReport) -> None:
+                  report: DeliveryReport, release_watch: ReleaseWatchReader | None = None) -> None:
     """One message per recipient; a group that was already tried keeps its Message-ID and its rows."""
     groups: dict[tuple[str, str | None], list[Delivery]] = defaultdict(list)
     for row in rows:
         kept = row.message_id if row.message_id.startswith("<voxpop-digest-") else None
         groups[(row.target, kept)].append(row)
-    watches = _release_watches(store, config, {a.product_id for a in alerts.values()}, now)
+    watches = _release_watches(store, release_watch, {a.product_id for a in alerts.values()}, now)
     for (target, kept), members in groups.items():
         claimed = [r for r in members if _claim(store, r, now)]
         if not claimed:
@@ -399,21 +403,21 @@ def _send_digests(store: Store, config: Config, rows: Sequence[Delivery], alerts
         _record_sent(store, ids, eml, report)
 
 
-def _release_watches(store: Store, config: Config, product_ids: set[int], now: datetime) -> dict[int, Any]:
+def _release_watches(store: Store, release_watch: ReleaseWatchReader | None, product_ids: set[int],
+                     now: datetime) -> dict[int, Any]:
     """The release watch of each product with alerts in a digest, by product id (a product whose watch
     cannot be read is left out, logged: the alerts still go)."""
-    from alerts.release_store import release_watch
     from store.models import Product
 
     out: dict[int, Any] = {}
     ids = sorted(product_ids)
-    if not ids:
+    if not ids or release_watch is None:
         return out
     with store.sessions() as session:
         slugs = dict(session.execute(select(Product.id, Product.slug).where(Product.id.in_(ids))).all())
     for pid, slug in slugs.items():
         try:
-            out[pid] = release_watch(store, config, slug, now=now)
+            out[pid] = release_watch(slug, now)
         except Exception:  # noqa: BLE001 - the digest's alerts matter more than its release section
             log.exception("release watch of %s left out of the digest", slug)
     return out

@@ -172,7 +172,10 @@ def test_daily_digest_carries_the_newest_release_watch(sqlite_store: Any, smtp_s
     config = make_config(tmp_path, smtp_server.port)
     insert_posts(sqlite_store, "acme", _versioned(stream(days=40) + burst(100000, BURST_DAY, 8)))
     queue_alert(sqlite_store, config, "issue:1:new:1")
-    assert deliver_pending(sqlite_store, config, digest=True).messages == 1
+    def watch(slug: str, now: Any) -> dict[str, Any]:
+        return release_watch(sqlite_store, config, slug, now=now)
+
+    assert deliver_pending(sqlite_store, config, digest=True, release_watch=watch).messages == 1
     message = smtp_server.messages[0]
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()

@@ -490,8 +490,12 @@ def deliver_alerts(store: Store, config: Config, *, digest: bool | None = False)
         if not held:
             return {"skipped": "another process holds the alert lock"}
         from alerts.deliver import deliver_pending
+        from alerts.release_store import release_watch
 
-        return {"delivered": plain(deliver_pending(store, config, digest=digest))}
+        def watch(slug: str, now: datetime) -> dict[str, Any]:
+            return release_watch(store, config, slug, now=now)
+
+        return {"delivered": plain(deliver_pending(store, config, digest=digest, release_watch=watch))}
 
 
 def shared_frontier(config: Config) -> bool:
