@@ -292,6 +292,8 @@ def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, backgroun
     spec_arr = np.array([spec[p] for p in pool], dtype=np.float64)
     spec_arr = spec_arr / (spec_arr.max() or 1.0)
     length = np.array([min(len(p), 4) for p in pool], dtype=np.float64)
+    # A problem topic's label should say what goes wrong: phrases that do are preferred, other things equal.
+    says = np.array([1.0 + PROBLEM_BOOST * (problem and any(w in PROBLEM_WORDS for w in p)) for p in pool])
     doc = None
     dim = getattr(embed, "dim", None)
     if embed is not None and centroid is not None and (dim is None or dim == centroid.shape[0]):
@@ -299,10 +301,10 @@ def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, backgroun
         if vecs.ndim == 2 and vecs.shape[1] == centroid.shape[0]:
             norm = float(np.linalg.norm(centroid)) or 1.0
             doc = centroid / norm
-            relevance = (vecs @ doc) * (0.6 + 0.4 * spec_arr) * (1 + 0.08 * (length - 1))
+            relevance = (vecs @ doc) * (0.6 + 0.4 * spec_arr) * (1 + 0.08 * (length - 1)) * says
             order = mmr(doc, vecs, relevance, 5, MMR_DIVERSITY)
     if doc is None:
-        relevance = spec_arr * (1 + 0.35 * (length - 1))
+        relevance = spec_arr * (1 + 0.35 * (length - 1)) * says
         order = [int(i) for i in np.argsort(-relevance, kind="stable")[:5]]
     multi = [i for i in order if len(pool[i]) >= 2]
     best = multi[0] if multi and relevance[multi[0]] >= 0.8 * relevance[order[0]] else order[0]
@@ -346,6 +348,7 @@ _FUNCTION = frozenset(
     "them their is are was were be been being am have has had do does did can will would could should may "
     "might must when then than there what which who how why all any some also too very just only not now yet "
     "if as up down out off again please".split())
+PROBLEM_BOOST = 0.25  # relevance bonus of a candidate label with a problem word, in a problem topic
 PROBLEM_SHARE = 0.25  # share of the sentences about the label that must say the problem word
 
 
