@@ -1,6 +1,6 @@
 """Emerging issues on real app-review streams, scored against what later release notes say was fixed.
 
-    .venv/bin/python bench/emerging.py [--data DIR] [--apps a,b] [--sample N] [--cache-only]
+    .venv/bin/python bench/emerging.py [--data DIR] [--apps a,b] [--sample N] [--cache-only] [--watch K=V]
 
 Data: ``DIR/<app>/reviews.jsonl`` (id, text, title, rating, date, version) and ``DIR/<app>/gold.jsonl``
 (per release: version, release_date, issue_keywords = keyword groups of its notes, fix_keywords = the
@@ -24,6 +24,12 @@ date ranges between releases.
    words with: what no detector working from these reviews can beat.
 4. Apps are split into tuning and reported apps; the reported mean is over the apps not tuned on.
 5. Labels: the share of alerts whose label is one word ("audio" where "no audio" says what is wrong).
+6. The release watch (``alerts.release_watch``, entries of kind ``release_watch`` in the same replay, each
+   on the day its release had enough posts) is scored the same way, apart from the alerts: F lenient and
+   strict per app and mean (goals: reported mean >= 0.60 lenient, >= 0.20 strict). Its labels: the share
+   of problem topics (most posts "problem") whose label holds a problem word (``alerts.labels.says_problem``,
+   goal >= 80%) and the share of one-word labels (goal <= 10%). ``--watch NAME=VALUE`` overrides a
+   ``WatchSpec`` setting. Alerts keep their own lines: issue alerts per week (goal <= 2) and precision.
 """
 
 from __future__ import annotations
