@@ -414,7 +414,8 @@ def _release_watches(store: Store, release_watch: ReleaseWatchReader | None, pro
     if not ids or release_watch is None:
         return out
     with store.sessions() as session:
-        slugs = dict(session.execute(select(Product.id, Product.slug).where(Product.id.in_(ids))).all())
+        slugs: dict[int, str] = {r[0]: r[1] for r in session.execute(
+            select(Product.id, Product.slug).where(Product.id.in_(ids)))}
     for pid, slug in slugs.items():
         try:
             out[pid] = release_watch(slug, now)

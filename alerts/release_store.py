@@ -63,10 +63,10 @@ def release_watch(store: Store, config: Config | None, product_slug: str, *, ver
     with store.sessions() as session:
         product = get_product_row(session, product_slug)
         posts = _rows(session.execute(_post_query(product.id).where(Post.created_at <= now)))
-        members = dict(session.execute(
+        members: dict[int, int] = {r[0]: r[1] for r in session.execute(
             select(IssuePost.post_id, IssuePost.issue_id).join(Issue, Issue.id == IssuePost.issue_id)
             .join(PostProduct, PostProduct.post_id == IssuePost.post_id)
-            .where(Issue.product_id == product.id, PostProduct.product_id == product.id)).all())
+            .where(Issue.product_id == product.id, PostProduct.product_id == product.id))}
         rows = session.scalars(select(Issue).where(Issue.product_id == product.id))
         issues = {i.id: (i.label, i.state) for i in rows}
         name = product.name
@@ -80,7 +80,7 @@ def release_watch(store: Store, config: Config | None, product_slug: str, *, ver
         releases = [r for r in releases if version in r.pooled]
     watcher = ReplayWatch(spec, None, now.date())
     watcher.add(posts)
-    embed = _phrase_encoder(config)
+    embed = _phrase_encoder(config)  # type: ignore[arg-type]  # reads config.classify only when there is one
     if embed is not None and posts and posts[0].embedding is not None and posts[0].embedding.shape[0] != embed.dim:
         embed = None
     words = name_words(name)
