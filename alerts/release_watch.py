@@ -47,7 +47,7 @@ class WatchSpec:
     top: int = 3  # topics kept per release
     min_count: int = 2  # a topic's posts in the release before it can rank ...
     single_below: int = 40  # ... except in a release (pool) of fewer posts, where one post may stand alone
-    typical_share: float = 0.5  # a release waits for this share of the median size of the releases before it
+    typical_share: float = 0.25  # a release waits for this share of the median size of the releases before it
     typical_of: int = 5  # how many releases before it that median looks at
     max_wait: int = 200  # never waits for more posts than this
     min_lift: float = 1.5  # a topic's share must have grown at least this much against the baseline
