@@ -13,13 +13,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import smtplib
 import ssl
 import urllib.error
 import urllib.request
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -39,6 +40,9 @@ from store.models import Alert, Delivery
 from voxpop.config import Config, SmtpSpec, WebhookSpec, secret
 from voxpop.core.errors import DeliveryError
 from voxpop.core.text import header_safe
+
+log = logging.getLogger(__name__)
+ReleaseWatchReader = Callable[[str, datetime], Mapping[str, Any]]
 
 LEASE_S = 300.0  # a 'sending' row older than this is taken to belong to a dead process
 MAX_BACKOFF_S = 6 * 3600.0
@@ -289,7 +293,7 @@ def _fail(store: Store, config: Config, rows: Sequence[Delivery], exc: BaseExcep
 
 
 def deliver_pending(store: Store, config: Config, now: datetime | None = None, *, digest: bool | None = None,
-                    limit: int = 500) -> DeliveryReport:
+                    limit: int = 500, release_watch: ReleaseWatchReader | None = None) -> DeliveryReport:
     """Send every due delivery; failures are retried later with exponential backoff.
 
     Args:
@@ -298,6 +302,9 @@ def deliver_pending(store: Store, config: Config, now: datetime | None = None, *
         now: the moment to act as of (tests move it forward to skip backoff and leases).
         digest: one message per recipient for all due email alerts (default: ``[alerts] digest``).
         limit: most rows handled in one run.
+        release_watch: ``(product slug, now) -> release watch`` (``alerts.release_store.release_watch``
+            bound to the store and config): a digest then ends with each alerted product's newest release
+            ("Since version v"). Passed in by the caller, so delivery depends on nothing that detects.
     """
     now = now or datetime.now(UTC)
     digest = config.alerts.digest if digest is None else digest
@@ -312,7 +319,7 @@ def deliver_pending(store: Store, config: Config, now: datetime | None = None, *
     mail = [r for r in rows if r.target.startswith("mailto:")]
     hooks = [r for r in rows if r.target.startswith("webhook:")]
     if digest:
-        _send_digests(store, config, mail, alerts, now, report)
+        _send_digests(store, config, mail, alerts, now, report, release_watch)
     else:
         for row in mail:
             _send_one_mail(store, config, row, alerts[row.alert_id], now, report)  # type: ignore[index]
@@ -361,12 +368,13 @@ def _send_one_hook(store: Store, config: Config, row: Delivery, alert: Alert, no
 
 
 def _send_digests(store: Store, config: Config, rows: Sequence[Delivery], alerts: dict[int, Alert], now: datetime,
-                  report: DeliveryReport) -> None:
+                  report: DeliveryReport, release_watch: ReleaseWatchReader | None = None) -> None:
     """One message per recipient; a group that was already tried keeps its Message-ID and its rows."""
     groups: dict[tuple[str, str | None], list[Delivery]] = defaultdict(list)
     for row in rows:
         kept = row.message_id if row.message_id.startswith("<voxpop-digest-") else None
         groups[(row.target, kept)].append(row)
+    watches = _release_watches(store, release_watch, {a.product_id for a in alerts.values()}, now)
     for (target, kept), members in groups.items():
         claimed = [r for r in members if _claim(store, r, now)]
         if not claimed:
@@ -381,7 +389,11 @@ def _send_digests(store: Store, config: Config, rows: Sequence[Delivery], alerts
             items = [(r.alert_id, alerts[r.alert_id].kind, alerts[r.alert_id].payload or {})  # type: ignore[index]
                      for r in sorted(claimed, key=lambda r: r.alert_id or 0)]
             listed = ",".join(str(i[0]) for i in items)
-            message = build_email(render_digest(items, base_url=config.ui.base_url), sender=config.smtp.sender,
+            mine = [watches[alerts[r.alert_id].product_id] for r in claimed  # type: ignore[index]
+                    if alerts[r.alert_id].product_id in watches]  # type: ignore[index]
+            mine = list({id(w): w for w in mine}.values())
+            message = build_email(render_digest(items, base_url=config.ui.base_url, releases=mine),
+                                  sender=config.smtp.sender,
                                   to=[recipient], message_id=message_id, headers={"X-Voxpop-Alerts": listed})
             eml = _write_eml(config.alerts.outbox_dir, "digest-" + message_id.strip("<>").split("@")[0][-20:], message)
             smtp_send(config.smtp, message, [recipient])
@@ -389,6 +401,27 @@ def _send_digests(store: Store, config: Config, rows: Sequence[Delivery], alerts
             _fail(store, config, claimed, exc, now, report)
             continue
         _record_sent(store, ids, eml, report)
+
+
+def _release_watches(store: Store, release_watch: ReleaseWatchReader | None, product_ids: set[int],
+                     now: datetime) -> dict[int, Any]:
+    """The release watch of each product with alerts in a digest, by product id (a product whose watch
+    cannot be read is left out, logged: the alerts still go)."""
+    from store.models import Product
+
+    out: dict[int, Any] = {}
+    ids = sorted(product_ids)
+    if not ids or release_watch is None:
+        return out
+    with store.sessions() as session:
+        slugs: dict[int, str] = {r[0]: r[1] for r in session.execute(
+            select(Product.id, Product.slug).where(Product.id.in_(ids)))}
+    for pid, slug in slugs.items():
+        try:
+            out[pid] = release_watch(slug, now)
+        except Exception:  # noqa: BLE001 - the digest's alerts matter more than its release section
+            log.exception("release watch of %s left out of the digest", slug)
+    return out
 
 
 # ---------------------------------------------------------------- comparison reports by email

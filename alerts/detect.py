@@ -27,7 +27,6 @@ as such. Clusters that drift together are merged (the older issue keeps its id; 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
@@ -36,27 +35,45 @@ from typing import Any
 import numpy as np
 
 from alerts.policy import MERGED, Gate, OpenGate, may_seed
-from alerts.stats import benjamini_hochberg, betabinom_sf, binom_sf, norm_sf
+from alerts.product_tests import (  # noqa: F401 - re-exported: callers import them from here
+    PRODUCT_KINDS,
+    DayTotals,
+    product_events,
+    sum_days,
+    totals_from_json,
+    totals_to_json,
+)
+from alerts.release_tests import (  # noqa: F401 - re-exported
+    MAX_POOLED,
+    ReleaseWindow,
+    current_release,
+    release_rho,
+    version_test,
+)
+from alerts.release_watch import ReplayWatch, WatchSpec, dominant
+from alerts.stats import benjamini_hochberg, binom_sf
+from alerts.transitions import (  # noqa: F401 - re-exported
+    WATCH_KIND,
+    alert_count_name,
+    cooled,
+    record,
+    set_state,
+    transition,
+)
 from voxpop.config import AlertSpec
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
 ISSUE_ALERT_KINDS = {"new": "issue_new", "rising": "issue_rising", "reopened": "issue_reopened"}
 WATCH_MIN_LIFT = 1.5  # a watch note needs the release's share at least this many times the earlier one
-WATCH_KIND = "issue_watch"  # grew with a release, not (yet) a discovery: worth watching, says so, starts no cool-down
 WATCH_QUIET_RELEASES = 2  # an issue noted in one of this many releases before is not watch-noted again
-PRODUCT_KINDS = ("volume_spike", "rating_drop", "sentiment_drop")
 PSEUDO_COUNT = 0.5
 EMIT_GRACE_DAYS = 2  # a run still alerts what the last two days (not yet evaluated) brought
 PARTIAL_DAY_FACTOR = 0.1  # sensitivity multiplier while the evaluated day is not over yet
 EMBED_DIM_UNKNOWN = 0
 MEMBERS_KEPT = 200  # recent members an in-memory cluster keeps for labelling (the store reads as many)
-MAX_POOLED = 8  # most small releases pooled into one release test
-MAX_BASELINE_RELEASES = 12  # furthest back a thin baseline reaches
-BASELINE_RELEASES_WORTH = 3  # a baseline should hold this many times version_min_posts posts
-DISPERSION_MIN_POSTS = 5  # an issue's posts in the earlier releases before its spread says anything
-MAX_DISPERSION = 10.0  # cap on the between-release dispersion (a few wild issues must not mute all tests)
 
 _SPEC = AlertSpec()
+DEFAULT_WATCH = WatchSpec.from_spec(_SPEC)
 
 
 @dataclass(frozen=True)
@@ -163,17 +180,6 @@ class Cluster:
 
 
 @dataclass(frozen=True)
-class ReleaseWindow:
-    """What a release test compares: the newest release (pooled with small untested ones just before it)
-    against the releases before them."""
-
-    version: str  # the newest release: alerts name it
-    pooled: list[str]  # the releases whose posts are tested, oldest first, ending with ``version``
-    earlier: list[str]  # the releases they are compared with, oldest first
-    posts: int  # the product's posts in the pooled releases
-
-
-@dataclass(frozen=True)
 class Event:
     """Something worth an alert: the state an issue entered, or a product-level change."""
 
@@ -198,44 +204,6 @@ def day_range(end: date, days: int) -> list[str]:
 def _unit(vector: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(vector))
     return (vector / norm).astype(np.float32) if norm > 0 else vector.astype(np.float32)
-
-
-# ---------------------------------------------------------------- product totals
-
-
-@dataclass
-class DayTotals:
-    """One day of a product's posts: count, rating sums, negative count, classified count."""
-
-    n: int = 0
-    rating_sum: float = 0.0
-    rating_sq: float = 0.0
-    rating_n: int = 0
-    negative: int = 0
-    classified: int = 0
-
-    def as_list(self) -> list[float]:
-        return [self.n, self.rating_sum, self.rating_sq, self.rating_n, self.negative, self.classified]
-
-    @classmethod
-    def from_list(cls, values: Sequence[float]) -> DayTotals:
-        n, rs, rq, rn, neg, cl = (list(values) + [0] * 6)[:6]
-        return cls(int(n), float(rs), float(rq), int(rn), int(neg), int(cl))
-
-
-def _sum_days(totals: Mapping[str, DayTotals], days: Sequence[str]) -> DayTotals:
-    out = DayTotals()
-    for d in days:
-        t = totals.get(d)
-        if t is None:
-            continue
-        out.n += t.n
-        out.rating_sum += t.rating_sum
-        out.rating_sq += t.rating_sq
-        out.rating_n += t.rating_n
-        out.negative += t.negative
-        out.classified += t.classified
-    return out
 
 
 # ---------------------------------------------------------------- the detector
@@ -477,39 +445,9 @@ class Detector:
         return sorted(versions, key=lambda v: (versions[v][0], _version_key(v)))
 
     def current_release(self, day: date) -> ReleaseWindow | None:
-        """The newest release seen up to ``day``, once it (pooled with the small releases just before it
-        that were never tested) has ``version_min_posts`` posts, and the releases it is compared with.
-
-        Apps that ship every few days have releases of a handful of reviews each; pooling them keeps such
-        releases from going untested, and each post is tested with one group only.
-        """
-        versions = self.product_state.get("versions") or {}
-        pools = self.product_state.get("release_pools") or {}  # release -> the newest release it was tested with
-        order = [v for v in self.release_order() if versions[v][0] <= day.isoformat()]
-        if not order:
-            return None
-        p = self.params
-        pooled = [order[-1]]
-        posts = int(versions[order[-1]][1])
-        for v in reversed(order[:-1][-MAX_POOLED:]):
-            tested_with = pools.get(v, order[-1])
-            if tested_with != order[-1] or int(versions[v][1]) >= p.version_min_posts:
-                break
-            if posts >= p.version_min_posts and v not in pools:
-                break
-            pooled.insert(0, v)
-            posts += int(versions[v][1])
-        if posts < p.version_min_posts:
-            return None
-        before = order[: len(order) - len(pooled)]
-        earlier = before[-p.baseline_versions:]
-        # Small releases make a thin baseline: reach further back until it holds a few releases' worth.
-        while len(earlier) < min(len(before), MAX_BASELINE_RELEASES) and sum(
-                int(versions[v][1]) for v in earlier) < BASELINE_RELEASES_WORTH * p.version_min_posts:
-            earlier = before[-(len(earlier) + 1):]
-        if len(earlier) < min(2, p.baseline_versions):
-            return None  # two earlier releases at least: their spread is what a release's rise is judged by
-        return ReleaseWindow(version=order[-1], pooled=pooled, earlier=earlier, posts=posts)
+        """The newest release due a test as of ``day`` (see :func:`alerts.release_tests.current_release`)."""
+        return current_release(self.product_state.get("versions") or {}, self.product_state.get("release_pools") or {},
+                               self.release_order(), self.params, day)
 
     # -- evaluation ----------------------------------------------------------------------------
 
@@ -540,7 +478,7 @@ class Detector:
         self.merge_drifted()
         window = day_range(day, p.window_days)
         baseline = day_range(day - timedelta(days=p.window_days), p.baseline_days)
-        tw, tb = _sum_days(self.totals, window), _sum_days(self.totals, baseline)
+        tw, tb = sum_days(self.totals, window), sum_days(self.totals, baseline)
         warm = self._history_days(day) >= p.min_baseline_days and tb.n > 0
         release = self.current_release(day)
         if release is not None and not self._release_look_due(release, partial):
@@ -671,28 +609,7 @@ class Detector:
         return True
 
     def _release_rho(self, earlier: Sequence[str]) -> float:
-        """Overdispersion of issue shares between releases, as a beta-binomial intra-class correlation.
-
-        Topic shares swing from release to release more than binomial noise (new users, news, an iOS
-        update): Pearson's chi-square of each issue's counts across the earlier releases, pooled over
-        issues with at least ``DISPERSION_MIN_POSTS`` posts there, estimates the dispersion phi; with
-        release size n, phi = 1 + (n - 1) rho. 0 (the binomial) when it cannot be estimated.
-        """
-        versions = self.product_state.get("versions") or {}
-        sizes = [int(versions[v][1]) for v in earlier]
-        if len(sizes) < 2 or min(sizes) < 2:
-            return 0.0
-        total = sum(sizes)
-        chi2 = df = 0.0
-        for cluster in self.clusters.values():
-            counts = [cluster.versions.get(v, 0) for v in earlier]
-            share = sum(counts) / total
-            if sum(counts) < DISPERSION_MIN_POSTS or share >= 1.0:
-                continue
-            chi2 += sum((x - n * share) ** 2 / (n * share * (1 - share)) for x, n in zip(counts, sizes, strict=True))
-            df += len(sizes) - 1
-        phi = min(MAX_DISPERSION, max(1.0, chi2 / df)) if df else 1.0
-        return (phi - 1.0) / max(1.0, total / len(sizes) - 1.0)
+        return release_rho(self.product_state.get("versions") or {}, self.clusters.values(), earlier)
 
     def _issues_alerted_in(self, version: str, *, watched: bool) -> int:
         """Issues alerted in a release so far (with ``watched``, those given a watch note in it too)."""
@@ -709,87 +626,24 @@ class Detector:
         return set(fresh[:room])
 
     def _version_test(self, cluster: Cluster, release: ReleaseWindow, rho: float = 0.0) -> dict[str, Any] | None:
-        x = sum(cluster.versions.get(v, 0) for v in release.pooled)
-        if x < self.params.min_count:
-            return None
-        versions = self.product_state.get("versions") or {}
-        version, earlier = release.version, release.earlier
-        n = max(release.posts, x)
-        x0 = sum(cluster.versions.get(v, 0) for v in earlier)
-        if x0 and cluster.first_seen is not None and day_key(cluster.first_seen) > versions[earlier[0]][0]:
-            # Born part-way through the earlier releases, it missed their early posts: its share there is
-            # undercounted and any "rise" partly an artefact of its age. Day tests still watch it.
-            return None
-        n0 = sum(int(versions[v][1]) for v in earlier)
-        share0 = (x0 + PSEUDO_COUNT) / (n0 + 1.0)
-        return {"scope": "version", "version": version, "with_versions": release.pooled[:-1],
-                "baseline_versions": list(earlier), "count": x, "total": n,
-                "baseline_count": x0, "baseline_total": n0, "baseline_share": round(share0, 6),
-                "share": round(x / n, 6), "expected": round(share0 * n, 3),
-                "p_value": betabinom_sf(x, n, share0, rho), "dispersion_rho": round(rho, 5),
-                "fdr": self.params.version_fdr}
+        return version_test(cluster, release, self.product_state.get("versions") or {}, self.params, rho)
 
     def _cooled(self, cluster: Cluster, now: datetime) -> bool:
-        last = cluster.last_alert_at
-        return last is None or now - last >= timedelta(days=self.params.cooldown_days)
+        return cooled(cluster, now, self.params.cooldown_days)
 
     def _set_state(self, cluster: Cluster, state: str, now: datetime) -> None:
-        cluster.state = state
-        cluster.state_changed_at = now
-        cluster.dirty = True
+        set_state(cluster, state, now)
 
     def record(self, event: Event, now: datetime) -> None:
-        """Record that ``event`` was queued: its issue's alert count, time and version (cool-down starts).
-
-        Called only for events that are queued (in the same transaction), never for events a run keeps
-        silent, so a recorded alert always exists and an unrecorded one never blocks a later alert.
-        """
+        """Record that ``event`` was queued (see :func:`alerts.transitions.record`)."""
         cluster = self.clusters.get(event.key) if event.key is not None else None
-        if cluster is None or event.state is None:
-            return
-        counted = alert_count_name(event)
-        cluster.alert_counts[counted] = cluster.alert_counts.get(counted, 0) + 1
-        if event.kind == WATCH_KIND:  # no cool-down, no version mark: a real rise may still alert
-            if event.version and event.version not in cluster.watched:
-                cluster.watched.append(event.version)
-            cluster.dirty = True
-            return
-        cluster.last_alert_at = now
-        if event.version and event.version not in cluster.version_alerts:
-            cluster.version_alerts.append(event.version)
-        cluster.dirty = True
+        if cluster is not None:
+            record(cluster, event, now)
 
     def _transition(self, cluster: Cluster, now: datetime, x: int, significant: bool,
                     quiet_before: date) -> str | None:
-        """Move one cluster through candidate -> new/ongoing -> rising -> ongoing -> resolved -> reopened."""
-        state = cluster.state
-        if state == "candidate":  # size >= min_count here
-            self._set_state(cluster, "new" if significant else "ongoing", now)
-            return "new" if significant else None
-        if state == "resolved":
-            # Only posts after the resolution bring it back (a person may resolve an issue mid-day).
-            after_resolution = (cluster.state_changed_at is None or cluster.last_seen is None
-                                or cluster.last_seen > cluster.state_changed_at)
-            if (x == 0 and not significant) or not after_resolution:
-                return None
-            self._set_state(cluster, "reopened", now)
-            return "reopened" if significant and self._cooled(cluster, now) else None
-        if cluster.last_seen is not None and cluster.last_seen.date() < quiet_before:
-            self._set_state(cluster, "resolved", now)
-            return None
-        if significant:
-            unannounced = cluster.last_alert_at is None or (
-                cluster.state_changed_at is not None and cluster.last_alert_at < cluster.state_changed_at)
-            if self._cooled(cluster, now) and (state != "rising" or unannounced):
-                self._set_state(cluster, "rising", now)
-                return "rising"
-            return None
-        # An alerted state is kept through its cool-down, so listings agree with the alert just sent.
-        settled = cluster.state_changed_at is None or now - cluster.state_changed_at >= timedelta(
-            days=self.params.cooldown_days)
-        if state in ("rising", "new", "reopened") and x < self.params.min_count and settled:
-            self._set_state(cluster, "ongoing", now)
-        return None
+        return transition(cluster, now, x, significant, quiet_before, cooldown_days=self.params.cooldown_days,
+                          min_count=self.params.min_count)
 
     def _drop(self, cluster: Cluster) -> None:
         del self.clusters[cluster.key]
@@ -803,48 +657,9 @@ class Detector:
 
     def _product_events(self, day: date, now: datetime, tw: DayTotals, tb: DayTotals,
                         baseline: Sequence[str]) -> list[Event]:
-        p = self.params
-        if tw.n < p.min_volume:
-            return []
-        out: list[Event] = []
         last = self.product_state.setdefault("last_alert", {})
-
-        def fire(kind: str, figures: dict[str, Any]) -> None:
-            prev = last.get(kind)
-            if prev and now - datetime.fromisoformat(prev) < timedelta(days=p.cooldown_days):
-                return
-            out.append(Event(kind=kind, day=day, key=None, state=None, figures=figures))
-
-        days_b = [d for d in baseline if d in self.totals]
-        n_days_b = max(1, len(days_b))
-        mean_b = tb.n / n_days_b
-        expected = mean_b * p.window_days
-        counts = [self.totals[d].n for d in days_b]
-        var_b = float(np.var(counts, ddof=1)) if len(counts) > 1 else mean_b
-        dispersion = max(1.0, var_b / mean_b) if mean_b > 0 else 1.0
-        if expected > 0:
-            z = (tw.n - expected) / math.sqrt(expected * dispersion * p.window_days)
-            pv = norm_sf(z)
-            if pv < self._alpha and tw.n >= p.volume_ratio * expected:
-                fire("volume_spike", {"count": tw.n, "expected": round(expected, 2), "ratio": round(tw.n / expected, 2),
-                                      "dispersion": round(dispersion, 2), "p_value": pv})
-        if tw.rating_n >= p.min_volume // 2 and tb.rating_n >= 10:
-            m1, m0 = tw.rating_sum / tw.rating_n, tb.rating_sum / tb.rating_n
-            v1 = max(0.0, tw.rating_sq / tw.rating_n - m1 * m1) * tw.rating_n / max(1, tw.rating_n - 1)
-            v0 = max(0.0, tb.rating_sq / tb.rating_n - m0 * m0) * tb.rating_n / max(1, tb.rating_n - 1)
-            se = math.sqrt(v1 / tw.rating_n + v0 / tb.rating_n) or 1e-9
-            pv = norm_sf((m0 - m1) / se)
-            if pv < self._alpha and m0 - m1 >= p.rating_drop:
-                fire("rating_drop", {"mean": round(m1, 3), "baseline_mean": round(m0, 3), "n": tw.rating_n,
-                                     "baseline_n": tb.rating_n, "p_value": pv})
-        if tw.classified >= p.min_volume and tb.classified >= 10:
-            share0 = (tb.negative + PSEUDO_COUNT) / (tb.classified + 1.0)
-            share = tw.negative / tw.classified
-            pv = binom_sf(tw.negative, tw.classified, share0)
-            if pv < self._alpha and share - share0 >= p.sentiment_drop:
-                fire("sentiment_drop", {"negative_share": round(share, 4), "baseline_share": round(share0, 4),
-                                        "count": tw.negative, "n": tw.classified, "p_value": pv})
-        return out
+        found = product_events(self.params, self.totals, now, tw, tb, baseline, last, self._alpha)
+        return [Event(kind=kind, day=day, key=None, state=None, figures=figures) for kind, figures in found]
 
     def _record_product(self, event: Event, now: datetime) -> None:
         self.product_state.setdefault("last_alert", {})[event.kind] = now.isoformat()
@@ -900,11 +715,6 @@ class Detector:
             del self.totals[d]
 
 
-def alert_count_name(event: Event) -> str:
-    """The name an issue's ``alert_counts`` count this event under: its state, or "watch"."""
-    return "watch" if event.kind == WATCH_KIND else str(event.state)
-
-
 def _seniority(cluster: Cluster) -> tuple[int, str, int]:
     """Sort key of merge survivors: stored issues first, then the one first seen earlier, then the older key."""
     first = cluster.first_seen.isoformat() if cluster.first_seen else "9999"
@@ -916,16 +726,6 @@ def _version_key(version: str) -> tuple[Any, ...]:
     for piece in version.replace("-", ".").split("."):
         parts.append((0, int(piece), "") if piece.isdigit() else (1, 0, piece))
     return tuple(parts)
-
-
-def totals_to_json(totals: Mapping[str, DayTotals]) -> dict[str, list[float]]:
-    """Daily totals as JSON-able lists."""
-    return {d: t.as_list() for d, t in sorted(totals.items())}
-
-
-def totals_from_json(data: Mapping[str, Sequence[float]] | None) -> dict[str, DayTotals]:
-    """Inverse of :func:`totals_to_json`."""
-    return {d: DayTotals.from_list(v) for d, v in (data or {}).items()}
 
 
 def nearest(centroid: np.ndarray, embeddings: np.ndarray, k: int = 3) -> list[int]:
@@ -969,6 +769,7 @@ def describe_event(detector: Detector, event: Event, background: Sequence[str],
                 cluster.labelled_size = cluster.size
             out.update({"issue": event.key, "state": event.state, "label": cluster.label,
                         "keywords": list(cluster.keywords)[:10], "version": event.version,
+                        "need_type": dominant(cluster.need_types),
                         "size": cluster.size_on(event.day),
                         "first_seen": cluster.first_seen.isoformat() if cluster.first_seen else None})
     return out
@@ -977,17 +778,23 @@ def describe_event(detector: Detector, event: Event, background: Sequence[str],
 def replay(posts: Sequence[PostRow], params: Params, start: date, end: date, *, background_size: int = 1000,
            keep_texts: int = MEMBERS_KEPT, labeller: Labeller | None = None, gate: Gate | None = None,
            curate: Callable[[Detector, Event, dict[str, Any]], dict[str, Any] | None] | None = None,
+           watch: WatchSpec | None = DEFAULT_WATCH,
            ) -> list[dict[str, Any]]:
     """Replay a product's history day by day from its first post, in memory, with no look-ahead.
 
     Each day sees only the posts created up to its end. Returns one entry per day from ``start`` to
     ``end`` with the alerts that would have fired that day. Nothing is written or sent. ``curate``
     (see ``alerts.curated.BacktestCuration``) may rewrite or drop each alert as people's decisions say.
+    With ``watch`` (default on), each day's list also holds the release-watch entries made that day
+    (``kind`` = ``release_watch``, see ``alerts.release_watch``), after that day's alerts.
     """
     by_day: dict[date, list[PostRow]] = {}
     for post in posts:
         by_day.setdefault(post.created_at.date(), []).append(post)
     detector = Detector(params, keep_texts=keep_texts, gate=gate)
+    from alerts.labels import label_cluster
+
+    watcher = ReplayWatch(watch, labeller or label_cluster, start) if watch is not None else None
     background: list[str] = []
     last: date | None = None
     day = min(by_day, default=start)
@@ -996,13 +803,17 @@ def replay(posts: Sequence[PostRow], params: Params, start: date, end: date, *, 
         todays = by_day.get(day, [])
         events, last = detector.run(todays, end_of_day(day), last_evaluated=last, emit_from=start)
         background.extend(p.text for p in todays if p.text)
+        if watcher is not None:
+            watcher.add(todays)
         if len(background) > 2 * background_size:
             del background[: len(background) - background_size]
+        recent = background[-background_size:]
+        watched = watcher.day(detector, day, recent) if watcher is not None else []
         if day >= start:
-            recent = background[-background_size:]
             alerts = [describe_event(detector, e, recent, labeller) for e in events]
             if curate is not None:
                 alerts = [a for a in (curate(detector, e, a) for e, a in zip(events, alerts, strict=True)) if a]
+            alerts.extend(watched)
             out.append({"day": day.isoformat(), "alerts": alerts})
         detector.prune_totals(day)
         day += timedelta(days=1)

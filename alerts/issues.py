@@ -43,6 +43,7 @@ from alerts.detect import (
 )
 from alerts.labels import PhraseEncoder, label_issue, labeller_with, name_words, pick_sentences, rank_members
 from alerts.policy import MERGED
+from alerts.release_watch import WatchSpec, dominant
 from store import rollups
 from store.curation import CurationState, effective_columns, load_curation
 from store.db import Store
@@ -439,8 +440,9 @@ def _relabel(session: Session, product: Product, detector: Detector, ids: dict[i
         human = curation is not None and keeps_label(curation, issue_id)
         if (cluster.label_due or not cluster.label) and not human:
             sentences = pick_sentences(pairs, cluster.centroid)
+            problem = dominant(cluster.need_types) == "problem"
             cluster.label, cluster.keywords = label_issue(sentences, cluster.centroid, background, embed,
-                                                          product_words)
+                                                          product_words, problem=problem)
             cluster.labelled_size = cluster.size
         order = rank_members(pairs, cluster.centroid)
         rep = list(reversed(members))[order[0]] if order else None
@@ -623,7 +625,8 @@ def backtest(store: Store, config: Config, product_slug: str, start: datetime | 
     embed = _phrase_encoder(config)
     if embed is not None and posts and posts[0].embedding is not None and posts[0].embedding.shape[0] != embed.dim:
         embed = None
-    return replay(posts, params_for(config), d0, d1, labeller=labeller_with(embed, product_words), curate=curate)
+    return replay(posts, params_for(config), d0, d1, labeller=labeller_with(embed, product_words), curate=curate,
+                  watch=WatchSpec.from_spec(config.alerts))
 
 
 def _backtest_curation(session: Session, product_id: int) -> BacktestCuration | None:

@@ -73,6 +73,24 @@ FILLER = frozenset(
 
 # Function words that, right before a content word, say what goes wrong with it ("can't login").
 PROBLEM_HEADS = frozenset("can't cannot cant couldn't won't doesn't didn't isn't no keeps keep always never".split())
+# Words that say something goes wrong (a problem issue's label should hold one; see :func:`says_problem`).
+PROBLEM_WORDS = PROBLEM_HEADS | frozenset(
+    "crash crashes crashing crashed freeze freezes freezing frozen froze fail fails failing failed failure "
+    "broken break breaks breaking error errors bug bugs buggy glitch glitches glitchy slow slower lag lags "
+    "lagging laggy stuck lose loses losing lost missing disappear disappears disappeared drain drains "
+    "draining hang hangs hanging quit quits closes closing stop stops stopped stopping unable wrong "
+    "blank black delay delayed delays drop drops dropped dropping blurry unresponsive duplicate duplicates "
+    "spam annoying unusable disconnect disconnects disconnected disconnecting echo noise "
+    "resets resetting erased deleted overheating too "
+    "won't can't doesn't isn't didn't not never wont cant doesnt dont cannot unable impossible invalid incorrect "
+    "irrelevant unreadable".split())
+
+
+def says_problem(label: str) -> bool:
+    """Whether a label names a problem (holds a problem word or phrase: "PDF export crashes", "no audio")."""
+    return any(w.lower() in PROBLEM_WORDS for w in tokens(label))
+
+
 # "Sign in", "log out": the particle belongs to the verb, so a phrase may end with it.
 SIGN_IN_VERBS = frozenset("sign signing signed log logging logged".split())
 PARTICLES = frozenset("in on out".split())
@@ -232,7 +250,7 @@ class PhraseEncoder:
 
 def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, background: Sequence[str],
                 embed: Callable[[list[str]], np.ndarray] | None = None,
-                product_words: Collection[str] = ()) -> tuple[str, list[str]]:
+                product_words: Collection[str] = (), problem: bool = False) -> tuple[str, list[str]]:
     """A short label (<= 6 words) and up to 10 keywords for the member sentences of one issue.
 
     Args:
@@ -241,6 +259,7 @@ def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, backgroun
         background: other recent posts of the product.
         embed: our encoder's ``embed`` (texts -> unit vectors); None: TF-IDF scoring only.
         product_words: words of the product's name (:func:`name_words`), never a label or keyword alone.
+        problem: most members report a problem: the label says what goes wrong where any member does.
     """
     sentences = [s for s in sentences if s and s.strip()]
     if not sentences:
@@ -257,7 +276,8 @@ def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, backgroun
         own = sorted(phrases(sentences[0]), key=lambda p: (-len(p), p))
         surface = _surface(sentences)
         label = " ".join(surface.get(w, w) for w in own[0]) if own else (keywords[0] if keywords else "")
-        return label, keywords or list(dict.fromkeys(content_words(sentences[0])))[:KEYWORDS]
+        fallback = list(dict.fromkeys(content_words(sentences[0])))[:KEYWORDS]
+        return finish_label(label, sentences, problem=problem), keywords or fallback
     bg: Counter[tuple[str, ...]] = Counter()
     pool_set = set(pool)
     for s in background:
@@ -272,6 +292,8 @@ def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, backgroun
     spec_arr = np.array([spec[p] for p in pool], dtype=np.float64)
     spec_arr = spec_arr / (spec_arr.max() or 1.0)
     length = np.array([min(len(p), 4) for p in pool], dtype=np.float64)
+    # A problem topic's label should say what goes wrong: phrases that do are preferred, other things equal.
+    says = np.array([1.0 + PROBLEM_BOOST * (problem and any(w in PROBLEM_WORDS for w in p)) for p in pool])
     doc = None
     dim = getattr(embed, "dim", None)
     if embed is not None and centroid is not None and (dim is None or dim == centroid.shape[0]):
@@ -279,10 +301,10 @@ def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, backgroun
         if vecs.ndim == 2 and vecs.shape[1] == centroid.shape[0]:
             norm = float(np.linalg.norm(centroid)) or 1.0
             doc = centroid / norm
-            relevance = (vecs @ doc) * (0.6 + 0.4 * spec_arr) * (1 + 0.08 * (length - 1))
+            relevance = (vecs @ doc) * (0.6 + 0.4 * spec_arr) * (1 + 0.08 * (length - 1)) * says
             order = mmr(doc, vecs, relevance, 5, MMR_DIVERSITY)
     if doc is None:
-        relevance = spec_arr * (1 + 0.35 * (length - 1))
+        relevance = spec_arr * (1 + 0.35 * (length - 1)) * says
         order = [int(i) for i in np.argsort(-relevance, kind="stable")[:5]]
     multi = [i for i in order if len(pool[i]) >= 2]
     best = multi[0] if multi and relevance[multi[0]] >= 0.8 * relevance[order[0]] else order[0]
@@ -296,7 +318,96 @@ def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, backgroun
         ranked = [int(i) for i in np.argsort(-relevance, kind="stable")]
         words = next((pool[i] for i in ranked if not says_nothing(pool[i])), words)
     label = " ".join(surface.get(w, w) for w in words[:MAX_WORDS])
-    return label, keywords
+    return finish_label(label, sentences, problem=problem), keywords
+
+
+# A label never ends on one of these: a preposition, or an adjective that waits for its noun.
+DANGLING = frozenset(
+    "in into inside on onto at to of for from with without about between under over by through within "
+    "individual specific certain multiple different separate entire whole other more less better easier "
+    "new old own single same every each several many few main full".split())
+# Problem words as a label says them: verbs after the object ("PDF export crashes"), adjectives before it
+# ("slow sync"), nouns after it ("sign-in error"). Each inflection maps to the form the label uses.
+_AFTER = {**{w: "crashes" for w in "crash crashes crashing crashed".split()},
+          **{w: "freezes" for w in "freeze freezes freezing froze frozen".split()},
+          **{w: "fails" for w in "fail fails failing failed".split()},
+          **{w: "lags" for w in "lag lags lagging".split()},
+          **{w: "hangs" for w in "hang hangs hanging".split()},
+          **{w: "disconnects" for w in "disconnect disconnects disconnecting disconnected".split()},
+          **{w: "disappears" for w in "disappear disappears disappearing disappeared".split()},
+          **{w: "drops" for w in "drops dropping dropped".split()},
+          **{w: "loses" for w in "lose loses losing".split()},
+          **{w: "stops working" for w in "stop stops stopped stopping".split()},
+          **{w: "error" for w in "error errors".split()},
+          **{w: "glitches" for w in "glitch glitches".split()}}
+_NOT_WORKING = ("doesn't work", "does not work", "dose not work", "not working", "isn't working", "won't work",
+                "wont work", "won't let me", "wont let me", "doesnt work", "don't work", "stopped working")
+_BEFORE = {w: w for w in "slow laggy broken buggy glitchy blank blurry unresponsive missing unusable".split()}
+_FUNCTION = frozenset(
+    "a an the and or but so i me my we our us you your it its this that these those he she him her his they "
+    "them their is are was were be been being am have has had do does did can will would could should may "
+    "might must when then than there what which who how why all any some also too very just only not now yet "
+    "if as up down out off again please".split())
+PROBLEM_BOOST = 0.25  # relevance bonus of a candidate label with a problem word, in a problem topic
+PROBLEM_SHARE = 0.25  # share of the sentences about the label that must say the problem word
+
+
+def finish_label(label: str, sentences: Sequence[str], *, problem: bool = False) -> str:
+    """Make a label a whole phrase that says what goes wrong, in the members' words.
+
+    A label never ends on a preposition or a waiting adjective ("lock individual" -> "lock individual
+    notes", else "lock"); a label with no problem word gets the problem word most of the sentences that
+    mention it use, when at least ``PROBLEM_SHARE`` of them do ("PDF export" + "crashes" -> "PDF export
+    crashes"; "sync" + "slow" -> "slow sync"); with ``problem`` (most members report a problem) one
+    mention is enough. Feature requests rarely say a problem word, so theirs stay as they are ("dark mode").
+    """
+    words = label.split()
+    if not words:
+        return label
+    lowered = [[t.lower() for t in tokens(s)] for s in sentences]
+    while words and words[-1].lower() in DANGLING:
+        if len(words) >= 2 and words[-1].lower() in PARTICLES and words[-2].lower() in SIGN_IN_VERBS:
+            break  # "can't sign in": the particle belongs to the verb
+        nxt = _next_word([w.lower() for w in words], lowered)
+        if nxt is not None and len(words) < MAX_WORDS:
+            words.append(nxt)
+            break
+        words.pop()
+    if not words:
+        return label
+    label = " ".join(words)
+    if says_problem(label):
+        return label
+    mine = {w.lower() for w in words if not is_stopword(w.lower())}
+    about = [t for t in lowered if mine & set(t)] or lowered
+    counts: Counter[str] = Counter()
+    for toks in about:
+        found = {_AFTER.get(t) or _BEFORE.get(t) for t in toks} - {None}
+        joined = " ".join(toks)
+        if any(p in joined for p in _NOT_WORKING):
+            found.add("doesn't work")
+        counts.update(found)  # type: ignore[arg-type]
+    if not counts:
+        return label
+    word, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    if n < (1 if problem else max(1, PROBLEM_SHARE * len(about))) or len(words) >= MAX_WORDS:
+        return label
+    return f"{word} {label}" if word in _BEFORE else f"{label} {word}"
+
+
+def _next_word(phrase: list[str], sentences: Sequence[list[str]]) -> str | None:
+    """The content word the members write most often right after ``phrase`` (seen twice, or once in a small issue)."""
+    counts: Counter[str] = Counter()
+    k = len(phrase)
+    for toks in sentences:
+        for i in range(len(toks) - k):
+            if toks[i:i + k] == phrase and toks[i + k] not in _FUNCTION and toks[i + k] not in DANGLING:
+                counts[toks[i + k]] += 1
+                break
+    if not counts:
+        return None
+    word, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    return word if n >= 2 or len(sentences) < 4 else None
 
 
 def _widen(word: str, df: Counter[tuple[str, ...]]) -> tuple[str, ...]:
@@ -345,7 +456,10 @@ def label_cluster(cluster: Any, background: Sequence[str],
                   product_words: Collection[str] = ()) -> tuple[str, list[str]]:
     """Label an in-memory cluster from the members it kept (the backtest's labeller)."""
     members = [(m.sentence, m.embedding) for m in cluster.members]
-    return label_issue(pick_sentences(members, cluster.centroid), cluster.centroid, background, embed, product_words)
+    needs = getattr(cluster, "need_types", None) or {}
+    problem = bool(needs) and max(needs, key=lambda k: (needs[k], k)) == "problem"
+    return label_issue(pick_sentences(members, cluster.centroid), cluster.centroid, background, embed, product_words,
+                       problem=problem)
 
 
 def labeller_with(embed: Callable[[list[str]], np.ndarray] | None,

@@ -327,8 +327,12 @@ def render_alert(kind: str, payload: Mapping[str, Any], *, alert_id: int | None 
 
 
 def render_digest(items: Sequence[tuple[int | None, str, Mapping[str, Any]]], *,
-                  base_url: str | None = None) -> Rendered:
-    """Render several alerts ``(alert_id, kind, payload)`` as one digest message."""
+                  base_url: str | None = None, releases: Sequence[Mapping[str, Any]] = ()) -> Rendered:
+    """Render several alerts ``(alert_id, kind, payload)`` as one digest message.
+
+    ``releases``: release watches (``alerts.release_store.release_watch``) whose newest release follows
+    the alerts as a "Since version v" section (a ranked account, not an alarm).
+    """
     ctxs = []
     for n, (aid, kind, payload) in enumerate(items):
         ctx = alert_context(kind, payload, alert_id=aid, base_url=base_url)
@@ -338,8 +342,11 @@ def render_digest(items: Sequence[tuple[int | None, str, Mapping[str, Any]]], *,
     images = tuple(i for i in (chart_image(c) for c in ctxs) if i is not None)
     products = sorted({c["product"] for c in ctxs})
     subject = header_safe(f"[voxpop] Digest: {len(ctxs)} alert(s) for {', '.join(products)}", limit=180)
-    return Rendered(subject=subject, text=_env.get_template("digest.txt").render(alerts=ctxs, products=products),
-                    html=_env.get_template("digest.html").render(alerts=ctxs, products=products), images=images)
+    watches = [w for w in releases if w.get("releases")]
+    return Rendered(subject=subject, text=_env.get_template("digest.txt").render(alerts=ctxs, products=products,
+                                                                                 watches=watches),
+                    html=_env.get_template("digest.html").render(alerts=ctxs, products=products, watches=watches),
+                    images=images)
 
 
 def build_email(rendered: Rendered, *, sender: str, to: Sequence[str], message_id: str,

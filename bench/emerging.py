@@ -1,6 +1,6 @@
 """Emerging issues on real app-review streams, scored against what later release notes say was fixed.
 
-    .venv/bin/python bench/emerging.py [--data DIR] [--apps a,b] [--sample N] [--cache-only]
+    .venv/bin/python bench/emerging.py [--data DIR] [--apps a,b] [--sample N] [--cache-only] [--watch K=V]
 
 Data: ``DIR/<app>/reviews.jsonl`` (id, text, title, rating, date, version) and ``DIR/<app>/gold.jsonl``
 (per release: version, release_date, issue_keywords = keyword groups of its notes, fix_keywords = the
@@ -24,6 +24,12 @@ date ranges between releases.
    words with: what no detector working from these reviews can beat.
 4. Apps are split into tuning and reported apps; the reported mean is over the apps not tuned on.
 5. Labels: the share of alerts whose label is one word ("audio" where "no audio" says what is wrong).
+6. The release watch (``alerts.release_watch``, entries of kind ``release_watch`` in the same replay, each
+   on the day its release had enough posts) is scored the same way, apart from the alerts: F lenient and
+   strict per app and mean (goals: reported mean >= 0.60 lenient, >= 0.20 strict). Its labels: the share
+   of problem topics (most posts "problem") whose label holds a problem word (``alerts.labels.says_problem``,
+   goal >= 80%) and the share of one-word labels (goal <= 10%). ``--watch NAME=VALUE`` overrides a
+   ``WatchSpec`` setting. Alerts keep their own lines: issue alerts per week (goal <= 2) and precision.
 """
 
 from __future__ import annotations
@@ -52,7 +58,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from alerts.detect import WATCH_KIND, Params, PostRow, replay  # noqa: E402
-from alerts.labels import PhraseEncoder, content_words, labeller_with, name_words  # noqa: E402
+from alerts.labels import PhraseEncoder, content_words, labeller_with, name_words, says_problem  # noqa: E402
+from alerts.release_watch import RELEASE_WATCH_KIND, WatchSpec  # noqa: E402
 from voxpop.config import AlertSpec  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "emerging"
@@ -250,7 +257,17 @@ class DiskPhrases(PhraseEncoder):
         self.path.write_bytes(pickle.dumps(self.cache))
 
 
-def run_app(app: str, data: Path, params: Params, sample: int, cache_only: bool, phrases: Any) -> dict[str, Any]:
+def label_shares(entries: list[dict[str, Any]]) -> dict[str, float]:
+    """Of problem topics, the share whose label says what goes wrong; of all, the share of one-word labels."""
+    problems = [e for e in entries if e.get("need_type") == "problem"]
+    return {"problem_word": sum(says_problem(e.get("label") or "") for e in problems) / len(problems) if problems
+            else 0.0, "problems": len(problems),
+            "one_word": sum(len((e.get("label") or "").split()) == 1 for e in entries) / len(entries) if entries
+            else 0.0}
+
+
+def run_app(app: str, data: Path, params: Params, sample: int, cache_only: bool, phrases: Any,
+            watch: WatchSpec) -> dict[str, Any]:
     rows = load_jsonl(data / app / "reviews.jsonl")
     rows.sort(key=lambda r: (r["date"], r["id"]))
     gold = load_jsonl(data / app / "gold.jsonl")
@@ -265,22 +282,29 @@ def run_app(app: str, data: Path, params: Params, sample: int, cache_only: bool,
     start = first + timedelta(days=WARMUP_DAYS)
     t0 = time.perf_counter()
     product = app.removesuffix("_ios").replace("_", " ")  # the product's name, as `voxpop backtest` knows it
-    days = replay(posts, params, start, last, labeller=labeller_with(phrases, name_words(product)))
+    days = replay(posts, params, start, last, labeller=labeller_with(phrases, name_words(product)), watch=watch)
     seconds = time.perf_counter() - t0
     alerts = [dict(a, day=d["day"]) for d in days for a in d["alerts"] if a["kind"].startswith("issue_")]
+    watched = [dict(a, day=d["day"]) for d in days for a in d["alerts"] if a["kind"] == RELEASE_WATCH_KIND]
     weeks = max(1.0, ((last - start).days + 1) / 7)
     watch = sum(1 for a in alerts if a["kind"] == WATCH_KIND)
     one_word = sum(1 for a in alerts if len((a.get("label") or "").split()) == 1)
     out = {"app": app, "reviews": len(posts), "of": len(rows) * (sample if sample > 1 else 1), "first": str(first),
            "last": str(last), "alerts": len(alerts), "watch": watch, "per_week": len(alerts) / weeks,
            "one_word_labels": one_word / len(alerts) if alerts else 0.0,
-           "seconds": seconds,
-           "examples": [(a["day"], a.get("version"), a["kind"], a.get("label")) for a in alerts[:8]]}
+           "seconds": seconds, "watch_entries": len(watched),
+           "watch_releases": len({a["version"] for a in watched}),
+           "watch_labels": label_shares(watched), "alert_labels": label_shares(alerts),
+           "examples": [(a["day"], a.get("version"), a["kind"], a.get("label")) for a in alerts[:8]],
+           "watch_examples": [(a["day"], a["version"], a.get("need_type"), a.get("label"), a["figures"]["score"])
+                              for a in watched[-9:]]}
     out["ceiling"] = {"lenient": recall_ceiling(posts, gold, start, last, 1),
                       "strict": recall_ceiling(posts, gold, start, last, 2)}
     for name, need, generic in (("lenient", 1, True), ("strict", 2, True), ("lenient_specific", 1, False),
                                 ("strict_specific", 2, False)):
         out[name] = score(alerts, gold, start, last, need, generic)
+    for name, need in (("watch_lenient", 1), ("watch_strict", 2)):
+        out[name] = score(watched, gold, start, last, need, True)
     return out
 
 
@@ -292,23 +316,29 @@ def main() -> None:
     parser.add_argument("--cache-only", action="store_true", help="use cached predictions only; classify nothing")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override an [alerts] threshold, e.g. --set fdr=0.1")
+    parser.add_argument("--watch", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a release-watch setting (alerts.release_watch.WatchSpec), e.g. --watch top=5")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
     params = Params.from_spec(AlertSpec())
     for item in args.set:
         name, value = item.split("=", 1)
         params = replace(params, **{name: type(getattr(params, name))(value)})
+    watch = WatchSpec.from_spec(AlertSpec())
+    for item in args.watch:
+        name, value = item.split("=", 1)
+        watch = replace(watch, **{name: type(getattr(watch, name))(value)})
     from classify.encoder import Encoder
 
     encoder = Encoder(max_tokens=32)
     phrases = DiskPhrases(encoder.encode, dim=encoder.dim, limit=10**7)
     phrases.load()
-    print(f"data: {args.data}; params: {params}")
+    print(f"data: {args.data}; params: {params}; release watch: {watch}")
     print(f"tuned on: {', '.join(TUNE)}; reported: the others" + (f"; every {args.sample}th review" if args.sample > 1
                                                                     else ""))
     results = []
     for app in args.apps.split(","):
-        r = run_app(app, args.data, params, args.sample, args.cache_only, phrases)
+        r = run_app(app, args.data, params, args.sample, args.cache_only, phrases, watch)
         phrases.save()
         results.append(r)
         if "skipped" in r:
@@ -322,9 +352,17 @@ def main() -> None:
               f"strict {r['strict']['f']:.3f}  | no generic words: {r['lenient_specific']['f']:.3f} / "
               f"{r['strict_specific']['f']:.3f}  [{r['seconds']:.0f} s]  recall ceiling {r['ceiling']['lenient']:.2f}"
               f" / {r['ceiling']['strict']:.2f}", flush=True)
+        wl = r["watch_labels"]
+        print(f"{'':22s}   release watch: {r['watch_entries']} topics in {r['watch_releases']} releases  "
+              f"F lenient {r['watch_lenient']['f']:.3f} (P {r['watch_lenient']['precision']:.2f} "
+              f"R {r['watch_lenient']['recall']:.2f})  strict {r['watch_strict']['f']:.3f}  labels: problem words "
+              f"{wl['problem_word']:.0%} of {wl['problems']} problem topics, one-word {wl['one_word']:.0%}; "
+              f"issue-alert labels: problem words {r['alert_labels']['problem_word']:.0%}", flush=True)
         if not args.quiet:
             for ex in r["examples"]:
                 print(f"      {ex}")
+            for ex in r["watch_examples"]:
+                print(f"      watch {ex}")
     done = [r for r in results if "skipped" not in r]
     for group, rows in (("reported", [r for r in done if r["app"] not in TUNE]), ("tuning", [
             r for r in done if r["app"] in TUNE]), ("all", done)):
@@ -334,6 +372,14 @@ def main() -> None:
                                                                        "strict_specific")}
         per_week = float(np.mean([r["per_week"] for r in rows]))
         one_word = float(np.mean([r["one_word_labels"] for r in rows]))
+        wmean = {k: float(np.mean([r[k]["f"] for r in rows])) for k in ("watch_lenient", "watch_strict")}
+        precision = float(np.mean([r["lenient"]["precision"] for r in rows]))
+        pw = float(np.mean([r["watch_labels"]["problem_word"] for r in rows]))
+        ow = float(np.mean([r["watch_labels"]["one_word"] for r in rows]))
+        print(f"mean over {group} apps ({len(rows)}): RELEASE WATCH F lenient {wmean['watch_lenient']:.3f} "
+              f"[goal >= 0.60]  strict {wmean['watch_strict']:.3f} [goal >= 0.20]; labels: problem words "
+              f"{pw:.0%} [goal >= 80%], one-word {ow:.0%} [goal <= 10%]; issue alerts {per_week:.2f}/week "
+              f"[goal <= 2], alert precision (lenient) {precision:.2f}")
         print(f"mean over {group} apps ({len(rows)}): F lenient {mean['lenient']:.3f}  strict {mean['strict']:.3f}  "
               f"(no generic words {mean['lenient_specific']:.3f} / {mean['strict_specific']:.3f})  "
               f"issue alerts {per_week:.2f}/week, one-word labels {one_word:.0%}   "

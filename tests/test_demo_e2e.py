@@ -85,6 +85,13 @@ def test_demo_runs_the_whole_path_and_twice_adds_nothing(tmp_path: Path, demo_db
     report = Path(first["report"])
     html = report.read_text(encoding="utf-8")
     assert "<svg" in html and "Notely" in html and "Jotter" in html and "Scribbly" in html
+    # The release watch of 4.2.0 leads with the crash, named by its problem; the report says it too.
+    from alerts.release_store import release_watch
+
+    watch = release_watch(store, None, own.slug)
+    newest = watch["releases"][0]
+    assert newest["version"] == "4.2.0" and "crash" in newest["topics"][0]["label"].lower()
+    assert "pdf" in newest["topics"][0]["label"].lower() and "Since version 4.2.0" in html
     assert any("email" in line for line in lines) and any("report" in line for line in lines)
     _two_segments_of_the_export_job(store)
     _dashboard_shows_the_demo(lines[-1], first["dashboard"], tmp_path / "demo" / "voxpop.toml")

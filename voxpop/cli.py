@@ -403,6 +403,20 @@ def backtest(state: State, product: str, start: str, end: str, as_json: bool) ->
     emit(operations.backtest(state.store, state.config, product, first, last), as_json)
 
 
+@main.command()
+@click.option("--product", required=True)
+@click.option("--version", "version", default=None, help="Only this release (or the small releases pooled with it).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def releases(state: State, product: str, version: str | None, as_json: bool) -> None:
+    """The release watch: what each release changed in what customers say (ranked; not an alarm)."""
+    from alerts.release_watch import as_text
+
+    state.need_config()
+    found = operations.releases(state.store, state.config, product, version)
+    emit(found, as_json, None if as_json else as_text(found))
+
+
 @main.command("issues")
 @click.option("--product", required=True)
 @click.option("--json", "as_json", is_flag=True)

@@ -127,6 +127,9 @@ class AlertSpec:
     # a watch note ("issue_watch", marked as not significant; it starts no cool-down); 0 turns them off.
     release_watch: float = 0.2
     baseline_versions: int = 3  # earlier releases a version window is compared with
+    # The release watch (alerts.release_watch): a ranked account per release, no false-discovery gate.
+    release_watch_min_posts: int = 10  # posts a release (or a pool of small ones) needs before it is watched
+    release_watch_top: int = 3  # topics kept per release
 
 
 @dataclass(frozen=True)
@@ -519,6 +522,8 @@ def _detection(a: _Reader) -> dict[str, Any]:
         "release_top": a.integer("release_top", d.release_top, minimum=1),
         "release_watch": a.number("release_watch", d.release_watch, low=0.0, high=1.0),
         "baseline_versions": a.integer("baseline_versions", d.baseline_versions, minimum=1),
+        "release_watch_min_posts": a.integer("release_watch_min_posts", d.release_watch_min_posts, minimum=1),
+        "release_watch_top": a.integer("release_watch_top", d.release_watch_top, minimum=1),
     }
 
 

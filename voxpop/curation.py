@@ -35,6 +35,7 @@ from store.models import (
     PostProduct,
     Product,
 )
+from voxpop.config import AlertSpec
 from voxpop.core.errors import JobError
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
@@ -379,6 +380,9 @@ def merge_issue(session: Session, issue_id: int, *, into: int, by: str) -> Issue
     return IssueAction("merge", issue_id, who, now, details)
 
 
+SPLIT_MIN_POSTS = AlertSpec().min_count  # a split-off group smaller than an issue's minimum is not announced
+
+
 def split_issue(session: Session, issue_id: int, *, post_ids: list[int], by: str) -> int:
     """Move the given posts of an issue into a new issue; returns the new issue's id."""
     from alerts.labels import label_issue, name_words
@@ -404,6 +408,8 @@ def split_issue(session: Session, issue_id: int, *, post_ids: list[int], by: str
     product_name = session.scalar(select(Product.name).where(Product.id == issue.product_id))
     label, keywords = label_issue([t or "" for t in texts], None, background, None, name_words(product_name))
     state = issue.state if issue.state in ACTIVE_STATES else "ongoing"
+    if len(wanted) < SPLIT_MIN_POSTS:  # a group too small to be an issue is no news: never "new" or "rising"
+        state = "ongoing"
     new = Issue(product_id=issue.product_id, label=label or f"split of issue {issue_id}", keywords=keywords,
                 state=state, state_changed_at=now, size=0, daily_counts={}, stats={})
     session.add(new)

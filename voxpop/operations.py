@@ -282,6 +282,7 @@ def make_report(store: Store, config: Config, products: Sequence[str] | None, si
         except ReportError as exc:
             raise JobError(str(exc)) from None
     data["meta"]["dashboard_url"] = config.ui.base_url  # issue links in the themes section (issue 27)
+    data["releases"] = release_sections(store, config, data["meta"].get("own"), until)
     path = write_report(data, fmt, out_path)
     summary: dict[str, Any] = {"summary": data.get("summary")}
     if email:
@@ -435,6 +436,24 @@ def backtest(store: Store, config: Config, product: str, first: datetime, last: 
     return run_backtest(store, config, product, first, last)
 
 
+def release_sections(store: Store, config: Config | None, own: str | None, until: datetime) -> list[dict[str, Any]]:
+    """The release watch of our product as of ``until`` for the report's "Since version v" section (empty
+    when there is no own product or no watched release)."""
+    if not own:
+        return []
+    from alerts.release_store import release_watch
+
+    found = release_watch(store, config, own, now=until)
+    return [found] if found["releases"] else []
+
+
+def releases(store: Store, config: Config | None, product: str, version: str | None = None) -> dict[str, Any]:
+    """The release watch of a product: per release, the topics new or grown since the releases before."""
+    from alerts.release_store import release_watch
+
+    return release_watch(store, config, product, version=version)
+
+
 def list_issues(store: Store, product: str) -> list[dict[str, Any]]:
     """A product's issues with state, size and daily counts."""
     from alerts.issues import list_issues as issues_of
@@ -500,8 +519,12 @@ def deliver_alerts(store: Store, config: Config, *, digest: bool | None = False)
         if not held:
             return {"skipped": "another process holds the alert lock"}
         from alerts.deliver import deliver_pending
+        from alerts.release_store import release_watch
 
-        return {"delivered": plain(deliver_pending(store, config, digest=digest))}
+        def watch(slug: str, now: datetime) -> dict[str, Any]:
+            return release_watch(store, config, slug, now=now)
+
+        return {"delivered": plain(deliver_pending(store, config, digest=digest, release_watch=watch))}
 
 
 def shared_frontier(config: Config) -> bool:

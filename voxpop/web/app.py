@@ -316,6 +316,27 @@ class Dashboard:
     def compare_api(self, request: Request) -> Response:
         return JSONResponse(self._compare(request))
 
+    # -- release watch -----------------------------------------------------------------------
+
+    def _releases(self, request: Request) -> tuple[str, dict[str, Any] | None, dict[str, Any]]:
+        from voxpop import operations
+
+        choices = self.read(request, queries.filter_choices)
+        slugs = [p["slug"] for p in choices["products"]]
+        product = request.query_params.get("product") or next(
+            (p["slug"] for p in choices["products"] if p.get("own")), slugs[0] if slugs else "")
+        if product and product not in slugs:
+            raise queries.QueryError(f"product: unknown product {product!r}")
+        found = operations.releases(self.store, self.config, product) if product else None
+        return product, found, choices
+
+    def releases_page(self, request: Request) -> Response:
+        product, found, choices = self._releases(request)
+        return self.page(request, "releases.html", w=found, product=product, choices=choices)
+
+    def releases_api(self, request: Request) -> Response:
+        return JSONResponse(self._releases(request)[1] or {})
+
     # -- alerts and status -------------------------------------------------------------------
 
     def _alerts(self, request: Request) -> list[dict[str, Any]]:
@@ -392,6 +413,7 @@ class Dashboard:
 
         pages = [("/", self.overview_page), ("/issues", self.issues_page), ("/issues/{issue_id:int}", self.issue_page),
                  ("/posts", self.posts_page), ("/compare", self.compare_page), ("/alerts", self.alerts_page),
+                 ("/releases", self.releases_page), ("/api/releases", self.releases_api),
                  ("/status", self.status_page), ("/api/overview", self.overview_api),
                  ("/api/issues", self.issues_api), ("/api/issues/{issue_id:int}", self.issue_api),
                  ("/api/posts", self.posts_api), ("/api/posts/count", self.posts_count_api),

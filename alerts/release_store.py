@@ -1,0 +1,116 @@
+"""The release watch over the store: `voxpop releases`, the report's and digest's "Since version v" and
+the dashboard's ``/releases`` read it here (the ranking itself is ``alerts.release_watch``, pure).
+
+Reads only. Every release of the product with enough posts is watched with all its posts so far; a
+topic links to the issue most of its posts belong to, where there is one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from alerts.issues import _job_error, _phrase_encoder, _post_query, _rows, get_product_row
+from alerts.labels import label_cluster, name_words
+from alerts.release_watch import (
+    NOT_AN_ALARM,
+    Release,
+    ReplayWatch,
+    TopicView,
+    WatchSpec,
+    dominant,
+    entry,
+    plan,
+    rank,
+    topics_of,
+)
+from store.db import Store
+from store.models import Issue, IssuePost, Post, PostProduct
+from voxpop.config import Config
+
+QUOTES = 2
+
+
+def _order(posts: Sequence[Any]) -> tuple[list[str], dict[str, int]]:
+    """Releases in the order they first appeared (ties by name) and each one's posts."""
+    first: dict[str, datetime] = {}
+    sizes: Counter[str] = Counter()
+    for p in posts:
+        if p.version:
+            sizes[p.version] += 1
+            if p.version not in first or p.created_at < first[p.version]:
+                first[p.version] = p.created_at
+    return sorted(first, key=lambda v: (first[v], v)), dict(sizes)
+
+
+def release_watch(store: Store, config: Config | None, product_slug: str, *, version: str | None = None,
+                  now: datetime | None = None) -> dict[str, Any]:
+    """The release watch of a product: each watched release (newest first) with its top topics.
+
+    Args:
+        version: only the release named so (or the pool holding it); an unknown version is an error.
+    Returns:
+        ``{"product", "as_of", "note", "min_posts", "releases": [{"version", "with_versions",
+        "baseline_versions", "posts", "baseline_posts", "topics": [entry, ...]}, ...]}``; a release
+        without enough posts is not listed (``unwatched`` names the newest such releases).
+    """
+    spec = WatchSpec.from_spec(getattr(config, "alerts", None))
+    now = now or datetime.now(UTC)
+    with store.sessions() as session:
+        product = get_product_row(session, product_slug)
+        posts = _rows(session.execute(_post_query(product.id).where(Post.created_at <= now)))
+        members: dict[int, int] = {r[0]: r[1] for r in session.execute(
+            select(IssuePost.post_id, IssuePost.issue_id).join(Issue, Issue.id == IssuePost.issue_id)
+            .join(PostProduct, PostProduct.post_id == IssuePost.post_id)
+            .where(Issue.product_id == product.id, PostProduct.product_id == product.id))}
+        rows = session.scalars(select(Issue).where(Issue.product_id == product.id))
+        issues = {i.id: (i.label, i.state) for i in rows}
+        name = product.name
+        session.rollback()
+    order, sizes = _order(posts)
+    if version is not None and version not in sizes:
+        known = ", ".join(order[-5:]) or "none"
+        raise _job_error(f"releases: {product_slug} has no posts of version {version} (latest: {known})")
+    releases = plan(order, sizes, spec)
+    if version is not None:
+        releases = [r for r in releases if version in r.pooled]
+    watcher = ReplayWatch(spec, None, now.date())
+    watcher.add(posts)
+    embed = _phrase_encoder(config)  # type: ignore[arg-type]  # reads config.classify only when there is one
+    if embed is not None and posts and posts[0].embedding is not None and posts[0].embedding.shape[0] != embed.dim:
+        embed = None
+    words = name_words(name)
+    background = [p.text for p in posts[-1000:] if p.text]
+    out = []
+    for release in reversed(releases):
+        out.append(_release_entry(release, watcher, spec, background, embed, words, members, issues))
+    watched = {v for r in releases for v in r.pooled}
+    unwatched = [v for v in order if v not in watched][-3:]
+    return {"product": product_slug, "name": name, "as_of": now.isoformat(timespec="seconds"), "note": NOT_AN_ALARM,
+            "min_posts": spec.min_posts, "releases": out, "unwatched": unwatched,
+            "unwatched_posts": {v: sizes[v] for v in unwatched}}
+
+
+def _release_entry(release: Release, watcher: ReplayWatch, spec: WatchSpec, background: Sequence[str], embed: Any,
+                   words: Any, members: dict[int, int], issues: dict[int, tuple[str, str]]) -> dict[str, Any]:
+    topics = []
+    for ranked in rank(release, topics_of(release, watcher.posts, spec), spec):
+        rows = [watcher.rows[i] for i in ranked.topic.extra["members"]]
+        needs = Counter(r.need_type for r in rows if r.need_type)
+        view = TopicView(members=list(rows)[:200], centroid=ranked.topic.extra["centroid"], need_types=dict(needs))
+        label, keywords = label_cluster(view, background, embed, words)
+        linked = Counter(members[r.id] for r in rows if r.id in members).most_common(1)
+        issue = linked[0][0] if linked and linked[0][1] * 2 >= len(rows) else None
+        item = entry(release, ranked, label=label, keywords=keywords, quotes=[r.sentence for r in rows[:QUOTES]],
+                     issue=issue, need_type=dominant(needs))
+        if issue is not None:
+            item["issue_label"], item["issue_state"] = issues.get(issue, ("", ""))
+        topics.append(item)
+    return {"version": release.version, "with_versions": list(release.pooled[:-1]),
+            "baseline_versions": list(release.earlier), "posts": release.posts,
+            "baseline_posts": release.baseline_posts, "topics": topics}
+
