@@ -149,14 +149,16 @@ def _rating_of(totals: Mapping[str, float]) -> dict[str, Any]:
 
 def totals_of(product: Mapping[str, Any]) -> dict[str, float]:
     """A product's period figures as :func:`voxpop.report.queries.period_totals` gives them (posts, ratings as
-    n, sum and sum of squares, classified and negative posts), rebuilt from the mean and sample sd."""
+    n, sum and sum of squares, classified, negative, neutral and positive posts), rebuilt from the mean and
+    sample sd."""
     r = product["rating"]
     n, mean, sd = int(r["n"] or 0), r.get("mean"), r.get("sd")
     r_sum = float(mean) * n if mean is not None else 0.0
     r_sq = (float(sd) ** 2 * (n - 1) + n * float(mean) ** 2) if mean is not None and sd is not None else 0.0
-    negative = (product["sentiment"].get("negative") or {}).get("x", 0)
+    counts = {label: int((product["sentiment"].get(label) or {}).get("x", 0) or 0)
+              for label in ("negative", "neutral", "positive")}
     return {"posts": int(product["volume"]), "r_n": n, "r_sum": r_sum, "r_sq": r_sq,
-            "classified": int(product["coverage"]["classified"]), "negative": int(negative or 0)}
+            "classified": int(product["coverage"]["classified"]), **counts}
 
 
 def minus(whole: Mapping[str, float], part: Mapping[str, float]) -> dict[str, float]:
