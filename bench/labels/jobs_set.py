@@ -12,8 +12,10 @@ import hashlib
 import json
 import os
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 JOBS_DIR = Path(__file__).resolve().parent / "jobs"
@@ -99,16 +101,24 @@ def read_products(path: Path = JOBS_DIR / "products.toml") -> dict[str, Product]
     return products
 
 
-def read_labels(path: Path, products: dict[str, Product]) -> list[LabelledPost]:
-    """The labelled posts, each checked against its product (job ids, step); no texts joined yet."""
-    posts: list[LabelledPost] = []
-    seen: set[tuple[str, int]] = set()
+def label_lines(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(where, object)`` for each non-blank line of a labels file (``where`` is ``path:line`` for errors)."""
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         where = f"{path}:{number}"
         try:
-            raw = json.loads(line)
+            yield where, json.loads(line)
+        except ValueError as exc:
+            raise LabelDataError(f"{where}: malformed label ({exc})") from exc
+
+
+def read_labels(path: Path, products: dict[str, Product]) -> list[LabelledPost]:
+    """The labelled posts, each checked against its product (job ids, step); no texts joined yet."""
+    posts: list[LabelledPost] = []
+    seen: set[tuple[str, int]] = set()
+    for where, raw in label_lines(path):
+        try:
             post = LabelledPost(raw["product"], raw["file"], int(raw["row"]), raw["sha1"], tuple(raw["jobs"]),
                                 raw["step"], raw.get("context"))
         except (ValueError, KeyError, TypeError) as exc:

@@ -7,11 +7,10 @@ Standard library only.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.labels.jobs_set import LabelDataError, default_data_dir, join_texts
+from bench.labels.jobs_set import LabelDataError, default_data_dir, join_texts, label_lines
 
 NEED_DIR = Path(__file__).resolve().parent / "need_multilingual"
 NEEDS = ("problem", "feature_request", "question", "praise", "other")
@@ -43,12 +42,8 @@ def read_need_labels(path: Path = NEED_DIR / "labels.jsonl") -> list[NeedLabel]:
     """The labelled rows, checked (known file prefix, language, need and split; no row twice); no texts yet."""
     rows: list[NeedLabel] = []
     seen: set[tuple[str, int]] = set()
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
+    for where, raw in label_lines(path):
         try:
-            raw = json.loads(line)
             row = NeedLabel(raw["file"], int(raw["row"]), raw["sha1"], raw["lang"], raw["need"], raw["split"])
         except (ValueError, KeyError, TypeError) as exc:
             raise LabelDataError(f"{where}: malformed label ({exc})") from exc
