@@ -98,5 +98,11 @@ def test_report_command_as_of(tmp_path: Path, db_url: str) -> None:
     assert invoke(*args, db_url=db_url).exit_code == 0
     current = json.loads(out.read_text(encoding="utf-8"))
     assert _stars(then)["1"] == _stars(current)["1"] + 1
+    page = tmp_path / "r.md"
+    result = invoke("report", "--products", "ours,rival", "--as-of", "2026-02-10", "--format", "md", "--out",
+                    str(page), db_url=db_url)  # without --until: the 30 days up to the end of that day
+    assert result.exit_code == 0, result.output
+    text = page.read_text(encoding="utf-8")
+    assert "Period 2026-01-12 to 2026-02-11 (end exclusive); posts as they stood at 2026-02-10T23:59:59 UTC" in text
     bad = invoke(*args, "--as-of", "yesterday", db_url=db_url)
     assert bad.exit_code == 2 and "--as-of" in bad.output and "Traceback" not in bad.output
