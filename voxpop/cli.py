@@ -199,6 +199,18 @@ def parse_day(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def end_of(value: str | None) -> datetime | None:
+    """``--as-of``: the end of a day ``YYYY-MM-DD`` (the next midnight, exclusive), or a full ISO time as given."""
+    try:
+        moment = parse_day(value)
+    except click.BadParameter as exc:
+        exc.param_hint = "'--as-of'"
+        raise
+    if moment is None or value is None or "T" in value or " " in value.strip():
+        return moment
+    return moment + timedelta(days=1) - timedelta(microseconds=1)
+
+
 def parse_since(value: str, now: datetime | None = None) -> datetime:
     """``30d``, ``12w``, ``6m`` (30-day months) or a date, as the start of a period."""
     now = now or datetime.now(UTC)
@@ -449,25 +461,31 @@ def alert(state: State, digest: bool, as_json: bool) -> None:
 @click.option("--products", default=None, help="Comma-separated product slugs.")
 @click.option("--all", "all_products", is_flag=True, help="Every product in the store.")
 @click.option("--since", default="30d", show_default=True, help="30d, 12w or a date.")
-@click.option("--until", default=None, help="End date (default: now).")
+@click.option("--until", default=None, help="End date (default: now; with --as-of, the end of that day).")
+@click.option("--as-of", "as_of", default=None, metavar="DATE",
+              help="The posts as they stood at the end of DATE: each post's text, title and rating then, posts "
+                   "first seen later left out (read from the posts, not the rollups, so slower).")
 @click.option("--format", "fmt", type=click.Choice(["html", "md", "csv", "json"]), default="html", show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), required=True,
               help="The file to write, or - for stdout.")
 @click.option("--email", is_flag=True, help="Also send it to the configured recipients (exit 1 when that fails).")
 @pass_state
-def report(state: State, products: str | None, all_products: bool, since: str, until: str | None, fmt: str,
-           out_path: Path, email: bool) -> None:
+def report(state: State, products: str | None, all_products: bool, since: str, until: str | None, as_of: str | None,
+           fmt: str, out_path: Path, email: bool) -> None:
     """Write a competitor comparison report."""
     if not products and not all_products:
         raise click.UsageError("give --products A,B or --all")
     slugs = None if all_products else [p.strip() for p in (products or "").split(",") if p.strip()]
+    moment = end_of(as_of)
+    end = parse_day(until) or (moment + timedelta(microseconds=1) if moment else datetime.now(UTC))
+    start = parse_since(since, now=end if moment is not None and until is None else None)
     to_stdout = str(out_path) == "-"
     if to_stdout:  # rendered to a file first: an emailed report is attached (and retried) from it
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         out_path = Path(state.config.alerts.outbox_dir) / f"report-{stamp}.{fmt}"
     try:
-        path = operations.make_report(state.store, state.config, slugs, parse_since(since),
-                                     parse_day(until) or datetime.now(UTC), fmt, out_path, email=email)
+        path = operations.make_report(state.store, state.config, slugs, start, end, fmt, out_path, email=email,
+                                      as_of=moment)
     finally:
         if to_stdout and out_path.exists():
             sys.stdout.write(out_path.read_text(encoding="utf-8"))

@@ -259,8 +259,11 @@ def _classify_batch(model: Classifier, posts: list[ClaimedPost], jobs: dict[int,
 
 
 def make_report(store: Store, config: Config, products: Sequence[str] | None, since: datetime, until: datetime,
-                fmt: str, out_path: Path, *, email: bool = False) -> Path:
+                fmt: str, out_path: Path, *, email: bool = False, as_of: datetime | None = None) -> Path:
     """Build a comparison report from SQL aggregates, write it, record it, and optionally email it.
+
+    ``as_of``: the posts as they stood at that moment (each post's version then; posts first seen later left
+    out), read from the posts rather than the rollups (``build_report(as_of=...)``).
 
     With ``email`` the mail (headline, top issues with quotes, where we lose, inline PNG charts, the full
     HTML attached) goes to the report's recipients now; a send that fails raises :class:`JobError`
@@ -278,7 +281,7 @@ def make_report(store: Store, config: Config, products: Sequence[str] | None, si
             # A product's own steps of the job map ([[products.steps]]) when the config has them.
             steps = {p.slug: list(getattr(p, "steps", ()) or ()) for p in config.products}
             data = build_report(session, list(products) if products else None, since, until, jobs_by_product=jobs,
-                                steps_by_product=steps)
+                                steps_by_product=steps, as_of=as_of)
         except ReportError as exc:
             raise JobError(str(exc)) from None
     data["meta"]["dashboard_url"] = config.ui.base_url  # issue links in the themes section (issue 27)

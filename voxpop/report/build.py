@@ -15,7 +15,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from store.models import Post
 from voxpop.report import figures, jobmap, jobmap_queries, queries, rollup_queries, segments
+from voxpop.report.as_of import posts_as_of
 from voxpop.report.comparison import comparisons, gaps
 from voxpop.report.coverage import crawl_coverage
 from voxpop.report.figures import DEFAULT_MIN_N, DEFAULT_TOP_NEEDS, JobLike
@@ -72,7 +74,8 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
                  top_needs: int = DEFAULT_TOP_NEEDS, generated_at: datetime | None = None,
                  threads: int = DEFAULT_QUERY_THREADS,
                  steps_by_product: Mapping[str, Sequence[jobmap.StepLike]] | None = None,
-                 min_segment: int = segments.DEFAULT_MIN_SIZE, from_rollups: bool = True) -> dict[str, Any]:
+                 min_segment: int = segments.DEFAULT_MIN_SIZE, from_rollups: bool = True,
+                 as_of: datetime | None = None) -> dict[str, Any]:
     """Compare products over ``[since, until)`` and return the report as a JSON-able dict.
 
     Args:
@@ -91,10 +94,18 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
         min_segment: needs-based segments with fewer posts are not shown (0 leaves segments out).
         from_rollups: read the sums from the rollups (default); False scans the posts, which gives the
             same report (the property the tests check) much more slowly.
+        as_of: read each post as it stood at this moment (issue 31): the text, title, rating and app version of
+            its version in force then (``store.revisions``), posts first seen after it left out; the model's
+            reading and people's labels are the current ones. The rollups hold current values only, so an
+            as-of report always scans the posts (``from_rollups`` is ignored).
     """
     since, until = utc(since), utc(until)
     if until <= since:
         raise ReportError(f"empty period: until {until.isoformat()} is not after since {since.isoformat()}")
+    posts: Any = Post
+    if as_of is not None:
+        as_of, from_rollups = utc(as_of), False
+        posts = posts_as_of(as_of)
     rows = queries.load_products(session, products)
     ids = [r.id for r in rows]
     dialect = session.get_bind().dialect.name
@@ -109,14 +120,14 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
         issue_rows = rollup_queries.issue_counts(session, ids, since, until, mid)
         before = rollup_queries.period_totals(session, ids, since - (until - since), since)
     else:
-        cube_queries = (queries.class_queries(dialect, ids, since, until, anchor, mid)
-                        + queries.volume_queries(dialect, ids, since, until, anchor, mid))
+        cube_queries = (queries.class_queries(dialect, ids, since, until, anchor, mid, posts=posts)
+                        + queries.volume_queries(dialect, ids, since, until, anchor, mid, posts=posts))
         cubes = queries.run_cubes(session, dialect, cube_queries, threads)
-        issue_rows = queries.issue_counts(session, ids, since, until, mid)
-        before = queries.period_totals(session, ids, since - (until - since), since)
+        issue_rows = queries.issue_counts(session, ids, since, until, mid, posts=posts)
+        before = queries.period_totals(session, ids, since - (until - since), since, posts=posts)
     volume_rows, class_rows = cubes["volume"], cubes["class"]
-    first_posts = queries.first_post_dates(session, ids)
-    last_week = (queries.period_totals(session, ids, until - timedelta(days=RECENT_DAYS), until)
+    first_posts = queries.first_post_dates(session, ids, posts=posts)
+    last_week = (queries.period_totals(session, ids, until - timedelta(days=RECENT_DAYS), until, posts=posts)
                  if until - since >= timedelta(days=2 * RECENT_DAYS) else None)
 
     slug_of = {r.id: r.slug for r in rows}
@@ -139,8 +150,8 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
                 if datetime.fromisoformat(bound["end"]) <= began:
                     week.update(per_day=None, before_collection=True)
 
-    issues = queries.load_issues(session, issue_rows, (until - timedelta(microseconds=1)).date())
-    needs = queries.class_needs(session, class_rows)
+    issues = queries.load_issues(session, issue_rows, (until - timedelta(microseconds=1)).date(), posts=posts)
+    needs = queries.class_needs(session, class_rows, posts=posts)
     for r in rows:
         per[r.slug]["top_unmet_needs"] = figures.top_needs(issues.get(r.id, []), needs.get(r.id, []),
                                                            jobs, top_needs, min_n)
@@ -148,23 +159,24 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
     # Jobs, sentiment and versions only for the issues shown with them: new or rising ones, and ours.
     wanted = [i["issue_id"] for pid, items in issues.items() for i in items
               if pid == base_id or i["state"] in NEW_OR_RISING]
-    details = queries.issue_details(session, wanted, since, until)
+    details = queries.issue_details(session, wanted, since, until, posts=posts)
     where = where_we_lose([per[r.slug] for r in rows], jobs, baseline, issues.get(base_id or -1, []), details,
                           needs.get(base_id or -1, []), min_n)
     previous = {slug_of[pid]: t for pid, t in before.items()}
-    step_counts = (rollup_queries.step_counts if from_rollups else jobmap_queries.step_counts)(
-        session, ids, since, until)
-    job_map = jobmap.job_map(rows, step_counts,
-                             jobmap_queries.step_issues(session, ids, since, until), steps_by_product, baseline, min_n)
+    step_counts = (rollup_queries.step_counts(session, ids, since, until) if from_rollups
+                   else jobmap_queries.step_counts(session, ids, since, until, posts=posts))
+    job_map = jobmap.job_map(rows, step_counts, jobmap_queries.step_issues(session, ids, since, until, posts=posts),
+                             steps_by_product, baseline, min_n)
     found_segments: dict[str, Any] = {}
     if min_segment > 0 and jobs:
-        posts = jobmap_queries.segment_posts(session, ids, since, until, slug_of)
+        found = jobmap_queries.segment_posts(session, ids, since, until, slug_of, posts=posts)
         found_segments = segments.segment_summary(segments.find_segments(
-            posts, {j["id"]: j["statement"] for j in jobs}, own=own, min_size=min_segment, min_n=min_n), 50)
+            found, {j["id"]: j["statement"] for j in jobs}, own=own, min_size=min_segment, min_n=min_n), 50)
     data: dict[str, Any] = {
         "meta": {
             "generated_at": utc(generated_at or datetime.now(UTC)).isoformat(),
             "since": since.isoformat(), "until": until.isoformat(), "dialect": dialect,
+            "as_of": as_of.isoformat() if as_of is not None else None,
             "previous": {"since": (since - (until - since)).isoformat(), "until": since.isoformat()},
             "products": [r.slug for r in rows], "own": own, "baseline": baseline,
             "min_n": min_n, "confidence": 0.95, "weeks": weeks, "week_bounds": bounds,

@@ -32,25 +32,26 @@ def _empty_cell() -> dict[str, int]:
 
 
 def step_counts(session: Session, ids: Sequence[int], since: datetime,
-                until: datetime) -> dict[int, dict[str | None, dict[str, int]]]:
+                until: datetime, posts: Any = Post) -> dict[int, dict[str | None, dict[str, int]]]:
     """Per product and step (None: not placed on a step): classified posts, negative, positive, unmet."""
     out: dict[int, dict[str | None, dict[str, int]]] = defaultdict(lambda: defaultdict(_empty_cell))
     if not ids or not any_placed(session):
         return out
     labels = effective_columns()
     dims = [labels["step"], labels["sentiment"], labels["unmet_need"]]
-    own = Post.product_id.label("pid")
+    own = posts.product_id.label("pid")
     extra = PostProduct.product_id.label("pid")
-    base = (select(own, *dims, func.count().label("n")).select_from(Post)
-            .join(Classification, Classification.post_id == Post.id)
-            .outerjoin(PostLabel, PostLabel.post_id == Post.id)
-            .where(Post.status != POST_SKIPPED, Post.product_id.in_(list(ids)), Post.created_at >= since,
-                   Post.created_at < until)
+    base = (select(own, *dims, func.count().label("n")).select_from(posts)
+            .join(Classification, Classification.post_id == posts.id)
+            .outerjoin(PostLabel, PostLabel.post_id == posts.id)
+            .where(posts.status != POST_SKIPPED, posts.product_id.in_(list(ids)), posts.created_at >= since,
+                   posts.created_at < until)
             .group_by(own, *dims))
-    linked = (extra_scope(select(extra, *dims, func.count().label("n")), list(ids), since, until)
-              .join(Classification, Classification.post_id == Post.id)
-              .outerjoin(PostLabel, PostLabel.post_id == Post.id)
-              .where(Post.status != POST_SKIPPED).group_by(extra, *dims))
+    linked = (extra_scope(select(extra, *dims, func.count().label("n")), list(ids), since, until,
+                          posts)
+              .join(Classification, Classification.post_id == posts.id)
+              .outerjoin(PostLabel, PostLabel.post_id == posts.id)
+              .where(posts.status != POST_SKIPPED).group_by(extra, *dims))
     for query in (base, linked):
         for row in session.execute(query):
             cell = out[row.pid][row.step or None]
@@ -72,16 +73,16 @@ def any_placed(session: Session) -> bool:
 
 
 def step_issues(session: Session, ids: Sequence[int], since: datetime,
-                until: datetime) -> dict[int, dict[str, list[dict[str, Any]]]]:
+                until: datetime, posts: Any = Post) -> dict[int, dict[str, list[dict[str, Any]]]]:
     """Per product and step: the product's active issues with posts on that step in the period, most first."""
     out: dict[int, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     if not ids:
         return out
     query = (select(Issue.product_id, Classification.step, IssuePost.issue_id, func.count().label("n"))
              .select_from(IssuePost).join(Issue, Issue.id == IssuePost.issue_id)
-             .join(Post, Post.id == IssuePost.post_id).join(Classification, Classification.post_id == Post.id)
+             .join(posts, posts.id == IssuePost.post_id).join(Classification, Classification.post_id == posts.id)
              .where(Issue.product_id.in_(list(ids)), Issue.state.not_in(INACTIVE_STATES),
-                    Classification.step.is_not(None), Post.created_at >= since, Post.created_at < until)
+                    Classification.step.is_not(None), posts.created_at >= since, posts.created_at < until)
              .group_by(Issue.product_id, Classification.step, IssuePost.issue_id))
     rows = list(session.execute(query))
     info = issue_info(session, {r.issue_id for r in rows})
@@ -116,7 +117,7 @@ def issue_steps(session: Session, issue_id: int) -> dict[str | None, int]:
 
 
 def segment_posts(session: Session, ids: Sequence[int], since: datetime, until: datetime,
-                  slug_of: dict[int, str], per_product: int = PER_PRODUCT) -> list[SegmentPost]:
+                  slug_of: dict[int, str], per_product: int = PER_PRODUCT, posts: Any = Post) -> list[SegmentPost]:
     """The classified posts with a job in the period, the newest ``per_product`` of each product, for segment
     discovery. Only a post's own product counts here (no extra links).
 
@@ -129,14 +130,14 @@ def segment_posts(session: Session, ids: Sequence[int], since: datetime, until: 
     rows = []
     # One product at a time, newest first along the (product, created_at) index: no sort of the period.
     for pid in ids:
-        query = (select(Post.id, Post.product_id, Post.title, Post.text, Classification.jobs,
+        query = (select(posts.id, posts.product_id, posts.title, posts.text, Classification.jobs,
                         labels["top_job"], labels["sentiment"], labels["unmet_need"], labels["need_type"],
                         labels["step"], PostLabel.jobs.label("human_jobs"))
-                 .select_from(Post).join(Classification, Classification.post_id == Post.id)
-                 .outerjoin(PostLabel, PostLabel.post_id == Post.id)
-                 .where(Post.status != POST_SKIPPED, Post.product_id == pid, Post.created_at >= since,
-                        Post.created_at < until)
-                 .order_by(Post.created_at.desc()).limit(per_product))
+                 .select_from(posts).join(Classification, Classification.post_id == posts.id)
+                 .outerjoin(PostLabel, PostLabel.post_id == posts.id)
+                 .where(posts.status != POST_SKIPPED, posts.product_id == pid, posts.created_at >= since,
+                        posts.created_at < until)
+                 .order_by(posts.created_at.desc()).limit(per_product))
         rows += [r for r in session.execute(query) if r.top_job or r.jobs or r.human_jobs]
     issue_of: dict[int, tuple[int, str]] = {}
     post_ids = [r.id for r in rows]

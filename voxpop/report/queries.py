@@ -92,21 +92,21 @@ def _multi_linked() -> Any:
             .having(func.count() > 1).subquery("multi"))
 
 
-def extra_scope(query: Any, ids: list[int], since: datetime, until: datetime) -> Any:
+def extra_scope(query: Any, ids: list[int], since: datetime, until: datetime, posts: Any = Post) -> Any:
     """Restrict a query to the extra links (post_products rows other than the post's own product)."""
     multi = _multi_linked()
     return (query.select_from(multi)
             .join(PostProduct, PostProduct.post_id == multi.c.post_id)
-            .join(Post, Post.id == multi.c.post_id)
-            .where(PostProduct.product_id != Post.product_id, PostProduct.product_id.in_(ids),
-                   Post.created_at >= since, Post.created_at < until))
+            .join(posts, posts.id == multi.c.post_id)
+            .where(PostProduct.product_id != posts.product_id, PostProduct.product_id.in_(ids),
+                   posts.created_at >= since, posts.created_at < until))
 
 
-def extra_scope_by_date(query: Any, ids: list[int], since: datetime, until: datetime) -> Any:
+def extra_scope_by_date(query: Any, ids: list[int], since: datetime, until: datetime, posts: Any = Post) -> Any:
     """:func:`extra_scope` for a short range: the posts of the range first (date index), then their links."""
-    return (query.select_from(Post).join(PostProduct, PostProduct.post_id == Post.id)
-            .where(PostProduct.product_id != Post.product_id, PostProduct.product_id.in_(ids),
-                   Post.created_at >= since, Post.created_at < until))
+    return (query.select_from(posts).join(PostProduct, PostProduct.post_id == posts.id)
+            .where(PostProduct.product_id != posts.product_id, PostProduct.product_id.in_(ids),
+                   posts.created_at >= since, posts.created_at < until))
 
 
 def _week_expr(dialect: str, anchor: datetime) -> Any:
@@ -136,7 +136,7 @@ class _CubeQuery:
 
 def _cube_queries(cube: str, dialect: str, ids: list[int], since: datetime, until: datetime, anchor: datetime,
                   mid: datetime, dims: list[Any], measures: list[Any], join_class: bool,
-                  narrow: bool = False) -> list[_CubeQuery]:
+                  narrow: bool = False, posts: Any = Post) -> list[_CubeQuery]:
     """GROUP BY product and ``dims``, with a week index and period half for every row.
 
     On SQLite a post's own product is read through the covering index one week at a time (SQLite
@@ -152,47 +152,47 @@ def _cube_queries(cube: str, dialect: str, ids: list[int], since: datetime, unti
             return query
         # A skipped post keeps no reading, even if an older classification row is left over. A person's
         # correction (post_labels, a small table) wins over the model's labels.
-        return (query.join(Classification, Classification.post_id == Post.id)
-                .outerjoin(PostLabel, PostLabel.post_id == Post.id).where(Post.status != POST_SKIPPED))
+        return (query.join(Classification, Classification.post_id == posts.id)
+                .outerjoin(PostLabel, PostLabel.post_id == posts.id).where(posts.status != POST_SKIPPED))
 
     week_col = _week_expr(dialect, anchor).label("week")
-    half_col = case((Post.created_at >= mid, 1), else_=0).label("half")
-    own = Post.product_id.label("pid")
+    half_col = case((posts.created_at >= mid, 1), else_=0).label("half")
+    own = posts.product_id.label("pid")
     queries: list[_CubeQuery] = []
     if dialect == "postgresql":
-        queries.append(_CubeQuery(cube, joined(select(own, week_col, half_col, *dims, *measures).select_from(Post))
-                                  .where(Post.product_id.in_(ids), Post.created_at >= since, Post.created_at < until)
+        queries.append(_CubeQuery(cube, joined(select(own, week_col, half_col, *dims, *measures).select_from(posts))
+                                  .where(posts.product_id.in_(ids), posts.created_at >= since, posts.created_at < until)
                                   .group_by(own, week_col, half_col, *dims)))
     else:
         for start, end, week, half in _ranges(since, until, anchor, mid):
-            query = joined(select(own, *dims, *measures).select_from(Post)).where(
-                Post.product_id.in_(ids), Post.created_at >= start, Post.created_at < end).group_by(own, *dims)
+            query = joined(select(own, *dims, *measures).select_from(posts)).where(
+                posts.product_id.in_(ids), posts.created_at >= start, posts.created_at < end).group_by(own, *dims)
             queries.append(_CubeQuery(cube, query, week, half))
     pid = PostProduct.product_id.label("pid")
     scope = extra_scope_by_date if narrow else extra_scope
-    extra = scope(select(pid, week_col, half_col, *dims, *measures), ids, since, until)
+    extra = scope(select(pid, week_col, half_col, *dims, *measures), ids, since, until, posts)
     queries.append(_CubeQuery(cube, joined(extra).group_by(pid, week_col, half_col, *dims)))
     return queries
 
 
 def volume_queries(dialect: str, ids: list[int], since: datetime, until: datetime, anchor: datetime,
-                   mid: datetime, narrow: bool = False) -> list[_CubeQuery]:
+                   mid: datetime, narrow: bool = False, posts: Any = Post) -> list[_CubeQuery]:
     """Posts by product, week, source, status and star, with rating sums (posts' covering index only)."""
-    dims = [Post.source, Post.status, _star_expr(dialect).label("star")]
-    measures = [func.count().label("n"), func.sum(Post.rating).label("r_sum"),
-                func.sum(Post.rating * Post.rating).label("r_sq")]
+    dims = [posts.source, posts.status, _star_expr(dialect).label("star")]
+    measures = [func.count().label("n"), func.sum(posts.rating).label("r_sum"),
+                func.sum(posts.rating * posts.rating).label("r_sq")]
     return _cube_queries("volume", dialect, ids, since, until, anchor, mid, dims, measures, join_class=False,
-                         narrow=narrow)
+                         narrow=narrow, posts=posts)
 
 
 def class_queries(dialect: str, ids: list[int], since: datetime, until: datetime, anchor: datetime,
-                  mid: datetime, narrow: bool = False) -> list[_CubeQuery]:
+                  mid: datetime, narrow: bool = False, posts: Any = Post) -> list[_CubeQuery]:
     """Classified posts by product, week, need type, unmet need, top job and sentiment; newest post id."""
     labels = effective_columns()
     dims = [labels["need_type"], labels["unmet_need"], labels["top_job"], labels["sentiment"]]
-    measures = [func.count().label("n"), func.max(Post.id).label("latest")]
+    measures = [func.count().label("n"), func.max(posts.id).label("latest")]
     return _cube_queries("class", dialect, ids, since, until, anchor, mid, dims, measures, join_class=True,
-                         narrow=narrow)
+                         narrow=narrow, posts=posts)
 
 
 def run_cubes(session: Session, dialect: str, queries: list[_CubeQuery],
@@ -244,24 +244,24 @@ def _execute_all(session: Session, dialect: str, queries: list[Any], threads: in
 
 
 def issue_counts(session: Session, ids: list[int], since: datetime, until: datetime,
-                  mid: datetime) -> dict[int, tuple[int, int, int]]:
+                  mid: datetime, posts: Any = Post) -> dict[int, tuple[int, int, int]]:
     """Per issue of the products: (product id, posts in the period, posts in its second half)."""
     if not ids:
         return {}
-    later = func.sum(case((Post.created_at >= mid, 1), else_=0))
+    later = func.sum(case((posts.created_at >= mid, 1), else_=0))
     query = (
         select(IssuePost.issue_id, Issue.product_id, func.count().label("n"), later.label("later"))
         .select_from(IssuePost)
         .join(Issue, Issue.id == IssuePost.issue_id)
-        .join(Post, Post.id == IssuePost.post_id)
-        .where(Issue.product_id.in_(ids), Post.created_at >= since, Post.created_at < until)
+        .join(posts, posts.id == IssuePost.post_id)
+        .where(Issue.product_id.in_(ids), posts.created_at >= since, posts.created_at < until)
         .group_by(IssuePost.issue_id, Issue.product_id)
     )
     return {row.issue_id: (row.product_id, int(row.n), int(row.later or 0)) for row in session.execute(query)}
 
 
 def load_issues(session: Session, counts: Mapping[int, tuple[int, int, int]],
-                end: date | None = None) -> dict[int, list[dict[str, Any]]]:
+                end: date | None = None, posts: Any = Post) -> dict[int, list[dict[str, Any]]]:
     """The issues that have posts in the period, with their counts and representative evidence.
 
     ``rise`` is the issue list's trend (:func:`voxpop.report.trend.rise`) on the period's last day ``end``.
@@ -277,7 +277,7 @@ def load_issues(session: Session, counts: Mapping[int, tuple[int, int, int]],
             select(Issue.id, Issue.label, Issue.keywords, Issue.state, Issue.need_type, Issue.centroid,
                    Issue.representative_post_id, Issue.daily_counts).where(Issue.id.in_(chunk))
         ).all())
-    evidence = _evidence(session, [r.representative_post_id for r in found if r.representative_post_id])
+    evidence = _evidence(session, [r.representative_post_id for r in found if r.representative_post_id], posts)
     sizes = post_counts(session, [r.id for r in found])  # all its posts now: the count every surface shows
     for r in found:
         pid, n, later = counts[r.id]
@@ -292,14 +292,14 @@ def load_issues(session: Session, counts: Mapping[int, tuple[int, int, int]],
     return out
 
 
-def _evidence(session: Session, post_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+def _evidence(session: Session, post_ids: Iterable[int], posts: Any = Post) -> dict[int, dict[str, Any]]:
     ids = sorted(set(post_ids))
     out: dict[int, dict[str, Any]] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         query = (
-            select(Post.id, Post.url, func.substr(Post.text, 1, 400).label("text"), Classification.evidence)
-            .outerjoin(Classification, Classification.post_id == Post.id).where(Post.id.in_(chunk))
+            select(posts.id, posts.url, func.substr(posts.text, 1, 400).label("text"), Classification.evidence)
+            .outerjoin(Classification, Classification.post_id == posts.id).where(posts.id.in_(chunk))
         )
         for row in session.execute(query):
             quote = (row.evidence or row.text or "").strip()
@@ -307,7 +307,8 @@ def _evidence(session: Session, post_ids: Iterable[int]) -> dict[int, dict[str, 
     return out
 
 
-def class_needs(session: Session, class_rows: Mapping[int, list[Any]]) -> dict[int, list[dict[str, Any]]]:
+def class_needs(session: Session, class_rows: Mapping[int, list[Any]],
+                posts: Any = Post) -> dict[int, list[dict[str, Any]]]:
     """Unmet needs from classifications, grouped by top job, each with its newest post as evidence."""
     counts: dict[tuple[int, str | None], list[int]] = defaultdict(lambda: [0, 0])
     latest: dict[tuple[int, str | None], int] = {}
@@ -317,7 +318,7 @@ def class_needs(session: Session, class_rows: Mapping[int, list[Any]]) -> dict[i
                 key = (pid, row.top_job)
                 counts[key][int(half)] += int(row.n)
                 latest[key] = max(latest.get(key, 0), int(row.latest))
-    evidence = _evidence(session, latest.values())
+    evidence = _evidence(session, latest.values(), posts)
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for (pid, job), (first, second) in counts.items():
         ev = evidence.get(latest[(pid, job)], {})
@@ -347,7 +348,7 @@ def safe_url(url: str | None) -> str | None:
 
 
 def period_totals(session: Session, ids: list[int], since: datetime, until: datetime,
-                  narrow: bool = False) -> dict[int, dict[str, float]]:
+                  narrow: bool = False, posts: Any = Post) -> dict[int, dict[str, float]]:
     """Per product over ``[since, until)``: posts, ratings (n, sum, sum of squares), classified and negative posts.
 
     Used for the previous period of the headline, so it is one pass per cube with no week split.
@@ -359,27 +360,27 @@ def period_totals(session: Session, ids: list[int], since: datetime, until: date
                  "positive": 0})
     if not ids:
         return out
-    volume = [func.count().label("n"), func.count(Post.rating).label("r_n"), func.sum(Post.rating).label("r_sum"),
-              func.sum(Post.rating * Post.rating).label("r_sq")]
+    volume = [func.count().label("n"), func.count(posts.rating).label("r_n"), func.sum(posts.rating).label("r_sum"),
+              func.sum(posts.rating * posts.rating).label("r_sq")]
     # The labels in force (a person's label wins), as in the cubes of the period itself.
     labels = effective_columns()
     negative = func.sum(case((labels["sentiment"] == "negative", 1), else_=0)).label("neg")
     neutral = func.sum(case((labels["sentiment"] == "neutral", 1), else_=0)).label("neu")
     positive = func.sum(case((labels["sentiment"] == "positive", 1), else_=0)).label("pos")
-    own = Post.product_id.label("pid")
+    own = posts.product_id.label("pid")
     extra = PostProduct.product_id.label("pid")
     queries = [
-        select(own, *volume).where(Post.product_id.in_(ids), Post.created_at >= since, Post.created_at < until)
+        select(own, *volume).where(posts.product_id.in_(ids), posts.created_at >= since, posts.created_at < until)
         .group_by(own),
-        scope(select(extra, *volume), ids, since, until).group_by(extra),
-        select(own, func.count().label("n"), negative, neutral, positive).select_from(Post)
-        .join(Classification, Classification.post_id == Post.id)
-        .outerjoin(PostLabel, PostLabel.post_id == Post.id)
-        .where(Post.status != POST_SKIPPED, Post.product_id.in_(ids), Post.created_at >= since,
-               Post.created_at < until).group_by(own),
-        scope(select(extra, func.count().label("n"), negative, neutral, positive), ids, since, until)
-        .join(Classification, Classification.post_id == Post.id).outerjoin(PostLabel, PostLabel.post_id == Post.id)
-        .where(Post.status != POST_SKIPPED).group_by(extra),
+        scope(select(extra, *volume), ids, since, until, posts).group_by(extra),
+        select(own, func.count().label("n"), negative, neutral, positive).select_from(posts)
+        .join(Classification, Classification.post_id == posts.id)
+        .outerjoin(PostLabel, PostLabel.post_id == posts.id)
+        .where(posts.status != POST_SKIPPED, posts.product_id.in_(ids), posts.created_at >= since,
+               posts.created_at < until).group_by(own),
+        scope(select(extra, func.count().label("n"), negative, neutral, positive), ids, since, until, posts)
+        .join(Classification, Classification.post_id == posts.id).outerjoin(PostLabel, PostLabel.post_id == posts.id)
+        .where(posts.status != POST_SKIPPED).group_by(extra),
     ]
     for index, query in enumerate(queries):
         for row in session.execute(query):
@@ -398,7 +399,7 @@ def period_totals(session: Session, ids: list[int], since: datetime, until: date
 
 
 def issue_details(session: Session, issue_ids: Sequence[int], since: datetime,
-                  until: datetime) -> dict[int, dict[str, Any]]:
+                  until: datetime, posts: Any = Post) -> dict[int, dict[str, Any]]:
     """Per issue, over its posts in the period: the jobs of those posts, their sentiment and app versions.
 
     An issue "gains the jobs of its posts": ``jobs`` counts the top job of each classified post.
@@ -410,10 +411,10 @@ def issue_details(session: Session, issue_ids: Sequence[int], since: datetime,
     ids = list(issue_ids)
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        scope = (IssuePost.issue_id.in_(chunk), Post.created_at >= since, Post.created_at < until)
+        scope = (IssuePost.issue_id.in_(chunk), posts.created_at >= since, posts.created_at < until)
         jobs = (select(IssuePost.issue_id, Classification.top_job, Classification.sentiment, func.count().label("n"))
-                .select_from(IssuePost).join(Post, Post.id == IssuePost.post_id)
-                .join(Classification, Classification.post_id == Post.id).where(*scope)
+                .select_from(IssuePost).join(posts, posts.id == IssuePost.post_id)
+                .join(Classification, Classification.post_id == posts.id).where(*scope)
                 .group_by(IssuePost.issue_id, Classification.top_job, Classification.sentiment))
         for job_row in session.execute(jobs):
             d = out[job_row.issue_id]
@@ -422,11 +423,11 @@ def issue_details(session: Session, issue_ids: Sequence[int], since: datetime,
                 d["negative"] += int(job_row.n)
             if job_row.top_job:
                 d["jobs"][job_row.top_job] = d["jobs"].get(job_row.top_job, 0) + int(job_row.n)
-        versions = (select(IssuePost.issue_id, Post.version, func.count().label("n"),
-                           func.min(Post.created_at).label("first"))
-                    .select_from(IssuePost).join(Post, Post.id == IssuePost.post_id)
-                    .where(*scope, Post.version.is_not(None), Post.version != "")
-                    .group_by(IssuePost.issue_id, Post.version))
+        versions = (select(IssuePost.issue_id, posts.version, func.count().label("n"),
+                           func.min(posts.created_at).label("first"))
+                    .select_from(IssuePost).join(posts, posts.id == IssuePost.post_id)
+                    .where(*scope, posts.version.is_not(None), posts.version != "")
+                    .group_by(IssuePost.issue_id, posts.version))
         seen: dict[int, list[Any]] = defaultdict(list)
         for row in session.execute(versions):
             seen[row.issue_id].append(row)
@@ -440,12 +441,12 @@ def issue_details(session: Session, issue_ids: Sequence[int], since: datetime,
     return out
 
 
-def first_post_dates(session: Session, ids: list[int]) -> dict[int, datetime]:
+def first_post_dates(session: Session, ids: list[int], posts: Any = Post) -> dict[int, datetime]:
     """The date of each product's earliest stored post (its own posts; read from the product/date index)."""
     if not ids:
         return {}
     # One MIN per product: a seek on the (product, created) index each, not a walk of the whole index.
-    rows = [(pid, session.scalar(select(func.min(Post.created_at)).where(Post.product_id == pid))) for pid in ids]
+    rows = [(pid, session.scalar(select(func.min(posts.created_at)).where(posts.product_id == pid))) for pid in ids]
     out: dict[int, datetime] = {}
     for pid, first in rows:
         if isinstance(first, str):

@@ -181,6 +181,8 @@ def _csv_rows(d: Mapping[str, Any]) -> Iterator[tuple[Any, ...]]:
 
     meta = d["meta"]
     yield ("meta", "", "period", "", "", "", "", "", "", "", f"{meta['since']} .. {meta['until']}", "")
+    if meta.get("as_of"):
+        yield ("meta", "", "as_of", "", "", "", "", "", "", "", meta["as_of"], "")
     yield ("meta", "", "baseline", "", "", "", "", "", "", "", meta["baseline"] or "", "")
     yield ("meta", "", "min_n", "", "", "", meta["min_n"], "", "", "", "", "")
     for c in d.get("crawl", []):
