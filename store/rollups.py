@@ -453,13 +453,28 @@ def _mark(session: Session, what: str, details: dict[str, Any]) -> None:
     session.flush()
 
 
+DUE = "rebuild_due"  # a migration created the rollups of a store that already had posts
+
+
+def rebuild_if_due(session: Session) -> bool:
+    """Rebuild the rollups when a migration left a rebuild due (run with the schema at head); says if it did."""
+    due = session.get(RollupState, DUE)
+    if due is None:
+        return False
+    rebuild(session)
+    session.delete(due)
+    session.flush()
+    return True
+
+
 def state(session: Session) -> dict[str, Any]:
     """When the rollups were last rebuilt and verified, with what each found (rows, rows that differed)."""
     out: dict[str, Any] = {"rebuilt": None, "verified": None}  # None: never (kept by every write since)
-    for row in session.scalars(select(RollupState)):
+    for row in session.scalars(select(RollupState).where(RollupState.name != DUE)):
         out[row.name] = {"at": row.at.isoformat() if row.at else None, **(row.details or {})}
     return out
 
 
 __all__ = ["DIMS", "MEASURES", "NO_DAY", "Cell", "add_rows", "apply", "country_of", "differences", "post_cells",
-           "raw_cells", "rebuild", "refresh_issues", "state", "stored_cells", "track_where", "tracking", "verify"]
+           "raw_cells", "rebuild", "rebuild_if_due", "refresh_issues", "state", "stored_cells", "track_where",
+           "tracking", "verify"]
