@@ -34,8 +34,8 @@ def reopen_reason(session: Session, issue_id: int) -> dict[str, Any] | None:
                           .order_by(AuditLog.id.desc()).limit(1))
     kept = (issue.stats or {}).get("resolved_since")
     by_hand = last is not None and last.action == "reopen"
-    if by_hand and (not kept or issue.state_changed_at is None
-                    or _utc(last.at) >= _utc(issue.state_changed_at)):  # the action came last
+    if last is not None and by_hand and (not kept or issue.state_changed_at is None
+                                         or _utc(last.at) >= _utc(issue.state_changed_at)):  # the action came last
         return {"text": text, "by": "action", "who": last.by, "at": _utc(last.at).isoformat(),
                 "resolved_at": None, "posts": [], "count": 0}
     since: datetime | None = None
@@ -50,7 +50,8 @@ def reopen_reason(session: Session, issue_id: int) -> dict[str, Any] | None:
     after = and_(IssuePost.issue_id == issue_id, Post.created_at > since)
     count = session.scalar(select(func.count()).select_from(Post).join(IssuePost, IssuePost.post_id == Post.id)
                            .where(after)) or 0
-    posts = [{"post_id": pid, "date": _utc(created).date().isoformat(), "text": " ".join((body or "").split())[:240]}
+    posts = [{"post_id": pid, "date": _utc(created).date().isoformat() if created else None,
+              "text": " ".join((body or "").split())[:240]}
              for pid, created, body in session.execute(
                  select(Post.id, Post.created_at, Post.text).join(IssuePost, IssuePost.post_id == Post.id)
                  .where(after).order_by(Post.created_at, Post.id).limit(SHOWN)).tuples()]
