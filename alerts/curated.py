@@ -9,6 +9,9 @@ on the detector's events before saving, and :func:`keeps_label` before relabelli
   never takes posts or alerts again;
 * a muted issue is tracked as usual but queues no alert before its date (and does not enter an
   alerted state, so the first significant day after the mute alerts);
+* a post people took out of issues (``store.curation.excluded_posts``: not an issue, or split off in a
+  group too small to be an issue) is counted in the product's totals but never joins an issue again
+  (:func:`keep_out`);
 * an issue resolved by hand reopens only on posts created after the resolution (the detector's rule
   ``last_seen > state_changed_at``), and its reopened alert quotes those posts.
 """
@@ -16,11 +19,12 @@ on the detector's events before saving, and :func:`keeps_label` before relabelli
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from alerts.detect import WATCH_KIND, Cluster, Detector, Event, alert_count_name
+from alerts.detect import WATCH_KIND, Cluster, Detector, Event, PostRow, alert_count_name
 from store.curation import MERGED, CurationState
 
 
@@ -35,6 +39,13 @@ def curate_clusters(clusters: Iterable[Cluster], state: CurationState) -> list[C
             cluster.label = label
         out.append(cluster)
     return out
+
+
+def keep_out(posts: Sequence[PostRow], excluded: Collection[int]) -> list[PostRow]:
+    """The posts with those people took out of issues stripped of their embedding: counted, never clustered."""
+    if not excluded:
+        return list(posts)
+    return [replace(p, embedding=None) if p.id in excluded else p for p in posts]
 
 
 def keeps_label(state: CurationState, issue_id: int) -> bool:

@@ -24,7 +24,7 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from alerts.curated import BacktestCuration, curate_clusters, hold_muted, keeps_label, new_evidence_since
+from alerts.curated import BacktestCuration, curate_clusters, hold_muted, keep_out, keeps_label, new_evidence_since
 from alerts.detect import (
     ACTIVE_STATES,
     MEMBERS_KEPT,
@@ -45,7 +45,7 @@ from alerts.labels import PhraseEncoder, label_issue, labeller_with, name_words,
 from alerts.policy import MERGED
 from alerts.release_watch import WatchSpec, dominant
 from store import rollups
-from store.curation import CurationState, effective_columns, load_curation
+from store.curation import CurationState, effective_columns, excluded_posts, load_curation
 from store.db import Store
 from store.issue_figures import post_counts, snapshot_figures, snapshot_versions
 from store.models import (
@@ -201,7 +201,8 @@ def _cluster_from_row(issue: Issue) -> Cluster:
         last_alert_at=datetime.fromisoformat(last_alert) if last_alert else None,
         alert_counts=dict(stats.get("alert_counts", {})), version_alerts=list(stats.get("version_alerts", [])),
         watched=list(stats.get("watched", [])), last_version=stats.get("last_version"),
-        merged_into=issue.merged_into, stats={"last_test": stats.get("last_test")},
+        merged_into=issue.merged_into, stats={"last_test": stats.get("last_test"),
+                                              "resolved_since": stats.get("resolved_since")},
     )
 
 
@@ -217,7 +218,8 @@ def _issue_values(cluster: Cluster) -> dict[str, Any]:
                   "last_alert_at": cluster.last_alert_at.isoformat() if cluster.last_alert_at else None,
                   "version_alerts": list(cluster.version_alerts), "watched": list(cluster.watched),
                   "last_version": cluster.last_version,
-                  "last_test": _jsonable((cluster.stats or {}).get("last_test"))},
+                  "last_test": _jsonable((cluster.stats or {}).get("last_test")),
+                  "resolved_since": (cluster.stats or {}).get("resolved_since")},
         "merged_into": cluster.merged_into,
     }
 
@@ -275,6 +277,7 @@ def run_detect(store: Store, config: Config, product_slug: str, as_of: datetime 
         limit = _cursor_limit(session, product.id)
         posts = load_posts(session, product.id, until=as_of, after_id=state.last_post_id, upto_id=limit,
                            seen_until=seen_until)
+        posts = keep_out(posts, excluded_posts(session, product.id))  # people took them out of issues
         report.posts, report.unmet = len(posts), sum(1 for p in posts if p.unmet)
         curation = load_curation(session, product.id)
         clusters = curate_clusters((_cluster_from_row(i) for i in session.scalars(
@@ -620,11 +623,13 @@ def backtest(store: Store, config: Config, product_slug: str, start: datetime | 
         # Posts as they stood at the end of the range: a review edited since is read in its earlier version.
         posts = _rows(session.execute(_post_query(product.id, as_of=until).where(Post.created_at <= until)))
         curate = _backtest_curation(session, product.id)
+        excluded = excluded_posts(session, product.id)
         product_words = name_words(product.name)
         session.rollback()
     embed = _phrase_encoder(config)
     if embed is not None and posts and posts[0].embedding is not None and posts[0].embedding.shape[0] != embed.dim:
         embed = None
+    posts = keep_out(posts, excluded)
     return replay(posts, params_for(config), d0, d1, labeller=labeller_with(embed, product_words), curate=curate,
                   watch=WatchSpec.from_spec(config.alerts))
 

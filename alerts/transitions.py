@@ -71,6 +71,9 @@ def transition(cluster: Any, now: datetime, x: int, significant: bool, quiet_bef
                             or cluster.last_seen > cluster.state_changed_at)
         if (x == 0 and not significant) or not after_resolution:
             return None
+        # Kept so the issue page can show the posts after the resolution that brought it back.
+        resolved = cluster.state_changed_at
+        cluster.stats = {**(cluster.stats or {}), "resolved_since": resolved.isoformat() if resolved else None}
         set_state(cluster, "reopened", now)
         return "reopened" if significant and cooled(cluster, now, cooldown_days) else None
     if cluster.last_seen is not None and cluster.last_seen.date() < quiet_before:

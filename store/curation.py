@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 if TYPE_CHECKING:
     import numpy as np
 
-from store.models import Classification, Issue, IssueCuration, IssuePost, Post, PostLabel
+from store.models import Classification, Issue, IssueCuration, IssuePost, Post, PostExclusion, PostLabel, PostProduct
 
 MERGED = "merged"  # Issue.state of an issue merged into another (kept so its id never re-forms)
 
@@ -84,6 +84,13 @@ def load_curation(session: Session, product_id: int) -> CurationState:
                                   _utc(r.resolved_at) if r.resolved_at else None)
         for r in rows
     })
+
+
+def excluded_posts(session: Session, product_id: int) -> set[int]:
+    """The product's posts people took out of issues (not an issue, or a split too small to be one)."""
+    return set(session.scalars(
+        select(PostExclusion.post_id).join(PostProduct, and_(PostProduct.post_id == PostExclusion.post_id,
+                                                             PostProduct.product_id == product_id))))
 
 
 def _utc(value: datetime) -> datetime:

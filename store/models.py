@@ -394,6 +394,22 @@ class IssueCuration(Base):
     updated_by: Mapped[str] = mapped_column(String(200))
 
 
+class PostExclusion(Base):
+    """A post people took out of issues: detection never puts it into an issue again.
+
+    ``reason`` is ``not_an_issue`` (``voxpop issue not-an-issue``) or ``split`` (split off an issue in a
+    group smaller than an issue's minimum, so left unassigned). ``issue_id`` is the issue it left (a plain
+    integer, like the audit log's).
+    """
+
+    __tablename__ = "post_exclusions"
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    issue_id: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by: Mapped[str] = mapped_column(String(200))
+
+
 class AuditLog(Base):
     """One human (or scheduled) action: label, rename, merge, split, mute, resolve, reopen, learn.
 

@@ -24,6 +24,7 @@ from store.models import (
     CrawlRun,
     IssuePost,
     Post,
+    PostExclusion,
     PostLabel,
     PostProduct,
     Product,
@@ -217,6 +218,7 @@ def delete_posts(session: Session, post_ids: Sequence[int]) -> int:
         session.execute(delete(Classification).where(Classification.post_id.in_(ids)))
         session.execute(delete(PostProduct).where(PostProduct.post_id.in_(ids)))
         session.execute(delete(IssuePost).where(IssuePost.post_id.in_(ids)))
+        session.execute(delete(PostExclusion).where(PostExclusion.post_id.in_(ids)))
         result = session.execute(delete(Post).where(Post.id.in_(ids)))
     return int(getattr(result, "rowcount", 0) or 0)
 

@@ -34,7 +34,7 @@ def test_issue_commands_issues_listing_and_history(sqlite_url: str, tmp_path: Pa
 
     renamed = _cli(sqlite_url, "issue", "rename", str(burst_id), "Checkout <b>freezes</b>", "--json")
     assert renamed.exit_code == 0 and json.loads(renamed.stdout)["new"] == "Checkout <b>freezes</b>"
-    split = _cli(sqlite_url, "issue", "split", str(burst_id), "--posts", "100000,100001", "--json")
+    split = _cli(sqlite_url, "issue", "split", str(burst_id), "--posts", "100000,100001,100002", "--json")
     new_id = json.loads(split.stdout)["new_issue_id"]
     assert _cli(sqlite_url, "issue", "merge", str(new_id), "--into", str(other)).exit_code == 0
     muted = _cli(sqlite_url, "issue", "mute", str(burst_id), "--until", "2099-03-01")
@@ -52,7 +52,7 @@ def test_issue_commands_issues_listing_and_history(sqlite_url: str, tmp_path: Pa
     assert new_id not in listed and listed[other]["merged_from"] == [new_id]
     mine = listed[burst_id]
     assert (mine["label"], mine["label_source"], mine["state"], mine["size"]) == (
-        "Checkout <b>freezes</b>", "human", "reopened", 6)
+        "Checkout <b>freezes</b>", "human", "reopened", 5)
     assert mine["muted"] and mine["muted_until"] == "2099-03-01"
 
     history = json.loads(_cli(sqlite_url, "history", "--issue", str(burst_id), "--json").stdout)

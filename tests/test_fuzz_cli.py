@@ -27,6 +27,7 @@ COMMANDS = [
     lambda a, b: ["issue", "rename", a, "renamed"],
     lambda a, b: ["issue", "merge", a, "--into", b],
     lambda a, b: ["issue", "split", a, "--posts", b],
+    lambda a, b: ["issue", "not-an-issue", a, "--posts", b],
     lambda a, b: ["issue", "mute", a, "--until", b],
     lambda a, b: ["issue", "resolve", a],
     lambda a, b: ["history", "--issue", a],

@@ -92,7 +92,7 @@ def _snapshot(store: Store) -> tuple[object, ...]:
 
 FORM_FIELDS = ["label", "into", "post_ids", "until", "sentiment", "need", "jobs", "no_jobs", "back"]
 forms = st.lists(st.tuples(st.sampled_from(FORM_FIELDS), values), max_size=4)
-ACTIONS = ["rename", "merge", "split", "mute", "unmute", "resolve", "reopen"]
+ACTIONS = ["rename", "merge", "split", "not-an-issue", "mute", "unmute", "resolve", "reopen"]
 
 
 @FUZZ

@@ -70,9 +70,9 @@ def test_rename_split_mute_resolve_reopen(seeded_server: Server) -> None:
 
     moved = s.seeded.by_index[2]
     status, headers, _ = v.post(f"/issues/{sync}/split", {"post_ids": f"{moved}"})
-    assert status == 303
-    new_id = int(headers["location"].split("/issues/")[1].split("?")[0])
-    assert new_id != sync and _issue(s, new_id).size == 1 and _issue(s, sync).size == 2
+    # One post is fewer than an issue's minimum: no new issue, the post is left unassigned.
+    assert status == 303 and headers["location"] == f"/issues/{sync}?done=split-small"
+    assert _issue(s, sync).size == 2
 
     assert v.post(f"/issues/{sync}/mute", {"until": "2030-01-31"})[0] == 303
     with s.store.sessions() as session:
@@ -132,3 +132,27 @@ def test_overview_follows_a_relabel_at_once(seeded_server: Server) -> None:
     assert v.post(f"/posts/{post_id}/label", {"sentiment": "positive"})[0] == 303
     after = notely_now()  # the same period asked again: the cached figures are not reused after a change
     assert after["negative"] == before["negative"] - 1 and after["positive"] == before["positive"] + 1
+
+
+def test_not_an_issue_button_takes_posts_out_for_good(seeded_server: Server) -> None:
+    from store.models import IssuePost, PostExclusion
+
+    s = seeded_server
+    v = Browserless(s)
+    sync = s.seeded.issues["sync"]
+    html = s.request("GET", f"/issues/{sync}", headers={"Cookie": v.cookie})[2]
+    assert f'action="/issues/{sync}/not-an-issue"' in html and 'value="not-an-issue">Not an issue</button>' in html
+    post = s.seeded.by_index[1]
+    assert v.post(f"/issues/{sync}/not-an-issue", {"post_ids": str(post)}, token=None)[0] == 403
+    assert _issue(s, sync).size == 3
+    status, headers, _ = v.post(f"/issues/{sync}/not-an-issue", {"post_ids": str(post)})
+    assert status == 303 and headers["location"] == f"/issues/{sync}?done=not-an-issue"
+    with s.store.sessions() as session:
+        assert session.scalars(select(IssuePost.issue_id).where(IssuePost.post_id == post)).all() == []
+        mark = session.get(PostExclusion, post)
+        assert mark is not None and (mark.reason, mark.issue_id, mark.by) == ("not_an_issue", sync, "dashboard")
+    assert _issue(s, sync).size == 2
+    page = s.request("GET", f"/issues/{sync}")[2]
+    assert f"took posts [{post}] out: not an issue" in page
+    status, _, html = v.post(f"/issues/{sync}/not-an-issue", {"post_ids": str(post)})
+    assert status == 400 and f"post(s) {post} are not in issue {sync}" in html

@@ -42,6 +42,7 @@ FORMS = [
     ("split", {"post_ids": "\u00b2"}, 400), ("split", {"post_ids": f"1,{HUGE}"}, 400),
     ("split", {"post_ids": JUST_OVER}, 400), ("merge", {"into": HUGE}, 400), ("merge", {"into": "\u00b2"}, 400),
     ("merge", {"into": JUST_OVER}, 400), ("rename", {"label": "a\x00b"}, 303),
+    ("not-an-issue", {"post_ids": "\u00b2"}, 400), ("not-an-issue", {"post_ids": JUST_OVER}, 400),
 ]
 
 

@@ -31,6 +31,7 @@ from store.models import (
     IssuePost,
     LabelCorrection,
     Post,
+    PostExclusion,
     PostLabel,
     PostProduct,
     Product,
@@ -380,25 +381,75 @@ def merge_issue(session: Session, issue_id: int, *, into: int, by: str) -> Issue
     return IssueAction("merge", issue_id, who, now, details)
 
 
-SPLIT_MIN_POSTS = AlertSpec().min_count  # a split-off group smaller than an issue's minimum is not announced
+SPLIT_MIN_POSTS = AlertSpec().min_count  # a split-off group smaller than an issue's minimum is no issue
+NOT_AN_ISSUE, KEPT_OUT = "not_an_issue", "split"  # PostExclusion.reason
 
 
-def split_issue(session: Session, issue_id: int, *, post_ids: list[int], by: str) -> int:
-    """Move the given posts of an issue into a new issue; returns the new issue's id."""
-    from alerts.labels import label_issue, name_words
-
-    who = _who(by)
-    issue = _issue(session, issue_id)
+def _members_to_take(session: Session, issue_id: int, post_ids: Sequence[int], verb: str,
+                     instead: str) -> tuple[list[int], set[int]]:
+    """The named posts (each a member of the issue, not all of them) and the issue's members."""
     wanted = list(dict.fromkeys(int(p) for p in post_ids))
     if not wanted:
-        raise CurationError("name the posts to split off (post ids of the issue)")
+        raise CurationError(f"name the posts to {verb} (post ids of the issue)")
     members = set(session.scalars(select(IssuePost.post_id).where(IssuePost.issue_id == issue_id)))
     missing = [p for p in wanted if p not in members]
     if missing:
         raise CurationError(f"post(s) {', '.join(map(str, missing))} are not in issue {issue_id}")
     if len(wanted) == len(members):
-        raise CurationError(f"splitting every post of issue {issue_id} would leave it empty; rename it instead")
+        raise CurationError(f"taking every post out of issue {issue_id} would leave it empty; {instead}")
+    return wanted, members
+
+
+def _take_out(session: Session, issue: Issue, wanted: list[int], members: set[int], reason: str, who: str,
+              now: datetime) -> None:
+    """Remove posts from an issue and mark them so detection never puts them into an issue again."""
+    session.execute(delete(IssuePost).where(IssuePost.issue_id == issue.id, IssuePost.post_id.in_(wanted)))
+    for post_id in wanted:
+        row = session.get(PostExclusion, post_id)
+        if row is None:
+            session.add(PostExclusion(post_id=post_id, issue_id=issue.id, reason=reason, at=now, by=who))
+        else:
+            row.issue_id, row.reason, row.at, row.by = issue.id, reason, now, who
+    session.flush()
+    rollups.refresh_issues(session, [issue.id])
+    recompute_issue(session, issue)
+    if issue.representative_post_id in wanted:
+        issue.representative_post_id = next(iter(sorted(members - set(wanted))), None)
+
+
+def not_an_issue(session: Session, issue_id: int, *, post_ids: Sequence[int], by: str) -> IssueAction:
+    """Say posts of an issue are not an issue: they leave it, and detection never puts them into one again."""
+    who = _who(by)
+    issue = _issue(session, issue_id)
+    wanted, members = _members_to_take(session, issue_id, post_ids, "mark as not an issue",
+                                       "resolve or mute it instead")
     now = _now()
+    _take_out(session, issue, wanted, members, NOT_AN_ISSUE, who, now)
+    for post_id in wanted:
+        audit(session, "not_an_issue", by=who, product_id=issue.product_id, post_id=post_id, at=now,
+              details={"from_issue": issue_id})  # the post's history; the issue's has one entry below
+    details = {"posts": wanted, "size": issue.size}
+    audit(session, "not_an_issue", by=who, product_id=issue.product_id, issue_id=issue_id, details=details, at=now)
+    return IssueAction("not_an_issue", issue_id, who, now, details)
+
+
+def split_issue(session: Session, issue_id: int, *, post_ids: list[int], by: str) -> int | None:
+    """Move the given posts of an issue into a new issue; returns the new issue's id.
+
+    A group smaller than an issue's minimum (``[alerts].min_count``) makes no issue: its posts leave the
+    issue unassigned, detection keeps them out of issues, and None is returned.
+    """
+    from alerts.labels import label_issue, name_words
+
+    who = _who(by)
+    issue = _issue(session, issue_id)
+    wanted, members = _members_to_take(session, issue_id, post_ids, "split off", "rename it instead")
+    now = _now()
+    if len(wanted) < SPLIT_MIN_POSTS:  # too small to be an issue: no new issue, no noise
+        _take_out(session, issue, wanted, members, KEPT_OUT, who, now)
+        audit(session, "split", by=who, product_id=issue.product_id, issue_id=issue_id, at=now,
+              details={"new_issue": None, "posts": wanted, "unassigned": wanted, "min_posts": SPLIT_MIN_POSTS})
+        return None
     texts = [t for (t,) in session.execute(select(Post.text).where(Post.id.in_(wanted)))]
     background = [t for (t,) in session.execute(
         select(Post.text).join(PostProduct, and_(PostProduct.post_id == Post.id,
@@ -408,8 +459,6 @@ def split_issue(session: Session, issue_id: int, *, post_ids: list[int], by: str
     product_name = session.scalar(select(Product.name).where(Product.id == issue.product_id))
     label, keywords = label_issue([t or "" for t in texts], None, background, None, name_words(product_name))
     state = issue.state if issue.state in ACTIVE_STATES else "ongoing"
-    if len(wanted) < SPLIT_MIN_POSTS:  # a group too small to be an issue is no news: never "new" or "rising"
-        state = "ongoing"
     new = Issue(product_id=issue.product_id, label=label or f"split of issue {issue_id}", keywords=keywords,
                 state=state, state_changed_at=now, size=0, daily_counts={}, stats={})
     session.add(new)

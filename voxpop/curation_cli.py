@@ -98,7 +98,7 @@ def _show(value: Any) -> str:
 
 @click.group("issue")
 def issue_group() -> None:
-    """Curate issues: rename, merge, split, mute, unmute, resolve, reopen, theme."""
+    """Curate issues: rename, merge, split, not-an-issue, mute, unmute, resolve, reopen, theme."""
 
 
 def _issue_action(state: Any, as_json: bool, call: Any) -> None:
@@ -142,8 +142,26 @@ def split_cmd(state: Any, issue_id: int, posts: str, by: str | None, as_json: bo
     post_ids = _ids(posts, "post")
     with state.store.transaction() as session:
         new_id = curation.split_issue(session, issue_id, post_ids=post_ids, by=by or _default_by())
+    if new_id is None:
+        _emit({"issue_id": issue_id, "new_issue_id": None, "posts": post_ids, "unassigned": post_ids}, as_json,
+              f"issue {issue_id}: {len(post_ids)} post(s) taken out and left unassigned (fewer than "
+              f"{curation.SPLIT_MIN_POSTS}, an issue's minimum: no new issue)")
+        return
     _emit({"issue_id": issue_id, "new_issue_id": new_id, "posts": post_ids}, as_json,
           f"issue {issue_id}: {len(post_ids)} post(s) moved into new issue {new_id}")
+
+
+@issue_group.command("not-an-issue")
+@click.argument("issue_id", type=ID)
+@click.option("--posts", required=True, help="Comma-separated post ids of the issue that are not an issue.")
+@BY
+@AS_JSON
+@click.pass_obj
+def not_an_issue_cmd(state: Any, issue_id: int, posts: str, by: str | None, as_json: bool) -> None:
+    """Take posts out of an issue for good: detection never puts them into an issue again."""
+    post_ids = _ids(posts, "post")
+    _issue_action(state, as_json, lambda s: curation.not_an_issue(s, issue_id, post_ids=post_ids,
+                                                                  by=by or _default_by()))
 
 
 @issue_group.command("mute")

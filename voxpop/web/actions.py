@@ -24,6 +24,8 @@ from voxpop.web.security import CSRF_FIELD, check_csrf, safe_next
 ACTOR = "dashboard"  # who the audit log names: the UI has one shared token, not user accounts
 DONE = {
     "renamed": "Issue renamed.", "merged": "Issues merged.", "split": "Posts split off into this new issue.",
+    "split-small": "Too few posts for an issue: they were taken out and left unassigned (no new issue).",
+    "not-an-issue": "Posts taken out: not an issue. Detection will not put them into an issue again.",
     "muted": "Issue muted.", "unmuted": "Issue unmuted.", "resolved": "Issue resolved.", "reopened": "Issue reopened.",
     "relabelled": "Post relabelled: the human label now wins everywhere.",
     "themed": "Theme set by hand: the automatic pass keeps it.",
@@ -84,7 +86,12 @@ def _merge(session: Session, issue_id: int, form: Form) -> tuple[str, int]:
 
 def _split(session: Session, issue_id: int, form: Form) -> tuple[str, int]:
     new_id = curation.split_issue(session, issue_id, post_ids=_ids(form.get("post_ids", ""), "post_ids"), by=ACTOR)
-    return "split", new_id
+    return ("split", new_id) if new_id is not None else ("split-small", issue_id)
+
+
+def _not_an_issue(session: Session, issue_id: int, form: Form) -> tuple[str, int]:
+    curation.not_an_issue(session, issue_id, post_ids=_ids(form.get("post_ids", ""), "post_ids"), by=ACTOR)
+    return "not-an-issue", issue_id
 
 
 def _mute(session: Session, issue_id: int, form: Form) -> tuple[str, int]:
@@ -121,7 +128,8 @@ def _theme(session: Session, issue_id: int, form: Form) -> tuple[str, int]:
     return "themed", issue_id
 
 
-ISSUE_ACTIONS: dict[str, IssueAction] = {"rename": _rename, "merge": _merge, "split": _split, "mute": _mute,
+ISSUE_ACTIONS: dict[str, IssueAction] = {"rename": _rename, "merge": _merge, "split": _split,
+                                         "not-an-issue": _not_an_issue, "mute": _mute,
                                          "unmute": _unmute, "resolve": _resolve, "reopen": _reopen,
                                          "theme": _theme}
 

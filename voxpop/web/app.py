@@ -189,6 +189,9 @@ class Dashboard:
         data = queries.issue_detail(session, issue_id)
         if data is not None:
             data["history"] = self.history(session, issue_id=issue_id)
+            from voxpop.web.reopened import reopen_reason
+
+            data["reopen"] = reopen_reason(session, issue_id)
             from voxpop.report.jobmap_queries import issue_steps
 
             data["steps"] = [{"step": k, "posts": n} for k, n in issue_steps(session, issue_id).items()]

@@ -67,7 +67,14 @@ def describe(action: str, details: dict[str, object]) -> str:
     if action == "split":
         if d.get("new_issue") is not None:
             return f"split posts {d.get('posts')} off into issue #{d.get('new_issue')}"
+        if d.get("unassigned"):
+            return (f"took posts {d.get('unassigned')} out, left unassigned (fewer than {d.get('min_posts')}: "
+                    f"no new issue)")
         return f"split off from issue #{d.get('from')}"
+    if action == "not_an_issue":
+        if d.get("from_issue") is not None:
+            return f"marked not an issue (taken out of issue #{d.get('from_issue')})"
+        return f"took posts {d.get('posts')} out: not an issue"
     if action == "mute":
         return f"muted until {d.get('until')}" if d.get("until") else "muted until unmuted"
     if action == "label":
