@@ -147,6 +147,40 @@ CONTEXTS = {
         "For work I export meeting notes to Word every week and my clients love it.",
     ],
 }
+# Posts from the other steps of the customer's process (choose, get, set-up, learn, get-help, pay, leave), so the
+# job map has more than `use` to show: Notely's sign-in and import troubles after setting up against its
+# competitors' easy onboarding, Jotter's billing complaints. (title, text, rating), spread over the last weeks.
+JOURNEY = {
+    "notely": [
+        ("Can't sign in", "I can't sign in since the update, it keeps rejecting my password.", 1),
+        ("Logged out again", "Setting up the app on a second phone failed, sign in keeps looping back to the "
+         "start.", 2),
+        ("Import failed", "Importing my notes from Evernote failed halfway and half my notebooks are missing.", 2),
+        ("Import broke my notebooks", "The import from my old app scrambled every notebook, I had to sort them again.",
+         2),
+        ("Setup took ages", "Connecting my calendar during setup took ages, the connect screen kept timing out.", 2),
+        ("Sign-in code never came", "Creating my account failed, the sign-in code email never arrived.", 1),
+        ("Where is the setting?", "Where is the setting to change the default notebook? I could not find it in the "
+         "help pages.", 3),
+        ("Charged twice", "I was charged twice for the premium plan and nobody has refunded me yet.", 1),
+        ("Moving on", "Cancelled my subscription and moved all my notebooks to another app.", 1),
+    ],
+    "jotter": [
+        ("Easy onboarding", "Onboarding was painless, it imported my old notes and connected my calendar in a "
+         "minute.", 5),
+        ("Smooth import", "Importing everything from my previous app took two minutes and kept every notebook.", 5),
+        ("Signed in instantly", "Setting up was easy, I signed in with my existing account and was ready to go.", 5),
+        ("Price doubled", "The yearly subscription doubled in price without any warning.", 1),
+        ("Billing mess", "I was billed for the family plan after downgrading, and the refund took weeks.", 2),
+        ("Picked this one", "Compared five notes apps before choosing this one, the free trial convinced me.", 5),
+    ],
+    "scribbly": [
+        ("Painless setup", "Setup was quick, the import brought over all my notes and tags without a hitch.", 5),
+        ("Great support", "Support fixed my sync problem within an hour, great help.", 5),
+        ("Fair price", "Fair price for what you get, the family plan is good value.", 5),
+        ("Won't install", "Downloading the app from the store failed twice, the install never finished.", 2),
+    ],
+}
 AUTHORS = ["maria_k", "tom.b", "JJ", "notesfan", "quietwriter", "Sam R", "lucia", "devon", "pkumar", "avery",
            "chris_w", "hana", "oleg", "bea", "yusuf", "nina", "rob", "ines", "kai", "zoe"]
 
@@ -204,6 +238,13 @@ def reviews_for(product: DemoProduct, today: date) -> list[DemoReview]:
         reviews.append(DemoReview(f"{product.app_id}8{i:04d}", text.split(".")[0][:40], text,
                                   ctx_rng.choice([4, 5]) if positive else ctx_rng.choice([2, 3]), version,
                                   ctx_rng.choice(AUTHORS), created))
+    journey_rng = random.Random(f"{product.slug}-journey-{today.isoformat()}")  # the other posts stay as they were
+    for i, (title, text, rating) in enumerate(JOURNEY.get(product.slug, [])):
+        day = journey_rng.randint(HISTORY_DAYS - 28, HISTORY_DAYS - 3)  # inside the demo report's 30 days
+        created = start + timedelta(days=day, hours=journey_rng.randint(6, 22), minutes=journey_rng.randint(0, 59))
+        version = product.versions[min(len(product.versions) - 1, day * len(product.versions) // HISTORY_DAYS)]
+        reviews.append(DemoReview(f"{product.app_id}7{i:04d}", title, text, rating, version,
+                                  journey_rng.choice(AUTHORS), created))
     reviews.sort(key=lambda r: r.created, reverse=True)
     return reviews
 
