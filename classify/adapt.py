@@ -179,7 +179,7 @@ def cross_validate(vecs: np.ndarray, base_p: np.ndarray, labels: Sequence[str], 
     for f in range(folds):
         test = np.arange(n) % folds == f
         train = ~test
-        head = fit_residual(vecs[train], base_p[train], [labels[i] for i in np.flatnonzero(train)], classes,
+        head = fit_residual(vecs[train], base_p[train], [labels[int(i)] for i in np.flatnonzero(train)], classes,
                             local=scope == "local", **kwargs)
         shared_right += int((base_p[test].argmax(1) == y[test]).sum())
         layer_right += int((head.proba(vecs[test], base_p[test]).argmax(1) == y[test]).sum())
@@ -344,7 +344,7 @@ def rank_for_review(vecs: np.ndarray, sentiment_p: np.ndarray, need_p: np.ndarra
             top = np.partition(sims, -(k + 1), axis=1)[:, -(k + 1):-1] if sims.shape[1] > k else sims
             density[start:start + 1024] = np.clip(top.mean(axis=1), 0.0, 1.0)
     extra = np.zeros(len(vecs), dtype=np.float32) if influence is None else np.asarray(influence, dtype=np.float32)
-    score = (need_u + 0.5 * sent_u) * density + extra
+    score: np.ndarray = (need_u + 0.5 * sent_u) * density + extra
     if cold_start:
         score = density + extra
         too_similar = min(too_similar, COLD_DIVERSITY)

@@ -247,7 +247,8 @@ def _set_product_model(session: Session, product_id: int, entry: ProductModelLog
     if row is None:
         row = ProductModel(product_id=product_id)
         session.add(row)
-    row.model_version, row.base_version, row.weights = entry.model_version, entry.base_version, entry.weights
+    row.model_version, row.base_version, row.weights = (entry.model_version or entry.base_version, entry.base_version,
+                                                         entry.weights)
     row.corrections, row.last_correction_id, row.trained_at = entry.corrections, entry.last_correction_id, utcnow()
     row.stats = {"log_id": entry.id, **heads}
 

@@ -303,8 +303,8 @@ def bars_figure(title: str, categories: Sequence[str], values: Sequence[float | 
     style_axes(ax)
     ax.grid(axis="x", color="#e5e7eb", linewidth=0.8)
     ax.grid(axis="y", visible=False)
-    top = max([v for v in vals] + [iv[1] for iv in (intervals or []) if iv] + [1e-9])
-    ax.set_xlim(0, 1.0 if percent else top * 1.2)
+    widest = max([float(v) for v in vals] + [float(iv[1]) for iv in (intervals or []) if iv] + [1e-9])
+    ax.set_xlim(0, 1.0 if percent else widest * 1.2)
     if percent:
         ax.xaxis.set_major_formatter(lambda v, _pos: f"{100 * v:.0f}%")
     fig.suptitle(title, x=0.02, y=1 - 8 / height, ha="left", va="top", fontsize=10, color="#111827")

@@ -147,6 +147,7 @@ def job_map(products: Sequence[Any], counts: Mapping[int, Mapping[str | None, Ma
     by_slug = {p.slug: p for p in products}
     comparisons: list[dict[str, Any]] = []
     if baseline in by_slug:
+        assert baseline is not None  # by_slug holds it
         base = by_slug[baseline]
         we = "We" if base.own else base.name
         for p in products:

@@ -152,8 +152,8 @@ def segment_posts(session: Session, ids: Sequence[int], since: datetime, until: 
         if r.human_jobs is not None:  # a person's jobs are all main jobs
             jobs = [j.get("job") if isinstance(j, dict) else j for j in r.human_jobs]
         else:  # the model's: only those near its best score (segments.main_jobs)
-            jobs = list(main_jobs([(j.get("job"), j.get("score", 0.0)) if isinstance(j, dict) else (j, 1.0)
-                                   for j in (r.jobs or [])]))
+            jobs = list(main_jobs([(str(j.get("job") or ""), float(j.get("score", 0.0))) if isinstance(j, dict)
+                                   else (str(j), 1.0) for j in (r.jobs or [])]))
         if r.top_job and r.top_job not in jobs:
             jobs.insert(0, r.top_job)
         issue = issue_of.get(r.id)

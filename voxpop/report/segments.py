@@ -293,14 +293,14 @@ def find_segments(posts: Sequence[SegmentPost], jobs: Mapping[str, str], *, own:
             size.update({merged[c.key] for c in contexts[p.post_id] if c.key in merged})
         assigned: dict[str, list[SegmentPost]] = defaultdict(list)
         for p in members_all:
-            keys = {merged[c.key] for c in contexts[p.post_id] if c.key in merged}
-            if keys:
-                assigned[min(keys, key=lambda k: (-size[k], k))].append(p)
-        segments = []
+            post_keys = {merged[c.key] for c in contexts[p.post_id] if c.key in merged}
+            if post_keys:
+                assigned[min(post_keys, key=lambda k: (-size[k], k))].append(p)
+        segments: list[dict[str, Any]] = []
         for key, members in assigned.items():
             if len(members) < min_size:
                 continue
-            names = Counter()
+            names: Counter[str] = Counter()
             for k, target in merged.items():
                 if target == key:
                     names.update(phrases[k])
@@ -327,7 +327,7 @@ def find_segments(posts: Sequence[SegmentPost], jobs: Mapping[str, str], *, own:
                 "phrases": [p for p, _ in names.most_common(5)],
                 "post_ids": sorted(m.post_id for m in members),
             })
-        segments.sort(key=lambda s: (-s["size"], s["key"]))
+        segments.sort(key=lambda s: (-int(s["size"]), str(s["key"])))
         if segments:
             out[job_id] = segments
     return out
