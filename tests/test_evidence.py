@@ -45,3 +45,28 @@ def test_failure_and_request_words_of_the_other_languages() -> None:
     assert cue_label("Bellissima app, la uso ogni giorno.", "it") is None
     assert cue_label("The app crashes.", "en") is None
     assert cue_label("Me encanta, es rápida y nunca me ha fallado.", "es") is None
+
+
+@pytest.mark.parametrize("sentence", ["Mostly happy.", "Needs a redesign honestly."])
+def test_verdicts_name_no_object(sentence: str) -> None:
+    assert not carries_point(sentence)
+
+
+def test_an_earlier_statement_wins_over_its_consequence() -> None:
+    sentences = ["The watch stopped syncing sleep data with the phone.", "The last five nights are blank."]
+    assert choose_evidence(sentences, np.array([0.82, 0.84])) == (0, 0)  # nearly as heavy, and first
+    assert choose_evidence(sentences, np.array([0.40, 0.84])) == (1, 1)  # far lighter: the weights decide
+
+
+def test_the_evidence_set_names_own_posts_and_spans_that_exist() -> None:
+    from bench.evidence import chosen_span
+    from bench.labels.evidence_set import EvidenceLabel, load_posts, n_sentences, read_labels
+
+    labels = read_labels()
+    own: list[EvidenceLabel] = [lab for lab in labels if not lab.id.startswith("need_type/")]
+    assert {lab.split for lab in own} == {"dev", "test"}
+    posts = load_posts(own)
+    for lab in own:
+        assert lab.accept and max(b for _, b in lab.accept) < n_sentences(posts[lab.id].text), lab.id
+    assert chosen_span(["A b.", "C d."], "A b. C d.") == (0, 1)
+    assert chosen_span(["A b.", "C d."], "E f.") is None
