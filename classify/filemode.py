@@ -118,7 +118,7 @@ def prediction_row(post_id: Any, p: Prediction) -> dict[str, Any]:
             "need_type": p.need_type, "need_score": p.need_score, "unmet_need": p.unmet_need,
             "jobs": [{"job": j.job, "score": j.score, "evidence": j.evidence} for j in p.jobs], "evidence": p.evidence,
             "step": p.step, "step_score": p.step_score,
-            "mixed": p.mixed, "sentences": [{"text": t, "sentiment": s} for t, s in p.sentences],
+            "mixed": p.mixed, "sentences": p.sentence_sentiments(),
             "model_version": p.model_version}
 
 

@@ -66,6 +66,10 @@ class Prediction:
     sentences: tuple[tuple[str, str], ...] = ()
     mixed: bool = False  # a clear complaint and clear praise: the post is neutral, its sentences keep theirs
 
+    def sentence_sentiments(self) -> list[dict[str, str]]:
+        """The sentences with their own sentiments as stored and written out: ``[{"text", "sentiment"}]``."""
+        return [{"text": text, "sentiment": sentiment} for text, sentiment in self.sentences]
+
 
 class Classifier:
     """The tuned sentence encoder plus its sentiment and need heads, and job scoring on the same vectors.

@@ -61,6 +61,9 @@ class ClassificationRow:
     taxonomy: str | None = None  # hash of the product's jobs (and steps) the scores were computed against
     step: str | None = None  # the step of the customer's process (job map) the post sits on
     step_score: float | None = None
+    # Each body sentence with its own sentiment ([{"text", "sentiment"}]) and the mixed flag (issue 28).
+    sentences: list[dict[str, str]] | None = None
+    mixed: bool | None = None
 
 
 def _claimable(now: datetime, lease_s: int) -> Any:
@@ -128,6 +131,7 @@ def _save(session: Session, rows: Sequence[ClassificationRow], held: set[int]) -
             need_type=row.need_type, need_score=row.need_score, unmet_need=row.unmet_need, jobs=row.jobs,
             top_job=row.jobs[0]["job"] if row.jobs else None, evidence=row.evidence, embedding=row.embedding,
             classified_at=now, taxonomy=row.taxonomy, step=row.step, step_score=row.step_score,
+            sentences=row.sentences, mixed=row.mixed,
         )
         existing = session.scalar(select(Classification).where(Classification.post_id == row.post_id))
         if existing is None:

@@ -29,7 +29,7 @@ MAX_SEGMENTS = 50
 EXPORT_FIELDS = [
     "id", "source", "external_id", "url", "author", "title", "text", "rating", "created_at", "version", "language",
     "status", "sentiment", "sentiment_score", "need_type", "need_score", "unmet_need", "jobs", "evidence",
-    "step", "step_score", "model_version", "label_source", "issue_ids",
+    "step", "step_score", "model_version", "label_source", "issue_ids", "mixed", "sentences",
 ]
 
 
@@ -203,7 +203,8 @@ def iter_export_rows(session: Session, product_id: int) -> Iterator[dict[str, An
         if cls is not None:
             row.update(sentiment=cls.sentiment, sentiment_score=cls.sentiment_score, need_type=cls.need_type,
                        need_score=cls.need_score, unmet_need=cls.unmet_need, jobs=cls.jobs, evidence=cls.evidence,
-                       step=cls.step, step_score=cls.step_score, model_version=cls.model_version, label_source="model")
+                       step=cls.step, step_score=cls.step_score, model_version=cls.model_version, label_source="model",
+                       mixed=cls.mixed, sentences=cls.sentences)
         if human is not None:
             _apply_human(row, human)
         row["issue_ids"] = issue_ids

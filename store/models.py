@@ -216,6 +216,11 @@ class Classification(Base):
     # Issue 26 (migration 0008): the step of the customer's process (job map) the post's evidence sits on.
     step: Mapped[str | None] = mapped_column(String(40), index=True)
     step_score: Mapped[float | None] = mapped_column(Float)
+    # Issue 28 (migration 0020): each body sentence with its own sentiment, [{"text": str, "sentiment": str}]
+    # (NULL: classified before 0020), and whether the post is mixed (clear complaint and clear praise: the post is
+    # neutral while its sentences keep theirs).
+    sentences: Mapped[list[Any] | None] = mapped_column(JSON)
+    mixed: Mapped[bool | None] = mapped_column(Boolean)
 
     post: Mapped[Post] = relationship(back_populates="classification")
 

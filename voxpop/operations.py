@@ -251,6 +251,8 @@ def _classify_batch(model: Classifier, posts: list[ClaimedPost], jobs: dict[int,
                 jobs=[{"job": j.job, "score": round(float(j.score), 4), "evidence": j.evidence} for j in pred.jobs],
                 evidence=pred.evidence, embedding=pred.embedding.astype("float32").tobytes(),
                 skipped=not pred.classified, step=pred.step, step_score=pred.step_score,
+                sentences=pred.sentence_sentiments() if pred.classified else None,
+                mixed=bool(pred.mixed) if pred.classified else None,
             ))
     return rows
 

@@ -478,7 +478,7 @@ def search_posts(session: Session, filters: PostFilters, *, page_size: int = PAG
     query = (select(Post.id, Post.source, Post.url, Post.author, Post.title, Post.text, Post.rating, Post.created_at,
                     Post.version, Post.language, Post.found_by, Post.status, Product.slug.label("product"),
                     Product.name.label("product_name"), sentiment_col, need_col, job_col, cls.evidence,
-                    labels["step"], cls.model_version, label_source.label("label_source"))
+                    labels["step"], cls.model_version, label_source.label("label_source"), cls.sentences, cls.mixed)
              .join(Product, Product.id == Post.product_id)
              .outerjoin(cls, cls.post_id == Post.id)
              .outerjoin(PostLabel, PostLabel.post_id == Post.id))
@@ -654,7 +654,15 @@ def _post_row(r: Any) -> dict[str, Any]:
             "created_at": _iso(r.created_at), "version": r.version, "language": r.language, "found_by": r.found_by,
             "status": r.status, "sentiment": r.sentiment, "need_type": r.need_type, "top_job": r.top_job,
             "evidence": r.evidence, "step": r.step, "model_version": r.model_version,
-            "label_source": r.label_source}
+            "label_source": r.label_source, "mixed": r.mixed, "sentences": _sentences(r.sentences)}
+
+
+def _sentences(stored: Any) -> list[dict[str, str]]:
+    """The stored per-sentence sentiments as ``[{"text", "sentiment"}]``; entries of another shape are left out."""
+    if not isinstance(stored, list):
+        return []
+    return [{"text": str(s["text"]), "sentiment": str(s["sentiment"])} for s in stored
+            if isinstance(s, dict) and "text" in s and "sentiment" in s]
 
 
 def filter_choices(session: Session) -> dict[str, Any]:
