@@ -23,18 +23,30 @@ Benjamini-Hochberg at ``fdr`` (``version_fdr``); a discovery must also pass ``se
 (``version_sensitivity``) and ``min_count``. At most ``release_top`` issues alert in one release; room
 they leave goes to watch notes (``issue_watch``): the release's strongest non-significant rises, marked
 as such. Clusters that drift together are merged (the older issue keeps its id; the other redirects to it).
+
+The detector composes its parts, each usable alone: the online clustering (``alerts.clustering``), the
+product-level tests (``alerts.product_tests``), the release tests (``alerts.release_tests``), the room in a
+release and its watch notes (``alerts.watch_notes``) and the state transitions (``alerts.transitions``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from alerts.policy import MERGED, Gate, OpenGate, may_seed
+from alerts.clustering import (  # noqa: F401 - re-exported: callers import them from here
+    EMBED_DIM_UNKNOWN,
+    Cluster,
+    ClusterSet,
+    PostRow,
+    day_key,
+    unit,
+)
+from alerts.policy import Gate, OpenGate, may_seed
 from alerts.product_tests import (  # noqa: F401 - re-exported: callers import them from here
     PRODUCT_KINDS,
     DayTotals,
@@ -60,16 +72,19 @@ from alerts.transitions import (  # noqa: F401 - re-exported
     set_state,
     transition,
 )
+from alerts.watch_notes import (  # noqa: F401 - re-exported
+    WATCH_MIN_LIFT,
+    WATCH_QUIET_RELEASES,
+    top_of_release,
+    watch_notes,
+)
 from voxpop.config import AlertSpec
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
 ISSUE_ALERT_KINDS = {"new": "issue_new", "rising": "issue_rising", "reopened": "issue_reopened"}
-WATCH_MIN_LIFT = 1.5  # a watch note needs the release's share at least this many times the earlier one
-WATCH_QUIET_RELEASES = 2  # an issue noted in one of this many releases before is not watch-noted again
 PSEUDO_COUNT = 0.5
 EMIT_GRACE_DAYS = 2  # a run still alerts what the last two days (not yet evaluated) brought
 PARTIAL_DAY_FACTOR = 0.1  # sensitivity multiplier while the evaluated day is not over yet
-EMBED_DIM_UNKNOWN = 0
 MEMBERS_KEPT = 200  # recent members an in-memory cluster keeps for labelling (the store reads as many)
 
 _SPEC = AlertSpec()
@@ -107,78 +122,6 @@ class Params:
         return cls(**{f.name: getattr(spec, f.name) for f in fields(cls) if hasattr(spec, f.name)})
 
 
-@dataclass(frozen=True, slots=True)
-class PostRow:
-    """What detection needs of one classified post."""
-
-    id: int
-    created_at: datetime
-    embedding: np.ndarray | None = None
-    unmet: bool = False
-    need_type: str | None = None
-    rating: float | None = None
-    negative: bool = False
-    text: str = ""
-    version: str | None = None
-    evidence: str = ""  # the classifier's evidence sentence (a whole sentence of ``text``)
-    url: str | None = None
-
-    @property
-    def sentence(self) -> str:
-        """The sentence that stands for the post in labels and quotes."""
-        return (self.evidence or self.text or "").strip()
-
-
-@dataclass
-class Cluster:
-    """An issue or a candidate issue: running sum of member embeddings plus counts per day and version."""
-
-    key: int
-    total: np.ndarray  # float64 sum of member embeddings; the centroid is total / size
-    size: int = 0
-    state: str = "candidate"
-    first_seen: datetime | None = None
-    last_seen: datetime | None = None
-    daily: dict[str, int] = field(default_factory=dict)
-    need_types: dict[str, int] = field(default_factory=dict)
-    versions: dict[str, int] = field(default_factory=dict)
-    negative: int = 0
-    label: str = ""
-    keywords: list[str] = field(default_factory=list)
-    labelled_size: int = 0
-    state_changed_at: datetime | None = None
-    last_alert_at: datetime | None = None
-    alert_counts: dict[str, int] = field(default_factory=dict)
-    version_alerts: list[str] = field(default_factory=list)  # versions this issue was alerted in
-    watched: list[str] = field(default_factory=list)  # versions this issue got a watch note in
-    last_version: str | None = None  # the app version of the latest member
-    merged_into: int | None = None
-    stats: dict[str, Any] = field(default_factory=dict)
-    added: list[tuple[int, float]] = field(default_factory=list)  # members added since the last save
-    members: list[PostRow] = field(default_factory=list)  # recent members (in-memory labelling only)
-    dirty: bool = False
-
-    @property
-    def centroid(self) -> np.ndarray:
-        """The running mean of the member embeddings."""
-        return self.total / max(1, self.size)
-
-    @property
-    def label_due(self) -> bool:
-        """Whether the label should be (re)computed: first promotion, or the issue doubled since."""
-        grown = self.labelled_size == 0 or self.size >= 2 * self.labelled_size
-        return self.state not in ("candidate", MERGED) and grown
-
-    def count(self, days: Iterable[str]) -> int:
-        """Members created on the given days."""
-        return sum(self.daily.get(d, 0) for d in days)
-
-    def size_on(self, day: date) -> int:
-        """Members created up to the end of ``day`` (the size an alert about that day reports)."""
-        last = day.isoformat()
-        return sum(n for d, n in self.daily.items() if d <= last)
-
-
 @dataclass(frozen=True)
 class Event:
     """Something worth an alert: the state an issue entered, or a product-level change."""
@@ -191,19 +134,9 @@ class Event:
     version: str | None = None  # the release the issue emerged in or rose with (when posts carry versions)
 
 
-def day_key(value: datetime | date) -> str:
-    """``YYYY-MM-DD`` of a timestamp or date (timestamps are UTC)."""
-    return (value.date() if isinstance(value, datetime) else value).isoformat()
-
-
 def day_range(end: date, days: int) -> list[str]:
     """The ``days`` day keys ending with ``end`` (inclusive), oldest first."""
     return [(end - timedelta(days=i)).isoformat() for i in range(days - 1, -1, -1)]
-
-
-def _unit(vector: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(vector))
-    return (vector / norm).astype(np.float32) if norm > 0 else vector.astype(np.float32)
 
 
 # ---------------------------------------------------------------- the detector
@@ -227,81 +160,43 @@ class Detector:
                  keep_texts: int = 0, gate: Gate | None = None) -> None:
         self.params = params
         self.gate: Gate = gate or OpenGate()
-        self.clusters: dict[int, Cluster] = {}
+        self.issues = ClusterSet(clusters, join_similarity=params.join_similarity,
+                                 merge_similarity=params.merge_similarity, min_count=params.min_count,
+                                 keep_texts=keep_texts, gate=self.gate)
         self.totals: dict[str, DayTotals] = dict(totals or {})
         self.product_state: dict[str, Any] = dict(product_state or {})
-        self.removed: list[int] = []
-        self.merged: list[tuple[int, int]] = []  # (merged-away key, surviving key), in order
-        self.folded: dict[int, Cluster] = {}  # merged-away clusters by key (the store marks them merged)
-        self.keep_texts = keep_texts
-        self._next_key = -1
         self._alpha = params.sensitivity
-        self._dim = EMBED_DIM_UNKNOWN
-        self._matrix = np.zeros((0, 0), dtype=np.float32)
-        self._keys: list[int] = []
-        self._row: dict[int, int] = {}
-        self._touched: set[int] = set()
-        for cluster in clusters:
-            if cluster.state != MERGED:
-                self.clusters[cluster.key] = cluster
-        self._rebuild()
 
-    # -- cluster index --------------------------------------------------------------------------
+    # -- the clusters (owned by ``alerts.clustering.ClusterSet``) ------------------------------------
 
-    def _rebuild(self) -> None:
-        live = [c for c in self.clusters.values() if c.size > 0]
-        if live:
-            self._dim = live[0].total.shape[0]
-        cap = max(64, 2 * len(live))
-        self._matrix = np.zeros((cap, max(1, self._dim)), dtype=np.float32)
-        self._keys, self._row = [], {}
-        for c in live:
-            self._append(c)
+    @property
+    def clusters(self) -> dict[int, Cluster]:
+        """Live issues and candidates by key (merged-away ones are in :attr:`folded`)."""
+        return self.issues.live
 
-    def _append(self, cluster: Cluster) -> None:
-        i = len(self._keys)
-        if i >= self._matrix.shape[0]:
-            grown = np.zeros((2 * self._matrix.shape[0], self._matrix.shape[1]), dtype=np.float32)
-            grown[:i] = self._matrix[:i]
-            self._matrix = grown
-        self._matrix[i] = _unit(cluster.total)
-        self._keys.append(cluster.key)
-        self._row[cluster.key] = i
+    @property
+    def removed(self) -> list[int]:
+        """Stored issues dropped (expired candidates)."""
+        return self.issues.removed
 
-    def _new_cluster(self, embedding: np.ndarray) -> Cluster:
-        key = self._next_key
-        self._next_key -= 1
-        cluster = Cluster(key=key, total=np.zeros(embedding.shape[0], dtype=np.float64), dirty=True)
-        self.clusters[key] = cluster
-        return cluster
+    @property
+    def merged(self) -> list[tuple[int, int]]:
+        """(merged-away key, surviving key) pairs, in order."""
+        return self.issues.merged
 
-    def _join(self, cluster: Cluster, post: PostRow, embedding: np.ndarray, similarity: float) -> None:
-        cluster.total += embedding
-        cluster.size += 1
-        day = day_key(post.created_at)
-        cluster.daily[day] = cluster.daily.get(day, 0) + 1
-        if cluster.first_seen is None or post.created_at < cluster.first_seen:
-            cluster.first_seen = post.created_at
-        if cluster.last_seen is None or post.created_at > cluster.last_seen:
-            cluster.last_seen = post.created_at
-        if post.need_type:
-            cluster.need_types[post.need_type] = cluster.need_types.get(post.need_type, 0) + 1
-        if post.version:
-            cluster.versions[post.version] = cluster.versions.get(post.version, 0) + 1
-            if cluster.last_seen == post.created_at:
-                cluster.last_version = post.version
-        cluster.negative += int(post.negative)
-        cluster.added.append((post.id, round(float(similarity), 4)))
-        if self.keep_texts:
-            cluster.members.append(post)
-            if len(cluster.members) > self.keep_texts:
-                del cluster.members[: len(cluster.members) - self.keep_texts]
-        cluster.dirty = True
-        self._touched.add(cluster.key)
-        if cluster.key in self._row:
-            self._matrix[self._row[cluster.key]] = _unit(cluster.total)
-        else:
-            self._append(cluster)
+    @property
+    def folded(self) -> dict[int, Cluster]:
+        """Merged-away clusters by key (the store marks them merged)."""
+        return self.issues.folded
+
+    @property
+    def keep_texts(self) -> int:
+        """Recent members each cluster keeps in memory for labelling."""
+        return self.issues.keep_texts
+
+    @property
+    def _dim(self) -> int:
+        return self.issues.dim
 
     # -- feeding posts -------------------------------------------------------------------------
 
@@ -330,112 +225,17 @@ class Detector:
     def add_posts(self, posts: Sequence[PostRow]) -> None:
         """Count posts in the product's totals and put each unmet-need post into its nearest cluster.
 
-        Only posts that ``alerts.policy.may_seed`` admits seed or join clusters. Posts are compared with
-        the clusters as they stood before this batch in one matrix product, then, in order, with the
-        clusters this batch started; so a burst arriving together still ends up in one cluster.
+        Only posts that ``alerts.policy.may_seed`` admits seed or join clusters (see
+        :meth:`alerts.clustering.ClusterSet.add`).
         """
         for post in posts:
             self._count_totals(post)
-        unmet = [p for p in posts if p.embedding is not None and p.embedding.size
-                 and may_seed(p.need_type, p.sentence, p.unmet)]
-        if not unmet:
-            return
-        emb = np.stack([np.asarray(p.embedding, dtype=np.float32) for p in unmet])
-        if self._dim == EMBED_DIM_UNKNOWN:
-            self._dim = emb.shape[1]
-            self._matrix = np.zeros((64, self._dim), dtype=np.float32)
-        elif emb.shape[1] != self._dim:
-            raise ValueError(f"embedding size {emb.shape[1]} differs from the issues' {self._dim}")
-        n_old = len(self._keys)
-        if n_old:
-            sims = emb @ self._matrix[:n_old].T
-            best = sims.argmax(axis=1)
-            best_sim = sims[np.arange(len(unmet)), best]
-        threshold = self.params.join_similarity
-        for i, post in enumerate(unmet):
-            e = emb[i]
-            choice: Cluster | None = None
-            score = -1.0
-            if n_old:
-                score = float(best_sim[i])
-                choice = self.clusters.get(self._keys[int(best[i])])
-            if len(self._keys) > n_old:
-                fresh = self._matrix[n_old:len(self._keys)] @ e
-                j = int(fresh.argmax())
-                if float(fresh[j]) > score:
-                    score, choice = float(fresh[j]), self.clusters.get(self._keys[n_old + j])
-            if choice is None or score < threshold or not self.gate.may_join(choice):
-                choice, score = self._new_cluster(e), 1.0
-            self._join(choice, post, e.astype(np.float64), score)
-
-    # -- re-clustering -------------------------------------------------------------------------
+        self.issues.add([p for p in posts if p.embedding is not None and p.embedding.size
+                         and may_seed(p.need_type, p.sentence, p.unmet)])
 
     def merge_drifted(self) -> list[tuple[int, int]]:
-        """Merge issues whose centroids drifted together (cosine >= ``merge_similarity``).
-
-        Only clusters that took posts since the last call are compared (with every live cluster), so
-        the cost follows the day's activity. The survivor is the issue people already know: a stored
-        one before a new one, then the one first seen earlier. Returns the (merged, survivor) pairs.
-        """
-        p = self.params
-        done: list[tuple[int, int]] = []
-        touched = [k for k in sorted(self._touched) if k in self.clusters]
-        self._touched.clear()
-        n = len(self._keys)
-        for key in touched:
-            cluster = self.clusters.get(key)
-            if cluster is None or cluster.size < p.min_count or key not in self._row:
-                continue
-            sims = self._matrix[:n] @ self._matrix[self._row[key]]
-            sims[self._row[key]] = -1.0
-            for j in np.argsort(-sims, kind="stable")[:5]:
-                if float(sims[j]) < p.merge_similarity:
-                    break
-                other = self.clusters.get(self._keys[int(j)])
-                if other is None or other.size < p.min_count or other.key == key:
-                    continue
-                survivor, gone = sorted((cluster, other), key=_seniority)
-                self._fold(gone, survivor)
-                done.append((gone.key, survivor.key))
-                break
-        self.merged.extend(done)
-        return done
-
-    def _fold(self, gone: Cluster, survivor: Cluster) -> None:
-        survivor.total += gone.total
-        survivor.size += gone.size
-        for d, c in gone.daily.items():
-            survivor.daily[d] = survivor.daily.get(d, 0) + c
-        for name, c in gone.need_types.items():
-            survivor.need_types[name] = survivor.need_types.get(name, 0) + c
-        for v, c in gone.versions.items():
-            survivor.versions[v] = survivor.versions.get(v, 0) + c
-        survivor.negative += gone.negative
-        survivor.first_seen = min(x for x in (survivor.first_seen, gone.first_seen) if x) if (
-            survivor.first_seen or gone.first_seen) else None
-        survivor.last_seen = max(x for x in (survivor.last_seen, gone.last_seen) if x) if (
-            survivor.last_seen or gone.last_seen) else None
-        if gone.last_alert_at and (survivor.last_alert_at is None or gone.last_alert_at > survivor.last_alert_at):
-            survivor.last_alert_at = gone.last_alert_at
-        survivor.version_alerts = sorted(set(survivor.version_alerts) | set(gone.version_alerts))
-        survivor.watched = sorted(set(survivor.watched) | set(gone.watched))
-        if gone.last_seen and survivor.last_seen == gone.last_seen and gone.last_version:
-            survivor.last_version = gone.last_version
-        if survivor.state == "candidate" and gone.state != "candidate":
-            survivor.state, survivor.state_changed_at = gone.state, gone.state_changed_at
-        survivor.members = sorted(survivor.members + gone.members, key=lambda m: (m.created_at, m.id))[
-            -self.keep_texts:] if self.keep_texts else []
-        if gone.key < 0:  # never stored: its members simply become the survivor's
-            survivor.added.extend(gone.added)
-        survivor.dirty = True
-        gone.state, gone.merged_into, gone.dirty = MERGED, survivor.key, True
-        del self.clusters[gone.key]
-        row = self._row.pop(gone.key, None)
-        if row is not None:
-            self._matrix[row] = 0.0
-        self._matrix[self._row[survivor.key]] = _unit(survivor.total)
-        self._touched.add(survivor.key)
-        self.folded[gone.key] = gone
+        """Merge issues whose centroids drifted together (see :meth:`alerts.clustering.ClusterSet.merge_drifted`)."""
+        return self.issues.merge_drifted()
 
     # -- versions ------------------------------------------------------------------------------
 
@@ -493,7 +293,7 @@ class Detector:
             last = day_key(cluster.last_seen) if cluster.last_seen else ""
             if cluster.state == "candidate" and cluster.size < p.min_count:
                 if last < expire_before:
-                    self._drop(cluster)
+                    self.issues.drop(cluster)
                 continue
             x = cluster.count(window)
             counts[cluster.key] = x
@@ -506,7 +306,8 @@ class Detector:
         day_sig = self._discoveries(day_tests, self._alpha, p.fdr)
         version_sig = self._discoveries(version_tests, p.version_sensitivity * factor, p.version_fdr)
         if release is not None:
-            version_sig = self._top_of_release(version_sig, version_tests, release.version)
+            version_sig = top_of_release(version_sig, version_tests, release.version, self.clusters,
+                                         p.release_top)
         events: list[Event] = []
         for key, x in counts.items():
             cluster = self.clusters[key]
@@ -516,7 +317,7 @@ class Detector:
             significant = (key in day_sig or by_version) and self.gate.may_alert(cluster)
             if x == 0 and cluster.state in ("resolved", "candidate") and not by_version:
                 if cluster.state == "candidate" and day_key(cluster.last_seen or now) < expire_before:
-                    self._drop(cluster)
+                    self.issues.drop(cluster)
                 continue
             state = self._transition(cluster, now, x, significant, quiet_before)
             chosen = vfig if by_version and vfig is not None else figures
@@ -537,35 +338,12 @@ class Detector:
 
     def _watch_events(self, day: date, release: ReleaseWindow, tests: Mapping[int, dict[str, Any]],
                       alerted: Sequence[Event], cut: float) -> list[Event]:
-        """Issues that grew with a release without being a discovery (p below ``cut``), strongest first.
-
-        They fill what ``release_top`` leaves of the release, so a release with a clear problem shows it
-        and a quiet one still names the unmet needs that grew most with it; each says it is not a discovery.
-        An issue alerted or noted in one of the ``WATCH_QUIET_RELEASES`` releases before is left out: a
-        persistent complaint that swings from release to release is not news each time (a discovery
-        still alerts it).
-        """
-        version = release.version
-        taken = {e.key for e in alerted if e.key is not None}
-        sent = self._issues_alerted_in(version, watched=True)
-        sent += sum(1 for e in alerted if e.key is not None and e.version == version)
-        room = self.params.release_top - sent
-        if room <= 0:
-            return []
-        order = self.release_order()
-        first = order.index(release.pooled[0])  # a pooled test looks back from its oldest release
-        lately = {version, *order[max(0, first - WATCH_QUIET_RELEASES):first]}
-
-        def noted_lately(cluster: Cluster) -> bool:  # in this release or the few before it
-            return bool(lately.intersection(cluster.watched) or lately.intersection(cluster.version_alerts))
-
-        found = sorted((k for k, t in tests.items() if k not in taken and k in self.clusters
-                        and not noted_lately(self.clusters[k]) and not t["significant"]
-                        and t["p_value"] < cut and t["count"] >= self.params.min_count
-                        and t["share"] >= WATCH_MIN_LIFT * t["baseline_share"]
-                        and self.gate.may_alert(self.clusters[k])), key=lambda k: (tests[k]["p_value"], k))
-        return [Event(kind=WATCH_KIND, day=day, key=k, state=self.clusters[k].state,
-                      figures={**tests[k], "watch_below": cut}, version=version) for k in found[:room]]
+        """Watch notes of the release (see :func:`alerts.watch_notes.watch_notes`) as events."""
+        picks = watch_notes(tests, self.clusters, release, self.release_order(),
+                            [(e.key, e.version) for e in alerted], cut, release_top=self.params.release_top,
+                            min_count=self.params.min_count, may_alert=self.gate.may_alert)
+        return [Event(kind=WATCH_KIND, day=day, key=k, state=self.clusters[k].state, figures=figures,
+                      version=release.version) for k, figures in picks]
 
     def _discoveries(self, tests: Mapping[int, dict[str, Any]], alpha: float, fdr: float) -> set[int]:
         """Keys whose test is a discovery: BH at ``fdr`` over the family, then ``alpha`` and volume."""
@@ -611,20 +389,6 @@ class Detector:
     def _release_rho(self, earlier: Sequence[str]) -> float:
         return release_rho(self.product_state.get("versions") or {}, self.clusters.values(), earlier)
 
-    def _issues_alerted_in(self, version: str, *, watched: bool) -> int:
-        """Issues alerted in a release so far (with ``watched``, those given a watch note in it too)."""
-        return sum(1 for c in self.clusters.values()
-                   if version in c.version_alerts or (watched and version in c.watched))
-
-    def _top_of_release(self, significant: set[int], tests: Mapping[int, dict[str, Any]], version: str) -> set[int]:
-        """The strongest discoveries of a release not alerted in it yet, up to ``release_top`` issues alerted
-        in that release in all (issues a day test alerted during it count too)."""
-        sent = self._issues_alerted_in(version, watched=False)
-        room = max(0, self.params.release_top - sent)
-        fresh = sorted((k for k in significant if version not in self.clusters[k].version_alerts),
-                       key=lambda k: (tests[k]["p_value"], k))
-        return set(fresh[:room])
-
     def _version_test(self, cluster: Cluster, release: ReleaseWindow, rho: float = 0.0) -> dict[str, Any] | None:
         return version_test(cluster, release, self.product_state.get("versions") or {}, self.params, rho)
 
@@ -644,16 +408,6 @@ class Detector:
                     quiet_before: date) -> str | None:
         return transition(cluster, now, x, significant, quiet_before, cooldown_days=self.params.cooldown_days,
                           min_count=self.params.min_count)
-
-    def _drop(self, cluster: Cluster) -> None:
-        del self.clusters[cluster.key]
-        row = self._row.pop(cluster.key, None)
-        if row is not None:
-            self._matrix[row] = 0.0  # never the nearest again; compacted on the next rebuild
-        if cluster.key > 0:
-            self.removed.append(cluster.key)
-        if len(self._row) * 2 < len(self._keys) and len(self._keys) > 256:
-            self._rebuild()
 
     def _product_events(self, day: date, now: datetime, tw: DayTotals, tb: DayTotals,
                         baseline: Sequence[str]) -> list[Event]:
@@ -715,12 +469,6 @@ class Detector:
             del self.totals[d]
 
 
-def _seniority(cluster: Cluster) -> tuple[int, str, int]:
-    """Sort key of merge survivors: stored issues first, then the one first seen earlier, then the older key."""
-    first = cluster.first_seen.isoformat() if cluster.first_seen else "9999"
-    return (0 if cluster.key > 0 else 1, first, abs(cluster.key))
-
-
 def _version_key(version: str) -> tuple[Any, ...]:
     parts = []
     for piece in version.replace("-", ".").split("."):
@@ -732,7 +480,7 @@ def nearest(centroid: np.ndarray, embeddings: np.ndarray, k: int = 3) -> list[in
     """Indices of the ``k`` rows of ``embeddings`` most similar to ``centroid``, best first."""
     if len(embeddings) == 0:
         return []
-    sims = embeddings @ _unit(centroid)
+    sims = embeddings @ unit(centroid)
     return [int(i) for i in np.argsort(-sims, kind="stable")[:k]]
 
 
