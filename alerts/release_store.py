@@ -80,7 +80,8 @@ def release_watch(store: Store, config: Config | None, product_slug: str, *, ver
         releases = [r for r in releases if version in r.pooled]
     watcher = ReplayWatch(spec, None, now.date())
     watcher.add(posts)
-    embed = _phrase_encoder(config)  # type: ignore[arg-type]  # reads config.classify only when there is one
+    # The encoder (seconds to load) only labels topics: without a watched release nothing needs it.
+    embed = _phrase_encoder(config) if releases else None  # type: ignore[arg-type]  # reads config.classify
     if embed is not None and posts and posts[0].embedding is not None and posts[0].embedding.shape[0] != embed.dim:
         embed = None
     words = name_words(name)

@@ -84,3 +84,18 @@ def test_cli_worker_roles_match_the_workers_and_lazy_commands_resolve() -> None:
     group = cli.main
     for name in cli.LAZY_COMMANDS:
         assert group.get_command(None, name).name == name  # type: ignore[arg-type, union-attr]
+
+
+def test_report_start_imports_neither_alembic_nor_the_model(sqlite_url: str) -> None:
+    """`voxpop report` starts without Alembic (an up-to-date store is checked from the scripts' revision
+    lines) and without torch (the release watch loads the encoder only for a watched release)."""
+    import subprocess
+    import sys
+
+    Store(sqlite_url).dispose()  # created and migrated here; the child only opens it
+    code = ("import sys; from voxpop.cli import main; import voxpop.operations, voxpop.report.render; "
+            "from store.db import Store; from alerts.release_store import release_watch; "
+            f"Store({sqlite_url!r}).dispose(); "
+            "print(sorted(m for m in ('alembic', 'torch', 'transformers') if m in sys.modules))")
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"

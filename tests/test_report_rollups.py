@@ -52,3 +52,19 @@ def test_bench_store_report_from_rollups_equals_report_from_posts(sqlite_store: 
         fast, slow = _both(sqlite_store, None, end - timedelta(days=days), end)
         assert fast == slow
         assert fast["products"][0]["coverage"]["classified"] > 0
+
+
+def test_a_report_leaving_sections_out_has_every_other_section_as_the_whole_report(sqlite_store: Store) -> None:
+    from voxpop.report.build import OPTIONAL_SECTIONS
+
+    populate(sqlite_store, 3000, seed=11)
+    end = datetime(2026, 11, 1, tzinfo=UTC)
+    with sqlite_store.sessions() as session:
+        kw: dict[str, Any] = {"generated_at": end, "threads": 1}
+        whole = build_report(session, None, end - timedelta(days=90), end, **kw)
+        part = build_report(session, None, end - timedelta(days=90), end, leave_out=OPTIONAL_SECTIONS, **kw)
+        with pytest.raises(ValueError, match="unknown sections"):
+            build_report(session, None, end - timedelta(days=90), end, leave_out=["headline"])
+    assert whole["job_map"]["steps"] and whole["segments"] and whole["new_and_rising"]
+    assert set(whole) - set(part) == set(OPTIONAL_SECTIONS)
+    assert part == {k: v for k, v in whole.items() if k not in OPTIONAL_SECTIONS}

@@ -21,6 +21,24 @@ def test_migrations_match_models(store: Store) -> None:
     assert diffs == []
 
 
+def test_heads_read_without_alembic_are_alembics_and_a_store_behind_them_is_upgraded(tmp_path) -> None:
+    from alembic.script import ScriptDirectory
+
+    from store.db import alembic_config, is_migrated, script_heads
+
+    assert script_heads() == set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+    store = Store(f"sqlite:///{tmp_path / 'behind.db'}")
+    assert is_migrated(store.engine)
+    with store.engine.begin() as connection:  # as a store made by an older release would read
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0015'")
+    assert not is_migrated(store.engine)
+    store.dispose()
+    # A script whose revision is not stated plainly: the caller asks Alembic instead of guessing.
+    (tmp_path / "versions").mkdir()
+    (tmp_path / "versions" / "0001_x.py").write_text("revision = make_id()\ndown_revision = None\n")
+    assert script_heads(tmp_path / "versions") is None
+
+
 def test_sqlite_runs_in_wal_mode(sqlite_store: Store) -> None:
     with sqlite_store.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"

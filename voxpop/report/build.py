@@ -9,7 +9,7 @@ Welch for differences of mean ratings); groups smaller than ``min_n`` are flagge
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -57,6 +57,10 @@ METHODS = {
 }
 
 
+# Sections a caller may leave out (``build_report(leave_out=...)``): none of them feeds another or the summary.
+OPTIONAL_SECTIONS = ("job_map", "segments", "gaps", "crawl", "new_and_rising")
+
+
 def week_bounds(since: datetime, until: datetime) -> list[dict[str, Any]]:
     """Monday-aligned weeks cut to ``[since, until)``: start, end and length in days of each."""
     anchor = datetime(since.year, since.month, since.day, tzinfo=UTC) - timedelta(days=since.weekday())
@@ -75,7 +79,7 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
                  threads: int = DEFAULT_QUERY_THREADS,
                  steps_by_product: Mapping[str, Sequence[jobmap.StepLike]] | None = None,
                  min_segment: int = segments.DEFAULT_MIN_SIZE, from_rollups: bool = True,
-                 as_of: datetime | None = None) -> dict[str, Any]:
+                 as_of: datetime | None = None, leave_out: Collection[str] = ()) -> dict[str, Any]:
     """Compare products over ``[since, until)`` and return the report as a JSON-able dict.
 
     Args:
@@ -98,7 +102,13 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
             its version in force then (``store.revisions``), posts first seen after it left out; the model's
             reading and people's labels are the current ones. The rollups hold current values only, so an
             as-of report always scans the posts (``from_rollups`` is ignored).
+        leave_out: sections not wanted (any of :data:`OPTIONAL_SECTIONS`): their keys are absent and their
+            queries not run; the other sections are the same as in the whole report (``/compare``'s page
+            shows neither the job map, the segments, the gaps nor the crawl coverage).
     """
+    unknown = set(leave_out) - set(OPTIONAL_SECTIONS)
+    if unknown:
+        raise ValueError(f"leave_out: unknown sections {sorted(unknown)}")
     since, until = utc(since), utc(until)
     if until <= since:
         raise ReportError(f"empty period: until {until.isoformat()} is not after since {since.isoformat()}")
@@ -127,8 +137,11 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
         before = queries.period_totals(session, ids, since - (until - since), since, posts=posts)
     volume_rows, class_rows = cubes["volume"], cubes["class"]
     first_posts = queries.first_post_dates(session, ids, posts=posts)
-    last_week = (queries.period_totals(session, ids, until - timedelta(days=RECENT_DAYS), until, posts=posts)
-                 if until - since >= timedelta(days=2 * RECENT_DAYS) else None)
+    last_week = None
+    if until - since >= timedelta(days=2 * RECENT_DAYS):
+        recent = until - timedelta(days=RECENT_DAYS)
+        last_week = (rollup_queries.period_totals(session, ids, recent, until) if from_rollups
+                     else queries.period_totals(session, ids, recent, until, posts=posts))
 
     slug_of = {r.id: r.slug for r in rows}
     names = {r.slug: r.name for r in rows}
@@ -156,19 +169,24 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
         per[r.slug]["top_unmet_needs"] = figures.top_needs(issues.get(r.id, []), needs.get(r.id, []),
                                                            jobs, top_needs, min_n)
     base_id = next((r.id for r in rows if r.slug == baseline), None)
-    # Jobs, sentiment and versions only for the issues shown with them: new or rising ones, and ours.
+    # Jobs, sentiment and versions only for the issues shown with them: new or rising ones (when that section
+    # is wanted), and ours (where we lose).
+    rising = "new_and_rising" not in leave_out
     wanted = [i["issue_id"] for pid, items in issues.items() for i in items
-              if pid == base_id or i["state"] in NEW_OR_RISING]
+              if pid == base_id or (rising and i["state"] in NEW_OR_RISING)]
     details = queries.issue_details(session, wanted, since, until, posts=posts)
     where = where_we_lose([per[r.slug] for r in rows], jobs, baseline, issues.get(base_id or -1, []), details,
                           needs.get(base_id or -1, []), min_n)
     previous = {slug_of[pid]: t for pid, t in before.items()}
-    step_counts = (rollup_queries.step_counts(session, ids, since, until) if from_rollups
-                   else jobmap_queries.step_counts(session, ids, since, until, posts=posts))
-    job_map = jobmap.job_map(rows, step_counts, jobmap_queries.step_issues(session, ids, since, until, posts=posts),
-                             steps_by_product, baseline, min_n)
+    job_map: dict[str, Any] | None = None
+    if "job_map" not in leave_out:
+        step_counts = (rollup_queries.step_counts(session, ids, since, until) if from_rollups
+                       else jobmap_queries.step_counts(session, ids, since, until, posts=posts))
+        job_map = jobmap.job_map(rows, step_counts,
+                                 jobmap_queries.step_issues(session, ids, since, until, posts=posts),
+                                 steps_by_product, baseline, min_n)
     found_segments: dict[str, Any] = {}
-    if min_segment > 0 and jobs:
+    if min_segment > 0 and jobs and "segments" not in leave_out:
         found = jobmap_queries.segment_posts(session, ids, since, until, slug_of, posts=posts)
         found_segments = segments.segment_summary(segments.find_segments(
             found, {j["id"]: j["statement"] for j in jobs}, own=own, min_size=min_segment, min_n=min_n), 50)
@@ -196,6 +214,9 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
         "gaps": gaps(issues, slug_of, own),
         "themes": shared_themes(session, [r.slug for r in rows]),
     }
-    data["crawl"] = crawl_coverage(session, [r.slug for r in rows])
+    if "crawl" not in leave_out:
+        data["crawl"] = crawl_coverage(session, [r.slug for r in rows])
+    for section in leave_out:
+        data.pop(section, None)
     data["summary"] = summarise(data)
     return data

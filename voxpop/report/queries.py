@@ -411,31 +411,35 @@ def issue_details(session: Session, issue_ids: Sequence[int], since: datetime,
     ids = list(issue_ids)
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        scope = (IssuePost.issue_id.in_(chunk), posts.created_at >= since, posts.created_at < until)
-        jobs = (select(IssuePost.issue_id, Classification.top_job, Classification.sentiment, func.count().label("n"))
-                .select_from(IssuePost).join(posts, posts.id == IssuePost.post_id)
-                .join(Classification, Classification.post_id == posts.id).where(*scope)
-                .group_by(IssuePost.issue_id, Classification.top_job, Classification.sentiment))
-        for job_row in session.execute(jobs):
-            d = out[job_row.issue_id]
-            d["classified"] += int(job_row.n)
-            if job_row.sentiment == "negative":
-                d["negative"] += int(job_row.n)
-            if job_row.top_job:
-                d["jobs"][job_row.top_job] = d["jobs"].get(job_row.top_job, 0) + int(job_row.n)
-        versions = (select(IssuePost.issue_id, posts.version, func.count().label("n"),
-                           func.min(posts.created_at).label("first"))
-                    .select_from(IssuePost).join(posts, posts.id == IssuePost.post_id)
-                    .where(*scope, posts.version.is_not(None), posts.version != "")
-                    .group_by(IssuePost.issue_id, posts.version))
-        seen: dict[int, list[Any]] = defaultdict(list)
-        for row in session.execute(versions):
-            seen[row.issue_id].append(row)
-        for issue_id, rows in seen.items():
-            rows.sort(key=lambda r: (-int(r.n), str(r.version)))
-            out[issue_id]["versions"] = [{"version": clip(str(r.version), 40), "count": int(r.n)} for r in rows[:3]]
-            first = min(rows, key=lambda r: str(r.first))
-            out[issue_id]["first_version"] = clip(str(first.version), 40)
+        # One pass over the members' posts (each a random read of a post row) for both figures: the jobs and
+        # sentiment of the classified ones, the versions of those that name one.
+        classified = Classification.post_id.is_not(None).label("classified")
+        query = (select(IssuePost.issue_id, classified, Classification.top_job, Classification.sentiment,
+                        posts.version, func.count().label("n"), func.min(posts.created_at).label("first"))
+                 .select_from(IssuePost).join(posts, posts.id == IssuePost.post_id)
+                 .outerjoin(Classification, Classification.post_id == posts.id)
+                 .where(IssuePost.issue_id.in_(chunk), posts.created_at >= since, posts.created_at < until)
+                 .group_by(IssuePost.issue_id, classified, Classification.top_job, Classification.sentiment,
+                           posts.version))
+        seen: dict[int, dict[str, list[Any]]] = defaultdict(dict)
+        for row in session.execute(query):
+            d = out[row.issue_id]
+            n = int(row.n)
+            if row.classified:
+                d["classified"] += n
+                if row.sentiment == "negative":
+                    d["negative"] += n
+                if row.top_job:
+                    d["jobs"][row.top_job] = d["jobs"].get(row.top_job, 0) + n
+            if row.version is not None and row.version != "":
+                got = seen[row.issue_id].setdefault(str(row.version), [0, None])
+                got[0] += n
+                got[1] = str(row.first) if got[1] is None else min(got[1], str(row.first))
+        for issue_id, versions in seen.items():
+            rows = sorted(versions.items(), key=lambda kv: (-kv[1][0], kv[0]))
+            out[issue_id]["versions"] = [{"version": clip(v, 40), "count": c} for v, (c, _) in rows[:3]]
+            first = min(rows, key=lambda kv: kv[1][1])
+            out[issue_id]["first_version"] = clip(first[0], 40)
     for d in out.values():
         d["jobs"] = dict(sorted(d["jobs"].items(), key=lambda kv: (-kv[1], kv[0])))
     return out

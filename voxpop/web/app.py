@@ -43,6 +43,8 @@ from voxpop.web.views import charts_for_page, describe, spark_svg, trend_svg
 HERE = Path(__file__).parent
 PERIODS = (7, 30, 90)
 COMPARE_DAYS = 90
+# Report sections the /compare page does not show (build_report(leave_out=...)).
+COMPARE_PAGE_LEAVES_OUT = ("job_map", "segments", "gaps", "crawl", "new_and_rising")
 # The overview aggregates a period of posts (the costly page); it is reused while the store's data stamp is
 # unchanged, for at most this long (a reclassification in place does not change the stamp).
 OVERVIEW_CACHE_S = 60.0
@@ -268,7 +270,8 @@ class Dashboard:
 
     # -- compare -----------------------------------------------------------------------------
 
-    def _compare(self, request: Request) -> dict[str, Any]:
+    def _compare(self, request: Request, leave_out: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The comparison report of the request's period and products (``leave_out``: sections not shown)."""
         from voxpop.report import ReportError, build_report
 
         params = request.query_params
@@ -290,12 +293,12 @@ class Dashboard:
                     raise queries.QueryError(f"products: no product {slug[:60]!r} in the store")
             # Repeat views reuse the report while the store's data stamp is unchanged (as the overview does).
             version = queries.data_version(session)
-            key = ("compare", since.isoformat(), until.isoformat(), tuple(slugs or ()))
+            key = ("compare", since.isoformat(), until.isoformat(), tuple(slugs or ()), leave_out)
             hit = self._cache.get(key)
             if hit and hit[1] == version and time.monotonic() < hit[0]:
                 return hit[2]
             try:
-                data = build_report(session, slugs, since, until, jobs)
+                data = build_report(session, slugs, since, until, jobs, leave_out=leave_out)
             except ReportError as exc:
                 raise queries.QueryError(str(exc)) from None
             if self.cache_s > 0:
@@ -307,7 +310,9 @@ class Dashboard:
     def compare_page(self, request: Request) -> Response:
         from voxpop.report.render import chart_svgs
 
-        data = self._compare(request)
+        # The page shows neither the job map, segments, gaps nor crawl coverage: not computed for it (the
+        # JSON API keeps the whole report).
+        data = self._compare(request, leave_out=COMPARE_PAGE_LEAVES_OUT)
         choices = self.read(request, queries.filter_choices)
         names = {p["slug"]: p["name"] for p in data["products"]}
         from voxpop.report.trend import RISE_TEXT
