@@ -273,6 +273,14 @@ def tune(runs: list[ProductRun], base: Settings) -> Settings:
             best = (score, s)
     assert best is not None
     chosen = best[1]
+    # The "about a job at all" gate on jobless posts (SentenceRule.rescue_*), on the chosen job constants.
+    for margin, generic in itertools.product((0.0, 0.05, 0.1, 0.15), (-0.1, 0.0, 0.1)):
+        s = replace(chosen, sentences=replace(chosen.sentences, rescue_margin=margin, rescue_generic=generic))
+        f = evaluate(dev, s)["splits"]["dev"]
+        score = f["job_micro_f1"] - 2 * max(0.0, GOALS["no_job_precision"] - f["no_job_precision"])
+        if score > best[0]:
+            best = (score, s)
+    chosen = best[1]
     best_steps: tuple[float, Settings] | None = None
     margins = tuple(np.round(np.arange(0.0, 0.42, 0.03), 2))
     # cue_bonus: how much a step cue word in the evidence sentence adds (classify/step_cues.py); 0 is off. The
