@@ -39,7 +39,15 @@ import numpy as np  # noqa: E402
 
 from bench.jobs_segments import print_figures, segment_figures  # noqa: E402
 from classify.jobs import Job, JobCalibration, JobIndex  # noqa: E402
-from classify.pipeline import JOBS_FILE, PACKAGED_HEADS, Classifier, Scored, need_from_sentences, step_vector  # noqa: E402
+from classify.pipeline import (  # noqa: E402
+    JOBS_FILE,
+    PACKAGED_HEADS,
+    Classifier,
+    Scored,
+    need_from_sentences,
+    step_text,
+    step_vector,
+)
 from classify.sentence_jobs import SentenceRule, match_jobs, score_posts  # noqa: E402
 from classify.steps import DEFAULT_STEPS, StepCalibration, StepIndex  # noqa: E402
 from classify.training.metrics import f1_per_class  # noqa: E402
@@ -159,8 +167,10 @@ def predict(run: ProductRun, s: Settings) -> tuple[list[set[str]], list[str]]:
                         fallback_evidence=run.texts)
     steps = StepIndex(JobIndex.from_vectors(run.steps.ids, run.steps.index.example_vecs, s.steps.job_calibration(),
                                             run.steps.index.background), s.steps)
-    vecs = np.stack([step_vector(run.scored, i, found.evidence_at[i], run.need_at[i]) for i in range(len(run.texts))])
-    placed = steps.place(run.scored.post_vecs, vecs)
+    at = range(len(run.texts))
+    vecs = np.stack([step_vector(run.scored, i, found.evidence_at[i], run.need_at[i]) for i in at])
+    texts = [step_text(run.scored, i, found.evidence_at[i], run.need_at[i], run.texts[i]) for i in at]
+    placed = steps.place(run.scored.post_vecs, vecs, texts)
     return [{j.job for j in jl} for jl in found.jobs], [p[0] for p in placed]
 
 
@@ -263,10 +273,23 @@ def tune(runs: list[ProductRun], base: Settings) -> Settings:
             best = (score, s)
     assert best is not None
     chosen = best[1]
+    # The "about a job at all" gate on jobless posts (SentenceRule.rescue_*), on the chosen job constants.
+    for margin, generic in itertools.product((0.0, 0.05, 0.1, 0.15), (-0.1, 0.0, 0.1)):
+        s = replace(chosen, sentences=replace(chosen.sentences, rescue_margin=margin, rescue_generic=generic))
+        f = evaluate(dev, s)["splits"]["dev"]
+        score = f["job_micro_f1"] - 2 * max(0.0, GOALS["no_job_precision"] - f["no_job_precision"])
+        if score > best[0]:
+            best = (score, s)
+    chosen = best[1]
     best_steps: tuple[float, Settings] | None = None
     margins = tuple(np.round(np.arange(0.0, 0.42, 0.03), 2))
-    for margin, pw, near in itertools.product(margins, (0.0, 0.25, 0.5, 0.75, 1.0), (0.3, 0.5, 0.7)):
-        s = replace(chosen, steps=replace(chosen.steps, margin=float(margin), post_weight=pw, nearest_weight=near))
+    # cue_bonus: how much a step cue word in the evidence sentence adds (classify/step_cues.py); 0 is off. The
+    # step supplement was drawn by cue words too (its DATA_CARD.md), so its figures flatter cues: read the random
+    # sample's macro-F1 beside it.
+    for margin, pw, near, cue in itertools.product(margins, (0.0, 0.25, 0.5, 0.75, 1.0), (0.3, 0.5, 0.7),
+                                                   (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)):
+        s = replace(chosen, steps=replace(chosen.steps, margin=float(margin), post_weight=pw, nearest_weight=near,
+                                          cue_bonus=cue))
         f = evaluate(dev, s)["steps_plus"]["dev"]  # the random sample and the step supplement together
         score = f["step_accuracy"] + f["step_macro_f1"]
         if best_steps is None or score > best_steps[0]:

@@ -175,6 +175,7 @@ class Classifier:
         out: list[Prediction] = []
         placed: list[int] = []
         step_vecs: list[np.ndarray] = []
+        step_texts: list[str] = []
         for i in range(n):
             language = languages[i] if languages is not None else detect_language(
                 compose_post(bodies[i], titles[i] if titles else None))
@@ -201,6 +202,7 @@ class Classifier:
                 evidence = " ".join(sentences[first:last + 1])
                 evidence_at = last  # the sentence that states the failure (the object's may come before it)
             step_vecs.append(step_vector(scored, i, found.evidence_at[i], evidence_at))
+            step_texts.append(step_text(scored, i, found.evidence_at[i], evidence_at, bodies[i]))
             p, label, mixed = post_sentiment(scored.sentiment[i], scored.sentiment_body[i],
                                              scored.sentiment_sentences[i], ratings[i] if ratings else None,
                                              NEED_TYPES[k], self.sentiment_rule)
@@ -221,7 +223,7 @@ class Classifier:
             ))
             placed.append(len(out) - 1)
         if placed:
-            where = self.step_index(steps).place(scored.post_vecs[placed], np.stack(step_vecs))
+            where = self.step_index(steps).place(scored.post_vecs[placed], np.stack(step_vecs), step_texts)
             for i, (step, score) in zip(placed, where, strict=True):
                 out[i] = replace(out[i], step=step or None, step_score=score if step else None)
         return out
@@ -336,6 +338,14 @@ def step_vector(scored: Scored, i: int, job_at: int, need_at: int) -> np.ndarray
     vecs = scored.sentence_vecs[i] if i < len(scored.sentence_vecs) else ()
     at = job_at if job_at >= 0 else need_at
     return vecs[at] if 0 <= at < len(vecs) else scored.post_vecs[i]
+
+
+def step_text(scored: Scored, i: int, job_at: int, need_at: int, body: str) -> str:
+    """The text of the sentence :func:`step_vector` picks (the whole body when it picks the post vector)."""
+    sentences = scored.sentences[i] if i < len(scored.sentences) else ()
+    at = job_at if job_at >= 0 else need_at
+    return sentences[at] if 0 <= at < len(sentences) and i < len(scored.sentence_vecs) \
+        and at < len(scored.sentence_vecs[i]) else body
 
 
 def with_neutral_bias(p: np.ndarray, bias: float) -> np.ndarray:

@@ -10,6 +10,10 @@ sentence with the best score for the job is kept as its evidence.
 Negative examples (posts a person labelled "no job", ``voxpop label --no-jobs``) push a post below every
 job's threshold when the post is at least ``negative_min`` similar to one of them and closer to it than to
 any example of the job.
+
+A post with no job over its threshold is not yet "no job": when its best job is just under the threshold and
+the post reads more like that job than like an ordinary review ("Love it!"), it takes that job
+(``SentenceRule.rescue_margin``), so that "no job" is kept for posts that talk about none.
 """
 
 from __future__ import annotations
@@ -36,6 +40,11 @@ class SentenceRule:
     # of the post vector is taken off each sentence vector of a post with several sentences (then renormalised).
     context_removal: float = 0.0
     use_sentences: bool = True
+    # The "about a job at all" gate: a post left with no job still takes its best one when that job's raw score is
+    # at most ``rescue_margin`` below its threshold and beats the post's likeness to an ordinary review
+    # (classify.hubness.GENERIC_REVIEWS) by more than ``rescue_generic``; 0 margin is off. Such a job scores 0.5.
+    rescue_margin: float = 0.0
+    rescue_generic: float = 0.0
 
     @classmethod
     def from_dict(cls, data: dict) -> SentenceRule:
@@ -108,6 +117,22 @@ def negative_mask(index: JobIndex, post_vecs: np.ndarray, negatives: np.ndarray 
     return (neg[:, None] >= rule.negative_min) & (neg[:, None] > pos)
 
 
+def _rescue(index: JobIndex, post_vecs: np.ndarray, raw: np.ndarray, scores: np.ndarray, veto: np.ndarray,
+            rule: SentenceRule) -> np.ndarray:
+    """Scores with the best job of each jobless post raised to 0.5 where the gate says it is about that job."""
+    if rule.rescue_margin <= 0 or index.background is None or not len(raw):
+        return scores
+    best = raw.argmax(axis=1)
+    rows = np.arange(len(raw))
+    top = raw[rows, best]
+    generic = (np.asarray(post_vecs, dtype=np.float32) @ index.background.T).max(axis=1)
+    gate = ((scores.max(axis=1) < 0.5) & ~veto[rows, best] & (top >= index.thresholds()[best] - rule.rescue_margin)
+            & (top - generic > rule.rescue_generic))
+    out = scores.copy()
+    out[rows[gate], best[gate]] = 0.5
+    return out
+
+
 @dataclass(frozen=True)
 class ScoredJobs:
     """Per post: the jobs that apply and the index of the top job's evidence sentence (-1: none)."""
@@ -140,6 +165,7 @@ def score_posts(index: JobIndex, post_vecs: np.ndarray, sent_vecs: Sequence[np.n
     raw = np.stack([m.raw for m in matches])
     behind = raw < raw.max(axis=1, keepdims=True) - rule.relative_margin
     scores = np.where(veto | behind, np.minimum(scores, 0.49), scores)
+    scores = _rescue(index, post_vecs, raw, scores, veto, rule)
     out, tops = [], []
     for i, (m, row) in enumerate(zip(matches, scores, strict=True)):
         order = np.argsort(-row, kind="stable")[: index.calibration.max_jobs]

@@ -4,10 +4,11 @@ Every classified post is placed on exactly one step. Steps are taxonomy like job
 examples; a product may configure its own (``[[products.steps]]``), otherwise :data:`DEFAULT_STEPS` apply.
 A post is scored on its evidence sentence (the sentence that carried its top job, when it has one) and on
 the whole post; the step's raw score is the same prototype/nearest-example blend as jobs
-(:class:`classify.jobs.JobIndex`). ``use`` (doing the job itself) is where most posts sit, so a step other
-than the fallback must beat it by ``margin``; ``step_score`` is the softmax share of the chosen step at
-``temperature``. Constants live in ``classify/model/jobs.json`` (``steps``), tuned on the dev products of the
-hand-labelled jobs set (``bench/jobs.py``).
+(:class:`classify.jobs.JobIndex`), plus ``cue_bonus`` when the evidence sentence holds a cue word of a
+default step (:mod:`classify.step_cues`: "refund", "log in", "how do I"). ``use`` (doing the job itself)
+is where most posts sit, so a step other than the fallback must beat it by ``margin``; ``step_score`` is the
+softmax share of the chosen step at ``temperature``. Constants live in ``classify/model/jobs.json``
+(``steps``), tuned on the dev products of the hand-labelled jobs set (``bench/jobs.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from classify.jobs import Job, JobCalibration, JobIndex
+from classify.step_cues import cue_matrix
 
 FALLBACK_STEP = "use"
 
@@ -33,6 +35,7 @@ class StepCalibration:
     post_weight: float = 0.5  # blend of the evidence sentence's and the whole post's scores
     fallback: str = FALLBACK_STEP
     hub_weight: float = 0.0  # steps close to every review lose this share of it (classify/hubness.py)
+    cue_bonus: float = 0.0  # added to a default step's raw score when its evidence sentence holds a cue of it
 
     def job_calibration(self) -> JobCalibration:
         """The :class:`JobCalibration` the step index scores with."""
@@ -131,20 +134,28 @@ class StepIndex:
         """Step ids, in configured order."""
         return self.index.ids
 
-    def raw(self, post_vecs: np.ndarray, evidence_vecs: np.ndarray | None = None) -> np.ndarray:
-        """(n, k) raw step scores: the evidence sentence blended with the whole post (``post_weight``)."""
-        post = self.index.raw_scores(np.asarray(post_vecs, dtype=np.float32))
-        if evidence_vecs is None:
-            return post
-        ev = self.index.raw_scores(np.asarray(evidence_vecs, dtype=np.float32))
-        w = self.calibration.post_weight
-        return (w * post + (1 - w) * ev).astype(np.float32)
+    def raw(self, post_vecs: np.ndarray, evidence_vecs: np.ndarray | None = None,
+            evidence_texts: Sequence[str | None] | None = None) -> np.ndarray:
+        """(n, k) raw step scores: the evidence sentence blended with the whole post (``post_weight``), plus
+        ``cue_bonus`` for each default step whose cue the evidence text holds (``classify.step_cues``)."""
+        raw = self.index.raw_scores(np.asarray(post_vecs, dtype=np.float32))
+        if evidence_vecs is not None:
+            ev = self.index.raw_scores(np.asarray(evidence_vecs, dtype=np.float32))
+            w = self.calibration.post_weight
+            raw = w * raw + (1 - w) * ev
+        if evidence_texts is not None and self.calibration.cue_bonus:
+            if len(evidence_texts) != len(raw):
+                raise ValueError("evidence_texts must have one entry per post")
+            raw = raw + self.calibration.cue_bonus * cue_matrix(evidence_texts, self.ids)
+        return raw.astype(np.float32)
 
-    def place(self, post_vecs: np.ndarray, evidence_vecs: np.ndarray | None = None) -> list[tuple[str, float]]:
-        """Per post (step id, step score in [0, 1])."""
+    def place(self, post_vecs: np.ndarray, evidence_vecs: np.ndarray | None = None,
+              evidence_texts: Sequence[str | None] | None = None) -> list[tuple[str, float]]:
+        """Per post (step id, step score in [0, 1]); ``evidence_texts`` (the sentence each post is placed by)
+        lets the step cues count (none without it)."""
         if not self.ids or not len(post_vecs):
             return [] if not len(post_vecs) else [("", 0.0)] * len(post_vecs)
-        return choose_steps(self.raw(post_vecs, evidence_vecs), self.ids, self.calibration)
+        return choose_steps(self.raw(post_vecs, evidence_vecs, evidence_texts), self.ids, self.calibration)
 
 
 def choose_steps(raw: np.ndarray, ids: Sequence[str], c: StepCalibration) -> list[tuple[str, float]]:

@@ -213,3 +213,55 @@ def test_default_steps_are_the_eight_of_the_job_map() -> None:
     assert [s.id for s in DEFAULT_STEPS] == ["choose", "get", "set-up", "learn", "use", "get-help", "pay", "leave"]
     assert all(s.statement and len(s.examples) >= 3 for s in DEFAULT_STEPS)
     assert np.unique([s.id for s in DEFAULT_STEPS]).size == 8
+
+
+def test_step_cues_apply_to_default_step_ids_only() -> None:
+    from classify.step_cues import cue_matrix
+
+    texts = ["I uninstalled it last night.", "Reinstalled it and now it works.", "How do I turn off the sounds?",
+             "Way too expensive at $12 a month.", "Works fine for my notes."]
+    ids = ["get", "learn", "pay", "leave", "get-help"]
+    hits = {texts[i]: {ids[k] for k in np.flatnonzero(row)} for i, row in enumerate(cue_matrix(texts, ids))}
+    assert hits == {texts[0]: {"leave"}, texts[1]: {"get-help"}, texts[2]: {"learn"}, texts[3]: {"pay"},
+                    texts[4]: set()}, "'reinstalled' is not 'install' (get)"
+    assert not cue_matrix(texts, ["daily", "billing"]).any(), "a product's own step ids get no cue"
+
+
+def test_a_cue_in_the_evidence_sentence_moves_a_post_off_use(clf: Any) -> None:
+    from dataclasses import replace
+
+    from classify.steps import StepIndex
+
+    text = "Honestly I tried it for a week and then I uninstalled it."
+    vec = clf.embed([text])
+    plain = StepIndex(clf.step_index().index, replace(clf.step_calibration, cue_bonus=0.0))
+    cued = StepIndex(clf.step_index().index, replace(clf.step_calibration, cue_bonus=1.0))
+    assert cued.place(vec, vec, [text])[0][0] == "leave"
+    assert cued.place(vec, vec)[0][0] == plain.place(vec, vec, [text])[0][0], "no text or no bonus: no cue"
+    own = StepIndex.build([Job("daily", "Write notes every day"), Job("leave", "Stop using the app")], clf.embed,
+                          replace(clf.step_calibration, cue_bonus=1.0, fallback="daily"))
+    assert own.place(vec, vec, [text])[0][0] == "leave", "a custom set that reuses a default id keeps its cue"
+
+
+def test_the_job_gate_gives_a_jobless_post_its_best_job_just_under_the_threshold() -> None:
+    from classify.jobs import JobCalibration, JobIndex
+    from classify.sentence_jobs import SentenceRule, score_posts
+
+    def unit(*xs: float) -> np.ndarray:
+        v = np.asarray(xs, dtype=np.float32)
+        return v / np.linalg.norm(v)
+
+    # One job along x, an ordinary review along z; threshold 0.6 on the job's raw score (its cosine here).
+    cal = JobCalibration(some_shot_threshold=0.6, temperature=0.05, nearest_weight=0.5)
+    index = JobIndex.from_vectors(["export"], [np.stack([unit(1, 0, 0), unit(1, 0.01, 0)])], cal,
+                                  background=unit(0, 0, 1)[None, :])
+    raw = float(index.raw_scores(unit(0.57, 0.82, 0)[None, :])[0, 0])
+    near = unit(0.57, 0.82, 0)  # about 0.57: a little under the threshold, nowhere near the ordinary review
+    far = unit(0.45, 0.89, 0)  # about 0.45: well under it
+    generic = unit(0.57, 0.0, 0.82)  # as close to the job, but closer to the ordinary review
+    posts = np.stack([near, far, generic])
+    off = score_posts(index, posts, [], [], SentenceRule())
+    on = score_posts(index, posts, [], [], SentenceRule(rescue_margin=0.05))
+    assert 0.55 < raw < 0.6 and off.jobs == [(), (), ()]
+    assert [[j.job for j in js] for js in on.jobs] == [["export"], [], []]
+    assert on.jobs[0][0].score == 0.5

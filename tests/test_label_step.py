@@ -67,3 +67,22 @@ def test_unknown_or_malformed_steps_are_refused_in_one_line(store: Store) -> Non
         curation.label_post(session, post_id, step="Not A Slug!", by="ann")
     with store.sessions() as session:
         assert session.get(PostLabel, post_id) is None
+
+
+def test_a_step_correction_moves_the_post_in_the_issue_step_breakdown(store: Store) -> None:
+    """`/issues/{id}` steps and the job map's top issue per step read a person's step, not the model's."""
+    from store.models import IssuePost
+    from voxpop.report import jobmap_queries
+
+    with store.transaction() as session:
+        made = jd.build(session)
+        post_id = made["ours:set-up"][0].id
+        issue_id = session.query(IssuePost.issue_id).filter(IssuePost.post_id == post_id).scalar()
+        assert jobmap_queries.issue_steps(session, issue_id) == {"set-up": 10}
+        curation.label_post(session, post_id, step="get-help", by="ann")
+    with store.sessions() as session:
+        assert jobmap_queries.issue_steps(session, issue_id) == {"set-up": 9, "get-help": 1}
+        ours = made["ours:set-up"][0].product_id
+        per_step = jobmap_queries.step_issues(session, [ours], jd.SINCE, jd.UNTIL)[ours]
+        assert [(i["issue_id"], i["posts_on_step"]) for i in per_step["get-help"]] == [(issue_id, 1)]
+        assert [(i["issue_id"], i["posts_on_step"]) for i in per_step["set-up"]] == [(issue_id, 9)]

@@ -404,10 +404,12 @@ def _jobs_json(classifier: Classifier, index: JobIndex | None, vecs: np.ndarray,
             for top in found.jobs]
 
 
-def _steps_json(classifier: Classifier, steps: Sequence[Job],
-                vecs: np.ndarray) -> list[tuple[str | None, float | None]]:
-    """Steps of stored post vectors."""
-    return [(s or None, sc if s else None) for s, sc in classifier.step_index(list(steps)).place(vecs)]
+def _steps_json(classifier: Classifier, steps: Sequence[Job], vecs: np.ndarray,
+                evidence: Sequence[str | None] | None = None) -> list[tuple[str | None, float | None]]:
+    """Steps of stored post vectors; the step cues read the post's stored evidence sentence (no sentence
+    vectors are stored)."""
+    placed = classifier.step_index(list(steps)).place(vecs, evidence_texts=evidence)
+    return [(s or None, sc if s else None) for s, sc in placed]
 
 
 @dataclass
@@ -598,7 +600,7 @@ def rescore_stale_jobs(store: Store, config: Config,
                     break
                 vecs = np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in batch])
                 job_lists = _jobs_json(classifier, index, vecs, negatives, [r.evidence for r in batch])
-                placed = _steps_json(classifier, steps, vecs)
+                placed = _steps_json(classifier, steps, vecs, [r.evidence for r in batch])
                 with rollups.tracking(session, [r.post_id for r in batch], issues=False):
                     session.execute(update(Classification), [
                         {"id": r.id, "jobs": jl, "top_job": jl[0]["job"] if jl else None, "taxonomy": taxonomy,

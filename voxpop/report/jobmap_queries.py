@@ -78,12 +78,14 @@ def step_issues(session: Session, ids: Sequence[int], since: datetime,
     out: dict[int, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     if not ids:
         return out
-    query = (select(Issue.product_id, Classification.step, IssuePost.issue_id, func.count().label("n"))
+    step = effective_columns()["step"]  # a person's step wins, as in step_counts
+    query = (select(Issue.product_id, step, IssuePost.issue_id, func.count().label("n"))
              .select_from(IssuePost).join(Issue, Issue.id == IssuePost.issue_id)
              .join(posts, posts.id == IssuePost.post_id).join(Classification, Classification.post_id == posts.id)
+             .outerjoin(PostLabel, PostLabel.post_id == posts.id)
              .where(Issue.product_id.in_(list(ids)), Issue.state.not_in(INACTIVE_STATES),
-                    Classification.step.is_not(None), posts.created_at >= since, posts.created_at < until)
-             .group_by(Issue.product_id, Classification.step, IssuePost.issue_id))
+                    step.is_not(None), posts.created_at >= since, posts.created_at < until)
+             .group_by(Issue.product_id, step, IssuePost.issue_id))
     rows = list(session.execute(query))
     info = issue_info(session, {r.issue_id for r in rows})
     for r in rows:
@@ -108,10 +110,12 @@ def issue_info(session: Session, issue_ids: Sequence[int] | set[int]) -> dict[in
 
 
 def issue_steps(session: Session, issue_id: int) -> dict[str | None, int]:
-    """Which steps an issue's posts sit on: ``{step or None: posts}``, most first."""
-    query = (select(Classification.step, func.count().label("n")).select_from(IssuePost)
+    """Which steps an issue's posts sit on: ``{step or None: posts}``, most first (a person's step wins)."""
+    step = effective_columns()["step"]
+    query = (select(step, func.count().label("n")).select_from(IssuePost)
              .join(Classification, Classification.post_id == IssuePost.post_id)
-             .where(IssuePost.issue_id == issue_id).group_by(Classification.step))
+             .outerjoin(PostLabel, PostLabel.post_id == IssuePost.post_id)
+             .where(IssuePost.issue_id == issue_id).group_by(step))
     rows = sorted(((r.step or None, int(r.n)) for r in session.execute(query)), key=lambda kv: (-kv[1], str(kv[0])))
     return dict(rows)
 
