@@ -3,11 +3,15 @@ classified by the real packaged model."""
 
 from __future__ import annotations
 
+import random
+import re
+import sys
 from datetime import date
 from itertools import count
 
 import pytest
 
+from voxpop.report import segments
 from voxpop.report.segments import Context, SegmentPost, extract_contexts, find_segments, main_jobs, near_job
 
 _ids = count(1)
@@ -32,6 +36,58 @@ def test_extractor_reads_device_tool_setting_role_frequency_and_scale() -> None:
     assert keys("great for my garden") == [("garden", "other")]  # an unknown context keeps the customer's word
     assert keys("for my notes, on my own") == []
     assert extract_contexts("on my iPad")[0].phrase == "on my iPad"
+
+
+# Texts in our own words that name (or nearly name) every kind of context, some in odd cases and letters.
+_VARIED = [
+    "Export crashes on my iPad Pro with the Apple Pencil", "I use it for my clients every day",
+    "As a teacher I use it in class", "offline on flights it is useless", "thousands of notes and counting",
+    "great for my garden", "for my notes, on my own", "ON MY IPHONE AND MY MACBOOK AIR", "using a 12.9\" ipad mini",
+    "I'm a nurse on night shifts", "im an indie developer", "i am a grad student working from home",
+    "with my team and my boss at the office", "on the go, on the road, solo or with friends",
+    "in a small group, in small groups, us students, students like me, on school nights",
+    "my kids, my son and my daughter share it", "every single morning and weekly on Sundays",
+    "over 1200 pages", "hundreds of notebooks", "without wifi on the subway or on my commute",
+    "potato pc, budget pc, low-end and high end laptops with an ssd", "works on Chromecast and android",
+    "typing with my keyboard, drawing with the stylus", "for our wedding-planning", "on my   \n tablet",
+    "during lectures and exams at uni", "with co-workers during meetings", "Apple Watch on the plane",
+    "Cl\u0130ents at wor\u212a on my \u0131Pad, \u017fchool nights", "caf\u00e9 on my Pixel \u2019s \U0001F600",
+    "on my bike", "my son likes it", "cannot open it", "sync fails after the update", "", "a", "pen pal",
+    "machine learning", "impact on ux",
+]
+
+
+def test_the_trigger_word_check_skips_only_patterns_that_cannot_match() -> None:
+    """The fast path (patterns run only when the text has their trigger words) finds what running every
+    pattern finds, on varied texts and on random mixes of the patterns' words in odd cases and letters."""
+    rng = random.Random(29)
+    words = sorted({w for entry in segments._TRIGGERS for group in entry for w in group} | set(segments._LEXICON)
+                   | {"on", "my", "our", "for", "at", "in", "with", "as", "an", "i'm", "the", "of", "notes", "1200",
+                      "apple", "pro", "air", "without", "wifi", "during", "using", "every single", "over"})
+    odd = {"i": "\u0130\u0131I", "k": "\u212aK", "s": "\u017fS"}
+    leads = ["on", "for", "at", "in", "with", "during", "using", "from", "as a", "i'm an", "every", "over", "my",
+             "our", "without", "in a", "us", ""]
+    dets = ["", "my", "our", "the", "a", "new", "work"]
+    mixes = []
+    for _ in range(3000):  # phrases shaped like the patterns: a lead word, maybe a determiner, a head word
+        text = " ".join(f"{rng.choice(leads)} {rng.choice(dets)} {rng.choice(words + ['bike', 'garden'])}"
+                        for _ in range(rng.randint(1, 4)))
+        mixes += [text, text.upper(), "".join(rng.choice(odd[c]) if c in odd and rng.random() < 0.3 else c
+                                              for c in text)]
+    found = 0
+    for text in _VARIED + [t.swapcase() for t in _VARIED] + mixes:
+        fast, plain = extract_contexts(text), segments._extract(text, segments._PATTERNS)
+        assert fast == plain, text
+        found += bool(plain)
+    assert found > 3000  # the texts do name contexts
+
+
+def test_the_trigger_fold_is_as_case_blind_as_the_patterns() -> None:
+    """Every character that case-blind matching pairs with an ASCII letter folds to that letter."""
+    everything = "".join(map(chr, range(sys.maxunicode + 1)))
+    for letter in "abcdefghijklmnopqrstuvwxyz":
+        for ch in re.findall(letter, everything, re.IGNORECASE):
+            assert segments._fold(ch) == letter, (letter, hex(ord(ch)))
 
 
 def test_a_phrase_that_restates_the_job_is_not_a_context() -> None:

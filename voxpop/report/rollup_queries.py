@@ -113,13 +113,16 @@ def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until
     t = RollupDay
     week = _week_of_day(dialect, anchor).label("week")
     jobs: list[tuple[str, int, Any]] = []
-    edge_queries = []
+    ranges: list[tuple[datetime, datetime, datetime]] = []  # (start, end, cut): posts before ``cut`` are half 0
     for half, (start, end) in enumerate(((since, mid), (mid, until))):
         days, edges = split(start, end)
         for a, b in edges:  # part of a day: the posts queries over that range (an index range scan)
-            cut = b if half == 0 else a  # the range's own half: rows before ``cut`` are half 0
-            edge_queries += queries.class_queries(dialect, ids, a, b, anchor, cut, narrow=True)
-            edge_queries += queries.volume_queries(dialect, ids, a, b, anchor, cut, narrow=True)
+            if half == 1 and ranges and ranges[-1][1] == a == mid:
+                # The day the midpoint cuts: one range read once, its posts put in their half by ``mid``
+                # (the same rows as two ranges, with half the posts queries).
+                ranges[-1] = (ranges[-1][0], b, mid)
+            else:
+                ranges.append((a, b, b if half == 0 else a))  # the range's own half
         if days is None:
             continue
         for span, first, stop in pieces(days):
@@ -137,6 +140,10 @@ def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until
                         .where(*scope, t.sentiment != "")
                         .group_by(t.product_id, t.need_type, t.unmet, t.top_job, t.sentiment))
             jobs += [("class", half, labelled), ("volume", half, volume)]
+    edge_queries = []
+    for a, b, cut in ranges:
+        edge_queries += queries.class_queries(dialect, ids, a, b, anchor, cut, narrow=True)
+        edge_queries += queries.volume_queries(dialect, ids, a, b, anchor, cut, narrow=True)
     if edge_queries:
         for cube, by_product in queries.run_cubes(session, dialect, edge_queries, 1).items():
             for pid, edge_rows in by_product.items():

@@ -20,6 +20,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -162,11 +163,106 @@ def _lemma(word: str) -> str:
     return word
 
 
+# Words a text must contain for each pattern of ``_PATTERNS`` (in order) to match it: every group of a
+# pattern's entry must have one of its words in the folded text. A pattern whose words are missing cannot
+# match, so it is not run (most texts name no context, and 15 case-blind patterns per text were the
+# segments' cost). Each word is a literal that any match of the pattern contains, whichever branch matched.
+_TRIGGERS: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("ipad", "phone", "android", "tablet", "laptop", "mac", "pc", "windows", "chromebook", "desktop", "computer",
+      "pixel", "galaxy", "watch", "linux", "mobile", "chromecast"),),
+    (("ipad", "iphone", "android", "chromebook", "chromecast", "apple watch"),),
+    (("potato", "budget pc", "beefy pc", "low-end", "low end", "high-end", "high end", "ssd"),),
+    (("with",), ("pen", "stylus", "keyboard")),
+    (("work", "job", "office", "business", "client", "customer", "meeting", "class", "school", "uni", "college",
+      "lecture", "studies", "exams", "course", "thesis", "home", "family", "kids", "consulting", "company"),),
+    (("with",), ("team", "colleagues", "coworkers", "co-workers", "students", "family", "clients", "boss")),
+    (("offline", "without"),),
+    (("plane", "flight", "train", "subway", "commute", "trip"),),
+    (("teacher", "student", "nurse", "doctor", "lawyer", "developer", "designer", "writer", "manager", "freelancer",
+      "researcher", "parent", "engineer", "consultant", "programmer", "journalist", "traveler", "traveller",
+      "solo player"),),
+    (("on the go", "on the road", "solo", "with friends", "group", "us students", "students like me",
+      "school night"),),
+    (("my", "our"), ("school", "classmates", "teacher", "students", "kids", "son", "daughter", "children", "family",
+                     "office", "boss")),
+    (("every", "daily", "weekly"),),
+    (("thousands", "hundreds", "over"),),
+    (("my", "our"), ("for", "on")),
+)
+# Case-blind matching also pairs these four non-ASCII letters with ASCII ones (Kelvin sign and k, long s
+# and s, dotted and dotless I and i); folding them first makes ``str.lower`` as blind as the patterns.
+_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+def _fold(text: str) -> str:
+    """The text as the patterns' case-blind match sees it, for the trigger-word check."""
+    return text.lower() if text.isascii() else text.translate(_FOLD).lower()
+
+
+def _trie(words: Iterable[str]) -> str:
+    """A regex matching any of ``words``, factored by common prefixes (one branch per letter, not one per
+    word, so a scan tests a few letters at each position) and preferring the longest word."""
+    tree: dict[str, Any] = {}
+    for word in words:
+        node = tree
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        alts = [re.escape(ch) + emit(sub) for ch, sub in sorted(node.items()) if ch] + ([""] if "" in node else [])
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+    return emit(tree)
+
+
+def _trigger_index() -> tuple[re.Pattern[str], dict[str, int], tuple[tuple[int, ...], ...]]:
+    """The trigger scan (every position's longest trigger word), each word's bits (one bit per group of a
+    pattern's triggers) and each pattern's group bits."""
+    bits: dict[str, int] = {}
+    groups: list[tuple[int, ...]] = []
+    n = 0
+    for entry in _TRIGGERS:
+        mine = []
+        for group in entry:
+            for word in group:
+                bits[word] = bits.get(word, 0) | 1 << n
+            mine.append(1 << n)
+            n += 1
+        groups.append(tuple(mine))
+    # The scan reports one word per position, the longest; the shorter trigger words starting there (its
+    # prefixes: "on" of "on the go") are in the text as well.
+    closed = dict.fromkeys(bits, 0)
+    for word in bits:
+        for prefix, prefix_bits in bits.items():
+            if word.startswith(prefix):
+                closed[word] |= prefix_bits
+    return re.compile(f"(?=({_trie(bits)}))"), closed, tuple(groups)
+
+
+_TRIGGER_SCAN, _TRIGGER_BITS, _PATTERN_GROUPS = _trigger_index()
+
+
+@lru_cache(maxsize=4096)
+def _patterns_for(found: int) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """The patterns (in order) whose every trigger group has a bit in ``found``."""
+    return tuple(fp for fp, groups in zip(_PATTERNS, _PATTERN_GROUPS, strict=True)
+                 if all(found & bit for bit in groups))
+
+
 def extract_contexts(text: str) -> list[Context]:
     """The context phrases of a text, in order, one per key."""
+    found = 0
+    for word in _TRIGGER_SCAN.findall(_fold(text or "")):
+        found |= _TRIGGER_BITS[word]
+    patterns = _patterns_for(found)
+    return _extract(text, patterns) if patterns else []
+
+
+def _extract(text: str, patterns: Sequence[tuple[str, re.Pattern[str]]]) -> list[Context]:
+    """The contexts that ``patterns`` (a subsequence of ``_PATTERNS``, in order) find in the text."""
     out: dict[str, Context] = {}
     spans: list[tuple[int, int]] = []
-    for facet, pattern in _PATTERNS:
+    for facet, pattern in patterns:
         for m in pattern.finditer(text or ""):
             if facet == "other" and any(a <= m.start(1) < b for a, b in spans):
                 continue
