@@ -404,18 +404,18 @@ def _join(words: list[str], mine: set[str], failure: Failure, most: bool) -> str
     if failure.kind == "cant":
         verb = failure.verb.split()[0]
         obj = list(failure.object)
-        if words[0].lower() == verb or words[0].lower().startswith(verb[:4]):
+        if words[0].lower() == verb or (len(verb) >= 4 and words[0].lower().startswith(verb[:4])):
             return " ".join(["can't", *words][:MAX_WORDS])  # "sign in" -> "can't sign in"
         if obj and (most or mine & set(obj)):
             return f"{text} {' '.join(obj)}"  # what most say: "can't create branches"
         fitted = _fit(words, MAX_WORDS - 1 - len(text.split()))
         return f"{' '.join(fitted)}: {text}" if fitted else text
     if failure.kind == "no":
-        obj = failure.object[0]
-        if words[0].lower() == obj:
+        absent = failure.object[0]
+        if words[0].lower() == absent:
             return " ".join(["no", *words][:MAX_WORDS])  # "audio" -> "no audio"
         fitted = _fit(words, MAX_WORDS - 2)
-        return f"{' '.join(fitted)}: no {obj}" if fitted else f"no {obj}"
+        return f"{' '.join(fitted)}: no {absent}" if fitted else f"no {absent}"
     fitted = _fit(words, MAX_WORDS - len(text.split()))
     if not fitted:
         return None
