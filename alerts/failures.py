@@ -31,7 +31,7 @@ AFTER = {**{w: "crashes" for w in "crash crashes crashing crashed".split()},
          **{w: "hangs" for w in "hang hangs hanging".split()},
          **{w: "disconnects" for w in "disconnect disconnects disconnecting disconnected".split()},
          **{w: "disappears" for w in "disappear disappears disappearing disappeared".split()},
-         **{w: "drops" for w in "drops dropping dropped".split()},
+         **{w: "drops" for w in "drop drops dropping dropped".split()},
          **{w: "loses" for w in "lose loses losing".split()},
          **{w: "stops working" for w in "stop stops stopped stopping".split()},
          **{w: "drains battery" for w in "drain drains draining drained".split()},
@@ -51,8 +51,22 @@ _WILL = frozenset("won't wont doesn't doesnt didn't didnt isn't isnt aren't aren
 _WILL_TWO = {("does", "not"), ("will", "not"), ("did", "not"), ("do", "not"), ("would", "not"), ("is", "not"),
              ("are", "not")}
 # Between a negation and its verb: "can't even open", "doesn't seem to load", "won't let me sign in".
-_SKIP = frozenset("even really just ever always still seem seems appear appears to be able get it the app anymore "
+_SKIP = frozenset("even really just ever always still seem seems appear appears to be been able get it the app anymore "
                   "properly correctly".split())
+# "haven't received my code", "never got the email": what should have happened did not.
+_NEVER = {"haven't": "haven't", "havent": "haven't", "hasn't": "haven't", "hasnt": "haven't", "never": "never"}
+_NEVER_TWO = {("have", "not"), ("has", "not")}
+# "not available", "not getting updates": "not" before these (or a verb in -ing) says what fails.
+_NOT_STATES = frozenset("available responsive visible supported allowed possible accessible received delivered "
+                        "saved synced updated shown displayed found recognized recognised".split())
+# Verbs a negation makes an opinion, not a failure ("I don't know", "doesn't like"), and verbs that say
+# nothing after "keeps" ("keeps getting ...").
+_OPINION = frozenset("know like understand think want need care mind recommend bother appreciate believe expect "
+                     "agree matter deserve love hate wish mean getting going having trying doing".split())
+# "can't wait", "can't believe how good", "can't live without it": praise, not a failure.
+_PRAISE = frozenset("wait believe imagine live stop say thank complain beat praise express recommend".split())
+_PRONOUNS = frozenset("i you we they it he she".split())
+_WORK = frozenset("work works worked working".split())
 _LET = frozenset("let allow allows permit".split())  # "won't let me X" / "doesn't allow me to X": can't X
 _DET = frozenset("my the a an any your our their his her its this that these those all some".split())
 _NOT_VERBS = frozenset(
@@ -62,7 +76,7 @@ _NOT_VERBS = frozenset(
     "out off again please to of for in on at with from by about into even really ever always still because after "
     "before since during while until without within anymore anyway either".split())
 # Verbs whose particle belongs to them ("log in", "show up"), with the particles they take.
-_PARTICLE_VERBS = {**{v: frozenset("in out on".split()) for v in "sign signing signed log logging logged".split()},
+_PARTICLE_VERBS = {**{v: frozenset("in out on into".split()) for v in "sign signing signed log logging logged".split()},
                    **{v: frozenset(["up"]) for v in "show showing shows come coming pop popping".split()}}
 _NO_SKIP = frozenset("problem problems issue issues complaint complaints way longer matter idea doubt one thing "
                      "things ads reason more less need needs wonder".split())
@@ -109,11 +123,13 @@ def _verb(toks: Sequence[str], j: int) -> tuple[str, int, bool] | None:
     """The verb at or after ``j`` (past skippable words), with its particle ("log in", "logging me out"),
     where it ends, and whether "able" came before it ("doesn't seem to be able to sync": an inability)."""
     able = False
+    got = None  # "can't get it to load" skips "get"; "never get a reply" means it
     while j < len(toks) and toks[j] in _SKIP:
         able = able or toks[j] == "able"
+        got = j if toks[j] == "get" else got
         j += 1
     if j >= len(toks) or toks[j] in _NOT_VERBS or toks[j] in AFTER or toks[j] in BEFORE:
-        return None
+        return ("get", got + 1, able) if got is not None else None
     verb = toks[j]
     if verb in _PARTICLE_VERBS:
         k = j + 1 + (j + 2 < len(toks) and toks[j + 1] in ("me", "us"))
@@ -142,7 +158,25 @@ def _clause_failures(toks: Sequence[str]) -> list[Failure]:
             k = i + skip
             if k < len(toks) and toks[k] in _LET:  # "won't let me", "doesn't allow me to": an inability
                 skip, cant = skip + 1 + (k + 1 < len(toks) and toks[k + 1] in ("me", "us", "you")), True
-        elif t in ("keeps", "keep") and i + 1 < len(toks) and toks[i + 1].endswith("ing"):
+        elif t in _NEVER or pair in _NEVER_TWO:
+            skip = 1 if t in _NEVER else 2
+            found = _verb(toks, i + skip)
+            if found is not None and found[0] not in _OPINION:
+                verb, end, able = found
+                neg = "can't" if able else _NEVER.get(t, "haven't")
+                if verb in _WORK:
+                    out.append(Failure("after", "not working"))  # "never worked", "hasn't worked since"
+                else:
+                    out.append(Failure("cant", f"{neg} {verb}", verb=verb, object=_object(toks, end)))
+                i = end
+                continue
+            skip = 0
+        elif t == "not" and i + 1 < len(toks) and (toks[i + 1] in _NOT_STATES or (
+                toks[i + 1].endswith("ing") and toks[i + 1] not in _NOT_VERBS)):
+            state = _verb(toks, i + 1)
+            out.append(Failure("after", f"not {state[0] if state else toks[i + 1]}"))
+        elif t in ("keeps", "keep") and i + 1 < len(toks) and toks[i + 1].endswith("ing") and (
+                toks[i + 1] not in _OPINION):
             kept = _verb(toks, i + 1)
             out.append(Failure("after", f"keeps {kept[0] if kept else toks[i + 1]}"))
         elif t == "no" and i + 1 < len(toks) and toks[i + 1] not in _NOT_VERBS and toks[i + 1] not in _NO_SKIP:
@@ -155,6 +189,11 @@ def _clause_failures(toks: Sequence[str]) -> list[Failure]:
             out.append(Failure("before", BEFORE[t]))
         if skip:
             found = _verb(toks, i + skip)
+            if found is not None and found[0].split()[0] in _OPINION and not (cant or found[2]):
+                found = None  # "I don't know", "doesn't like": an opinion
+            if found is not None and cant and found[0] in _PRAISE:
+                i += skip
+                continue
             if found is not None:
                 verb, end, able = found
                 if cant or able:
@@ -166,8 +205,8 @@ def _clause_failures(toks: Sequence[str]) -> list[Failure]:
                     out.append(Failure("after", f"{neg} {verb}", verb=verb))
                 i = end
                 continue
-            if toks[i + skip - 1] in ("me", "us"):
-                out.append(Failure("after", "not working"))  # "it won't let me": nothing it lets through
+            if toks[i + skip - 1] in ("me", "us") or (cant and (i + skip >= len(toks) or toks[i + skip] in _PRONOUNS)):
+                out.append(Failure("after", "not working"))  # "it won't let me", "on my iPad I can't"
         i += 1
     return out
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from alerts.failures import Failure, commonest
+from alerts.failures import AFTER, BEFORE, Failure, commonest
 
 MAX_WORDS = 6
 KEYWORDS = 10
@@ -368,13 +368,14 @@ def finish_label(label: str, sentences: Sequence[str], *, problem: bool = False,
         return label
     label = " ".join(words)
     if not says_problem(label):
-        label = _say_problem(words, sentences, lowered, problem)
+        label = _say_problem(words, sentences, lowered, problem, keywords)
     if len(label.split()) == 1:
         label = _one_word_widened(label, sentences, lowered, keywords)
     return label
 
 
-def _say_problem(words: list[str], sentences: Sequence[str], lowered: Sequence[list[str]], problem: bool) -> str:
+def _say_problem(words: list[str], sentences: Sequence[str], lowered: Sequence[list[str]], problem: bool,
+                 keywords: Sequence[str] = ()) -> str:
     """The label joined to the members' commonest failure expression, where enough of them say one."""
     label = " ".join(words)
     mine = {w.lower() for w in words if not is_stopword(w.lower())}
@@ -387,7 +388,7 @@ def _say_problem(words: list[str], sentences: Sequence[str], lowered: Sequence[l
     failure, n = found
     if n < (1 if problem else max(1, PROBLEM_SHARE * len(about))):
         return label
-    return _join(words, mine, failure, n >= 0.5 * len(about)) or label
+    return _join(words, mine, failure, n >= 0.5 * len(about), keywords) or label
 
 
 def _fit(words: Sequence[str], room: int) -> list[str]:
@@ -398,15 +399,22 @@ def _fit(words: Sequence[str], room: int) -> list[str]:
     return out
 
 
-def _join(words: list[str], mine: set[str], failure: Failure, most: bool) -> str | None:
+def _same_verb(word: str, verb: str) -> bool:
+    w, v = word.lower(), verb.split()[0]
+    return w == v or (len(v) >= 4 and len(w) >= 4 and w[:4] == v[:4])
+
+
+def _join(words: list[str], mine: set[str], failure: Failure, most: bool, keywords: Sequence[str] = ()) -> str | None:
     """A label and a failure expression as one phrase: the object first, then what goes wrong."""
     text = failure.text
+    if failure.verb and failure.kind == "after" and _same_verb(words[0], failure.verb):
+        return " ".join([text, *words[1:]][:MAX_WORDS])  # "connect" + "won't connect" -> "won't connect"
     if failure.kind == "cant":
         verb = failure.verb.split()[0]
-        obj = list(failure.object)
-        if words[0].lower() == verb or (len(verb) >= 4 and words[0].lower().startswith(verb[:4])):
-            return " ".join(["can't", *words][:MAX_WORDS])  # "sign in" -> "can't sign in"
-        if obj and (most or mine & set(obj)):
+        obj = [w for w in failure.object if not is_stopword(w)]
+        if _same_verb(words[0], verb):
+            return " ".join([text.split()[0], *words][:MAX_WORDS])  # "sign in" -> "can't sign in"
+        if obj and (mine & set(obj) or (most and set(obj) & set(keywords))):
             return f"{text} {' '.join(obj)}"  # what most say: "can't create branches"
         fitted = _fit(words, MAX_WORDS - 1 - len(text.split()))
         return f"{' '.join(fitted)}: {text}" if fitted else text
@@ -420,6 +428,17 @@ def _join(words: list[str], mine: set[str], failure: Failure, most: bool) -> str
     if not fitted:
         return None
     return f"{text} {' '.join(fitted)}" if failure.kind == "before" else f"{' '.join(fitted)} {text}"
+
+
+def _app_subject(word: str, lowered: Sequence[list[str]]) -> str:
+    """A lone failure word given the subject its members name: "crashes" -> "app crashes" where they
+    write "app" (a review of an app rarely names its object otherwise)."""
+    low = word.lower()
+    if not any("app" in toks for toks in lowered):
+        return word
+    if low in AFTER:
+        return f"app {AFTER[low]}"
+    return f"{word} app" if low in BEFORE else word
 
 
 def _one_word_widened(word: str, sentences: Sequence[str], lowered: Sequence[list[str]],
@@ -437,6 +456,10 @@ def _one_word_widened(word: str, sentences: Sequence[str], lowered: Sequence[lis
     surface = _surface(sentences)
     if good:
         return " ".join(surface.get(w, w) for w in max(good)[2])
+    if low in AFTER or low in BEFORE:
+        subject = _app_subject(word, lowered)
+        if subject != word:
+            return subject
     together: Counter[str] = Counter()
     before: Counter[str] = Counter()
     for toks in lowered:
@@ -448,10 +471,10 @@ def _one_word_widened(word: str, sentences: Sequence[str], lowered: Sequence[lis
                 together[k] += 1
                 before[k] += toks.index(k) < at
     if not together:
-        return word
+        return _app_subject(word, lowered)
     best, n = max(together.items(), key=lambda kv: (kv[1], -keywords.index(kv[0]), kv[0]))
     if n < need:
-        return word
+        return _app_subject(word, lowered)
     pair = [best, word] if 2 * before[best] > n else [word, best]
     return " ".join(surface.get(w, w) for w in pair)
 
