@@ -20,7 +20,7 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 # Failure words as a label says them after its object ("PDF export crashes"); each inflection maps to it.
@@ -219,9 +219,17 @@ def failures(sentence: str) -> list[Failure]:
     return out
 
 
-def commonest(sentences: Iterable[str], *, avoid: Iterable[str] = ()) -> tuple[Failure, int] | None:
+def plain_failure(failure: Failure) -> bool:
+    """A failure word or "not working" alone: says a problem whatever the sentence asks for."""
+    return failure.kind == "before" or failure.text == "not working" or (
+        failure.kind == "after" and not failure.verb and not failure.text.startswith(("keeps", "not ")))
+
+
+def commonest(sentences: Iterable[str], *, avoid: Iterable[str] = (),
+              keep: Callable[[Failure], bool] | None = None) -> tuple[Failure, int] | None:
     """The failure expression most sentences use (each sentence counts an expression once), with how
-    many; an inability keeps the object most of its uses name. ``avoid``: expression texts to skip.
+    many; an inability keeps the object most of its uses name. ``avoid``: expression texts to skip;
+    ``keep``: only the expressions it accepts.
 
     Ties go to the more specific expression (an inability, then a refusal, before a bare failure word)."""
     skip = set(avoid)
@@ -231,7 +239,7 @@ def commonest(sentences: Iterable[str], *, avoid: Iterable[str] = ()) -> tuple[F
     for s in sentences:
         seen = set()
         for f in failures(s):
-            if f.text in skip or f.key in seen:
+            if f.text in skip or f.key in seen or (keep is not None and not keep(f)):
                 continue
             seen.add(f.key)
             counts[f.key] += 1

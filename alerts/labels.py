@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from alerts.failures import AFTER, BEFORE, Failure, commonest
+from alerts.failures import AFTER, BEFORE, Failure, commonest, plain_failure
 
 MAX_WORDS = 6
 KEYWORDS = 10
@@ -380,7 +380,10 @@ def _say_problem(words: list[str], sentences: Sequence[str], lowered: Sequence[l
     label = " ".join(words)
     mine = {w.lower() for w in words if not is_stopword(w.lower())}
     about = [s for s, t in zip(sentences, lowered, strict=True) if mine & set(t)] or list(sentences)
-    found = commonest(about)
+    # Where most members do not report a problem, only a plain failure word ("crashes", "slow", "not
+    # working") says one; a verb phrase ("keeps asking", "can't find") may be a request's wording.
+    plain = None if problem else plain_failure
+    found = commonest(about, keep=plain)
     if found is None and problem:
         found = commonest(sentences)  # a problem topic: what its members say goes wrong, said elsewhere
     if found is None:
@@ -395,6 +398,8 @@ def _fit(words: Sequence[str], room: int) -> list[str]:
     """The label's first words that fit in ``room`` words, never ending on a dangling or function word."""
     out = list(words[:max(0, room)])
     while out and (out[-1].lower() in DANGLING or is_stopword(out[-1].lower())):
+        if len(out) >= 2 and out[-1].lower() in PARTICLES and out[-2].lower() in SIGN_IN_VERBS:
+            break  # "log in": the particle belongs to the verb
         out.pop()
     return out
 
