@@ -546,7 +546,8 @@ def label_cluster(cluster: Any, background: Sequence[str],
     """Label an in-memory cluster from the members it kept (the backtest's labeller)."""
     members = [(m.sentence, m.embedding) for m in cluster.members]
     needs = getattr(cluster, "need_types", None) or {}
-    problem = bool(needs) and max(needs, key=lambda k: (needs[k], k)) == "problem"
+    # The need most members have, ties as everywhere else (``alerts.release_watch.dominant``).
+    problem = bool(needs) and min(needs, key=lambda k: (-needs[k], k)) == "problem"
     return label_issue(pick_sentences(members, cluster.centroid), cluster.centroid, background, embed, product_words,
                        problem=problem)
 
