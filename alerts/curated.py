@@ -132,3 +132,11 @@ class BacktestCuration:
             return None
         self._seen.add(key)
         return out
+
+    def mutes(self, post_ids: Sequence[int], day: date) -> bool:
+        """Whether a release-watch topic (its posts in the release) stands for an issue muted on ``day``:
+        the stored issue (after merges) holding at least half of them."""
+        votes = Counter(self.membership[p] for p in post_ids if p in self.membership).most_common(1)
+        if not votes or votes[0][1] * 2 < len(post_ids):
+            return False
+        return self.state.silenced(self.state.survivor(votes[0][0]), day)

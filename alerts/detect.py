@@ -542,7 +542,9 @@ def replay(posts: Sequence[PostRow], params: Params, start: date, end: date, *, 
     detector = Detector(params, keep_texts=keep_texts, gate=gate)
     from alerts.labels import label_cluster
 
-    watcher = ReplayWatch(watch, labeller or label_cluster, start) if watch is not None else None
+    # A release-watch topic of an issue people muted gives its place to the next (``BacktestCuration.mutes``).
+    mutes = getattr(curate, "mutes", None)
+    watcher = ReplayWatch(watch, labeller or label_cluster, start, mutes) if watch is not None else None
     background: list[str] = []
     last: date | None = None
     day = min(by_day, default=start)

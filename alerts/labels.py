@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from alerts.failures import AFTER, BEFORE, Failure, commonest, plain_failure
+
 MAX_WORDS = 6
 KEYWORDS = 10
 SENTENCES = 50  # member sentences a label is drawn from (nearest the centroid)
@@ -277,7 +279,8 @@ def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, backgroun
         surface = _surface(sentences)
         label = " ".join(surface.get(w, w) for w in own[0]) if own else (keywords[0] if keywords else "")
         fallback = list(dict.fromkeys(content_words(sentences[0])))[:KEYWORDS]
-        return finish_label(label, sentences, problem=problem), keywords or fallback
+        return finish_label(label, sentences, problem=problem, keywords=keywords or fallback), (
+            keywords or fallback)
     bg: Counter[tuple[str, ...]] = Counter()
     pool_set = set(pool)
     for s in background:
@@ -318,7 +321,7 @@ def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, backgroun
         ranked = [int(i) for i in np.argsort(-relevance, kind="stable")]
         words = next((pool[i] for i in ranked if not says_nothing(pool[i])), words)
     label = " ".join(surface.get(w, w) for w in words[:MAX_WORDS])
-    return finish_label(label, sentences, problem=problem), keywords
+    return finish_label(label, sentences, problem=problem, keywords=keywords), keywords
 
 
 # A label never ends on one of these: a preposition, or an adjective that waits for its noun.
@@ -326,23 +329,6 @@ DANGLING = frozenset(
     "in into inside on onto at to of for from with without about between under over by through within "
     "individual specific certain multiple different separate entire whole other more less better easier "
     "new old own single same every each several many few main full".split())
-# Problem words as a label says them: verbs after the object ("PDF export crashes"), adjectives before it
-# ("slow sync"), nouns after it ("sign-in error"). Each inflection maps to the form the label uses.
-_AFTER = {**{w: "crashes" for w in "crash crashes crashing crashed".split()},
-          **{w: "freezes" for w in "freeze freezes freezing froze frozen".split()},
-          **{w: "fails" for w in "fail fails failing failed".split()},
-          **{w: "lags" for w in "lag lags lagging".split()},
-          **{w: "hangs" for w in "hang hangs hanging".split()},
-          **{w: "disconnects" for w in "disconnect disconnects disconnecting disconnected".split()},
-          **{w: "disappears" for w in "disappear disappears disappearing disappeared".split()},
-          **{w: "drops" for w in "drops dropping dropped".split()},
-          **{w: "loses" for w in "lose loses losing".split()},
-          **{w: "stops working" for w in "stop stops stopped stopping".split()},
-          **{w: "error" for w in "error errors".split()},
-          **{w: "glitches" for w in "glitch glitches".split()}}
-_NOT_WORKING = ("doesn't work", "does not work", "dose not work", "not working", "isn't working", "won't work",
-                "wont work", "won't let me", "wont let me", "doesnt work", "don't work", "stopped working")
-_BEFORE = {w: w for w in "slow laggy broken buggy glitchy blank blurry unresponsive missing unusable".split()}
 _FUNCTION = frozenset(
     "a an the and or but so i me my we our us you your it its this that these those he she him her his they "
     "them their is are was were be been being am have has had do does did can will would could should may "
@@ -352,14 +338,19 @@ PROBLEM_BOOST = 0.25  # relevance bonus of a candidate label with a problem word
 PROBLEM_SHARE = 0.25  # share of the sentences about the label that must say the problem word
 
 
-def finish_label(label: str, sentences: Sequence[str], *, problem: bool = False) -> str:
+def finish_label(label: str, sentences: Sequence[str], *, problem: bool = False,
+                 keywords: Sequence[str] = ()) -> str:
     """Make a label a whole phrase that says what goes wrong, in the members' words.
 
     A label never ends on a preposition or a waiting adjective ("lock individual" -> "lock individual
-    notes", else "lock"); a label with no problem word gets the problem word most of the sentences that
-    mention it use, when at least ``PROBLEM_SHARE`` of them do ("PDF export" + "crashes" -> "PDF export
-    crashes"; "sync" + "slow" -> "slow sync"); with ``problem`` (most members report a problem) one
-    mention is enough. Feature requests rarely say a problem word, so theirs stay as they are ("dark mode").
+    notes", else "lock"); a label with no problem word gets the failure expression
+    (:mod:`alerts.failures`) most of the sentences that mention it use, when at least ``PROBLEM_SHARE``
+    of them do ("PDF export" + "crashes" -> "PDF export crashes"; "sync" + "slow" -> "slow sync";
+    "branches" + "can't create branches" -> "can't create branches"); with ``problem`` (most members
+    report a problem) one mention is enough, and where no sentence that mentions the label says what
+    goes wrong, the commonest failure of all the members is joined to it. Feature requests rarely say
+    a problem word, so theirs stay as they are ("dark mode"). A label still one word is widened to the
+    members' commonest phrase around it, else joined to its commonest companion keyword.
     """
     words = label.split()
     if not words:
@@ -376,23 +367,121 @@ def finish_label(label: str, sentences: Sequence[str], *, problem: bool = False)
     if not words:
         return label
     label = " ".join(words)
-    if says_problem(label):
-        return label
+    if not says_problem(label):
+        label = _say_problem(words, sentences, lowered, problem, keywords)
+    if len(label.split()) == 1:
+        label = _one_word_widened(label, sentences, lowered, keywords)
+    return label
+
+
+def _say_problem(words: list[str], sentences: Sequence[str], lowered: Sequence[list[str]], problem: bool,
+                 keywords: Sequence[str] = ()) -> str:
+    """The label joined to the members' commonest failure expression, where enough of them say one."""
+    label = " ".join(words)
     mine = {w.lower() for w in words if not is_stopword(w.lower())}
-    about = [t for t in lowered if mine & set(t)] or lowered
-    counts: Counter[str] = Counter()
-    for toks in about:
-        found = {_AFTER.get(t) or _BEFORE.get(t) for t in toks} - {None}
-        joined = " ".join(toks)
-        if any(p in joined for p in _NOT_WORKING):
-            found.add("doesn't work")
-        counts.update(found)  # type: ignore[arg-type]
-    if not counts:
+    about = [s for s, t in zip(sentences, lowered, strict=True) if mine & set(t)] or list(sentences)
+    # Where most members do not report a problem, only a plain failure word ("crashes", "slow", "not
+    # working") says one; a verb phrase ("keeps asking", "can't find") may be a request's wording.
+    plain = None if problem else plain_failure
+    found = commonest(about, keep=plain)
+    if found is None and problem:
+        found = commonest(sentences)  # a problem topic: what its members say goes wrong, said elsewhere
+    if found is None:
         return label
-    word, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
-    if n < (1 if problem else max(1, PROBLEM_SHARE * len(about))) or len(words) >= MAX_WORDS:
+    failure, n = found
+    if n < (1 if problem else max(1, PROBLEM_SHARE * len(about))):
         return label
-    return f"{word} {label}" if word in _BEFORE else f"{label} {word}"
+    return _join(words, mine, failure, n >= 0.5 * len(about), keywords) or label
+
+
+def _fit(words: Sequence[str], room: int) -> list[str]:
+    """The label's first words that fit in ``room`` words, never ending on a dangling or function word."""
+    out = list(words[:max(0, room)])
+    while out and (out[-1].lower() in DANGLING or is_stopword(out[-1].lower())):
+        if len(out) >= 2 and out[-1].lower() in PARTICLES and out[-2].lower() in SIGN_IN_VERBS:
+            break  # "log in": the particle belongs to the verb
+        out.pop()
+    return out
+
+
+def _same_verb(word: str, verb: str) -> bool:
+    w, v = word.lower(), verb.split()[0]
+    return w == v or (len(v) >= 4 and len(w) >= 4 and w[:4] == v[:4])
+
+
+def _join(words: list[str], mine: set[str], failure: Failure, most: bool, keywords: Sequence[str] = ()) -> str | None:
+    """A label and a failure expression as one phrase: the object first, then what goes wrong."""
+    text = failure.text
+    if failure.verb and failure.kind == "after" and _same_verb(words[0], failure.verb):
+        return " ".join([text, *words[1:]][:MAX_WORDS])  # "connect" + "won't connect" -> "won't connect"
+    if failure.kind == "cant":
+        verb = failure.verb.split()[0]
+        obj = [w for w in failure.object if not is_stopword(w)]
+        if _same_verb(words[0], verb):
+            return " ".join([text.split()[0], *words][:MAX_WORDS])  # "sign in" -> "can't sign in"
+        if obj and (mine & set(obj) or (most and set(obj) & set(keywords))):
+            return f"{text} {' '.join(obj)}"  # what most say: "can't create branches"
+        fitted = _fit(words, MAX_WORDS - 1 - len(text.split()))
+        return f"{' '.join(fitted)}: {text}" if fitted else text
+    if failure.kind == "no":
+        absent = failure.object[0]
+        if words[0].lower() == absent:
+            return " ".join(["no", *words][:MAX_WORDS])  # "audio" -> "no audio"
+        fitted = _fit(words, MAX_WORDS - 2)
+        return f"{' '.join(fitted)}: no {absent}" if fitted else f"no {absent}"
+    fitted = _fit(words, MAX_WORDS - len(text.split()))
+    if not fitted:
+        return None
+    return f"{text} {' '.join(fitted)}" if failure.kind == "before" else f"{' '.join(fitted)} {text}"
+
+
+def _app_subject(word: str, lowered: Sequence[list[str]]) -> str:
+    """A lone failure word given the subject its members name: "crashes" -> "app crashes" where they
+    write "app" (a review of an app rarely names its object otherwise)."""
+    low = word.lower()
+    if not any("app" in toks for toks in lowered):
+        return word
+    if low in AFTER:
+        return f"app {AFTER[low]}"
+    return f"{word} app" if low in BEFORE else word
+
+
+def _one_word_widened(word: str, sentences: Sequence[str], lowered: Sequence[list[str]],
+                      keywords: Sequence[str]) -> str:
+    """A one-word label made a phrase: the members' commonest phrase around the word (used twice, or
+    once in a small topic), else the word with the keyword seen most often in the same sentences, in
+    the order the members write them."""
+    low = word.lower()
+    need = 1 if len(sentences) < 4 else 2
+    df: Counter[tuple[str, ...]] = Counter()
+    for s in sentences:
+        df.update(p for p in phrases(s, max_words=3) if low in p and len(p) >= 2)
+    good = [(c, len(p), p) for p, c in df.items() if c >= need and p[-1] not in DANGLING
+            and not all(w == low or w in FILLER or is_stopword(w) for w in p)]
+    surface = _surface(sentences)
+    if good:
+        return " ".join(surface.get(w, w) for w in max(good)[2])
+    if low in AFTER or low in BEFORE:
+        subject = _app_subject(word, lowered)
+        if subject != word:
+            return subject
+    together: Counter[str] = Counter()
+    before: Counter[str] = Counter()
+    for toks in lowered:
+        if low not in toks:
+            continue
+        at = toks.index(low)
+        for k in set(keywords) & set(toks):
+            if k != low and k not in FILLER:
+                together[k] += 1
+                before[k] += toks.index(k) < at
+    if not together:
+        return _app_subject(word, lowered)
+    best, n = max(together.items(), key=lambda kv: (kv[1], -keywords.index(kv[0]), kv[0]))
+    if n < need:
+        return _app_subject(word, lowered)
+    pair = [best, word] if 2 * before[best] > n else [word, best]
+    return " ".join(surface.get(w, w) for w in pair)
 
 
 def _next_word(phrase: list[str], sentences: Sequence[list[str]]) -> str | None:
@@ -457,7 +546,8 @@ def label_cluster(cluster: Any, background: Sequence[str],
     """Label an in-memory cluster from the members it kept (the backtest's labeller)."""
     members = [(m.sentence, m.embedding) for m in cluster.members]
     needs = getattr(cluster, "need_types", None) or {}
-    problem = bool(needs) and max(needs, key=lambda k: (needs[k], k)) == "problem"
+    # The need most members have, ties as everywhere else (``alerts.release_watch.dominant``).
+    problem = bool(needs) and min(needs, key=lambda k: (-needs[k], k)) == "problem"
     return label_issue(pick_sentences(members, cluster.centroid), cluster.centroid, background, embed, product_words,
                        problem=problem)
 

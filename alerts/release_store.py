@@ -3,6 +3,12 @@ the dashboard's ``/releases`` read it here (the ranking itself is ``alerts.relea
 
 Reads only. Every release of the product with enough posts is watched with all its posts so far; a
 topic links to the issue most of its posts belong to, where there is one.
+
+Curation holds here as in detection: posts people took out of issues (``post_exclusions``: not an
+issue, or split off too small to be one) are no topic's posts (they still count among the release's
+posts); a topic linked to an issue muted on the watch's day is left out of the ranking, the next topic
+takes its place, and the release lists it under ``muted_topics`` (issue, label, posts), so nothing is
+hidden without a word.
 """
 
 from __future__ import annotations
@@ -14,10 +20,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from alerts.curated import keep_out
 from alerts.issues import _job_error, _phrase_encoder, _post_query, _rows, get_product_row
 from alerts.labels import label_cluster, name_words
 from alerts.release_watch import (
     NOT_AN_ALARM,
+    Ranked,
     Release,
     ReplayWatch,
     TopicView,
@@ -25,9 +33,10 @@ from alerts.release_watch import (
     dominant,
     entry,
     plan,
-    rank,
+    rank_kept,
     topics_of,
 )
+from store.curation import CurationState, excluded_posts, load_curation
 from store.db import Store
 from store.models import Issue, IssuePost, Post, PostProduct
 from voxpop.config import Config
@@ -69,9 +78,12 @@ def release_watch(store: Store, config: Config | None, product_slug: str, *, ver
             .where(Issue.product_id == product.id, PostProduct.product_id == product.id))}
         rows = session.scalars(select(Issue).where(Issue.product_id == product.id))
         issues = {i.id: (i.label, i.state) for i in rows}
+        curation = load_curation(session, product.id)
+        excluded = excluded_posts(session, product.id)
         name = product.name
         session.rollback()
-    order, sizes = _order(posts)
+    order, sizes = _order(posts)  # every post counts in its release's size, taken out of issues or not
+    posts = keep_out(posts, excluded)  # ... but one people took out of issues is no topic's post
     if version is not None and version not in sizes:
         known = ", ".join(order[-5:]) or "none"
         raise _job_error(f"releases: {product_slug} has no posts of version {version} (latest: {known})")
@@ -88,7 +100,8 @@ def release_watch(store: Store, config: Config | None, product_slug: str, *, ver
     background = [p.text for p in posts[-1000:] if p.text]
     out = []
     for release in reversed(releases):
-        out.append(_release_entry(release, watcher, spec, background, embed, words, members, issues))
+        out.append(_release_entry(release, watcher, spec, background, embed, words, members, issues,
+                                  Curated(curation, now)))
     watched = {v for r in releases for v in r.pooled}
     unwatched = [v for v in order if v not in watched][-3:]
     return {"product": product_slug, "name": name, "as_of": now.isoformat(timespec="seconds"), "note": NOT_AN_ALARM,
@@ -96,22 +109,52 @@ def release_watch(store: Store, config: Config | None, product_slug: str, *, ver
             "unwatched_posts": {v: sizes[v] for v in unwatched}}
 
 
+class Curated:
+    """People's decisions as the watch of one day reads them."""
+
+    def __init__(self, state: CurationState, now: datetime) -> None:
+        self.state, self.day = state, now.date()
+
+    def issue(self, linked: int | None) -> int | None:
+        """The issue holding a linked issue's posts now (after merges)."""
+        return None if linked is None else self.state.survivor(linked)
+
+    def muted(self, issue: int | None) -> bool:
+        return self.state.silenced(issue, self.day)
+
+
 def _release_entry(release: Release, watcher: ReplayWatch, spec: WatchSpec, background: Sequence[str], embed: Any,
-                   words: Any, members: dict[int, int], issues: dict[int, tuple[str, str]]) -> dict[str, Any]:
-    topics = []
-    for ranked in rank(release, topics_of(release, watcher.posts, spec), spec):
+                   words: Any, members: dict[int, int], issues: dict[int, tuple[str, str]],
+                   curated: Curated | None = None) -> dict[str, Any]:
+    topics: list[dict[str, Any]] = []
+    links: dict[int, int | None] = {}
+
+    def link(ranked: Ranked) -> int | None:  # the issue most of the topic's posts belong to (after merges)
+        if ranked.topic.key not in links:
+            ids = [watcher.rows[i].id for i in ranked.topic.extra["members"]]
+            top = Counter(members[i] for i in ids if i in members).most_common(1)
+            found = top[0][0] if top and top[0][1] * 2 >= len(ids) else None
+            links[ranked.topic.key] = curated.issue(found) if curated is not None else found
+        return links[ranked.topic.key]
+
+    def left_out(ranked: Ranked) -> bool:
+        return curated is not None and curated.muted(link(ranked))
+
+    kept, dropped = rank_kept(release, topics_of(release, watcher.posts, spec), spec, left_out)
+    muted = [{"issue": link(r), "issue_label": issues.get(link(r) or 0, ("", ""))[0], "count": r.count}
+             for r in dropped]
+    for ranked in kept:
         rows = [watcher.rows[i] for i in ranked.topic.extra["members"]]
+        issue = link(ranked)
         needs = Counter(r.need_type for r in rows if r.need_type)
         view = TopicView(members=list(rows)[:200], centroid=ranked.topic.extra["centroid"], need_types=dict(needs))
         label, keywords = label_cluster(view, background, embed, words)
-        linked = Counter(members[r.id] for r in rows if r.id in members).most_common(1)
-        issue = linked[0][0] if linked and linked[0][1] * 2 >= len(rows) else None
-        item = entry(release, ranked, label=label, keywords=keywords, quotes=[r.sentence for r in rows[:QUOTES]],
-                     issue=issue, need_type=dominant(needs))
+        item = entry(release, ranked, label=label, keywords=keywords,
+                     quotes=[r.sentence for r in rows[:QUOTES]], issue=issue, need_type=dominant(needs))
         if issue is not None:
             item["issue_label"], item["issue_state"] = issues.get(issue, ("", ""))
         topics.append(item)
     return {"version": release.version, "with_versions": list(release.pooled[:-1]),
             "baseline_versions": list(release.earlier), "posts": release.posts,
-            "baseline_posts": release.baseline_posts, "topics": topics}
+            "baseline_posts": release.baseline_posts, "topics": topics, "muted_topics": muted}
 

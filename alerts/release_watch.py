@@ -27,8 +27,8 @@ Everything here is pure over plain inputs (version sizes, per-topic counts per v
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -195,6 +195,23 @@ def rank(release: Release, topics: Iterable[Topic], spec: WatchSpec) -> list[Ran
             for i, (s, x, t, x0, b) in enumerate(found[: spec.top])]
 
 
+def rank_kept(release: Release, topics: Sequence[Topic], spec: WatchSpec,
+              left_out: Callable[[Ranked], bool]) -> tuple[list[Ranked], list[Ranked]]:
+    """:func:`rank` where a topic people decided against (``left_out``: a muted issue's) gives its place
+    to the next one: the kept topics (ranks renumbered from 1, at most ``spec.top``) and the left-out
+    ones that ranked above the last kept."""
+    kept: list[Ranked] = []
+    dropped: list[Ranked] = []
+    for ranked in rank(release, topics, replace(spec, top=max(spec.top, len(topics)))):
+        if len(kept) >= spec.top:
+            break
+        if left_out(ranked):
+            dropped.append(ranked)
+        else:
+            kept.append(replace(ranked, rank=len(kept) + 1))
+    return kept, dropped
+
+
 def dominant(need_types: Mapping[str, int]) -> str | None:
     """The need type most of a topic's posts have (ties by name)."""
     return min(need_types, key=lambda k: (-need_types[k], k)) if need_types else None
@@ -304,6 +321,8 @@ def as_text(watch: Mapping[str, Any]) -> str:
                          f"{f['score']:.1f}); keywords: {', '.join(t['keywords'][:6])}")
             for q in t["quotes"][:1]:
                 lines.append(f"     \"{q}\"")
+        for m in rel.get("muted_topics") or []:  # curation: a muted issue's topic gave its place to the next
+            lines.append(f"  left out: {m['count']} posts of muted issue #{m['issue']} ({m['issue_label']})")
     return "\n".join(lines)
 
 
@@ -321,12 +340,16 @@ class ReplayWatch:
         labeller: ``(cluster-like, background) -> (label, keywords)`` (``alerts.labels.label_cluster``
             with its encoder); it sees an object with ``members`` (PostRow-like) and ``centroid``.
         emit_from: releases completed before this day are marked watched silently (no entries).
+        muted: ``(member post ids, day) -> bool``: whether the topic stands for an issue people muted
+            (``alerts.curated.BacktestCuration.mutes``); such a topic gives its place to the next one.
     """
 
-    def __init__(self, spec: WatchSpec, labeller: Any, emit_from: date) -> None:
+    def __init__(self, spec: WatchSpec, labeller: Any, emit_from: date,
+                 muted: Callable[[Sequence[int], date], bool] | None = None) -> None:
         self.spec = spec
         self.labeller = labeller
         self.emit_from = emit_from
+        self.muted = muted
         self.made: set[str] = set()
         self.posts: list[WatchPost] = []
         self.rows: list[Any] = []
@@ -352,7 +375,12 @@ class ReplayWatch:
             self.made.update(release.pooled)
             if day < self.emit_from:
                 continue
-            for ranked in rank(release, topics_of(release, self.posts, self.spec), self.spec):
+            def left_out(ranked: Ranked) -> bool:
+                ids = [self.rows[i].id for i in ranked.topic.extra["members"]]
+                return self.muted is not None and self.muted(ids, day)
+
+            kept, _ = rank_kept(release, topics_of(release, self.posts, self.spec), self.spec, left_out)
+            for ranked in kept:
                 members = [self.rows[i] for i in ranked.topic.extra["members"]]
                 needs: dict[str, int] = {}
                 for m in members:

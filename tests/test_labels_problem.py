@@ -61,3 +61,37 @@ def test_finish_label_completes_fragments_and_adds_the_members_problem_word() ->
     texts = ["sync please between my phone and laptop"] * 5 + ["sync is slow"]
     assert finish_label("sync", texts) == "sync" and finish_label("sync", texts, problem=True) == "slow sync"
     assert finish_label("dark mode", ["dark mode please"] * 3, problem=True) == "dark mode"
+
+
+def test_failures_read_how_customers_say_what_goes_wrong() -> None:
+    from alerts.failures import commonest, failures
+
+    def said(sentence: str) -> list[str]:
+        return [f"{f.text} {' '.join(f.object)}".strip() for f in failures(sentence)]
+
+    assert said("The app doesn't seem to be able to create branches anymore.") == ["can't create branches"]
+    assert said("Since Tuesday I am unable to log in") == ["can't log in"]
+    assert said("it won't let me attach photos") == ["can't attach photos"]
+    assert said("Reminders are not showing up on my watch") == ["not showing up"]
+    assert said("It keeps logging me out") == ["keeps logging out"]
+    assert said("No sound during calls") == ["no sound"] and said("no problems at all, five stars") == []
+    assert said("Something went wrong, try again") == ["error"]
+    assert said("the widget doesn&#39;t work") == ["not working"]  # escaped feeds read as written
+    best = commonest(["Video won't load.", "The video won't load on wifi.", "Video crashes sometimes"])
+    assert best is not None and (best[0].text, best[1]) == ("won't load", 2)
+
+
+def test_problem_labels_join_the_object_and_the_failure_and_are_never_one_word() -> None:
+    crashing = ["the app crashed when I opened the calendar", "calendar view crashes", "calendar is fine"]
+    assert finish_label("calendar", crashing, problem=True) == "calendar crashes"
+    branches = ["can't create branches on my phone", "I cannot create branches", "create branches please"]
+    assert finish_label("branches", branches, problem=True) == "can't create branches"
+    assert finish_label("sign in", ["unable to sign in since Monday"], problem=True) == "can't sign in"
+    assert finish_label("audio", ["no audio in calls", "audio gone"], problem=True) == "no audio"
+    # A problem topic whose label's sentences say nothing wrong takes what its members say goes wrong.
+    assert says_problem(finish_label("meeting room", ["meeting room", "the screen stays blank"], problem=True))
+    # One word never stands alone when the members say more around it.
+    assert finish_label("widget", ["home screen widget please", "a home screen widget would help"]) == (
+        "home screen widget")
+    assert finish_label("browser", ["opens links in the browser", "links open outside"],
+                        keywords=["links", "browser"]) == "links browser"

@@ -183,3 +183,54 @@ def test_daily_digest_carries_the_newest_release_watch(sqlite_store: Any, smtp_s
     section = text[text.index("Since version 2.0 (Acme)"):]
     assert NOT_AN_ALARM in section and "frozen" in section and " of " in section
     assert "Since version 2.0 (Acme)" in html and "Since version 1.1" not in text  # the newest release only
+
+
+def test_release_watch_honours_curation(sqlite_store: Any, tmp_path: Path) -> None:
+    """Posts taken out of issues are no topic's posts; a muted issue's topic gives its place to the next one."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from alerts.issues import run_detect
+    from store.models import IssuePost
+    from voxpop import curation
+
+    config = make_config(tmp_path)
+    insert_posts(sqlite_store, "acme", _versioned(stream(days=40) + burst(100000, BURST_DAY, 8)))
+    for day in range(1, 10):
+        run_detect(sqlite_store, config, "acme", as_of=datetime(2026, 2, day, tzinfo=UTC))
+    with sqlite_store.sessions() as session:
+        issue_id = int(session.scalars(select(IssuePost.issue_id).where(IssuePost.post_id == 100000)).one())
+        burst_members = set(session.scalars(select(IssuePost.post_id).where(IssuePost.issue_id == issue_id)))
+    now = datetime(2026, 2, 9, 23, tzinfo=UTC)
+
+    def newest() -> dict[str, Any]:
+        return release_watch(sqlite_store, config, "acme", now=now)["releases"][0]
+
+    before = newest()
+    assert before["version"] == "2.0" and before["topics"][0]["issue"] == issue_id and not before["muted_topics"]
+    others = [t["label"] for t in before["topics"][1:]]
+
+    with sqlite_store.transaction() as session:
+        curation.mute_issue(session, issue_id, until=None, by="ann", today=now.date())
+    muted = newest()
+    assert all(t.get("issue") != issue_id for t in muted["topics"])
+    assert [t["label"] for t in muted["topics"]][: len(others)] == others  # the others move up
+    assert [t["figures"]["rank"] for t in muted["topics"]] == list(range(1, len(muted["topics"]) + 1))
+    assert [(m["issue"], m["count"]) for m in muted["muted_topics"]] == [(issue_id, before["topics"][0]["figures"]
+                                                                          ["count"])]
+    assert f"muted issue #{issue_id}" in as_text(release_watch(sqlite_store, config, "acme", now=now))
+    # The backtest's release watch leaves the muted issue's topic out the same way.
+    replayed = [a for d in backtest(sqlite_store, config, "acme", date(2026, 1, 25), date(2026, 2, 9))
+                for a in d["alerts"] if a["kind"] == RELEASE_WATCH_KIND and a["version"] == "2.0"]
+    assert replayed and not any("frozen" in a["label"] or "frozen" in " ".join(a["quotes"]) for a in replayed)
+    assert [a["figures"]["rank"] for a in replayed] == list(range(1, len(replayed) + 1))
+
+    with sqlite_store.transaction() as session:
+        curation.unmute_issue(session, issue_id, by="ann")
+        taken = sorted(p for p in burst_members if p >= 100000)[:-1]  # all but one of the burst's posts
+        curation.not_an_issue(session, issue_id, post_ids=taken, by="ann")
+    after = newest()
+    assert after["posts"] == before["posts"]  # still posts of the release ...
+    assert not after["muted_topics"] and all(  # ... but no topic's: the burst no longer ranks
+        "frozen" not in t["label"] and not any("frozen" in q for q in t["quotes"]) for t in after["topics"])
