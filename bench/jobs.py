@@ -154,7 +154,8 @@ def prepare(clf: Classifier, jobs_set: Any, splits: Sequence[str]) -> list[Produ
             scored = encoded(clf, texts)
             jobs = [Job(j.id, j.statement, tuple(j.examples)) for j in product.jobs]
             need_at = [need_from_sentences(scored.need_post[i], scored.need_sentences[i], clf.sentence_rule,
-                                           scored.sentence_fit[i])[2] for i in range(len(texts))]
+                                           scored.sentence_fit[i], scored.sentiment_sentences[i],
+                                           clf.sentiment_rule["mixed_threshold"])[2] for i in range(len(texts))]
             runs.append(ProductRun(slug, product.split, [set(p.jobs) for p in posts], [p.step for p in posts],
                                    texts, scored, clf.job_index(jobs), clf.step_index(DEFAULT_STEPS), need_at, extra))
     return runs

@@ -105,3 +105,26 @@ def test_choose_steps_falls_back_to_use_within_the_margin() -> None:
     raw = np.array([[0.50, 0.45, 0.1], [0.70, 0.45, 0.1]], dtype=np.float32)
     placed = choose_steps(raw, ["pay", "use", "leave"], StepCalibration(margin=0.1))
     assert [p[0] for p in placed] == ["use", "pay"] and all(0 < p[1] <= 1 for p in placed)
+
+
+def test_a_mixed_review_takes_the_need_of_its_complaint_sentence() -> None:
+    from classify.labels import NEED_TYPES
+    from classify.pipeline import DEFAULT_SENTENCE_RULE, need_from_sentences
+
+    rule = {**DEFAULT_SENTENCE_RULE, "unmet_weight": 0.6}
+    post = np.array([0.05, 0.02, 0.0, 0.88, 0.05])  # the post reads as praise
+    need = np.array([[0.01, 0.03, 0.0, 0.93, 0.03],  # "The filters are gorgeous."
+                     [0.91, 0.04, 0.0, 0.04, 0.01]])  # "Saving to the gallery freezes the app."
+    praise_then_complaint = np.array([[0.01, 0.06, 0.93], [0.52, 0.31, 0.17]])
+    assert NEED_TYPES[need_from_sentences(post, need, rule)[1]] == "praise"  # without sentiments: as before
+    p, k, at = need_from_sentences(post, need, rule, None, praise_then_complaint)
+    assert (NEED_TYPES[k], at) == ("problem", 1)
+    assert int(p.argmax()) == k and abs(float(p.sum()) - 1.0) < 1e-9  # the score follows the complaint sentence
+    # No clear praise elsewhere, or the need sentence itself reads as praise: the post keeps its need type.
+    neither = np.array([[0.30, 0.40, 0.30], [0.52, 0.31, 0.17]])
+    assert NEED_TYPES[need_from_sentences(post, need, rule, None, neither)[1]] == "praise"
+    both_praise = np.array([[0.01, 0.06, 0.93], [0.05, 0.10, 0.85]])
+    assert NEED_TYPES[need_from_sentences(post, need, rule, None, both_praise)[1]] == "praise"
+    # Switched off (no probability reaches 1.01).
+    off = {**rule, "mixed_unmet_min": 1.01}
+    assert NEED_TYPES[need_from_sentences(post, need, off, None, praise_then_complaint)[1]] == "praise"

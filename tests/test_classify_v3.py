@@ -100,3 +100,19 @@ def test_crash_reports_in_other_languages_are_problems(clf) -> None:
     assert [p.language for p in preds] == ["es", "de", "fr", "it", "pt"]
     assert [p.need_type for p in preds] == ["problem"] * 5
     assert all(p.sentiment == "negative" and p.unmet_need for p in preds)
+
+
+def test_a_mixed_review_with_a_problem_is_a_problem_and_quotes_it(clf) -> None:
+    # A PM reads a 4-star "love it, but export crashes" as a problem report: the need type and the evidence follow
+    # the problem sentence, not the praise. The second post was praise before the mixed-review rule.
+    texts = ["Love the design and the tags are great. But it crashes every time I export to PDF.",
+             "Absolutely love the workouts and the coaches. The video stalls at the same spot in every class."]
+    for rating in (4, None):
+        crash, video = clf.predict(texts, ratings=[rating, rating])
+        assert (crash.need_type, crash.unmet_need) == ("problem", True), rating
+        assert crash.evidence == "But it crashes every time I export to PDF.", rating
+        assert (video.need_type, video.evidence) == ("problem", "The video stalls at the same spot in every class.")
+    # Plain praise stays praise, with or without stars.
+    for rating in (5, None):
+        praise = clf.predict(["Best notes app I've used. Everything just works."], ratings=[rating])[0]
+        assert (praise.need_type, praise.unmet_need) == ("praise", False), rating

@@ -95,7 +95,9 @@ def tune_sentiment_rule(corpora: dict[str, list[Example]], clf: Classifier) -> d
         rows = corpora[name]
         ratings = [e.rating for e in rows]
         scored = clf.score([e.text for e in rows], titles=[e.title for e in rows], ratings=ratings)
-        needs = [NEED_TYPES[need_from_sentences(scored.need_post[i], scored.need_sentences[i], clf.sentence_rule)[1]]
+        needs = [NEED_TYPES[need_from_sentences(scored.need_post[i], scored.need_sentences[i], clf.sentence_rule,
+                                                None, scored.sentiment_sentences[i],
+                                                clf.sentiment_rule["mixed_threshold"])[1]]
                  for i in range(len(rows))]
         dev[name] = (rows, ratings, scored, needs)
     best = -1.0
