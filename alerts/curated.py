@@ -24,7 +24,10 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from alerts.detect import WATCH_KIND, Cluster, Detector, Event, PostRow, alert_count_name
+from alerts.clustering import Cluster, PostRow
+from alerts.detect import Detector
+from alerts.events import Event
+from alerts.transitions import WATCH_KIND, alert_count_name
 from store.curation import MERGED, CurationState
 
 
