@@ -85,6 +85,7 @@ from alerts.transitions import (  # noqa: F401 - re-exported
 from alerts.watch_notes import (  # noqa: F401 - re-exported
     WATCH_MIN_LIFT,
     WATCH_QUIET_RELEASES,
+    in_release_watch,
     top_of_release,
     watch_notes,
 )
@@ -474,7 +475,9 @@ def replay(posts: Sequence[PostRow], params: Params, start: date, end: date, *, 
     ``end`` with the alerts that would have fired that day. Nothing is written or sent. ``curate``
     (see ``alerts.curated.BacktestCuration``) may rewrite or drop each alert as people's decisions say.
     With ``watch`` (default on), each day's list also holds the release-watch entries made that day
-    (``kind`` = ``release_watch``, see ``alerts.release_watch``), after that day's alerts.
+    (``kind`` = ``release_watch``, see ``alerts.release_watch``), after that day's alerts; a watch note
+    (``issue_watch``) about an issue the release watch already showed for that release, that day or
+    before, is left out (``alerts.watch_notes.in_release_watch``): the release watch tells it.
     """
     by_day: dict[date, list[PostRow]] = {}
     for post in posts:
@@ -486,6 +489,7 @@ def replay(posts: Sequence[PostRow], params: Params, start: date, end: date, *, 
     mutes = getattr(curate, "mutes", None)
     watcher = ReplayWatch(watch, labeller or label_cluster, start, mutes) if watch is not None else None
     background: list[str] = []
+    shown: list[dict[str, Any]] = []  # release-watch entries made so far (a note they show is not repeated)
     last: date | None = None
     day = min(by_day, default=start)
     out: list[dict[str, Any]] = []
@@ -503,6 +507,9 @@ def replay(posts: Sequence[PostRow], params: Params, start: date, end: date, *, 
             alerts = [describe_event(detector, e, recent, labeller) for e in events]
             if curate is not None:
                 alerts = [a for a in (curate(detector, e, a) for e, a in zip(events, alerts, strict=True)) if a]
+            shown.extend(watched)
+            alerts = [a for a in alerts if a["kind"] != WATCH_KIND
+                      or in_release_watch(a.get("issue"), a.get("version"), shown) is None]
             alerts.extend(watched)
             out.append({"day": day.isoformat(), "alerts": alerts})
         detector.prune_totals(day)
