@@ -24,7 +24,11 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from alerts.detect import WATCH_KIND, Cluster, Detector, Event, PostRow, alert_count_name
+from alerts.clustering import Cluster, PostRow
+from alerts.detect import Detector
+from alerts.events import Event
+from alerts.release_watch import holder
+from alerts.transitions import WATCH_KIND, alert_count_name
 from store.curation import MERGED, CurationState
 
 
@@ -136,7 +140,5 @@ class BacktestCuration:
     def mutes(self, post_ids: Sequence[int], day: date) -> bool:
         """Whether a release-watch topic (its posts in the release) stands for an issue muted on ``day``:
         the stored issue (after merges) holding at least half of them."""
-        votes = Counter(self.membership[p] for p in post_ids if p in self.membership).most_common(1)
-        if not votes or votes[0][1] * 2 < len(post_ids):
-            return False
-        return self.state.silenced(self.state.survivor(votes[0][0]), day)
+        issue = holder(post_ids, self.membership)
+        return issue is not None and self.state.silenced(self.state.survivor(issue), day)

@@ -8,31 +8,34 @@ code serves the incremental ``detect`` job (state loaded from and saved to the s
 in-memory backtest.
 
 Which posts seed and join issues, and which clusters may alert, is decided in ``alerts.policy``; the
-tests live in ``alerts.stats``; labels in ``alerts.labels``. Two families of tests run each day:
+settings are ``alerts.params.Params``; what it reports is ``alerts.events.Event``; labels are
+``alerts.labels``. Two families of tests run each day:
 
-* day windows: an issue's share of the product's posts in the window against its share in the
-  baseline days (binomial upper tail, baseline share smoothed with half a pseudo-post so brand-new
-  topics are tested against a small but non-zero share);
-* release windows (where posts carry an app version): an issue's share of the newest release's posts
-  (pooled with small untested releases just before it) against its share in the releases before them
-  ("emerged in v"), looked at once per doubling of the release's posts, with a beta-binomial test whose
-  spread is the swing of issue shares between those earlier releases.
+* day windows (``alerts.day_tests``): an issue's share of the product's posts in the window against its
+  share in the baseline days (binomial upper tail, baseline share smoothed with half a pseudo-post so
+  brand-new topics are tested against a small but non-zero share);
+* release windows (``alerts.release_tests``, where posts carry an app version): an issue's share of the
+  newest release's posts (pooled with small untested releases just before it) against its share in the
+  releases before them ("emerged in v"), looked at once per doubling of the release's posts, with a
+  beta-binomial test whose spread is the swing of issue shares between those earlier releases.
 
 Within each family the p-values of all clusters tested that day (or release look) are put through
-Benjamini-Hochberg at ``fdr`` (``version_fdr``); a discovery must also pass ``sensitivity``
-(``version_sensitivity``) and ``min_count``. At most ``release_top`` issues alert in one release; room
-they leave goes to watch notes (``issue_watch``): the release's strongest non-significant rises, marked
-as such. Clusters that drift together are merged (the older issue keeps its id; the other redirects to it).
+Benjamini-Hochberg at ``fdr`` (``version_fdr``) by ``alerts.day_tests.discoveries``; a discovery must
+also pass ``sensitivity`` (``version_sensitivity``) and ``min_count``. At most ``release_top`` issues
+alert in one release; room they leave goes to watch notes (``issue_watch``): the release's strongest
+non-significant rises, marked as such. Clusters that drift together are merged (the older issue keeps
+its id; the other redirects to it).
 
 The detector composes its parts, each usable alone: the online clustering (``alerts.clustering``), the
-product-level tests (``alerts.product_tests``), the release tests (``alerts.release_tests``), the room in a
-release and its watch notes (``alerts.watch_notes``) and the state transitions (``alerts.transitions``).
+day tests (``alerts.day_tests``), the product-level tests (``alerts.product_tests``), the release tests
+(``alerts.release_tests``), the room in a release and its watch notes (``alerts.watch_notes``) and the
+state transitions (``alerts.transitions``). ``Params``, ``Event`` and the day tests are still importable
+from here, as before they had modules of their own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -46,6 +49,14 @@ from alerts.clustering import (  # noqa: F401 - re-exported: callers import them
     day_key,
     unit,
 )
+from alerts.day_tests import (  # noqa: F401 - re-exported
+    PSEUDO_COUNT,
+    day_range,
+    day_test,
+    discoveries,
+)
+from alerts.events import ISSUE_ALERT_KINDS, Event  # noqa: F401 - re-exported
+from alerts.params import Params  # noqa: F401 - re-exported
 from alerts.policy import Gate, OpenGate, may_seed
 from alerts.product_tests import (  # noqa: F401 - re-exported: callers import them from here
     PRODUCT_KINDS,
@@ -63,7 +74,6 @@ from alerts.release_tests import (  # noqa: F401 - re-exported
     version_test,
 )
 from alerts.release_watch import ReplayWatch, WatchSpec, dominant
-from alerts.stats import benjamini_hochberg, binom_sf
 from alerts.transitions import (  # noqa: F401 - re-exported
     WATCH_KIND,
     alert_count_name,
@@ -75,69 +85,18 @@ from alerts.transitions import (  # noqa: F401 - re-exported
 from alerts.watch_notes import (  # noqa: F401 - re-exported
     WATCH_MIN_LIFT,
     WATCH_QUIET_RELEASES,
+    in_release_watch,
     top_of_release,
     watch_notes,
 )
 from voxpop.config import AlertSpec
 
 ACTIVE_STATES = ("new", "rising", "ongoing", "reopened")
-ISSUE_ALERT_KINDS = {"new": "issue_new", "rising": "issue_rising", "reopened": "issue_reopened"}
-PSEUDO_COUNT = 0.5
 EMIT_GRACE_DAYS = 2  # a run still alerts what the last two days (not yet evaluated) brought
 PARTIAL_DAY_FACTOR = 0.1  # sensitivity multiplier while the evaluated day is not over yet
 MEMBERS_KEPT = 200  # recent members an in-memory cluster keeps for labelling (the store reads as many)
 
-_SPEC = AlertSpec()
-DEFAULT_WATCH = WatchSpec.from_spec(_SPEC)
-
-
-@dataclass(frozen=True)
-class Params:
-    """Detector settings; every default is the ``[alerts]`` default of :class:`config.AlertSpec`."""
-
-    join_similarity: float = _SPEC.join_similarity
-    merge_similarity: float = _SPEC.merge_similarity
-    min_count: int = _SPEC.min_count
-    sensitivity: float = _SPEC.sensitivity
-    fdr: float = _SPEC.fdr
-    cooldown_days: int = _SPEC.cooldown_days
-    resolve_after_days: int = _SPEC.resolve_after_days
-    window_days: int = _SPEC.window_days
-    baseline_days: int = _SPEC.baseline_days
-    min_volume: int = _SPEC.min_volume
-    rating_drop: float = _SPEC.rating_drop
-    sentiment_drop: float = _SPEC.sentiment_drop
-    volume_ratio: float = _SPEC.volume_ratio
-    min_baseline_days: int = _SPEC.min_baseline_days
-    version_min_posts: int = _SPEC.version_min_posts
-    baseline_versions: int = _SPEC.baseline_versions
-    version_sensitivity: float = _SPEC.version_sensitivity
-    version_fdr: float = _SPEC.version_fdr
-    release_top: int = _SPEC.release_top
-    release_watch: float = _SPEC.release_watch
-
-    @classmethod
-    def from_spec(cls, spec: Any) -> Params:
-        """Build from an ``AlertSpec`` (fields it lacks keep their defaults)."""
-        return cls(**{f.name: getattr(spec, f.name) for f in fields(cls) if hasattr(spec, f.name)})
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something worth an alert: the state an issue entered, or a product-level change."""
-
-    kind: str  # issue_new | issue_rising | issue_reopened | issue_watch | volume_spike | rating_drop | sentiment_drop
-    day: date  # the one "as of" day of the alert: its counts, trend and header are all as of its end
-    key: int | None  # cluster key for issue events
-    state: str | None
-    figures: dict[str, Any]
-    version: str | None = None  # the release the issue emerged in or rose with (when posts carry versions)
-
-
-def day_range(end: date, days: int) -> list[str]:
-    """The ``days`` day keys ending with ``end`` (inclusive), oldest first."""
-    return [(end - timedelta(days=i)).isoformat() for i in range(days - 1, -1, -1)]
-
+DEFAULT_WATCH = WatchSpec.from_spec(AlertSpec())
 
 # ---------------------------------------------------------------- the detector
 
@@ -195,7 +154,12 @@ class Detector:
         return self.issues.keep_texts
 
     @property
-    def _dim(self) -> int:
+    def dim(self) -> int:
+        """Length of the embeddings the clusters hold (0 while the detector has seen none).
+
+        The store side compares it with the label encoder's output length: an encoder of another
+        embedding space must not score phrases against these centroids.
+        """
         return self.issues.dim
 
     # -- feeding posts -------------------------------------------------------------------------
@@ -298,13 +262,13 @@ class Detector:
             x = cluster.count(window)
             counts[cluster.key] = x
             if warm and x >= p.min_count:
-                day_tests[cluster.key] = self._test(cluster, x, tw.n, baseline, tb.n)
+                day_tests[cluster.key] = day_test(cluster, x, tw.n, baseline, tb.n, p)
             if release is not None:
                 figures = self._version_test(cluster, release, rho=rho)
                 if figures is not None:
                     version_tests[cluster.key] = figures
-        day_sig = self._discoveries(day_tests, self._alpha, p.fdr)
-        version_sig = self._discoveries(version_tests, p.version_sensitivity * factor, p.version_fdr)
+        day_sig = discoveries(day_tests, self._alpha, p.fdr, p.min_count)
+        version_sig = discoveries(version_tests, p.version_sensitivity * factor, p.version_fdr, p.min_count)
         if release is not None:
             version_sig = top_of_release(version_sig, version_tests, release.version, self.clusters,
                                          p.release_top)
@@ -344,29 +308,6 @@ class Detector:
                             min_count=self.params.min_count, may_alert=self.gate.may_alert)
         return [Event(kind=WATCH_KIND, day=day, key=k, state=self.clusters[k].state, figures=figures,
                       version=release.version) for k, figures in picks]
-
-    def _discoveries(self, tests: Mapping[int, dict[str, Any]], alpha: float, fdr: float) -> set[int]:
-        """Keys whose test is a discovery: BH at ``fdr`` over the family, then ``alpha`` and volume."""
-        keys = list(tests)
-        flags = benjamini_hochberg([tests[k]["p_value"] for k in keys], fdr)
-        out = set()
-        for k, flag in zip(keys, flags, strict=True):
-            t = tests[k]
-            t["tested"] = len(keys)
-            t["significant"] = bool(flag and t["p_value"] < alpha and t["count"] >= self.params.min_count)
-            if t["significant"]:
-                out.add(k)
-        return out
-
-    def _test(self, cluster: Cluster, x: int, n: int, baseline: Sequence[str], n0: int) -> dict[str, Any]:
-        x0 = cluster.count(baseline)
-        share0 = (x0 + PSEUDO_COUNT) / (n0 + 1.0)
-        n = max(n, x)
-        return {"scope": "day", "count": x, "total": n, "baseline_count": x0, "baseline_total": n0,
-                "baseline_share": round(share0, 6), "share": round(x / n, 6) if n else 0.0,
-                "expected": round(share0 * n, 3), "p_value": binom_sf(x, n, share0),
-                "window_days": self.params.window_days, "baseline_days": self.params.baseline_days,
-                "fdr": self.params.fdr}
 
     def _release_look_due(self, release: ReleaseWindow, partial: bool) -> bool:
         """Whether the newest release is due a look: its (pooled) posts reached ``version_min_posts`` x 2^k.
@@ -534,7 +475,9 @@ def replay(posts: Sequence[PostRow], params: Params, start: date, end: date, *, 
     ``end`` with the alerts that would have fired that day. Nothing is written or sent. ``curate``
     (see ``alerts.curated.BacktestCuration``) may rewrite or drop each alert as people's decisions say.
     With ``watch`` (default on), each day's list also holds the release-watch entries made that day
-    (``kind`` = ``release_watch``, see ``alerts.release_watch``), after that day's alerts.
+    (``kind`` = ``release_watch``, see ``alerts.release_watch``), after that day's alerts; a watch note
+    (``issue_watch``) about an issue the release watch already showed for that release, that day or
+    before, is left out (``alerts.watch_notes.in_release_watch``): the release watch tells it.
     """
     by_day: dict[date, list[PostRow]] = {}
     for post in posts:
@@ -546,6 +489,7 @@ def replay(posts: Sequence[PostRow], params: Params, start: date, end: date, *, 
     mutes = getattr(curate, "mutes", None)
     watcher = ReplayWatch(watch, labeller or label_cluster, start, mutes) if watch is not None else None
     background: list[str] = []
+    shown: list[dict[str, Any]] = []  # release-watch entries made so far (a note they show is not repeated)
     last: date | None = None
     day = min(by_day, default=start)
     out: list[dict[str, Any]] = []
@@ -563,6 +507,9 @@ def replay(posts: Sequence[PostRow], params: Params, start: date, end: date, *, 
             alerts = [describe_event(detector, e, recent, labeller) for e in events]
             if curate is not None:
                 alerts = [a for a in (curate(detector, e, a) for e, a in zip(events, alerts, strict=True)) if a]
+            shown.extend(watched)
+            alerts = [a for a in alerts if a["kind"] != WATCH_KIND
+                      or in_release_watch(a.get("issue"), a.get("version"), shown) is None]
             alerts.extend(watched)
             out.append({"day": day.isoformat(), "alerts": alerts})
         detector.prune_totals(day)

@@ -64,7 +64,8 @@ _NOT_STATES = frozenset("available responsive visible supported allowed possible
 _OPINION = frozenset("know like understand think want need care mind recommend bother appreciate believe expect "
                      "agree matter deserve love hate wish mean getting going having trying doing".split())
 # "can't wait", "can't believe how good", "can't live without it": praise, not a failure.
-_PRAISE = frozenset("wait believe imagine live stop say thank complain beat praise express recommend".split())
+_PRAISE = frozenset("wait believe imagine live stop say thank complain beat praise express recommend".split()
+                    + ["be bothered"])
 _PRONOUNS = frozenset("i you we they it he she".split())
 _WORK = frozenset("work works worked working".split())
 _LET = frozenset("let allow allows permit".split())  # "won't let me X" / "doesn't allow me to X": can't X
@@ -131,6 +132,8 @@ def _verb(toks: Sequence[str], j: int) -> tuple[str, int, bool] | None:
     if j >= len(toks) or toks[j] in _NOT_VERBS or toks[j] in AFTER or toks[j] in BEFORE:
         return ("get", got + 1, able) if got is not None else None
     verb = toks[j]
+    if j > 0 and toks[j - 1] == "be" and verb.endswith(("ed", "en")):
+        return f"be {verb}", j + 1, able  # "cannot be exported": "can't be exported", never "can't exported"
     if verb in _PARTICLE_VERBS:
         k = j + 1 + (j + 2 < len(toks) and toks[j + 1] in ("me", "us"))
         if k < len(toks) and toks[k] in _PARTICLE_VERBS[verb]:

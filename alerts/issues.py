@@ -24,26 +24,17 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from alerts.clustering import Cluster, PostRow
 from alerts.curated import BacktestCuration, curate_clusters, hold_muted, keep_out, keeps_label, new_evidence_since
-from alerts.detect import (
-    ACTIVE_STATES,
-    MEMBERS_KEPT,
-    WATCH_KIND,
-    Cluster,
-    Detector,
-    Event,
-    Params,
-    PostRow,
-    cosine,
-    day_range,
-    end_of_day,
-    replay,
-    totals_from_json,
-    totals_to_json,
-)
+from alerts.day_tests import day_range
+from alerts.detect import ACTIVE_STATES, MEMBERS_KEPT, Detector, cosine, end_of_day, replay
+from alerts.events import Event
 from alerts.labels import PhraseEncoder, label_issue, labeller_with, name_words, pick_sentences, rank_members
+from alerts.params import Params
 from alerts.policy import MERGED
+from alerts.product_tests import totals_from_json, totals_to_json
 from alerts.release_watch import WatchSpec, dominant
+from alerts.transitions import WATCH_KIND
 from store import rollups
 from store.curation import CurationState, effective_columns, excluded_posts, load_curation
 from store.db import Store
@@ -316,7 +307,7 @@ def _phrase_encoder(config: Config, detector: Detector | None = None) -> PhraseE
         except (ImportError, OSError, ValueError):  # no model here: labels fall back to TF-IDF scoring
             _ENCODERS[model_dir] = None
     found = _ENCODERS[model_dir]
-    if found is not None and detector is not None and detector._dim not in (0, found.dim):
+    if found is not None and detector is not None and detector.dim not in (0, found.dim):
         return None  # the stored embeddings come from another encoder
     return found
 

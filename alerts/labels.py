@@ -279,8 +279,9 @@ def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, backgroun
         surface = _surface(sentences)
         label = " ".join(surface.get(w, w) for w in own[0]) if own else (keywords[0] if keywords else "")
         fallback = list(dict.fromkeys(content_words(sentences[0])))[:KEYWORDS]
-        return finish_label(label, sentences, problem=problem, keywords=keywords or fallback), (
-            keywords or fallback)
+        return finish_label(label, sentences, problem=problem, keywords=keywords or fallback,
+                            not_object=_dull_words(content_words(label), background_df, len(background),
+                                                   product_words)), keywords or fallback
     bg: Counter[tuple[str, ...]] = Counter()
     pool_set = set(pool)
     for s in background:
@@ -321,7 +322,7 @@ def label_issue(sentences: Sequence[str], centroid: np.ndarray | None, backgroun
         ranked = [int(i) for i in np.argsort(-relevance, kind="stable")]
         words = next((pool[i] for i in ranked if not says_nothing(pool[i])), words)
     label = " ".join(surface.get(w, w) for w in words[:MAX_WORDS])
-    return finish_label(label, sentences, problem=problem, keywords=keywords), keywords
+    return finish_label(label, sentences, problem=problem, keywords=keywords, not_object=dull), keywords
 
 
 # A label never ends on one of these: a preposition, or an adjective that waits for its noun.
@@ -329,17 +330,23 @@ DANGLING = frozenset(
     "in into inside on onto at to of for from with without about between under over by through within "
     "individual specific certain multiple different separate entire whole other more less better easier "
     "new old own single same every each several many few main full".split())
+_PUNCT = ":;,.!?…\"“”'’()[]/-–"  # around a word, never part of the object
 _FUNCTION = frozenset(
     "a an the and or but so i me my we our us you your it its this that these those he she him her his they "
     "them their is are was were be been being am have has had do does did can will would could should may "
     "might must when then than there what which who how why all any some also too very just only not now yet "
     "if as up down out off again please".split())
+# How the writer feels: a lead-in before the object ("aggravated as Zoom: can't sign in"), never the object.
+FEELINGS = frozenset(
+    "aggravated aggravating annoyed irritated irritating frustrated frustrating disappointed disappointing angry "
+    "mad upset furious livid fed tired sick confused infuriated infuriating unhappy sorry worried pissed shocked "
+    "baffled puzzled sad happy glad stressed exhausted hopeless helpless".split())
 PROBLEM_BOOST = 0.25  # relevance bonus of a candidate label with a problem word, in a problem topic
 PROBLEM_SHARE = 0.25  # share of the sentences about the label that must say the problem word
 
 
 def finish_label(label: str, sentences: Sequence[str], *, problem: bool = False,
-                 keywords: Sequence[str] = ()) -> str:
+                 keywords: Sequence[str] = (), not_object: Collection[str] = ()) -> str:
     """Make a label a whole phrase that says what goes wrong, in the members' words.
 
     A label never ends on a preposition or a waiting adjective ("lock individual" -> "lock individual
@@ -351,6 +358,10 @@ def finish_label(label: str, sentences: Sequence[str], *, problem: bool = False,
     goes wrong, the commonest failure of all the members is joined to it. Feature requests rarely say
     a problem word, so theirs stay as they are ("dark mode"). A label still one word is widened to the
     members' commonest phrase around it, else joined to its commonest companion keyword.
+
+    A failure is joined to the label's object only: its lead-in words (how the writer feels, function
+    words, punctuation, and ``not_object``: the product's name and words in most of its posts) are
+    left out, so "aggravated as zoom" + "can't sign in" is "can't sign in" (:func:`object_words`).
     """
     words = label.split()
     if not words:
@@ -368,14 +379,14 @@ def finish_label(label: str, sentences: Sequence[str], *, problem: bool = False,
         return label
     label = " ".join(words)
     if not says_problem(label):
-        label = _say_problem(words, sentences, lowered, problem, keywords)
+        label = _say_problem(words, sentences, lowered, problem, keywords, not_object)
     if len(label.split()) == 1:
         label = _one_word_widened(label, sentences, lowered, keywords)
     return label
 
 
 def _say_problem(words: list[str], sentences: Sequence[str], lowered: Sequence[list[str]], problem: bool,
-                 keywords: Sequence[str] = ()) -> str:
+                 keywords: Sequence[str] = (), not_object: Collection[str] = ()) -> str:
     """The label joined to the members' commonest failure expression, where enough of them say one."""
     label = " ".join(words)
     mine = {w.lower() for w in words if not is_stopword(w.lower())}
@@ -391,7 +402,32 @@ def _say_problem(words: list[str], sentences: Sequence[str], lowered: Sequence[l
     failure, n = found
     if n < (1 if problem else max(1, PROBLEM_SHARE * len(about))):
         return label
-    return _join(words, mine, failure, n >= 0.5 * len(about), keywords) or label
+    return _join(object_words(words, not_object), mine, failure, n >= 0.5 * len(about), keywords) or label
+
+
+def object_words(words: Sequence[str], not_object: Collection[str] = ()) -> list[str]:
+    """The label's words without the lead-in and tail that are not its object.
+
+    Cut from either end: words that say how the writer feels (:data:`FEELINGS`, filler), function
+    words, ``not_object`` words (the product's name: "as Zoom"), and bare punctuation; punctuation
+    around a kept word goes too. "aggravated as Zoom:" -> [] (Zoom the product); "frustrated with
+    meetings" -> ["meetings"]; "sign in" stays whole.
+    """
+    out = [w.strip(_PUNCT) for w in words]
+    out = [w for w in out if w]
+    skip = {w.lower() for w in not_object}
+
+    def lead_in(word: str) -> bool:
+        low = word.lower()
+        return low in FEELINGS or low in FILLER or low in skip or low in _FUNCTION or is_stopword(low)
+
+    while out and lead_in(out[0]):
+        out.pop(0)
+    while out and lead_in(out[-1]):
+        if len(out) >= 2 and out[-1].lower() in PARTICLES and out[-2].lower() in SIGN_IN_VERBS:
+            break  # "sign in": the particle belongs to the verb
+        out.pop()
+    return out
 
 
 def _fit(words: Sequence[str], room: int) -> list[str]:
@@ -410,8 +446,13 @@ def _same_verb(word: str, verb: str) -> bool:
 
 
 def _join(words: list[str], mine: set[str], failure: Failure, most: bool, keywords: Sequence[str] = ()) -> str | None:
-    """A label and a failure expression as one phrase: the object first, then what goes wrong."""
+    """A label and a failure expression as one phrase: the object first, then what goes wrong.
+
+    ``words``: the label's object (:func:`object_words`); with none left, the failure alone says it.
+    """
     text = failure.text
+    if not words:
+        return f"no {failure.object[0]}" if failure.kind == "no" and failure.object else text
     if failure.verb and failure.kind == "after" and _same_verb(words[0], failure.verb):
         return " ".join([text, *words[1:]][:MAX_WORDS])  # "connect" + "won't connect" -> "won't connect"
     if failure.kind == "cant":

@@ -32,6 +32,7 @@ from alerts.release_watch import (
     WatchSpec,
     dominant,
     entry,
+    holder,
     plan,
     rank_kept,
     topics_of,
@@ -131,9 +132,7 @@ def _release_entry(release: Release, watcher: ReplayWatch, spec: WatchSpec, back
 
     def link(ranked: Ranked) -> int | None:  # the issue most of the topic's posts belong to (after merges)
         if ranked.topic.key not in links:
-            ids = [watcher.rows[i].id for i in ranked.topic.extra["members"]]
-            top = Counter(members[i] for i in ids if i in members).most_common(1)
-            found = top[0][0] if top and top[0][1] * 2 >= len(ids) else None
+            found = holder([watcher.rows[i].id for i in ranked.topic.extra["members"]], members)
             links[ranked.topic.key] = curated.issue(found) if curated is not None else found
         return links[ranked.topic.key]
 

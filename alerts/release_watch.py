@@ -27,6 +27,7 @@ Everything here is pure over plain inputs (version sizes, per-topic counts per v
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -212,6 +213,13 @@ def rank_kept(release: Release, topics: Sequence[Topic], spec: WatchSpec,
     return kept, dropped
 
 
+def holder(post_ids: Sequence[int], membership: Mapping[int, int]) -> int | None:
+    """The issue a topic stands for: the one holding at least half of its posts (``membership``: post
+    id -> issue), else None."""
+    votes = Counter(membership[p] for p in post_ids if p in membership).most_common(1)
+    return votes[0][0] if votes and votes[0][1] * 2 >= len(post_ids) else None
+
+
 def dominant(need_types: Mapping[str, int]) -> str | None:
     """The need type most of a topic's posts have (ties by name)."""
     return min(need_types, key=lambda k: (-need_types[k], k)) if need_types else None
@@ -366,15 +374,19 @@ class ReplayWatch:
                 self.rows.append(p)
 
     def day(self, detector: Any, day: date, background: Sequence[str]) -> list[dict[str, Any]]:
-        """Entries made on ``day`` (each with ``kind`` = :data:`RELEASE_WATCH_KIND`), best first per release."""
+        """Entries made on ``day`` (each with ``kind`` = :data:`RELEASE_WATCH_KIND`), best first per release;
+        each names the detector's issue (cluster key) that holds at least half its posts, where one does."""
         versions = detector.product_state.get("versions") or {}
         order = detector.release_order()
         sizes = {v: int(versions[v][1]) for v in order}
         out: list[dict[str, Any]] = []
+        membership: dict[int, int] | None = None
         for release in plan(order, sizes, self.spec, made=self.made):
             self.made.update(release.pooled)
             if day < self.emit_from:
                 continue
+            if membership is None:  # post id -> the detector's issue key, to link each topic to its issue
+                membership = {pid: key for key, c in detector.clusters.items() for pid, _ in c.added}
             def left_out(ranked: Ranked) -> bool:
                 ids = [self.rows[i].id for i in ranked.topic.extra["members"]]
                 return self.muted is not None and self.muted(ids, day)
@@ -389,8 +401,9 @@ class ReplayWatch:
                 view = TopicView(members=members[:200], centroid=ranked.topic.extra["centroid"], need_types=needs)
                 label, keywords = self.labeller(view, background) if self.labeller else ("", [])
                 quotes = [m.sentence for m in members[:QUOTES]]
+                issue = holder([m.id for m in members], membership)
                 out.append(entry(release, ranked, label=label, keywords=keywords, quotes=quotes,
-                                 day=day.isoformat(), need_type=dominant(needs)))
+                                 day=day.isoformat(), issue=issue, need_type=dominant(needs)))
         return out
 
 

@@ -19,6 +19,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from alerts import charts
+from alerts.transitions import WATCH_KIND
+from alerts.watch_notes import in_release_watch
 from voxpop.core.text import clean_text, clean_url, header_safe
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -331,7 +333,9 @@ def render_digest(items: Sequence[tuple[int | None, str, Mapping[str, Any]]], *,
     """Render several alerts ``(alert_id, kind, payload)`` as one digest message.
 
     ``releases``: release watches (``alerts.release_store.release_watch``) whose newest release follows
-    the alerts as a "Since version v" section (a ranked account, not an alarm).
+    the alerts as a "Since version v" section (a ranked account, not an alarm). A "Worth watching" note
+    whose issue that section already shows for the note's release is one line pointing to it, not a
+    second account of the same topic.
     """
     ctxs = []
     for n, (aid, kind, payload) in enumerate(items):
@@ -339,14 +343,41 @@ def render_digest(items: Sequence[tuple[int | None, str, Mapping[str, Any]]], *,
         if ctx["chart_cid"]:
             ctx["chart_cid"] = f"{ctx['chart_cid']}-{n}"  # unique within the message even without ids
         ctxs.append(ctx)
+    watches = [w for w in releases if w.get("releases")]
+    for ctx, (_, kind, payload) in zip(ctxs, items, strict=True):
+        ctx["in_release_watch"] = release_watch_topic(kind, payload, watches)
+        if ctx["in_release_watch"]:
+            ctx["chart_cid"] = None  # its body (and chart) is not repeated: the release section tells it
     images = tuple(i for i in (chart_image(c) for c in ctxs) if i is not None)
     products = sorted({c["product"] for c in ctxs})
     subject = header_safe(f"[voxpop] Digest: {len(ctxs)} alert(s) for {', '.join(products)}", limit=180)
-    watches = [w for w in releases if w.get("releases")]
     return Rendered(subject=subject, text=_env.get_template("digest.txt").render(alerts=ctxs, products=products,
                                                                                  watches=watches),
                     html=_env.get_template("digest.html").render(alerts=ctxs, products=products, watches=watches),
                     images=images)
+
+
+def release_watch_topic(kind: str, payload: Mapping[str, Any],
+                        watches: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Where a digest's release section already shows a watch note's issue: ``{"version", "rank", "label"}``
+    of the topic that shows it, else None.
+
+    Only a watch note (``issue_watch``) is folded so: a discovery stays an alert of its own. The
+    section shows each product's newest watched release (``watches``: ``alerts.release_store.release_watch``).
+    """
+    if kind != WATCH_KIND:
+        return None
+    issue = payload.get("issue") or {}
+    slug = (payload.get("product") or {}).get("slug")
+    for watch in watches:
+        if watch.get("product") != slug or not watch.get("releases"):
+            continue
+        rel = watch["releases"][0]
+        found = in_release_watch(issue.get("id"), issue.get("version"), rel.get("topics") or ())
+        if found is not None:
+            return {"version": _clip(str(rel.get("version")), 30), "rank": (found.get("figures") or {}).get("rank"),
+                    "label": _clip(str(found.get("label") or ""), 90)}
+    return None
 
 
 def build_email(rendered: Rendered, *, sender: str, to: Sequence[str], message_id: str,

@@ -5,6 +5,10 @@ watch notes (:func:`watch_notes`): the release's strongest rises that were not a
 as such. Pure functions over the day's release tests (cluster key -> figures, as
 ``alerts.release_tests.version_test`` returns them) and the clusters; ``alerts.detect`` calls them each
 day a release is looked at and turns the picks into events.
+
+A watch note and the release watch (``alerts.release_watch``) can name the same topic of the same
+release; where both reach one reader (the backtest's day lists, the digest), :func:`in_release_watch`
+finds the release-watch entry that already shows the note's issue, so the note is not said twice.
 """
 
 from __future__ import annotations
@@ -87,3 +91,21 @@ def watch_notes(tests: Mapping[int, dict[str, Any]], clusters: Mapping[int, Clus
                     and t["share"] >= WATCH_MIN_LIFT * t["baseline_share"]
                     and may_alert(clusters[k])), key=lambda k: (tests[k]["p_value"], k))
     return [(k, {**tests[k], "watch_below": cut}) for k in found[:room]]
+
+
+def in_release_watch(issue: Any, version: str | None, entries: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The release-watch entry that shows ``issue`` for the release ``version``, else None.
+
+    Args:
+        issue: the watch note's issue (the same id space as the entries' ``issue``: the replay's cluster
+            keys in a backtest, stored issue ids in the store).
+        version: the release the note is about.
+        entries: release-watch entries (``alerts.release_watch.entry``: ``version``, ``with_versions``
+            and, where the topic stands for an issue, ``issue``).
+    """
+    if issue is None or version is None:
+        return None
+    for e in entries:
+        if e.get("issue") == issue and version in (e.get("version"), *(e.get("with_versions") or ())):
+            return e
+    return None

@@ -1,4 +1,4 @@
-"""The detector's parts alone: state transitions and product-level tests, with no Detector around them."""
+"""The detector's parts alone: state transitions, day tests and product-level tests, with no Detector around them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
-from alerts.detect import Cluster, Event, Params
+from alerts.day_tests import day_range, day_test, discoveries
+from alerts.detect import Cluster, Detector, Event, Params
 from alerts.product_tests import DayTotals, product_events, sum_days
 from alerts.transitions import WATCH_KIND, record, transition
 
@@ -72,3 +73,33 @@ def test_release_tests_pool_small_releases_and_test_one_issue() -> None:
     assert figures is not None and figures["count"] == 10 and figures["baseline_count"] == 4
     assert figures["p_value"] < 1e-4
     assert version_test(Cluster(key=2, total=np.zeros(4), versions={"1.3": 2}), release, versions, Params()) is None
+
+
+def test_day_test_compares_the_window_with_the_baseline_days() -> None:
+    baseline = day_range(date(2026, 2, 28), 14)
+    assert baseline[0] == "2026-02-15" and baseline[-1] == "2026-02-28" and len(baseline) == 14
+    steady = _cluster("ongoing", daily={d: 2 for d in baseline})
+    figures = day_test(steady, 12, 40, baseline, 14 * 40, Params())
+    assert (figures["count"], figures["baseline_count"], figures["scope"]) == (12, 28, "day")
+    assert figures["expected"] == round((28 + 0.5) / (14 * 40 + 1) * 40, 3)  # half a pseudo-post smooths it
+    assert figures["p_value"] < 1e-4
+    brand_new = day_test(_cluster("candidate"), 3, 2, baseline, 560, Params())
+    assert brand_new["total"] == 3 and brand_new["baseline_share"] > 0  # never a zero share, never x > n
+
+
+def test_discoveries_control_the_family_then_apply_the_cut_and_the_floor() -> None:
+    tests = {1: {"p_value": 1e-6, "count": 9}, 2: {"p_value": 0.004, "count": 9}, 3: {"p_value": 1e-6, "count": 2},
+             4: {"p_value": 0.3, "count": 20}}
+    found = discoveries(tests, alpha=0.001, fdr=0.05, min_count=3)
+    assert found == {1}  # 2 is below the family's BH line but not the cut; 3 has too few posts
+    assert all(t["tested"] == 4 for t in tests.values()) and tests[3]["significant"] is False
+    assert discoveries({}, 0.001, 0.05, 3) == set()
+
+
+def test_the_detector_says_the_length_of_its_embeddings() -> None:
+    from tests.detect_data import DIM, stream
+
+    detector = Detector(Params())
+    assert detector.dim == 0
+    detector.add_posts(stream(days=2))
+    assert detector.dim == DIM

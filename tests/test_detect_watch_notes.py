@@ -11,6 +11,7 @@ from alerts.policy import MERGED, OpenGate
 from alerts.release_tests import ReleaseWindow
 from alerts.watch_notes import (
     WATCH_MIN_LIFT,
+    in_release_watch,
     issues_alerted_in,
     noted_lately,
     recent_releases,
@@ -92,3 +93,38 @@ def test_top_of_release_keeps_the_strongest_fresh_discoveries_up_to_release_top(
     assert top_of_release({1, 3}, tests, "1.4", clusters, 3) == {3}  # already alerted in 1.4: not again
     assert top_of_release({2, 3, 4}, tests, "1.3", clusters, 1) == {4}  # another release has its own room
     assert top_of_release({3, 4}, tests, "1.4", clusters, 1) == set()
+
+
+def test_in_release_watch_finds_the_entry_showing_the_notes_issue_for_its_release() -> None:
+    entries = [{"version": "1.4", "with_versions": ["1.3"], "issue": 7, "figures": {"rank": 1}},
+               {"version": "1.4", "with_versions": ["1.3"], "figures": {"rank": 2}}]  # a topic of no issue
+    assert in_release_watch(7, "1.4", entries) is entries[0]
+    assert in_release_watch(7, "1.3", entries) is entries[0]  # pooled into the watched release
+    assert in_release_watch(7, "1.2", entries) is None  # another release: the note is news there
+    assert in_release_watch(8, "1.4", entries) is None and in_release_watch(None, "1.4", entries) is None
+
+
+def test_a_watch_note_the_release_watch_already_shows_is_not_repeated_in_the_backtest() -> None:
+    """The same grown topic, told once: by the release watch, not again as a "Worth watching" note."""
+    from datetime import timedelta
+
+    from alerts.detect import WATCH_KIND, Params, replay
+    from alerts.release_watch import RELEASE_WATCH_KIND, WatchSpec
+    from tests.test_detect_emerging import START, _versioned_stream
+
+    posts = _versioned_stream()
+    window = (START + timedelta(days=14), START + timedelta(days=69))
+    alone = [dict(a, day=d["day"]) for d in replay(posts, Params(), *window, watch=None) for a in d["alerts"]]
+    notes = [a for a in alone if a["kind"] == WATCH_KIND]
+    assert notes and notes[0]["version"] == "2.0"  # without the release watch the note is sent
+    # A release watch that reads 2.0 the day it came (it waits for 60 posts at most) ranks that topic.
+    both = [dict(a, day=d["day"]) for d in replay(posts, Params(), *window, watch=WatchSpec(max_wait=60))
+            for a in d["alerts"]]
+    shown = [a for a in both if a["kind"] == RELEASE_WATCH_KIND and a["version"] == "2.0"]
+    assert notes[0]["issue"] in {a.get("issue") for a in shown}
+    assert min(a["day"] for a in shown) <= notes[0]["day"]
+    assert not [a for a in both if a["kind"] == WATCH_KIND and a["issue"] == notes[0]["issue"]]
+    # Everything else is as it was: the discoveries, and the label the note had is the release watch's.
+    assert [(a["day"], a["kind"]) for a in both if a["kind"].startswith("issue_")] == [
+        (a["day"], a["kind"]) for a in alone if a["kind"].startswith("issue_") and a["kind"] != WATCH_KIND]
+    assert notes[0]["label"] in {a["label"] for a in shown}

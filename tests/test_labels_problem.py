@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from alerts.labels import DANGLING, finish_label, label_issue, says_problem
+from alerts.labels import DANGLING, finish_label, label_issue, object_words, says_problem
 
 BACKGROUND = [
     "Love this notes app, clean and fast.", "Great for my recipes and journals.", "Five stars, works well.",
@@ -95,3 +95,41 @@ def test_problem_labels_join_the_object_and_the_failure_and_are_never_one_word()
         "home screen widget")
     assert finish_label("browser", ["opens links in the browser", "links open outside"],
                         keywords=["links", "browser"]) == "links browser"
+
+
+# Written for these tests: complaints that open with how the writer feels, or with the product's name.
+SIGN_IN = ["So aggravated as Zoom: can't sign in since the update.", "Aggravated as zoom, I can't sign in at all",
+           "can't sign in on my laptop", "Really frustrated, unable to sign in to meetings"]
+
+
+def test_a_joined_label_keeps_the_object_and_drops_the_lead_in() -> None:
+    assert object_words("aggravated as Zoom:".split(), {"zoom"}) == []
+    assert object_words(["frustrated", "with", "meetings"]) == ["meetings"]
+    assert object_words(["(PDF", "export,"]) == ["PDF", "export"] and object_words(["sign", "in"]) == ["sign", "in"]
+    # The label a noisy phrase won: feeling + "as <product>" is no object, so the failure says it alone.
+    assert finish_label("aggravated as zoom", SIGN_IN, problem=True, not_object={"zoom"}) == "can't sign in"
+    assert finish_label("annoyed", ["annoyed, no audio in calls", "no audio again"], problem=True) == "no audio"
+    joined = finish_label("frustrated with meetings", ["frustrated with meetings, keeps crashing",
+                                                       "meetings keep crashing"], problem=True)
+    assert joined == "meetings keeps crashing"
+    # A real object keeps its place before the failure, and a request is left as it is.
+    assert finish_label("upset calendar sync", ["calendar sync keeps failing", "calendar sync failed twice"],
+                        problem=True) == "calendar sync fails"
+    assert finish_label("dark mode", ["so frustrated there is no dark mode please"] * 3) == "dark mode"
+
+
+def test_label_issue_leaves_the_products_name_out_of_a_joined_label() -> None:
+    background = ["Zoom works fine for my classes.", "Zoom meetings are smooth.", "Good video on zoom."] * 20
+    label, _ = label_issue(SIGN_IN * 3, None, background, problem=True, product_words={"zoom"})
+    assert label == "can't sign in", label
+    assert not {"aggravated", "zoom", "as"} & set(label.lower().split())
+
+
+def test_a_passive_inability_keeps_its_be() -> None:
+    from alerts.failures import failures
+
+    said = [f.text for f in failures("On my tablet the sketches cannot be exported as images.")]
+    assert said == ["can't be exported"]  # never "can't exported"
+    assert failures("Honestly I can't be bothered to switch apps") == []  # an idiom, not a failure
+    assert finish_label("sketches", ["sketches cannot be exported", "my sketches can not be exported at all"],
+                        problem=True) == "sketches: can't be exported"

@@ -185,6 +185,48 @@ def test_daily_digest_carries_the_newest_release_watch(sqlite_store: Any, smtp_s
     assert "Since version 2.0 (Acme)" in html and "Since version 1.1" not in text  # the newest release only
 
 
+def test_digest_points_a_watch_note_to_the_release_watch_that_shows_it(sqlite_store: Any, smtp_server: Any,
+                                                                         tmp_path: Path) -> None:
+    """A "Worth watching" note about a topic the digest's release section shows is one line pointing there."""
+    from datetime import UTC, datetime
+
+    from alerts.deliver import deliver_pending
+    from alerts.issues import run_detect
+    from tests.alert_support import queue_alert, sample_payload
+
+    config = make_config(tmp_path, smtp_server.port)
+    insert_posts(sqlite_store, "acme", _versioned(stream(days=40) + burst(100000, BURST_DAY, 8)))
+    now = datetime(2026, 2, 9, 23, tzinfo=UTC)
+    run_detect(sqlite_store, config, "acme", as_of=now)  # issues and their posts: topics link to them
+    watch = release_watch(sqlite_store, config, "acme", now=now)
+    shown = next(t for t in watch["releases"][0]["topics"] if t.get("issue") is not None)
+
+    def note(issue: int, label: str) -> dict[str, Any]:
+        payload = sample_payload(label=label)
+        payload["issue"].update(id=issue, version="2.0", state="ongoing")
+        payload["figures"].update(scope="version", version="2.0", significant=False, watch_below=0.2)
+        return payload
+
+    queue_alert(sqlite_store, config, f"issue:{shown['issue']}:watch:2.0", note(shown["issue"], "told twice"),
+                kind="issue_watch")
+    queue_alert(sqlite_store, config, "issue:99999:watch:2.0", note(99999, "ads everywhere"), kind="issue_watch")
+    assert deliver_pending(sqlite_store, config, digest=True,
+                           release_watch=lambda slug, at: release_watch(sqlite_store, config, slug, now=now)).sent
+    message = smtp_server.messages[-1]
+    text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    html = message.get_body(("html",)).get_content()
+    rank, label = shown["figures"]["rank"], shown["label"]
+    pointer = f'Shown in the release watch below as "{label}" (Since version 2.0, topic {rank}); not repeated here.'
+    assert "Acme: Worth watching: told twice (version 2.0)\n" + pointer in text
+    assert text.count("told twice") == 1  # named once, its account is the release section's
+    section = text[text.index("==== Since version 2.0"):]
+    assert f"{rank}. {label}: " in section and "release2." not in section  # one topic a line
+    # A note the release section does not show keeps its whole account; so does every discovery.
+    listed = int(text.split(" alert(s)")[0].rsplit(" ", 1)[-1])
+    assert text.count("Why this fired:") == listed - 1 and "ads everywhere" in text
+    assert "Shown in the release watch below" in html and html.count("Why this fired") == listed - 1
+
+
 def test_release_watch_honours_curation(sqlite_store: Any, tmp_path: Path) -> None:
     """Posts taken out of issues are no topic's posts; a muted issue's topic gives its place to the next one."""
     from datetime import UTC, datetime
