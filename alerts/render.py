@@ -19,6 +19,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from alerts import charts
+from voxpop.core.jinja_cache import bytecode_cache
 from voxpop.core.text import clean_text, clean_url, header_safe
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -33,6 +34,7 @@ _env = Environment(
     autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml"), disabled_extensions=("txt",),
                                  default=True, default_for_string=True),
     undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+    bytecode_cache=bytecode_cache(),
 )
 
 
