@@ -484,8 +484,8 @@ Index("ix_posts_source_id", Post.source_id)
 
 class RollupDay(Base):
     """Sums of posts per product, UTC day (and Monday-to-Sunday week), source, country, version, language
-    and labels in force; compact rows with fewer dimensions (``span`` 101/107 volume, 201/207/230 labels per
-    day, week and month; see ``store.rollups``) serve the report's cubes.
+    and labels in force; compact rows with fewer dimensions (``span`` 107 volume per week, 201/207/230 labels
+    per day, week and month; see ``store.rollups``) serve the report's cubes.
 
     Kept exact by ``store.rollups`` in the transaction of every change; ``''`` stands for a missing
     value (and 0001-01-01 for a post without a date) so the key never holds NULL.

@@ -58,11 +58,12 @@ CHUNK = 500
 DAY, WEEK = 1, 7  # span of a rollup row: one UTC day, or the Monday-to-Sunday week starting on its ``day``
 # Compact rows (migration 0021) for the report's two cubes: the same table, fewer dimensions, so a year of a
 # report reads a few thousand rows instead of tens of thousands. The other dimensions hold their empty value.
-# Volume: product, source, skipped, sentiment (every post; sums of posts, ratings and stars).
-VOLUME_DAY, VOLUME_WEEK = 101, 107
+# Volume: product, source, skipped, sentiment (every post; sums of posts, ratings and stars), per week only: the
+# days at a period's ends read the full day rows, so an import (every post on its own day) writes few more rows.
+VOLUME_WEEK = 107
 # Labels: product, sentiment, need type, unmet, top job (labelled posts only; posts and the newest unmet post).
 LABELS_DAY, LABELS_WEEK, LABELS_MONTH = 201, 207, 230  # LABELS_MONTH: the calendar month starting on ``day``
-SPANS = (DAY, WEEK, VOLUME_DAY, VOLUME_WEEK, LABELS_DAY, LABELS_WEEK, LABELS_MONTH)
+SPANS = (DAY, WEEK, VOLUME_WEEK, LABELS_DAY, LABELS_WEEK, LABELS_MONTH)
 _COUNTRY = re.compile(r"^(?:appstore|googleplay):([a-z]{2})$")
 Key = tuple[Any, ...]
 _DAYS = cast(Table, RollupDay.__table__)
@@ -138,20 +139,18 @@ def span_end(day: date, span: int) -> date:
     return day + timedelta(days=span % 100)
 
 
-def _keys(product_id: int, day: date, source: str, rest: tuple[Any, ...], labelled: bool) -> list[Key]:
-    """The rollup rows one post adds to for one product: full rows (every dimension) per day and week,
-    compact volume rows per day and week, and for a labelled post compact label rows per day, week and month.
+def _dims(day: date, source: str, rest: tuple[Any, ...], labelled: bool) -> list[tuple[Any, ...]]:
+    """The rollup rows one post adds to, less the product: full rows (every dimension) per day and week,
+    compact volume rows per week, and for a labelled post compact label rows per day, week and month.
     ``rest`` is (country, version, language, skipped, sentiment, need, unmet, job, step)."""
-    skipped, sentiment, need, unmet, job = rest[3], rest[4], rest[5], rest[6], rest[7]
+    week = week_of(day)
     full = (source, *rest)
-    volume = (source, "", "", "", skipped, sentiment, "", 0, "", "")
-    keys = [(product_id, DAY, day, *full), (product_id, WEEK, week_of(day), *full),
-            (product_id, VOLUME_DAY, day, *volume), (product_id, VOLUME_WEEK, week_of(day), *volume)]
+    volume = (source, "", "", "", rest[3], rest[4], "", 0, "", "")
+    out = [(DAY, day, *full), (WEEK, week, *full), (VOLUME_WEEK, week, *volume)]
     if labelled:
-        labels = ("", "", "", "", 0, sentiment, need, unmet, job, "")
-        keys += [(product_id, span, span_start(day, span), *labels)
-                 for span in (LABELS_DAY, LABELS_WEEK, LABELS_MONTH)]
-    return keys
+        labels = ("", "", "", "", 0, *rest[4:8], "")
+        out += [(LABELS_DAY, day, *labels), (LABELS_WEEK, week, *labels), (LABELS_MONTH, month_of(day), *labels)]
+    return out
 
 
 def add_rows(cells: dict[Key, Cell], rows: Iterable[Any], links: Mapping[int, set[int]],
@@ -182,17 +181,19 @@ def add_rows(cells: dict[Key, Cell], rows: Iterable[Any], links: Mapping[int, se
         rest = (country_of(r.source, r.found_by), r.version or "", r.language or "", int(skipped),
                 sentiment, need, unmet, job, step)
         changed = [(i, sign * v) for i, v in enumerate(values) if v]
-        for product_id in {r.product_id, *links.get(r.id, ())}:
+        dims = _dims(day, r.source, rest, labelled and bool(sentiment))
+        for product_id in {r.product_id, *links.get(r.id, ())} if r.id in links else (r.product_id,):
             if only is not None and product_id not in only:
                 continue
-            for key in _keys(product_id, day, r.source, rest, labelled and bool(sentiment)):
+            for tail in dims:
+                key = (product_id, *tail)
                 cell = cells.get(key)
                 if cell is None:
                     cell = cells[key] = Cell([0.0] * len(MEASURES))
                 for i, v in changed:
                     cell.values[i] += v
                 # The compact volume rows have no newest post (no reader asks theirs).
-                if sign > 0 and latest > cell.latest and not VOLUME_DAY <= key[1] <= VOLUME_WEEK:
+                if sign > 0 and latest > cell.latest and key[1] != VOLUME_WEEK:
                     cell.latest = latest
 
 
@@ -552,7 +553,7 @@ def state(session: Session) -> dict[str, Any]:
     return out
 
 
-__all__ = ["DIMS", "LABELS_DAY", "LABELS_MONTH", "LABELS_WEEK", "MEASURES", "NO_DAY", "SPANS", "VOLUME_DAY",
+__all__ = ["DIMS", "LABELS_DAY", "LABELS_MONTH", "LABELS_WEEK", "MEASURES", "NO_DAY", "SPANS",
            "VOLUME_WEEK", "Cell", "add_rows", "apply", "country_of", "differences", "month_of", "post_cells",
            "raw_cells", "rebuild", "rebuild_if_due", "refresh_issues", "span_end", "span_start", "state",
            "stored_cells", "track_where", "tracking", "verify", "version_days"]

@@ -181,12 +181,12 @@ def test_rebuild_repairs_and_reports_drift(sqlite_store: Store) -> None:
                                                created_at=DAY0 + timedelta(days=i)) for i in range(5)])
         session.execute(update(rollups.RollupDay).values(posts=rollups.RollupDay.posts + 1))
     with sqlite_store.transaction() as session:
-        # Unlabelled posts: 5 days and the week (Monday to Friday), in full rows and in compact volume rows.
-        assert rollups.verify(session)["differences"] == 12
-        assert rollups.rebuild(session, [pid])["differences"] == 12
+        # Unlabelled posts: 5 days and the week (Monday to Friday), and the week's compact volume row.
+        assert rollups.verify(session)["differences"] == 7
+        assert rollups.rebuild(session, [pid])["differences"] == 7
     with sqlite_store.transaction() as session:
         found = rollups.verify(session)
-        assert found["differences"] == 0 and found["rows"] == 12
+        assert found["differences"] == 0 and found["rows"] == 7
         assert rollups.state(session)["verified"]["differences"] == 0
 
 
@@ -209,8 +209,8 @@ def test_migration_fills_the_rollups_of_a_store_that_has_posts(sqlite_url: str) 
     store = Store(sqlite_url)
     with store.sessions() as session:
         cells = rollups.stored_cells(session)
-        # its day and its week, in full rows and in compact volume rows
-        assert [c.values[:3] for c in cells.values()] == [[1, 1, 2.0]] * 4
+        # its day and its week, and the week's compact volume row
+        assert [c.values[:3] for c in cells.values()] == [[1, 1, 2.0]] * 3
         assert rollups.verify(session)["differences"] == 0
     store.dispose()
 
@@ -236,6 +236,6 @@ def test_migration_0021_adds_the_compact_rows_to_a_store_with_rollups(sqlite_url
     store = Store(sqlite_url)
     with store.sessions() as session:
         spans = {k[1] for k in rollups.stored_cells(session)}
-        assert spans == {rollups.DAY, rollups.WEEK, rollups.VOLUME_DAY, rollups.VOLUME_WEEK}  # none labelled yet
+        assert spans == {rollups.DAY, rollups.WEEK, rollups.VOLUME_WEEK}  # none labelled yet
         assert rollups.verify(session)["differences"] == 0
     store.dispose()

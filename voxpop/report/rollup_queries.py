@@ -70,7 +70,7 @@ def split(start: datetime, end: datetime) -> tuple[tuple[date, date] | None, lis
 
 
 FULL = (rollups.WEEK, rollups.DAY)  # every dimension (the step of the job map, country, version, language)
-VOLUME = (rollups.VOLUME_WEEK, rollups.VOLUME_DAY)  # posts, ratings and sentiment per source
+VOLUME = (rollups.VOLUME_WEEK, rollups.DAY)  # posts, ratings and sentiment per source (compact weeks)
 LABELS = (rollups.LABELS_MONTH, rollups.LABELS_WEEK, rollups.LABELS_DAY)  # labelled posts per need, job, sentiment
 
 

@@ -1,4 +1,4 @@
-"""compact rollup rows for the report's cubes (volume per day and week; labels per day, week and month)
+"""compact rollup rows for the report's cubes (volume per week; labels per day, week and month)
 
 No schema change: the compact rows live in ``rollup_days`` under new ``span`` values (``store.rollups``).
 A store that already has posts gets them by a rebuild once the schema is at head (``rollups.rebuild_if_due``).
