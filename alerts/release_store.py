@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 from alerts.curated import keep_out
-from alerts.issues import _job_error, _phrase_encoder, _post_query, _rows, get_product_row
+from alerts.issues import _job_error, _phrase_encoder, _post_query, _rows, _utc, get_product_row
 from alerts.labels import label_cluster, name_words
 from alerts.release_watch import (
     NOT_AN_ALARM,
@@ -37,23 +38,32 @@ from alerts.release_watch import (
     rank_kept,
     topics_of,
 )
+from store import rollups
 from store.curation import CurationState, excluded_posts, load_curation
 from store.db import Store
 from store.models import Issue, IssuePost, Post, PostProduct
 from voxpop.config import Config
 
 QUOTES = 2
+BACKGROUND = 1000  # the newest posts whose words are ordinary (a topic label's words must stand out)
 
 
-def _order(posts: Sequence[Any]) -> tuple[list[str], dict[str, int]]:
-    """Releases in the order they first appeared (ties by name) and each one's posts."""
+def _order(session: Session, posts: Select[Any], product_id: int, now: datetime) -> tuple[list[str], dict[str, int]]:
+    """Releases in the order they first appeared and each one's posts. Whole days come from the rollups
+    (``store.rollups.version_days``), the part of today up to ``now`` from the posts: no post is read for the
+    past, so a product with years of posts and no watched release costs little. Releases first seen on the
+    same day are ordered by name."""
+    cut = datetime(now.year, now.month, now.day, tzinfo=UTC)
     first: dict[str, datetime] = {}
     sizes: Counter[str] = Counter()
-    for p in posts:
-        if p.version:
-            sizes[p.version] += 1
-            if p.version not in first or p.created_at < first[p.version]:
-                first[p.version] = p.created_at
+    for version, (day, n) in rollups.version_days(session, product_id, cut.date()).items():
+        first[version], sizes[version] = datetime(day.year, day.month, day.day, tzinfo=UTC), n
+    today = (posts.where(Post.created_at >= cut)
+             .with_only_columns(Post.version, func.min(Post.created_at), func.count(), maintain_column_froms=True)
+             .where(Post.version.is_not(None), Post.version != "").group_by(Post.version))
+    for version, at, n in session.execute(today):
+        first.setdefault(version, _utc(at))
+        sizes[version] += int(n)
     return sorted(first, key=lambda v: (first[v], v)), dict(sizes)
 
 
@@ -72,7 +82,18 @@ def release_watch(store: Store, config: Config | None, product_slug: str, *, ver
     now = now or datetime.now(UTC)
     with store.sessions() as session:
         product = get_product_row(session, product_slug)
-        posts = _rows(session.execute(_post_query(product.id).where(Post.created_at <= now)))
+        query = _post_query(product.id).where(Post.created_at <= now)
+        # Every post counts in its release's size, taken out of issues or not.
+        order, sizes = _order(session, query, product.id, now)
+        releases = plan(order, sizes, spec)
+        if version is not None:
+            releases = [r for r in releases if version in r.pooled]
+        # Only the posts of the watched releases and their baselines are ranked; the newest posts of any
+        # version are the labels' background.
+        needed = sorted({v for r in releases for v in (*r.pooled, *r.earlier)})
+        posts = _rows(session.execute(query.where(Post.version.in_(needed)))) if needed else []
+        newest = (_rows(session.execute(query.order_by(Post.created_at.desc(), Post.id.desc()).limit(BACKGROUND)))
+                  if needed else [])
         members: dict[int, int] = {r[0]: r[1] for r in session.execute(
             select(IssuePost.post_id, IssuePost.issue_id).join(Issue, Issue.id == IssuePost.issue_id)
             .join(PostProduct, PostProduct.post_id == IssuePost.post_id)
@@ -83,14 +104,10 @@ def release_watch(store: Store, config: Config | None, product_slug: str, *, ver
         excluded = excluded_posts(session, product.id)
         name = product.name
         session.rollback()
-    order, sizes = _order(posts)  # every post counts in its release's size, taken out of issues or not
-    posts = keep_out(posts, excluded)  # ... but one people took out of issues is no topic's post
+    posts = keep_out(posts, excluded)  # a post people took out of issues is no topic's post
     if version is not None and version not in sizes:
         known = ", ".join(order[-5:]) or "none"
         raise _job_error(f"releases: {product_slug} has no posts of version {version} (latest: {known})")
-    releases = plan(order, sizes, spec)
-    if version is not None:
-        releases = [r for r in releases if version in r.pooled]
     watcher = ReplayWatch(spec, None, now.date())
     watcher.add(posts)
     # The encoder (seconds to load) only labels topics: without a watched release nothing needs it.
@@ -98,7 +115,7 @@ def release_watch(store: Store, config: Config | None, product_slug: str, *, ver
     if embed is not None and posts and posts[0].embedding is not None and posts[0].embedding.shape[0] != embed.dim:
         embed = None
     words = name_words(name)
-    background = [p.text for p in posts[-1000:] if p.text]
+    background = [p.text for p in newest if p.text]
     out = []
     for release in reversed(releases):
         out.append(_release_entry(release, watcher, spec, background, embed, words, members, issues,

@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from alerts import charts
 from alerts.transitions import WATCH_KIND
 from alerts.watch_notes import in_release_watch
+from voxpop.core.jinja_cache import bytecode_cache
 from voxpop.core.text import clean_text, clean_url, header_safe
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -35,6 +36,7 @@ _env = Environment(
     autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml"), disabled_extensions=("txt",),
                                  default=True, default_for_string=True),
     undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+    bytecode_cache=bytecode_cache(),
 )
 
 

@@ -484,7 +484,8 @@ Index("ix_posts_source_id", Post.source_id)
 
 class RollupDay(Base):
     """Sums of posts per product, UTC day (and Monday-to-Sunday week), source, country, version, language
-    and labels in force.
+    and labels in force; compact rows with fewer dimensions (``span`` 107 volume per week, 201/207/230 labels
+    per day, week and month; see ``store.rollups``) serve the report's cubes.
 
     Kept exact by ``store.rollups`` in the transaction of every change; ``''`` stands for a missing
     value (and 0001-01-01 for a post without a date) so the key never holds NULL.
@@ -494,7 +495,7 @@ class RollupDay(Base):
     # SQLite: the primary key is the table's own b-tree (no rowid), so a range of days is one ordered scan.
     __table_args__ = {"sqlite_with_rowid": False}
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
-    span: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1: the row is one day; 7: the week from ``day``
+    span: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1: one day; 7: the week from ``day``; store.rollups
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     source: Mapped[str] = mapped_column(String(50), primary_key=True)
     country: Mapped[str] = mapped_column(String(10), primary_key=True)

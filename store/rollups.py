@@ -56,6 +56,14 @@ MEASURES = ("posts", "rating_n", "rating_sum", "rating_sq", "star1", "star2", "s
             "negative", "neutral", "positive")
 CHUNK = 500
 DAY, WEEK = 1, 7  # span of a rollup row: one UTC day, or the Monday-to-Sunday week starting on its ``day``
+# Compact rows (migration 0021) for the report's two cubes: the same table, fewer dimensions, so a year of a
+# report reads a few thousand rows instead of tens of thousands. The other dimensions hold their empty value.
+# Volume: product, source, skipped, sentiment (every post; sums of posts, ratings and stars), per week only: the
+# days at a period's ends read the full day rows, so an import (every post on its own day) writes few more rows.
+VOLUME_WEEK = 107
+# Labels: product, sentiment, need type, unmet, top job (labelled posts only; posts and the newest unmet post).
+LABELS_DAY, LABELS_WEEK, LABELS_MONTH = 201, 207, 230  # LABELS_MONTH: the calendar month starting on ``day``
+SPANS = (DAY, WEEK, VOLUME_WEEK, LABELS_DAY, LABELS_WEEK, LABELS_MONTH)
 _COUNTRY = re.compile(r"^(?:appstore|googleplay):([a-z]{2})$")
 Key = tuple[Any, ...]
 _DAYS = cast(Table, RollupDay.__table__)
@@ -113,6 +121,38 @@ def week_of(day: date) -> date:
     return day if day == NO_DAY else day - timedelta(days=day.weekday())
 
 
+def month_of(day: date) -> date:
+    """The first day of the day's month (``NO_DAY`` stays itself)."""
+    return day if day == NO_DAY else day.replace(day=1)
+
+
+def span_start(day: date, span: int) -> date:
+    """The first day of the ``span`` row that holds ``day``."""
+    length = span % 100
+    return month_of(day) if length == 30 else week_of(day) if length == 7 else day
+
+
+def span_end(day: date, span: int) -> date:
+    """The day after the last day of the ``span`` row starting on ``day``."""
+    if span % 100 == 30:
+        return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return day + timedelta(days=span % 100)
+
+
+def _dims(day: date, source: str, rest: tuple[Any, ...], labelled: bool) -> list[tuple[Any, ...]]:
+    """The rollup rows one post adds to, less the product: full rows (every dimension) per day and week,
+    compact volume rows per week, and for a labelled post compact label rows per day, week and month.
+    ``rest`` is (country, version, language, skipped, sentiment, need, unmet, job, step)."""
+    week = week_of(day)
+    full = (source, *rest)
+    volume = (source, "", "", "", rest[3], rest[4], "", 0, "", "")
+    out = [(DAY, day, *full), (WEEK, week, *full), (VOLUME_WEEK, week, *volume)]
+    if labelled:
+        labels = ("", "", "", "", 0, *rest[4:8], "")
+        out += [(LABELS_DAY, day, *labels), (LABELS_WEEK, week, *labels), (LABELS_MONTH, month_of(day), *labels)]
+    return out
+
+
 def add_rows(cells: dict[Key, Cell], rows: Iterable[Any], links: Mapping[int, set[int]],
              only: set[int] | None = None, sign: int = 1) -> None:
     """Add (``sign`` -1: subtract) the contribution of post rows (from :func:`_post_query`) to ``cells``."""
@@ -138,19 +178,22 @@ def add_rows(cells: dict[Key, Cell], rows: Iterable[Any], links: Mapping[int, se
             values[MEASURES.index(sentiment)] = 1
         latest = int(r.id) if labelled and unmet else 0
         day = _day(r.created_at)
-        rest = (r.source, country_of(r.source, r.found_by), r.version or "", r.language or "", int(skipped),
+        rest = (country_of(r.source, r.found_by), r.version or "", r.language or "", int(skipped),
                 sentiment, need, unmet, job, step)
-        for product_id in {r.product_id, *links.get(r.id, ())}:
+        changed = [(i, sign * v) for i, v in enumerate(values) if v]
+        dims = _dims(day, r.source, rest, labelled and bool(sentiment))
+        for product_id in {r.product_id, *links.get(r.id, ())} if r.id in links else (r.product_id,):
             if only is not None and product_id not in only:
                 continue
-            for key in ((product_id, DAY, day, *rest), (product_id, WEEK, week_of(day), *rest)):
+            for tail in dims:
+                key = (product_id, *tail)
                 cell = cells.get(key)
                 if cell is None:
                     cell = cells[key] = Cell([0.0] * len(MEASURES))
-                for i, v in enumerate(values):
-                    if v:
-                        cell.values[i] += sign * v
-                if sign > 0 and latest > cell.latest:
+                for i, v in changed:
+                    cell.values[i] += v
+                # The compact volume rows have no newest post (no reader asks theirs).
+                if sign > 0 and latest > cell.latest and key[1] != VOLUME_WEEK:
                     cell.latest = latest
 
 
@@ -171,24 +214,35 @@ def raw_cells(session: Session, product_ids: Sequence[int] | None = None, since:
     """The rollups computed from the posts: of some products (own or linked) and a time range, or all."""
     cells: dict[Key, Cell] = {}
     only = set(product_ids) if product_ids is not None else None
+    for rows, links in _scan(session, product_ids, since, until):
+        add_rows(cells, rows, links, only)
+    return cells
+
+
+def _scan(session: Session, product_ids: Sequence[int] | None, since: datetime | None, until: datetime | None,
+          *, newest_first: bool = False, batch: int = 5000) -> Iterator[tuple[Sequence[Any], dict[int, set[int]]]]:
+    """The posts of some products (own or linked) and a time range, in batches by id, with their links."""
     cond = []
     if since is not None:
         cond.append(Post.created_at >= since)
     if until is not None:
         cond.append(Post.created_at < until)
-    if only is not None:
-        linked = select(PostProduct.post_id).where(PostProduct.product_id.in_(list(only)))
-        cond.append(Post.product_id.in_(list(only)) | Post.id.in_(linked))
-    last = 0
+    if product_ids is not None:
+        linked = select(PostProduct.post_id).where(PostProduct.product_id.in_(list(product_ids)))
+        cond.append(Post.product_id.in_(list(product_ids)) | Post.id.in_(linked))
+    last: int | None = None
     while True:
-        rows = session.execute(_post_query().where(Post.id > last, *cond).order_by(Post.id).limit(5000)).all()
+        query = _post_query().where(*cond)
+        if last is not None:
+            query = query.where(Post.id < last if newest_first else Post.id > last)
+        rows = session.execute(query.order_by(Post.id.desc() if newest_first else Post.id).limit(batch)).all()
         if not rows:
-            return cells
+            return
         links: dict[int, set[int]] = defaultdict(set)
         ids = [r.id for r in rows]
         for start in range(0, len(ids), CHUNK):
             links.update(_links(session, ids[start:start + CHUNK]))
-        add_rows(cells, rows, links, only)
+        yield rows, links
         last = rows[-1].id
 
 
@@ -246,7 +300,8 @@ def apply(session: Session, before: dict[Key, Cell], after: dict[Key, Cell]) -> 
 
 
 def _fix_latest(session: Session, shrunk: dict[Key, int]) -> None:
-    """Recompute ``latest`` of cells whose newest post left them (only those, from that day's or week's posts)."""
+    """Recompute ``latest`` of cells whose newest post left them (only those, from the posts of their day, week
+    or month, newest first: the scan stops when every stale cell has found its newest post)."""
     table = _DAYS
     days: dict[tuple[int, int, date], list[Key]] = defaultdict(list)
     for key in shrunk:
@@ -259,15 +314,24 @@ def _fix_latest(session: Session, shrunk: dict[Key, int]) -> None:
         stale = [k for k in keys if k in stored and stored[k] <= shrunk[k]]
         if not stale:
             continue
-        if day == NO_DAY:
-            fresh = raw_cells(session, [product_id])
-        else:
+        start = end = None
+        if day != NO_DAY:
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            fresh = raw_cells(session, [product_id], start, start + timedelta(days=span))
+            stop = span_end(day, span)
+            end = datetime(stop.year, stop.month, stop.day, tzinfo=UTC)
+        found: dict[Key, int] = {}
+        for rows, links in _scan(session, [product_id], start, end, newest_first=True, batch=1000):
+            fresh: dict[Key, Cell] = {}
+            add_rows(fresh, rows, links, {product_id})
+            for k in stale:
+                if k not in found and k in fresh and fresh[k].latest:
+                    found[k] = fresh[k].latest  # the batch's newest: older batches hold only older posts
+            if len(found) == len(stale):
+                break
         session.execute(update(table).where(*[table.c[d] == bindparam("k_" + d) for d in DIMS])
                         .values(latest=bindparam("v_latest")),
-                        [{**{"k_" + d: v for d, v in zip(DIMS, k, strict=True)},
-                          "v_latest": fresh[k].latest if k in fresh else 0} for k in stale])
+                        [{**{"k_" + d: v for d, v in zip(DIMS, k, strict=True)}, "v_latest": found.get(k, 0)}
+                         for k in stale])
 
 
 def _issues_of(session: Session, ids: Sequence[int]) -> set[int]:
@@ -352,6 +416,20 @@ def refresh_issues(session: Session, issue_ids: Iterable[int]) -> None:
             session.execute(insert.on_conflict_do_update(index_elements=["issue_id", "day"],
                                                          set_={"posts": insert.excluded.posts}),
                             [{"issue_id": i, "day": d, "posts": n} for (i, d), n in sorted(counts.items())])
+
+
+# ---------------------------------------------------------------- readers
+
+
+def version_days(session: Session, product_id: int, before: date) -> dict[str, tuple[date, int]]:
+    """Per app version of a product, from the day rows before ``before``: the first UTC day with a labelled
+    post of it and its labelled posts (the release watch's order and sizes without reading the posts)."""
+    t = _DAYS
+    query = (select(t.c.version, func.min(t.c.day), func.sum(t.c.posts))
+             .where(t.c.product_id == product_id, t.c.span == DAY, t.c.day < before, t.c.day > NO_DAY,
+                    t.c.version != "", t.c.sentiment != "")
+             .group_by(t.c.version))
+    return {version: (_norm("day", first), int(n)) for version, first, n in session.execute(query)}
 
 
 # ---------------------------------------------------------------- rebuild and verify
@@ -475,6 +553,7 @@ def state(session: Session) -> dict[str, Any]:
     return out
 
 
-__all__ = ["DIMS", "MEASURES", "NO_DAY", "Cell", "add_rows", "apply", "country_of", "differences", "post_cells",
-           "raw_cells", "rebuild", "rebuild_if_due", "refresh_issues", "state", "stored_cells", "track_where",
-           "tracking", "verify"]
+__all__ = ["DIMS", "LABELS_DAY", "LABELS_MONTH", "LABELS_WEEK", "MEASURES", "NO_DAY", "SPANS",
+           "VOLUME_WEEK", "Cell", "add_rows", "apply", "country_of", "differences", "month_of", "post_cells",
+           "raw_cells", "rebuild", "rebuild_if_due", "refresh_issues", "span_end", "span_start", "state",
+           "stored_cells", "track_where", "tracking", "verify", "version_days"]

@@ -70,6 +70,7 @@ def insert_posts(store: Any, slug: str, posts: list[PostRow], *, own: bool = Tru
     """Write posts (and their classifications) for a product straight into the store; returns the product id."""
     from sqlalchemy import insert
 
+    from store import rollups
     from store.models import Classification, Post, PostProduct, Product
 
     now = datetime.now(UTC)
@@ -79,16 +80,19 @@ def insert_posts(store: Any, slug: str, posts: list[PostRow], *, own: bool = Tru
             product = Product(slug=slug, name=slug.capitalize(), own=own, created_at=now)
             session.add(product)
             session.flush()
-        session.execute(insert(Post), [
-            {"id": p.id, "source": "test", "external_id": f"{slug}-{p.id}", "product_id": product.id,
-             "url": p.url or f"{url_base}{p.id}", "text": p.text, "rating": p.rating, "created_at": p.created_at,
-             "fetched_at": now, "version": p.version, "content_hash": str(p.id), "status": status} for p in posts])
-        session.execute(insert(PostProduct), [{"post_id": p.id, "product_id": product.id} for p in posts])
-        if status == "classified":
-            session.execute(insert(Classification), [
-                {"post_id": p.id, "model_version": "test", "sentiment": "negative" if p.negative else "positive",
-                 "sentiment_score": 0.9, "need_type": p.need_type or "none", "need_score": 0.9,
-                 "unmet_need": p.unmet, "jobs": [], "classified_at": now, "evidence": p.evidence or None,
-                 "embedding": None if p.embedding is None else np.asarray(p.embedding, np.float32).tobytes()}
-                for p in posts])
+        # Through the rollups, as the store's own writers do (the release watch reads its sizes there).
+        with rollups.tracking(session) as tracker:
+            session.execute(insert(Post), [
+                {"id": p.id, "source": "test", "external_id": f"{slug}-{p.id}", "product_id": product.id,
+                 "url": p.url or f"{url_base}{p.id}", "text": p.text, "rating": p.rating, "created_at": p.created_at,
+                 "fetched_at": now, "version": p.version, "content_hash": str(p.id), "status": status} for p in posts])
+            session.execute(insert(PostProduct), [{"post_id": p.id, "product_id": product.id} for p in posts])
+            if status == "classified":
+                session.execute(insert(Classification), [
+                    {"post_id": p.id, "model_version": "test", "sentiment": "negative" if p.negative else "positive",
+                     "sentiment_score": 0.9, "need_type": p.need_type or "none", "need_score": 0.9,
+                     "unmet_need": p.unmet, "jobs": [], "classified_at": now, "evidence": p.evidence or None,
+                     "embedding": None if p.embedding is None else np.asarray(p.embedding, np.float32).tobytes()}
+                    for p in posts])
+            tracker.created([p.id for p in posts])
         return product.id

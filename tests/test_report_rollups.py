@@ -6,16 +6,17 @@ that start and end at midnight and periods cut mid-day (whose edge days come fro
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from bench.report import populate
+from store import rollups
 from store.db import Store
 from tests import report_data as rd
 from tests import report_story as st
-from voxpop.report import build_report
+from voxpop.report import build_report, rollup_queries
 
 
 def _both(store: Store, products: Any, since: datetime, until: datetime, jobs: Any = None) -> tuple[Any, Any]:
@@ -68,3 +69,20 @@ def test_a_report_leaving_sections_out_has_every_other_section_as_the_whole_repo
     assert whole["job_map"]["steps"] and whole["segments"] and whole["new_and_rising"]
     assert set(whole) - set(part) == set(OPTIONAL_SECTIONS)
     assert part == {k: v for k, v in whole.items() if k not in OPTIONAL_SECTIONS}
+
+
+@pytest.mark.parametrize("spans", [rollup_queries.FULL, rollup_queries.VOLUME, rollup_queries.LABELS])
+@pytest.mark.parametrize("first, days", [(date(2025, 11, 1), 365), (date(2026, 2, 25), 9), (date(2026, 3, 4), 1),
+                                         (date(2024, 1, 31), 800)])
+def test_pieces_tile_the_days_with_whole_rows(spans: tuple[int, ...], first: date, days: int) -> None:
+    found = rollup_queries.pieces((first, first + timedelta(days=days)), spans)
+    assert found[0][1] == first and found[-1][2] == first + timedelta(days=days)
+    for (span, a, b), nxt in zip(found, found[1:] + [None], strict=True):
+        assert span in spans and a < b and (nxt is None or (nxt[1] == b and nxt[0] != span))
+        day = a
+        while day < b:  # every row of the range starts where its span starts
+            assert rollups.span_start(day, span) == day
+            day = rollups.span_end(day, span)
+        assert day == b
+    if days == 365 and spans == rollup_queries.LABELS:  # a year reads months, not 52 weeks
+        assert sum(1 for s, _, _ in found if s == rollups.LABELS_MONTH) == 1 and len(found) <= 5

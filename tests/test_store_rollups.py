@@ -181,11 +181,12 @@ def test_rebuild_repairs_and_reports_drift(sqlite_store: Store) -> None:
                                                created_at=DAY0 + timedelta(days=i)) for i in range(5)])
         session.execute(update(rollups.RollupDay).values(posts=rollups.RollupDay.posts + 1))
     with sqlite_store.transaction() as session:
-        assert rollups.verify(session)["differences"] == 6
-        assert rollups.rebuild(session, [pid])["differences"] == 6
+        # Unlabelled posts: 5 days and the week (Monday to Friday), and the week's compact volume row.
+        assert rollups.verify(session)["differences"] == 7
+        assert rollups.rebuild(session, [pid])["differences"] == 7
     with sqlite_store.transaction() as session:
         found = rollups.verify(session)
-        assert found["differences"] == 0 and found["rows"] == 6  # 5 days and the week (Monday to Friday)
+        assert found["differences"] == 0 and found["rows"] == 7
         assert rollups.state(session)["verified"]["differences"] == 0
 
 
@@ -208,6 +209,33 @@ def test_migration_fills_the_rollups_of_a_store_that_has_posts(sqlite_url: str) 
     store = Store(sqlite_url)
     with store.sessions() as session:
         cells = rollups.stored_cells(session)
-        assert [c.values[:3] for c in cells.values()] == [[1, 1, 2.0], [1, 1, 2.0]]  # its day and its week
+        # its day and its week, and the week's compact volume row
+        assert [c.values[:3] for c in cells.values()] == [[1, 1, 2.0]] * 3
+        assert rollups.verify(session)["differences"] == 0
+    store.dispose()
+
+
+def test_migration_0021_adds_the_compact_rows_to_a_store_with_rollups(sqlite_url: str) -> None:
+    from alembic import command
+
+    from store.db import alembic_config
+
+    store = Store(sqlite_url)
+    with store.transaction() as session:
+        pid = ensure_product(session, "acme").id
+        upsert_posts(session, pid, [PostRecord(source="reddit", external_id=str(i), text=f"t{i}",
+                                               created_at=DAY0 + timedelta(days=3 * i)) for i in range(4)])
+    store.dispose()
+    config = alembic_config(sqlite_url)
+    command.downgrade(config, "0020")  # the store as the code before compact rows kept it
+    old = Store(sqlite_url, auto_migrate=False)
+    with old.sessions() as session:
+        assert {k[1] for k in rollups.stored_cells(session)} == {rollups.DAY, rollups.WEEK}
+    old.dispose()
+    command.upgrade(config, "head")
+    store = Store(sqlite_url)
+    with store.sessions() as session:
+        spans = {k[1] for k in rollups.stored_cells(session)}
+        assert spans == {rollups.DAY, rollups.WEEK, rollups.VOLUME_WEEK}  # none labelled yet
         assert rollups.verify(session)["differences"] == 0
     store.dispose()

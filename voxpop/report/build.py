@@ -124,6 +124,11 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
     weeks = [b["start"][:10] for b in bounds]
     mid = since + (until - since) / 2
 
+    slug_of = {r.id: r.slug for r in rows}
+    wants_segments = min_segment > 0 and "segments" not in leave_out
+    # The segments' posts (Python-bound) are read on another connection while the sums below run.
+    segment_rows = (queries.in_background(session, threads, lambda own: jobmap_queries.segment_posts(
+        own, ids, since, until, slug_of, posts=posts)) if wants_segments else None)
     # The slow class cube first, so the threads finish together.
     if from_rollups:
         cubes = rollup_queries.cubes(session, dialect, ids, since, until, anchor, mid, threads)
@@ -143,7 +148,6 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
         last_week = (rollup_queries.period_totals(session, ids, recent, until) if from_rollups
                      else queries.period_totals(session, ids, recent, until, posts=posts))
 
-    slug_of = {r.id: r.slug for r in rows}
     names = {r.slug: r.name for r in rows}
     own = next((r.slug for r in rows if r.own), None)
     baseline = own or (rows[0].slug if rows else None)
@@ -186,8 +190,8 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
                                  jobmap_queries.step_issues(session, ids, since, until, posts=posts),
                                  steps_by_product, baseline, min_n)
     found_segments: dict[str, Any] = {}
-    if min_segment > 0 and jobs and "segments" not in leave_out:
-        found = jobmap_queries.segment_posts(session, ids, since, until, slug_of, posts=posts)
+    if segment_rows is not None and jobs:
+        found = segment_rows()
         found_segments = segments.segment_summary(segments.find_segments(
             found, {j["id"]: j["statement"] for j in jobs}, own=own, min_size=min_segment, min_n=min_n), 50)
     data: dict[str, Any] = {

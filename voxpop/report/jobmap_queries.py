@@ -120,6 +120,12 @@ def issue_steps(session: Session, issue_id: int) -> dict[str | None, int]:
     return dict(rows)
 
 
+def _scored(stored: Any) -> list[tuple[str, float]]:
+    """A classification's stored job list as (job, score) pairs (an old plain list of ids scores 1.0)."""
+    return [(str(j.get("job") or ""), float(j.get("score", 0.0))) if isinstance(j, dict) else (str(j), 1.0)
+            for j in stored or ()]
+
+
 def segment_posts(session: Session, ids: Sequence[int], since: datetime, until: datetime,
                   slug_of: dict[int, str], per_product: int = PER_PRODUCT, posts: Any = Post) -> list[SegmentPost]:
     """The classified posts with a job in the period, the newest ``per_product`` of each product, for segment
@@ -132,6 +138,8 @@ def segment_posts(session: Session, ids: Sequence[int], since: datetime, until: 
         return []
     labels = effective_columns()
     rows = []
+    # Core rows (no ORM result processing): this read is most of the segments' cost.
+    connection = session.connection()
     # One product at a time, newest first along the (product, created_at) index: no sort of the period.
     for pid in ids:
         query = (select(posts.id, posts.product_id, posts.title, posts.text, Classification.jobs,
@@ -142,7 +150,7 @@ def segment_posts(session: Session, ids: Sequence[int], since: datetime, until: 
                  .where(posts.status != POST_SKIPPED, posts.product_id == pid, posts.created_at >= since,
                         posts.created_at < until)
                  .order_by(posts.created_at.desc()).limit(per_product))
-        rows += [r for r in session.execute(query) if r.top_job or r.jobs or r.human_jobs]
+        rows += [r for r in connection.execute(query) if r.top_job or r.jobs or r.human_jobs]
     issue_of: dict[int, tuple[int, str]] = {}
     post_ids = [r.id for r in rows]
     for start in range(0, len(post_ids), CHUNK):
@@ -156,8 +164,7 @@ def segment_posts(session: Session, ids: Sequence[int], since: datetime, until: 
         if r.human_jobs is not None:  # a person's jobs are all main jobs
             jobs = [j.get("job") if isinstance(j, dict) else j for j in r.human_jobs]
         else:  # the model's: only those near its best score (segments.main_jobs)
-            jobs = list(main_jobs([(str(j.get("job") or ""), float(j.get("score", 0.0))) if isinstance(j, dict)
-                                   else (str(j), 1.0) for j in (r.jobs or [])]))
+            jobs = list(main_jobs(_scored(r.jobs)))
         if r.top_job and r.top_job not in jobs:
             jobs.insert(0, r.top_job)
         issue = issue_of.get(r.id)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 import queue
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, case, func, literal_column, select, text
 from sqlalchemy.orm import Session
@@ -28,6 +28,7 @@ from store.models import POST_SKIPPED, Classification, Issue, IssuePost, Post, P
 from voxpop.report.trend import rise
 
 SECONDS_PER_WEEK = 7 * 86400
+T = TypeVar("T")
 DEFAULT_QUERY_THREADS = min(4, os.cpu_count() or 1)
 # temp_store=2 is MEMORY; cache_size negative is KiB (256 MiB); mmap_size in bytes (1 GiB).
 SQLITE_REPORT_PRAGMAS = {"temp_store": 2, "cache_size": -262144, "mmap_size": 1 << 30}
@@ -207,6 +208,34 @@ def run_cubes(session: Session, dialect: str, queries: list[_CubeQuery],
     return out
 
 
+def parallel_engine(session: Session, threads: int) -> Engine | None:
+    """The session's engine when reads may run on other connections at once (``threads`` > 1, a database
+    file or server, not an in-memory SQLite one that other connections cannot see), else None."""
+    bind = session.get_bind()
+    if threads <= 1 or not isinstance(bind, Engine) or bind.url.database in (None, "", ":memory:"):
+        return None
+    return bind
+
+
+def in_background(session: Session, threads: int, read: Callable[[Session], T]) -> Callable[[], T]:
+    """Start ``read`` on a session of its own in a thread when :func:`parallel_engine` allows (else run it
+    now on ``session``); returns the call that gives its result. The report overlaps its Python-bound
+    reads (the segments' posts) with the SQL-bound ones this way: both drivers release the GIL in SQL."""
+    engine = parallel_engine(session, threads)
+    if engine is None:
+        result = read(session)
+        return lambda: result
+
+    def run() -> T:
+        with Session(engine) as own:
+            return read(own)
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-read")
+    future = pool.submit(run)
+    pool.shutdown(wait=False)
+    return future.result
+
+
 def _execute_all(session: Session, dialect: str, queries: list[Any], threads: int,
                  tune: bool = True) -> list[list[Any]]:
     """The rows of each query, in order; on up to ``threads`` connections of the session's engine at once.
@@ -218,8 +247,8 @@ def _execute_all(session: Session, dialect: str, queries: list[Any], threads: in
     """
     if not tune:
         dialect = "none"  # _sqlite_tuned leaves other dialects alone
-    bind = session.get_bind()
-    if threads <= 1 or len(queries) <= 1 or not isinstance(bind, Engine) or bind.url.database in (None, "", ":memory:"):
+    bind = parallel_engine(session, threads)
+    if bind is None or len(queries) <= 1:
         connection = session.connection()  # Core rows: no ORM row processing for plain aggregates
         with _sqlite_tuned(connection, dialect):
             return [list(connection.execute(query)) for query in queries]

@@ -20,6 +20,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from voxpop.core.jinja_cache import bytecode_cache
 from voxpop.report import charts
 
 FORMATS = ("html", "md", "csv", "json")
@@ -76,7 +77,7 @@ def value_text(c: Mapping[str, Any], which: str) -> str:
 def environment() -> Environment:
     """The Jinja2 environment of the report templates (autoescape for HTML, strict undefined, filters)."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "xml"]),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, bytecode_cache=bytecode_cache())
     env.filters.update(pct=pct, share=share_text, diff=diff_text, verdict=verdict, md=md_escape, value=value_text)
     return env
 

@@ -69,16 +69,27 @@ def split(start: datetime, end: datetime) -> tuple[tuple[date, date] | None, lis
     return (d0, d1), edges
 
 
-def pieces(days: tuple[date, date]) -> list[tuple[int, date, date]]:
-    """Whole days ``[d0, d1)`` as rollup ranges ``(span, first, end)``: whole weeks from the weekly rows,
-    the days before the first Monday and from the last Monday from the daily rows."""
+FULL = (rollups.WEEK, rollups.DAY)  # every dimension (the step of the job map, country, version, language)
+VOLUME = (rollups.VOLUME_WEEK, rollups.DAY)  # posts, ratings and sentiment per source (compact weeks)
+LABELS = (rollups.LABELS_MONTH, rollups.LABELS_WEEK, rollups.LABELS_DAY)  # labelled posts per need, job, sentiment
+
+
+def pieces(days: tuple[date, date], spans: Sequence[int] = FULL) -> list[tuple[int, date, date]]:
+    """Whole days ``[d0, d1)`` as rollup ranges ``(span, first, end)``, longest span first: at each day the
+    longest of ``spans`` (the last one a day) that starts there and ends by ``d1``; consecutive rows of one
+    span make one range. A year of weeks and days is ~3 ranges; of months, weeks and days ~5."""
     d0, d1 = days
-    w0 = d0 + timedelta(days=(7 - d0.weekday()) % 7)
-    w1 = d1 - timedelta(days=d1.weekday())
-    if w0 >= w1:
-        return [(rollups.DAY, d0, d1)]
-    return [(span, a, b) for span, a, b in ((rollups.DAY, d0, w0), (rollups.WEEK, w0, w1), (rollups.DAY, w1, d1))
-            if a < b]
+    out: list[tuple[int, date, date]] = []
+    day = d0
+    while day < d1:
+        span = next(s for s in spans if rollups.span_start(day, s) == day and rollups.span_end(day, s) <= d1)
+        end = rollups.span_end(day, span)
+        if out and out[-1][0] == span and out[-1][2] == day:
+            out[-1] = (span, out[-1][1], end)
+        else:
+            out.append((span, day, end))
+        day = end
+    return out
 
 
 def _week_of_day(dialect: str, anchor: datetime) -> Any:
@@ -125,21 +136,22 @@ def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until
                 ranges.append((a, b, b if half == 0 else a))  # the range's own half
         if days is None:
             continue
-        for span, first, stop in pieces(days):
+        # The compact rows: volume per source (weeks and days: the chart is weekly), labels per month too.
+        for span, first, stop in pieces(days, VOLUME):
             scope = (t.product_id.in_(ids), t.span == span, t.day >= first, t.day < stop)
             stars = [func.sum(getattr(t, f"star{k}")).label(f"star{k}") for k in range(1, 6)]
-            # Volume and the weekly sentiment of the chart from one pass over the rows (each pass costs
-            # about as much as the next: SQLite's time goes into the per-row sums, not the sort).
+            # Volume and the weekly sentiment of the chart from one pass over the rows.
             volume = (select(t.product_id.label("pid"), week, t.source, t.skipped, t.sentiment,
                              func.sum(t.posts).label("n"), func.sum(t.rating_n).label("r_n"),
                              func.sum(t.rating_sum).label("r_sum"), func.sum(t.rating_sq).label("r_sq"), *stars)
                       .where(*scope).group_by(t.product_id, week, t.source, t.skipped, t.sentiment))
-            # Labels over the whole piece (no week: a few hundred rows).
+            jobs.append(("volume", half, volume))
+        for span, first, stop in pieces(days, LABELS):  # over the whole piece (no week)
             labelled = (select(t.product_id.label("pid"), t.need_type, t.unmet, t.top_job, t.sentiment,
                                func.sum(t.posts).label("n"), func.max(t.latest).label("latest"))
-                        .where(*scope, t.sentiment != "")
+                        .where(t.product_id.in_(ids), t.span == span, t.day >= first, t.day < stop)
                         .group_by(t.product_id, t.need_type, t.unmet, t.top_job, t.sentiment))
-            jobs += [("class", half, labelled), ("volume", half, volume)]
+            jobs.append(("class", half, labelled))
     edge_queries = []
     for a, b, cut in ranges:
         edge_queries += queries.class_queries(dialect, ids, a, b, anchor, cut, narrow=True)
@@ -155,14 +167,17 @@ def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until
             # Summed over sentiment into the volume rows; over source and status into the weekly sentiment.
             sums: dict[tuple[int, int, str, int], list[float]] = {}
             weekly: dict[tuple[int, int, str], int] = {}
-            for r in found:
-                values = [r.n, r.r_n, r.r_sum, r.r_sq, r.star1, r.star2, r.star3, r.star4, r.star5]
-                cell = sums.setdefault((r.pid, int(r.week), r.source, int(r.skipped)), [0.0] * 9)
+            # Positional rows: a few thousand of them, where attribute access by name would cost more than the SQL.
+            for pid, week_no, source, skipped, sentiment, *values in found:
+                key = (pid, int(week_no), source, int(skipped))
+                cell = sums.get(key)
+                if cell is None:
+                    cell = sums[key] = [0.0] * 9
                 for k, x in enumerate(values):
-                    cell[k] += float(x or 0)
-                if r.sentiment:
-                    key = (r.pid, int(r.week), r.sentiment)
-                    weekly[key] = weekly.get(key, 0) + int(r.n)
+                    if x:
+                        cell[k] += float(x)
+                if sentiment:
+                    weekly[key[:2] + (sentiment,)] = weekly.get(key[:2] + (sentiment,), 0) + int(values[0])
             for (pid, week_no, source, skipped), cell in sums.items():
                 _volume(out, pid, week_no, half, source, skipped, cell)
             for (pid, week_no, sentiment), n in weekly.items():
@@ -201,7 +216,7 @@ def period_totals(session: Session, ids: list[int], since: datetime, until: date
         for pid, got in queries.period_totals(session, ids, a, b, narrow=True).items():
             add(pid, got["posts"], got["r_n"], got["r_sum"], got["r_sq"], got["classified"], got["negative"],
                 got["neutral"], got["positive"])
-    for span, first, stop in pieces(days) if days is not None else ():
+    for span, first, stop in pieces(days, VOLUME) if days is not None else ():
         t = RollupDay
         labelled = func.sum(case((t.sentiment != "", t.posts), else_=0))
         query = (select(t.product_id, func.sum(t.posts), func.sum(t.rating_n), func.sum(t.rating_sum),

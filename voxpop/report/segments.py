@@ -21,11 +21,12 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from voxpop.report.figures import share
+
+if TYPE_CHECKING:  # numpy only with an encoder: the report (no encoder) starts without it
+    import numpy as np
 
 DEFAULT_MIN_SIZE = 5
 MERGE_SIMILARITY = 0.8  # keys whose phrases embed this close are one context
@@ -36,7 +37,7 @@ JOB_SIMILARITY = 0.75  # a phrase this close to the job statement is the job, no
 # context would describe another job's customers.
 MAIN_JOB_MARGIN = 0.1
 
-Embed = Callable[[list[str]], np.ndarray]
+Embed = Callable[[list[str]], "np.ndarray"]
 
 
 def main_jobs(scored: Sequence[tuple[str, float]], margin: float = MAIN_JOB_MARGIN) -> tuple[str, ...]:
@@ -304,6 +305,8 @@ def _merge_keys(phrases: Mapping[str, Counter[str]], embed: Embed | None) -> dic
     target = {k: k for k in keys}
     if embed is None or len(keys) < 2:
         return target
+    import numpy as np
+
     vectors = np.asarray(embed([phrases[k].most_common(1)[0][0] for k in keys]), dtype=np.float32)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
     for i, key in enumerate(keys):
@@ -377,6 +380,8 @@ def find_segments(posts: Sequence[SegmentPost], jobs: Mapping[str, str], *, own:
                 surface[c.phrase.lower()][c.phrase] += 1
                 facets.setdefault(c.key, c.facet)
         if embed is not None and phrases:
+            import numpy as np
+
             keys = sorted(phrases)
             vec = np.asarray(embed([statement] + [phrases[k].most_common(1)[0][0] for k in keys]), dtype=np.float32)
             vec /= np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-9)

@@ -25,6 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from store.db import Store
+from voxpop.core.jinja_cache import bytecode_cache
 from voxpop.core.text import strip_invisible
 from voxpop.web import params as edge
 from voxpop.web import queries
@@ -52,7 +53,8 @@ OVERVIEW_CACHE_S = 60.0
 
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, finalize=_visible)
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, finalize=_visible,
+                      bytecode_cache=bytecode_cache())
     env.globals.update(qs=_qs, spark_svg=spark_svg, trend_svg=trend_svg, CSRF_FIELD=CSRF_FIELD)
     env.filters.update(pct=_pct, signed=_signed, day=lambda v: (v or "")[:10], num=_num, when=when_text)
     from voxpop.report.render import diff_text, share_text, value_text, verdict
