@@ -145,3 +145,9 @@ def test_the_report_mail_carries_the_real_step_gaps(report: dict[str, Any], tmp_
     line = "We lose at set-up: 50% negative vs Rival 10%, n=30 and 30, a real gap."
     assert line in mail["text"] and line in mail["html"]
     assert "At leave" not in mail["text"]  # only real gaps go in the mail
+
+
+def test_the_reports_default_steps_are_the_classifiers() -> None:
+    from classify.steps import DEFAULT_STEPS as CLASSIFIER_STEPS
+
+    assert [s.id for s in DEFAULT_STEPS] == [s.id for s in CLASSIFIER_STEPS]

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from alerts import stats
-from classify.steps import DEFAULT_STEPS as _CLASSIFIER_STEPS
 from voxpop.report.figures import opportunity, share
 from voxpop.report.headline import needed_n_shares
 from voxpop.report.outcomes import desired_outcome
@@ -39,8 +38,8 @@ class Step:
     statement: str
 
 
-# Short display names of the default steps; the steps themselves (ids, order, examples) are the
-# classifier's (classify.steps.DEFAULT_STEPS), so the two can never disagree.
+# The default steps in the classifier's order (classify.steps.DEFAULT_STEPS, whose ids and order a test holds
+# these to), with short display names. Written here so the report starts without the classifier and numpy.
 _STEP_NAMES = {
     "choose": "Choose: compare, try, decide",
     "get": "Get: buy, subscribe, install, sign up",
@@ -51,7 +50,7 @@ _STEP_NAMES = {
     "pay": "Pay: billing, renewals, price",
     "leave": "Leave: cancel, export data to move, switch, uninstall",
 }
-DEFAULT_STEPS: tuple[Step, ...] = tuple(Step(s.id, _STEP_NAMES.get(s.id, s.statement)) for s in _CLASSIFIER_STEPS)
+DEFAULT_STEPS: tuple[Step, ...] = tuple(Step(id_, name) for id_, name in _STEP_NAMES.items())
 REAL, NOISE, SMALL = "real", "noise", "small"
 
 
