@@ -50,7 +50,8 @@ METHODS = {
                        "the ability to ...)",
     "segments": "within a job, posts grouped by the context they name (device, setting, role, frequency, scale: "
                 "rule-based phrases, synonyms folded); each post goes to the largest context it names; phrases "
-                "that restate the job are dropped; segments under the minimum size are not shown",
+                "that restate the job are dropped; segments under the minimum size are not shown; read from the "
+                f"newest {jobmap_queries.PER_PRODUCT:,} classified posts of each product in the period",
     "where_we_lose": "per competitor and job, our satisfaction against theirs (Newcombe, 95 %), both n >= min n; "
                      "our issues are joined to the job through the top job of their posts; for smaller samples "
                      "the n needed is z² (p1(1-p1) + p2(1-p2)) / gap²",
