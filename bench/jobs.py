@@ -171,7 +171,7 @@ def predict(run: ProductRun, s: Settings) -> tuple[list[set[str]], list[str]]:
     at = range(len(run.texts))
     vecs = np.stack([step_vector(run.scored, i, found.evidence_at[i], run.need_at[i]) for i in at])
     texts = [step_text(run.scored, i, found.evidence_at[i], run.need_at[i], run.texts[i]) for i in at]
-    placed = steps.place(run.scored.post_vecs, vecs, texts)
+    placed = steps.place(run.scored.post_vecs, vecs, texts, run.texts)
     return [{j.job for j in jl} for jl in found.jobs], [p[0] for p in placed]
 
 
@@ -287,10 +287,11 @@ def tune(runs: list[ProductRun], base: Settings) -> Settings:
     # cue_bonus: how much a step cue word in the evidence sentence adds (classify/step_cues.py); 0 is off. The
     # step supplement was drawn by cue words too (its DATA_CARD.md), so its figures flatter cues: read the random
     # sample's macro-F1 beside it.
-    for margin, pw, near, cue in itertools.product(margins, (0.0, 0.25, 0.5, 0.75, 1.0), (0.3, 0.5, 0.7),
-                                                   (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)):
+    # post_cue_bonus: the same for a cue found only in another sentence of the post.
+    for margin, pw, near, cue, post_cue in itertools.product(margins, (0.0, 0.25, 0.5, 0.75, 1.0), (0.3, 0.5, 0.7),
+                                                             (0.0, 0.1, 0.2, 0.3, 0.4, 0.5), (0.0, 0.1, 0.2, 0.3)):
         s = replace(chosen, steps=replace(chosen.steps, margin=float(margin), post_weight=pw, nearest_weight=near,
-                                          cue_bonus=cue))
+                                          cue_bonus=cue, post_cue_bonus=post_cue))
         f = evaluate(dev, s)["steps_plus"]["dev"]  # the random sample and the step supplement together
         score = f["step_accuracy"] + f["step_macro_f1"]
         if best_steps is None or score > best_steps[0]:

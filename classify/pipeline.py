@@ -229,7 +229,8 @@ class Classifier:
             ))
             placed.append(len(out) - 1)
         if placed:
-            where = self.step_index(steps).place(scored.post_vecs[placed], np.stack(step_vecs), step_texts)
+            where = self.step_index(steps).place(scored.post_vecs[placed], np.stack(step_vecs), step_texts,
+                                                 [bodies[i] for i in placed])
             for i, (step, score) in zip(placed, where, strict=True):
                 out[i] = replace(out[i], step=step or None, step_score=score if step else None)
         return out

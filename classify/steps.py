@@ -5,7 +5,8 @@ examples; a product may configure its own (``[[products.steps]]``), otherwise :d
 A post is scored on its evidence sentence (the sentence that carried its top job, when it has one) and on
 the whole post; the step's raw score is the same prototype/nearest-example blend as jobs
 (:class:`classify.jobs.JobIndex`), plus ``cue_bonus`` when the evidence sentence holds a cue word of a
-default step (:mod:`classify.step_cues`: "refund", "log in", "how do I"). ``use`` (doing the job itself)
+default step (:mod:`classify.step_cues`: "uninstalled", "log in", "how do I"), or ``post_cue_bonus`` when only
+another sentence of the post does. ``use`` (doing the job itself)
 is where most posts sit, so a step other than the fallback must beat it by ``margin``; ``step_score`` is the
 softmax share of the chosen step at ``temperature``. Constants live in ``classify/model/jobs.json``
 (``steps``), tuned on the dev products of the hand-labelled jobs set (``bench/jobs.py``).
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from classify.jobs import Job, JobCalibration, JobIndex
-from classify.step_cues import cue_matrix
+from classify.step_cues import DECISIVE_STEP, cue_matrix
 
 FALLBACK_STEP = "use"
 
@@ -36,6 +37,9 @@ class StepCalibration:
     fallback: str = FALLBACK_STEP
     hub_weight: float = 0.0  # steps close to every review lose this share of it (classify/hubness.py)
     cue_bonus: float = 0.0  # added to a default step's raw score when its evidence sentence holds a cue of it
+    # added instead when the cue is elsewhere in the post only: the step is often said in another sentence than
+    # the job ("The sync is broken. Uninstalled.")
+    post_cue_bonus: float = 0.0
 
     def job_calibration(self) -> JobCalibration:
         """The :class:`JobCalibration` the step index scores with."""
@@ -135,27 +139,52 @@ class StepIndex:
         return self.index.ids
 
     def raw(self, post_vecs: np.ndarray, evidence_vecs: np.ndarray | None = None,
-            evidence_texts: Sequence[str | None] | None = None) -> np.ndarray:
+            evidence_texts: Sequence[str | None] | None = None,
+            post_texts: Sequence[str | None] | None = None) -> np.ndarray:
         """(n, k) raw step scores: the evidence sentence blended with the whole post (``post_weight``), plus
-        ``cue_bonus`` for each default step whose cue the evidence text holds (``classify.step_cues``)."""
+        ``cue_bonus`` for each default step whose cue the evidence text holds and ``post_cue_bonus`` for one
+        whose cue only the rest of the post holds (``classify.step_cues``)."""
         raw = self.index.raw_scores(np.asarray(post_vecs, dtype=np.float32))
         if evidence_vecs is not None:
             ev = self.index.raw_scores(np.asarray(evidence_vecs, dtype=np.float32))
             w = self.calibration.post_weight
             raw = w * raw + (1 - w) * ev
-        if evidence_texts is not None and self.calibration.cue_bonus:
-            if len(evidence_texts) != len(raw):
-                raise ValueError("evidence_texts must have one entry per post")
-            raw = raw + self.calibration.cue_bonus * cue_matrix(evidence_texts, self.ids)
-        return raw.astype(np.float32)
+        return (raw + self.cue_scores(len(raw), evidence_texts, post_texts)).astype(np.float32)
+
+    def cue_scores(self, n: int, evidence_texts: Sequence[str | None] | None,
+                   post_texts: Sequence[str | None] | None) -> np.ndarray:
+        """(n, k) what the step cues add to the raw scores (zeros without texts or bonuses).
+
+        A cue in the evidence sentence adds ``cue_bonus``, one only elsewhere in the post ``post_cue_bonus``;
+        but a cue of leaving (:data:`classify.step_cues.DECISIVE_STEP`) anywhere in the post adds the full
+        ``cue_bonus`` to leave alone: a review that says its writer uninstalled or asked for a refund is about
+        leaving, however much of it tells what came before (bought it, stuck on loading, the price).
+        """
+        c = self.calibration
+        out = np.zeros((n, len(self.ids)), dtype=np.float32)
+        for name, texts in (("evidence_texts", evidence_texts), ("post_texts", post_texts)):
+            if texts is not None and len(texts) != n:
+                raise ValueError(f"{name} must have one entry per post")
+        in_evidence = (cue_matrix(evidence_texts, self.ids, post_texts) if evidence_texts is not None
+                       else np.zeros_like(out))
+        in_post = cue_matrix(post_texts, self.ids) if post_texts is not None else np.zeros_like(out)
+        out += c.cue_bonus * in_evidence + c.post_cue_bonus * np.clip(in_post - in_evidence, 0.0, 1.0)
+        if DECISIVE_STEP in self.ids and c.cue_bonus:
+            k = self.ids.index(DECISIVE_STEP)
+            leaving = np.maximum(in_evidence[:, k], in_post[:, k]) > 0
+            out[leaving] = 0.0
+            out[leaving, k] = c.cue_bonus
+        return out
 
     def place(self, post_vecs: np.ndarray, evidence_vecs: np.ndarray | None = None,
-              evidence_texts: Sequence[str | None] | None = None) -> list[tuple[str, float]]:
+              evidence_texts: Sequence[str | None] | None = None,
+              post_texts: Sequence[str | None] | None = None) -> list[tuple[str, float]]:
         """Per post (step id, step score in [0, 1]); ``evidence_texts`` (the sentence each post is placed by)
-        lets the step cues count (none without it)."""
+        and ``post_texts`` (the whole post) let the step cues count (none without them)."""
         if not self.ids or not len(post_vecs):
             return [] if not len(post_vecs) else [("", 0.0)] * len(post_vecs)
-        return choose_steps(self.raw(post_vecs, evidence_vecs, evidence_texts), self.ids, self.calibration)
+        return choose_steps(self.raw(post_vecs, evidence_vecs, evidence_texts, post_texts), self.ids,
+                            self.calibration)
 
 
 def choose_steps(raw: np.ndarray, ids: Sequence[str], c: StepCalibration) -> list[tuple[str, float]]:

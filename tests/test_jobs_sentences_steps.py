@@ -101,6 +101,60 @@ def test_complaints_and_questions_about_a_feature_are_not_leaving(clf: Any) -> N
     assert "leave" not in steps[:4] and steps[4] == "leave"
 
 
+def test_demo_journey_questions_and_billing_land_on_learn_and_pay(clf: Any) -> None:
+    """The demo's journey posts as ``voxpop classify`` sees them (operations._classify_batch: the product's jobs,
+    titles and ratings): asking where a setting is is learning, a refund in a billing complaint is paying, while
+    cancelling stays leaving."""
+    from voxpop.demo import content
+
+    jobs = [Job(i, statement, tuple(examples)) for i, statement, examples in content.JOBS]
+    posts = {title: (product, text, rating) for product, rows in content.JOURNEY.items()
+             for title, text, rating in rows}
+    wanted = {"Where is the setting?": "learn", "Billing mess": "pay", "Charged twice": "pay", "Moving on": "leave"}
+    rows = [posts[t] for t in wanted]
+    preds = clf.predict([r[1] for r in rows], jobs, titles=list(wanted), ratings=[r[2] for r in rows])
+    assert {t: p.step for t, p in zip(wanted, preds, strict=True)} == wanted
+    assert "refund" in posts["Billing mess"][1], "the billing post still holds the word that used to mean leave"
+
+
+def test_refund_is_pay_in_a_billing_post_and_leave_otherwise() -> None:
+    from classify.step_cues import cue_matrix, refund_step
+
+    assert refund_step("the refund took weeks", "I was billed after downgrading, the refund took weeks") == "pay"
+    assert refund_step("the refund took weeks") == "leave"
+    assert refund_step("Asked for a refund, it would not even start.") == "leave"
+    assert refund_step("It would not even start.") is None
+    ids = ["learn", "use", "pay", "leave"]
+    texts = ["I was billed for the family plan after downgrading, and the refund took weeks.",
+             "Refunded, the game never got past the loading screen.",
+             "Cancelled my subscription and asked for a refund.",
+             "Where is the setting to change the default notebook?",
+             "I can't find the option to turn off threads.",
+             "Where do I find my old notes?"]
+    hits = [{ids[k] for k in np.flatnonzero(row)} for row in cue_matrix(texts, ids)]
+    assert hits == [{"pay"}, {"leave"}, {"pay", "leave"}, {"learn"}, {"learn"}, {"learn"}]
+
+
+def test_a_cue_elsewhere_in_the_post_counts_less_and_leaving_outranks_other_cues(clf: Any) -> None:
+    from dataclasses import replace
+
+    from classify.steps import StepIndex
+
+    steps = StepIndex(clf.step_index().index, replace(clf.step_calibration, cue_bonus=0.3, post_cue_bonus=0.1))
+    ids = steps.ids
+    evidence = ["The sync between my phone and laptop is slow.", "I bought it and it was stuck on loading screens."]
+    posts = ["The sync between my phone and laptop is slow. How do I turn it off?",
+             "I bought it and it was stuck on loading screens. Asked for a refund."]
+    added = steps.cue_scores(2, evidence, posts)
+    assert added[0, ids.index("learn")] == pytest.approx(0.1), "a cue in another sentence adds post_cue_bonus"
+    assert added[0].sum() == pytest.approx(0.1)
+    assert added[1, ids.index("leave")] == pytest.approx(0.3) and added[1].sum() == pytest.approx(0.3), \
+        "a refund with no billing words is leaving, and the buying and loading cues drop"
+    assert not steps.cue_scores(2, None, None).any()
+    with pytest.raises(ValueError, match="post_texts"):
+        steps.cue_scores(2, evidence, posts[:1])
+
+
 def test_jobs_file_steps_and_file_mode_fields(clf: Any, tmp_path: Path) -> None:
     taxonomy = tmp_path / "jobs.toml"
     taxonomy.write_text('[[jobs]]\nid = "export"\nstatement = "Get my notes out as PDF or Word files"\n'

@@ -405,10 +405,11 @@ def _jobs_json(classifier: Classifier, index: JobIndex | None, vecs: np.ndarray,
 
 
 def _steps_json(classifier: Classifier, steps: Sequence[Job], vecs: np.ndarray,
-                evidence: Sequence[str | None] | None = None) -> list[tuple[str | None, float | None]]:
-    """Steps of stored post vectors; the step cues read the post's stored evidence sentence (no sentence
-    vectors are stored)."""
-    placed = classifier.step_index(list(steps)).place(vecs, evidence_texts=evidence)
+                evidence: Sequence[str | None] | None = None,
+                texts: Sequence[str | None] | None = None) -> list[tuple[str | None, float | None]]:
+    """Steps of stored post vectors; the step cues read the post's stored evidence sentence and its text (no
+    sentence vectors are stored)."""
+    placed = classifier.step_index(list(steps)).place(vecs, evidence_texts=evidence, post_texts=texts)
     return [(s or None, sc if s else None) for s, sc in placed]
 
 
@@ -593,14 +594,15 @@ def rescore_stale_jobs(store: Store, config: Config,
             while True:
                 batch = session.execute(
                     select(Classification.id, Classification.post_id, Classification.embedding,
-                           Classification.evidence)
+                           Classification.evidence, Post.text)
+                    .join(Post, Post.id == Classification.post_id)
                     .where(_product_filter(product_id, taxonomy), Classification.embedding.is_not(None))
                     .limit(APPLY_BATCH)).all()
                 if not batch:
                     break
                 vecs = np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in batch])
                 job_lists = _jobs_json(classifier, index, vecs, negatives, [r.evidence for r in batch])
-                placed = _steps_json(classifier, steps, vecs, [r.evidence for r in batch])
+                placed = _steps_json(classifier, steps, vecs, [r.evidence for r in batch], [r.text for r in batch])
                 with rollups.tracking(session, [r.post_id for r in batch], issues=False):
                     session.execute(update(Classification), [
                         {"id": r.id, "jobs": jl, "top_job": jl[0]["job"] if jl else None, "taxonomy": taxonomy,
