@@ -127,9 +127,12 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
 
     slug_of = {r.id: r.slug for r in rows}
     wants_segments = min_segment > 0 and "segments" not in leave_out
-    # The segments' posts (Python-bound) are read on another connection while the sums below run.
+    # The segments' posts and the issues per step (reads of the posts, not of the rollups) run on connections
+    # of their own while the sums below run.
     segment_rows = (queries.in_background(session, threads, lambda own: jobmap_queries.segment_posts(
         own, ids, since, until, slug_of, posts=posts)) if wants_segments else None)
+    issues_per_step = (queries.in_background(session, threads, lambda own: jobmap_queries.step_issues(
+        own, ids, since, until, posts=posts)) if "job_map" not in leave_out else None)
     # The slow class cube first, so the threads finish together.
     if from_rollups:
         cubes = rollup_queries.cubes(session, dialect, ids, since, until, anchor, mid, threads)
@@ -188,7 +191,7 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
         step_counts = (rollup_queries.step_counts(session, ids, since, until) if from_rollups
                        else jobmap_queries.step_counts(session, ids, since, until, posts=posts))
         job_map = jobmap.job_map(rows, step_counts,
-                                 jobmap_queries.step_issues(session, ids, since, until, posts=posts),
+                                 issues_per_step() if issues_per_step is not None else {},
                                  steps_by_product, baseline, min_n)
     found_segments: dict[str, Any] = {}
     if segment_rows is not None and jobs:
