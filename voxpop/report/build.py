@@ -133,16 +133,27 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
         own, ids, since, until, slug_of, posts=posts)) if wants_segments else None)
     issues_per_step = (queries.in_background(session, threads, lambda own: jobmap_queries.step_issues(
         own, ids, since, until, posts=posts)) if "job_map" not in leave_out else None)
+    own = next((r.slug for r in rows if r.own), None)
+    baseline = own or (rows[0].slug if rows else None)
+    base_id = next((r.id for r in rows if r.slug == baseline), None)
+    issue_rows = (rollup_queries.issue_counts(session, ids, since, until, mid) if from_rollups
+                  else queries.issue_counts(session, ids, since, until, mid, posts=posts))
+    issues = queries.load_issues(session, issue_rows, (until - timedelta(microseconds=1)).date(), posts=posts)
+    # Jobs, sentiment and versions only for the issues shown with them: new or rising ones (when that section
+    # is wanted), and ours (where we lose). A read of the issues' posts, beside the sums as well.
+    rising = "new_and_rising" not in leave_out
+    wanted = [i["issue_id"] for pid, items in issues.items() for i in items
+              if pid == base_id or (rising and i["state"] in NEW_OR_RISING)]
+    issue_details = queries.in_background(session, threads, lambda own_session: queries.issue_details(
+        own_session, wanted, since, until, posts=posts))
     # The slow class cube first, so the threads finish together.
     if from_rollups:
         cubes = rollup_queries.cubes(session, dialect, ids, since, until, anchor, mid, threads)
-        issue_rows = rollup_queries.issue_counts(session, ids, since, until, mid)
         before = rollup_queries.period_totals(session, ids, since - (until - since), since)
     else:
         cube_queries = (queries.class_queries(dialect, ids, since, until, anchor, mid, posts=posts)
                         + queries.volume_queries(dialect, ids, since, until, anchor, mid, posts=posts))
         cubes = queries.run_cubes(session, dialect, cube_queries, threads)
-        issue_rows = queries.issue_counts(session, ids, since, until, mid, posts=posts)
         before = queries.period_totals(session, ids, since - (until - since), since, posts=posts)
     volume_rows, class_rows = cubes["volume"], cubes["class"]
     first_posts = queries.first_post_dates(session, ids, posts=posts)
@@ -153,8 +164,6 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
                      else queries.period_totals(session, ids, recent, until, posts=posts))
 
     names = {r.slug: r.name for r in rows}
-    own = next((r.slug for r in rows if r.own), None)
-    baseline = own or (rows[0].slug if rows else None)
     jobs = figures.job_list(jobs_by_product, class_rows, slug_of)
 
     per: dict[str, dict[str, Any]] = {}
@@ -171,18 +180,11 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
                 if datetime.fromisoformat(bound["end"]) <= began:
                     week.update(per_day=None, before_collection=True)
 
-    issues = queries.load_issues(session, issue_rows, (until - timedelta(microseconds=1)).date(), posts=posts)
     needs = queries.class_needs(session, class_rows, posts=posts)
     for r in rows:
         per[r.slug]["top_unmet_needs"] = figures.top_needs(issues.get(r.id, []), needs.get(r.id, []),
                                                            jobs, top_needs, min_n)
-    base_id = next((r.id for r in rows if r.slug == baseline), None)
-    # Jobs, sentiment and versions only for the issues shown with them: new or rising ones (when that section
-    # is wanted), and ours (where we lose).
-    rising = "new_and_rising" not in leave_out
-    wanted = [i["issue_id"] for pid, items in issues.items() for i in items
-              if pid == base_id or (rising and i["state"] in NEW_OR_RISING)]
-    details = queries.issue_details(session, wanted, since, until, posts=posts)
+    details = issue_details()
     where = where_we_lose([per[r.slug] for r in rows], jobs, baseline, issues.get(base_id or -1, []), details,
                           needs.get(base_id or -1, []), min_n)
     previous = {slug_of[pid]: t for pid, t in before.items()}

@@ -197,10 +197,12 @@ def class_queries(dialect: str, ids: list[int], since: datetime, until: datetime
 
 
 def run_cubes(session: Session, dialect: str, queries: list[_CubeQuery],
-               threads: int) -> dict[str, dict[int, list[tuple[int, int, Any]]]]:
-    """Run every cube query and group the rows as ``{cube: {product id: [(week, half, row)]}}``."""
+              threads: int, tune: bool = True) -> dict[str, dict[int, list[tuple[int, int, Any]]]]:
+    """Run every cube query and group the rows as ``{cube: {product id: [(week, half, row)]}}`` (``tune``: as
+    :func:`_execute_all`; a few hours of posts need no larger cache)."""
     out: dict[str, dict[int, list[tuple[int, int, Any]]]] = {"volume": defaultdict(list), "class": defaultdict(list)}
-    for item, rows in zip(queries, _execute_all(session, dialect, [q.query for q in queries], threads), strict=True):
+    found = _execute_all(session, dialect, [q.query for q in queries], threads, tune=tune)
+    for item, rows in zip(queries, found, strict=True):
         for row in rows:
             week = row.week if item.week is None else item.week
             half = row.half if item.half is None else item.half

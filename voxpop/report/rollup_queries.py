@@ -157,7 +157,7 @@ def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until
         edge_queries += queries.class_queries(dialect, ids, a, b, anchor, cut, narrow=True)
         edge_queries += queries.volume_queries(dialect, ids, a, b, anchor, cut, narrow=True)
     if edge_queries:
-        for cube, by_product in queries.run_cubes(session, dialect, edge_queries, 1).items():
+        for cube, by_product in queries.run_cubes(session, dialect, edge_queries, 1, tune=False).items():
             for pid, edge_rows in by_product.items():
                 out[cube][pid].extend(edge_rows)
     results = queries._execute_all(session, dialect, [q for _, _, q in jobs], threads, tune=False)
