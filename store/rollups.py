@@ -422,14 +422,39 @@ def refresh_issues(session: Session, issue_ids: Iterable[int]) -> None:
 
 
 def version_days(session: Session, product_id: int, before: date) -> dict[str, tuple[date, int]]:
-    """Per app version of a product, from the day rows before ``before``: the first UTC day with a labelled
-    post of it and its labelled posts (the release watch's order and sizes without reading the posts)."""
+    """Per app version of a product, from the rollups of the days before ``before``: the first UTC day with a
+    labelled post of it and its labelled posts (the release watch's order and sizes without reading the posts).
+
+    Whole weeks are read from the week rows (a seventh of the day rows); the first day of a version is then
+    exact where it decides an order: within the week of ``before`` and where two versions first appear in the
+    same week. Otherwise the day given is the Monday of the version's first week.
+    """
     t = _DAYS
-    query = (select(t.c.version, func.min(t.c.day), func.sum(t.c.posts))
-             .where(t.c.product_id == product_id, t.c.span == DAY, t.c.day < before, t.c.day > NO_DAY,
-                    t.c.version != "", t.c.sentiment != "")
-             .group_by(t.c.version))
-    return {version: (_norm("day", first), int(n)) for version, first, n in session.execute(query)}
+    monday = week_of(before)
+
+    def firsts(span: int, start: date, stop: date, versions: Sequence[str] = ()) -> list[Any]:
+        where = [t.c.product_id == product_id, t.c.span == span, t.c.day >= start, t.c.day < stop,
+                 t.c.version != "", t.c.sentiment != ""]
+        if versions:
+            where.append(t.c.version.in_(list(versions)))
+        return list(session.execute(select(t.c.version, func.min(t.c.day), func.sum(t.c.posts))
+                                    .where(*where).group_by(t.c.version)))
+
+    found: dict[str, tuple[date, int]] = {}
+    for span, start, stop in ((WEEK, date(1, 1, 2), monday), (DAY, monday, before)):
+        for version, first, n in firsts(span, start, stop):
+            day = _norm("day", first)
+            had = found.get(version)
+            found[version] = (min(day, had[0]) if had else day, int(n) + (had[1] if had else 0))
+    by_week: dict[date, list[str]] = defaultdict(list)
+    for version, (day, _) in found.items():
+        if day < monday:
+            by_week[day].append(version)
+    for week, versions in by_week.items():
+        if len(versions) > 1:  # several versions first seen that week: their first days decide the order
+            for version, first, _ in firsts(DAY, week, week + timedelta(days=7), versions):
+                found[version] = (_norm("day", first), found[version][1])
+    return found
 
 
 # ---------------------------------------------------------------- rebuild and verify

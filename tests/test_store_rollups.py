@@ -239,3 +239,26 @@ def test_migration_0021_adds_the_compact_rows_to_a_store_with_rollups(sqlite_url
         assert spans == {rollups.DAY, rollups.WEEK, rollups.VOLUME_WEEK}  # none labelled yet
         assert rollups.verify(session)["differences"] == 0
     store.dispose()
+
+
+def test_version_days_gives_each_versions_first_day_where_it_decides_the_order(sqlite_store: Store) -> None:
+    # Monday 2026-03-02 (DAY0): 1.0 from week 1; 1.1 on Wednesday and 1.2 on Tuesday of week 3 (the same week:
+    # their days decide); 2.0 on the Friday of the week the cut falls in, and one post after the cut.
+    plan = [("1.0", 0), ("1.0", 9), ("1.1", 16), ("1.2", 15), ("1.2", 17), ("2.0", 25), ("2.0", 26)]
+    with sqlite_store.transaction() as session:
+        pid = ensure_product(session, "acme").id
+        upsert_posts(session, pid, [PostRecord(source="appstore", external_id=str(i), text=f"t{i}", version=v,
+                                               created_at=DAY0 + timedelta(days=d, hours=5))
+                                    for i, (v, d) in enumerate(plan)])
+        claimed = claim_pending(session, "w", 20)
+        save_classifications(session, "w", [ClassificationRow(
+            post_id=p.id, model_version="m", sentiment="negative", sentiment_score=0.9, need_type="problem",
+            need_score=0.9, unmet_need=True, jobs=[], evidence=None, embedding=None) for p in claimed])
+    with sqlite_store.sessions() as session:
+        found = rollups.version_days(session, pid, (DAY0 + timedelta(days=26)).date())
+    assert found["1.2"] == ((DAY0 + timedelta(days=15)).date(), 2)
+    assert found["1.1"] == ((DAY0 + timedelta(days=16)).date(), 1)
+    assert found["2.0"] == ((DAY0 + timedelta(days=25)).date(), 1)  # the day after the cut is not counted
+    assert found["1.0"][1] == 2 and found["1.0"][0] <= DAY0.date()
+    order = sorted(found, key=lambda v: (found[v][0], v))
+    assert order == ["1.0", "1.2", "1.1", "2.0"]
