@@ -201,13 +201,18 @@ def run_cubes(session: Session, dialect: str, queries: list[_CubeQuery],
     """Run every cube query and group the rows as ``{cube: {product id: [(week, half, row)]}}`` (``tune``: as
     :func:`_execute_all`; a few hours of posts need no larger cache)."""
     out: dict[str, dict[int, list[tuple[int, int, Any]]]] = {"volume": defaultdict(list), "class": defaultdict(list)}
-    found = _execute_all(session, dialect, [q.query for q in queries], threads, tune=tune)
+    group_cube_rows(out, queries, _execute_all(session, dialect, [q.query for q in queries], threads, tune=tune))
+    return out
+
+
+def group_cube_rows(out: dict[str, dict[int, list[tuple[int, int, Any]]]], queries: Sequence[_CubeQuery],
+                    found: Sequence[Sequence[Any]]) -> None:
+    """Add the rows of each cube query (``found``, in the queries' order) to ``out`` as (week, half, row)."""
     for item, rows in zip(queries, found, strict=True):
         for row in rows:
             week = row.week if item.week is None else item.week
             half = row.half if item.half is None else item.half
             out[item.cube][row.pid].append((week, half, row))
-    return out
 
 
 def parallel_engine(session: Session, threads: int) -> Engine | None:

@@ -156,11 +156,11 @@ def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until
     for a, b, cut in ranges:
         edge_queries += queries.class_queries(dialect, ids, a, b, anchor, cut, narrow=True)
         edge_queries += queries.volume_queries(dialect, ids, a, b, anchor, cut, narrow=True)
-    if edge_queries:
-        for cube, by_product in queries.run_cubes(session, dialect, edge_queries, 1, tune=False).items():
-            for pid, edge_rows in by_product.items():
-                out[cube][pid].extend(edge_rows)
-    results = queries._execute_all(session, dialect, [q for _, _, q in jobs], threads, tune=False)
+    # The posts of the part days run beside the rollup reads (a few hours of posts need no larger cache).
+    found = queries._execute_all(session, dialect, [q for _, _, q in jobs] + [e.query for e in edge_queries], threads,
+                                 tune=False)
+    results = found[:len(jobs)]
+    queries.group_cube_rows(out, edge_queries, found[len(jobs):])
     for (cube, half, _), found in zip(jobs, results, strict=True):
         r: Any
         if cube == "volume":
