@@ -17,6 +17,7 @@ import os
 import resource
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from bench.labels.evidence_set import (
     EvidenceLabel,
@@ -47,11 +48,23 @@ def classify(posts: Sequence[EvidencePost]) -> list[tuple[list[str], tuple[int, 
     model = Classifier()
     preds = model.predict([p.text for p in posts], titles=[p.title for p in posts],
                           ratings=[p.rating for p in posts])
+    return [(sentences, span, pred.need_type) for pred, (sentences, span) in zip(preds, spans_of(preds), strict=True)]
+
+
+def spans_of(preds: Sequence[Any]) -> list[tuple[list[str], tuple[int, int] | None]]:
+    """Per prediction: its sentences and the span of them its evidence is (:func:`chosen_span`)."""
     out = []
     for pred in preds:
         sentences = [s for s, _ in pred.sentences]
-        out.append((sentences, chosen_span(sentences, pred.evidence), pred.need_type))
+        out.append((sentences, chosen_span(sentences, pred.evidence)))
     return out
+
+
+def cost_line(wall: float, cpu: float) -> str:
+    """The run's wall and CPU time since ``wall``/``cpu`` (perf_counter, process_time) and its peak memory."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return (f"wall {time.perf_counter() - wall:.1f}s, cpu {time.process_time() - cpu:.1f}s "
+            f"(max rss {usage.ru_maxrss // 1024} MiB)")
 
 
 def show(post: EvidencePost, sentences: Sequence[str], span: tuple[int, int] | None, need: str,
@@ -99,9 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             hits, n = tally[kind]
             goal = f"goal >= {GOAL:.0%} {'met' if hits / n >= GOAL else 'MISSED'}" if kind == "own" else "(held out)"
             print(f"  {kind:4s} {hits}/{n} = {hits / n:.1%}  {goal}")
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(f"wall {time.perf_counter() - wall:.1f}s, cpu {time.process_time() - cpu:.1f}s "
-          f"(max rss {usage.ru_maxrss // 1024} MiB)")
+    print(cost_line(wall, cpu))
     return 0
 
 

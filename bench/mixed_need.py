@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,17 +64,14 @@ def tally(posts: Sequence[MixedPost], needs: Sequence[str], spans: Sequence[tupl
 
 def run(clf, posts: Sequence[MixedPost], quiet: bool) -> dict[str, tuple[int, int]]:  # type: ignore[no-untyped-def]
     """The packaged settings end to end (``Classifier.predict``)."""
-    from bench.evidence import chosen_span
+    from bench.evidence import spans_of
 
     preds = clf.predict([p.text for p in posts], ratings=[p.rating for p in posts])
-    needs, spans = [], []
-    for post, pred in zip(posts, preds, strict=True):
-        sentences = [s for s, _ in pred.sentences]
-        needs.append(pred.need_type)
-        spans.append(chosen_span(sentences, pred.evidence))
-        if not quiet:
-            print(f"{post.need_type:>15} -> {pred.need_type:<15} evidence={spans[-1]} (want {post.evidence}) "
-                  f"| {post.text}")
+    needs = [pred.need_type for pred in preds]
+    spans = [span for _, span in spans_of(preds)]
+    if not quiet:
+        for post, need, span in zip(posts, needs, spans, strict=True):
+            print(f"{post.need_type:>15} -> {need:<15} evidence={span} (want {post.evidence}) | {post.text}")
     return tally(posts, needs, spans)
 
 
@@ -137,9 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{ {k: v for k, v in clf.sentence_rule.items() if k.startswith('mixed')} }")
         for name, (hits, n) in run(clf, posts, args.quiet).items():
             print(f"  {name:<42} {hits}/{n} = {hits / n:.1%}")
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(f"wall {time.perf_counter() - wall:.1f}s, cpu {time.process_time() - cpu:.1f}s "
-          f"(max rss {usage.ru_maxrss // 1024} MiB)")
+    from bench.evidence import cost_line
+
+    print(cost_line(wall, cpu))
     return 0
 
 
