@@ -21,6 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from collections import namedtuple  # noqa: E402
+
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from store import rollups  # noqa: E402
@@ -33,6 +35,9 @@ PRODUCTS = [("ours", "Our App", True), ("rival-a", "Rival A", False), ("rival-b"
 JOBS = ["sync", "share", "search", "export", "offline"]
 NEEDS = ["problem", "feature_request", "question", "praise", "other"]
 SOURCES = ["appstore", "googleplay", "reddit", "hackernews"]
+# Job-map steps (the default step ids), most posts on `use` as in real reviews.
+STEPS = [("choose", 3), ("get", 3), ("set-up", 5), ("learn", 4), ("use", 70), ("get-help", 7), ("pay", 4),
+         ("leave", 4)]
 END = datetime(2026, 11, 1, tzinfo=UTC)
 START = END - timedelta(days=365)
 CHUNK = 20_000
@@ -42,6 +47,11 @@ PHRASES = [("sync keeps failing after the update", 8), ("please add a dark mode"
            ("search is slow on large notebooks", 3), ("offline mode works great on the train", 6),
            ("the widget drains the battery", 1), ("cannot log in with my google account", 2),
            ("attachments upload twice", 1)]
+
+
+# A post as the rollups read it (the attributes `rollups.add_rows` takes), built from the values written.
+_RollupRow = namedtuple("_RollupRow", "id product_id created_at source found_by version language rating status "
+                                      "class_id sentiment need_type unmet_need top_job step")
 
 
 class _Job:
@@ -54,6 +64,7 @@ def populate(store: Store, n_posts: int, seed: int = 42) -> None:
     rng = random.Random(seed)
     now = datetime.now(UTC)
     phrases, weights = [p for p, _ in PHRASES], [w for _, w in PHRASES]
+    steps, step_weights = [s for s, _ in STEPS], [w for _, w in STEPS]
     with store.engine.begin() as conn:
         conn.execute(insert(Product), [{"id": i + 1, "slug": s, "name": n, "own": o, "created_at": now}
                                        for i, (s, n, o) in enumerate(PRODUCTS)])
@@ -61,10 +72,13 @@ def populate(store: Store, n_posts: int, seed: int = 42) -> None:
     # Per product tilt so the report has real differences to find.
     positive_bias = {1: 0.55, 2: 0.45, 3: 0.35}
     issue_posts: dict[int, list[int]] = {pid: [] for pid in (1, 2, 3)}
+    # The rollups are summed from the values written, as an import keeps them, instead of read back from the
+    # store afterwards: a rebuild of 10M posts reads every post again (about 45 min on PostgreSQL).
+    cells: dict[rollups.Key, rollups.Cell] = {}
     post_id = 0
     t0 = time.perf_counter()
     while post_id < n_posts:
-        posts, links, classes = [], [], []
+        posts, links, classes, seen = [], [], [], []
         for _ in range(min(CHUNK, n_posts - post_id)):
             post_id += 1
             pid = rng.choice((1, 1, 2, 2, 3)) if rng.random() < 0.9 else rng.choice((1, 2, 3))
@@ -81,6 +95,8 @@ def populate(store: Store, n_posts: int, seed: int = 42) -> None:
             links.append({"post_id": post_id, "product_id": pid})
             if source in ("reddit", "hackernews") and rng.random() < 0.3:
                 links.append({"post_id": post_id, "product_id": pid % 3 + 1})
+            sentiment = need = job = step = None
+            unmet = False
             if status == "classified":
                 s = rng.random()
                 sentiment = "positive" if s < positive_bias[pid] else ("neutral" if s < positive_bias[pid] + 0.2
@@ -88,12 +104,20 @@ def populate(store: Store, n_posts: int, seed: int = 42) -> None:
                 need = rng.choice(NEEDS)
                 job = rng.choice(JOBS) if rng.random() < 0.8 else None
                 unmet = need in ("problem", "feature_request")
+                step = rng.choices(steps, step_weights)[0]
                 classes.append({"post_id": post_id, "model_version": "bench", "sentiment": sentiment,
                                 "sentiment_score": 0.8, "need_type": need, "need_score": rng.random(),
                                 "unmet_need": unmet, "jobs": [{"job": job, "score": 0.7}] if job else [],
-                                "top_job": job, "evidence": None, "classified_at": created})
+                                "top_job": job, "step": step, "step_score": 0.6, "evidence": None,
+                                "classified_at": created})
                 if unmet and rng.random() < 0.05:
                     issue_posts[pid].append(post_id)
+            seen.append(_RollupRow(post_id, pid, created, source, None, None, None, rating, status,
+                                   1 if status == "classified" else None, sentiment, need, unmet, job, step))
+        linked: dict[int, set[int]] = {}
+        for link in links:
+            linked.setdefault(link["post_id"], set()).add(link["product_id"])
+        rollups.add_rows(cells, seen, linked)
         with store.engine.begin() as conn:
             conn.execute(insert(Post), posts)
             conn.execute(insert(PostProduct), links)
@@ -116,11 +140,11 @@ def populate(store: Store, n_posts: int, seed: int = 42) -> None:
                     "size": len(members), "representative_post_id": members[0], "daily_counts": {}, "stats": {}}])
                 conn.execute(insert(IssuePost), [{"issue_id": issue_id, "post_id": m, "similarity": 0.8}
                                                  for m in members])
-    # Core inserts bypass the store layer: the rollups are computed once from the posts, as
-    # `voxpop rollup --rebuild` does.
+    # Core inserts bypass the store layer: the rollups are written once from the sums above, as
+    # `voxpop rollup --rebuild` writes them.
     t0 = time.perf_counter()
     with store.transaction() as session:
-        rollups.rebuild(session)
+        rollups.rebuild(session, cells=cells)
     print(f"  rollups rebuilt in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
 

@@ -110,7 +110,7 @@ def save_classifications(session: Session, worker: str, rows: Sequence[Classific
         select(Post.id).where(Post.id.in_([r.post_id for r in rows]), Post.claimed_by == worker,
                               Post.status == POST_CLASSIFYING)
     ))
-    with rollups.tracking(session, held, issues=False):
+    with rollups.tracking(session, held):
         return _save(session, rows, held)
 
 

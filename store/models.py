@@ -523,12 +523,19 @@ class RollupDay(Base):
 
 
 class RollupIssueDay(Base):
-    """Member posts of an issue per UTC day of the post."""
+    """Member posts of an issue per UTC day of the post, and (migration 0022) per what the report reads of
+    them: the step and top job and sentiment in force, whether the post is classified, its app version.
+    ``''`` stands for a missing value, as in ``rollup_days``."""
 
     __tablename__ = "rollup_issue_days"
     __table_args__ = {"sqlite_with_rowid": False}
     issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
+    step: Mapped[str] = mapped_column(String(40), primary_key=True, default="")
+    top_job: Mapped[str] = mapped_column(String(100), primary_key=True, default="")
+    sentiment: Mapped[str] = mapped_column(String(10), primary_key=True, default="")
+    version: Mapped[str] = mapped_column(String(100), primary_key=True, default="")
+    classified: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
     posts: Mapped[int] = mapped_column(Integer, default=0)
 
 

@@ -61,11 +61,15 @@ DAY, WEEK = 1, 7  # span of a rollup row: one UTC day, or the Monday-to-Sunday w
 # Volume: product, source, skipped, sentiment (every post; sums of posts, ratings and stars), per week only: the
 # days at a period's ends read the full day rows, so an import (every post on its own day) writes few more rows.
 VOLUME_WEEK = 107
-# Labels: product, sentiment, need type, unmet, top job (labelled posts only; posts and the newest unmet post).
+# Labels: product, sentiment, need type, unmet, top job and step (labelled posts only; posts and the newest unmet
+# post). The step joined them in migration 0022, so the job map reads these rows and not the full week rows.
 LABELS_DAY, LABELS_WEEK, LABELS_MONTH = 201, 207, 230  # LABELS_MONTH: the calendar month starting on ``day``
 SPANS = (DAY, WEEK, VOLUME_WEEK, LABELS_DAY, LABELS_WEEK, LABELS_MONTH)
 _COUNTRY = re.compile(r"^(?:appstore|googleplay):([a-z]{2})$")
 Key = tuple[Any, ...]
+# Per-issue rows: (issue_id, day, step, top_job, sentiment, version, classified) -> member posts.
+ISSUE_DIMS = ("issue_id", "day", "step", "top_job", "sentiment", "version", "classified")
+IssueKey = tuple[Any, ...]
 _DAYS = cast(Table, RollupDay.__table__)
 _ISSUE_DAYS = cast(Table, RollupIssueDay.__table__)
 
@@ -148,7 +152,7 @@ def _dims(day: date, source: str, rest: tuple[Any, ...], labelled: bool) -> list
     volume = (source, "", "", "", rest[3], rest[4], "", 0, "", "")
     out = [(DAY, day, *full), (WEEK, week, *full), (VOLUME_WEEK, week, *volume)]
     if labelled:
-        labels = ("", "", "", "", 0, *rest[4:8], "")
+        labels = ("", "", "", "", 0, *rest[4:9])
         out += [(LABELS_DAY, day, *labels), (LABELS_WEEK, week, *labels), (LABELS_MONTH, month_of(day), *labels)]
     return out
 
@@ -197,15 +201,31 @@ def add_rows(cells: dict[Key, Cell], rows: Iterable[Any], links: Mapping[int, se
                     cell.latest = latest
 
 
-def post_cells(session: Session, post_ids: Iterable[int], sign: int = 1,
-               cells: dict[Key, Cell] | None = None) -> dict[Key, Cell]:
-    """The rollup contribution of the given posts as they are now in the session's transaction."""
+def issue_key(issue_id: int, r: Any) -> IssueKey:
+    """The per-issue rollup row a member post counts in (``r``: a row of :func:`_post_query`'s columns)."""
+    return (issue_id, _day(r.created_at), r.step or "", r.top_job or "", r.sentiment or "", r.version or "",
+            int(r.class_id is not None))
+
+
+def post_cells(session: Session, post_ids: Iterable[int], sign: int = 1, cells: dict[Key, Cell] | None = None,
+               issue_cells: dict[IssueKey, int] | None = None) -> dict[Key, Cell]:
+    """The rollup contribution of the given posts as they are now in the session's transaction; with
+    ``issue_cells``, their contribution to the per-issue rows of the issues they are members of as well."""
     cells = {} if cells is None else cells
     ids = sorted(set(post_ids))
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
         rows = session.execute(_post_query().where(Post.id.in_(chunk))).all()
         add_rows(cells, rows, _links(session, chunk), sign=sign)
+        if issue_cells is not None:
+            members: dict[int, list[int]] = defaultdict(list)
+            for post_id, issue_id in session.execute(
+                    select(IssuePost.post_id, IssuePost.issue_id).where(IssuePost.post_id.in_(chunk))):
+                members[post_id].append(issue_id)
+            for r in rows:
+                for issue_id in members.get(r.id, ()):
+                    key = issue_key(issue_id, r)
+                    issue_cells[key] = issue_cells.get(key, 0) + sign
     return cells
 
 
@@ -334,31 +354,22 @@ def _fix_latest(session: Session, shrunk: dict[Key, int]) -> None:
                          for k in stale])
 
 
-def _issues_of(session: Session, ids: Sequence[int]) -> set[int]:
-    out: set[int] = set()
-    for start in range(0, len(ids), CHUNK):
-        out.update(session.scalars(select(IssuePost.issue_id).where(IssuePost.post_id.in_(ids[start:start + CHUNK]))))
-    return out
-
-
 class Tracker:
     """The posts one change touches, with their contribution before it (see :func:`tracking`)."""
 
-    def __init__(self, session: Session, issues: bool) -> None:
-        self.session, self.issues = session, issues
+    def __init__(self, session: Session) -> None:
+        self.session = session
         self.ids: set[int] = set()
         self.before: dict[Key, Cell] = {}
         self.known: dict[Key, Cell] = {}  # contribution of inserted posts, from the values written
-        self.issues_before: set[int] = set()
+        self.issues_before: dict[IssueKey, int] = {}
 
     def add(self, post_ids: Iterable[int]) -> None:
         """Track posts that exist now: call before writing to them."""
         new = sorted(set(post_ids) - self.ids)
         if not new:
             return
-        post_cells(self.session, new, cells=self.before)
-        if self.issues:
-            self.issues_before |= _issues_of(self.session, new)
+        post_cells(self.session, new, cells=self.before, issue_cells=self.issues_before)
         self.ids.update(new)
 
     def created(self, post_ids: Iterable[int]) -> None:
@@ -372,22 +383,23 @@ class Tracker:
 
     def finish(self) -> None:
         self.session.flush()
-        after = post_cells(self.session, self.ids, cells=self.known)
+        issues_after: dict[IssueKey, int] = {}
+        after = post_cells(self.session, self.ids, cells=self.known, issue_cells=issues_after)
         apply(self.session, self.before, after)
-        if self.issues:
-            refresh_issues(self.session, self.issues_before | _issues_of(self.session, sorted(self.ids)))
+        apply_issues(self.session, self.issues_before, issues_after)
 
 
 @contextmanager
-def tracking(session: Session, post_ids: Iterable[int] = (), *, issues: bool = True) -> Iterator[Tracker]:
+def tracking(session: Session, post_ids: Iterable[int] = ()) -> Iterator[Tracker]:
     """Keep the rollups exact across writes to these posts (their rows, labels, links or issue membership).
 
     Yields a :class:`Tracker`: writers that learn more ids inside the block call ``add`` (before writing
-    to existing posts) or ``created`` (posts they inserted). ``issues=False`` skips the per-issue rollups
-    when the block changes neither a post's date nor its issue membership. An exception leaves the
-    rollups alone (the transaction that failed rolls both back).
+    to existing posts) or ``created`` (posts they inserted). The per-issue rows of the posts' issues follow
+    by the same difference (a change of a member's date, labels or version; a membership written inside the
+    block). Writers that change memberships outside such a block call :func:`refresh_issues`, never both for
+    one change. An exception leaves the rollups alone (the transaction that failed rolls both back).
     """
-    tracker = Tracker(session, issues)
+    tracker = Tracker(session)
     tracker.add(post_ids)
     yield tracker
     tracker.finish()
@@ -398,24 +410,66 @@ def track_where(session: Session, post_ids_query: Any) -> Any:
     return tracking(session, list(session.scalars(post_ids_query)))
 
 
+def _issue_member_cells(session: Session, issue_ids: Sequence[int]) -> dict[IssueKey, int]:
+    """The per-issue rows of these issues computed from their members as they are now."""
+    labels = effective_columns()
+    counts: dict[IssueKey, int] = defaultdict(int)
+    for start in range(0, len(issue_ids), CHUNK):
+        query = (select(IssuePost.issue_id, Post.created_at, Post.version, Classification.id.label("class_id"),
+                        labels["step"], labels["top_job"], labels["sentiment"])
+                 .select_from(IssuePost).join(Post, Post.id == IssuePost.post_id)
+                 .outerjoin(Classification, Classification.post_id == Post.id)
+                 .outerjoin(PostLabel, PostLabel.post_id == Post.id)
+                 .where(IssuePost.issue_id.in_(issue_ids[start:start + CHUNK])))
+        for r in session.execute(query):
+            counts[issue_key(r.issue_id, r)] += 1
+    return counts
+
+
+def _issue_row(key: IssueKey, posts: int) -> dict[str, Any]:
+    return {**dict(zip(ISSUE_DIMS, key, strict=True)), "posts": posts}
+
+
 def refresh_issues(session: Session, issue_ids: Iterable[int]) -> None:
-    """Recompute the per-issue, per-day post counts of these issues from their members."""
+    """Recompute the per-issue rows of these issues from their members (after a change of membership)."""
     ids = sorted(set(issue_ids))
     table = _ISSUE_DAYS
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
         session.execute(delete(table).where(table.c.issue_id.in_(chunk)))
-        counts: dict[tuple[int, date], int] = defaultdict(int)
-        for issue_id, created in session.execute(
-                select(IssuePost.issue_id, Post.created_at).join(Post, Post.id == IssuePost.post_id)
-                .where(IssuePost.issue_id.in_(chunk))):
-            counts[(issue_id, _day(created))] += 1
+        counts = _issue_member_cells(session, chunk)
         if counts:
             # An upsert: a concurrent refresh of the same issue may have inserted its rows meanwhile.
             insert = _insert(session)(table)
-            session.execute(insert.on_conflict_do_update(index_elements=["issue_id", "day"],
+            session.execute(insert.on_conflict_do_update(index_elements=list(ISSUE_DIMS),
                                                          set_={"posts": insert.excluded.posts}),
-                            [{"issue_id": i, "day": d, "posts": n} for (i, d), n in sorted(counts.items())])
+                            [_issue_row(k, n) for k, n in sorted(counts.items())])
+
+
+def apply_issues(session: Session, before: dict[IssueKey, int], after: dict[IssueKey, int]) -> int:
+    """Apply ``after - before`` to the per-issue rows of issues that still exist; returns the rows changed."""
+    delta = {k: after.get(k, 0) - before.get(k, 0) for k in set(before) | set(after)}
+    delta = {k: n for k, n in delta.items() if n}
+    if not delta:
+        return 0
+    wanted = sorted({k[0] for k in delta})
+    alive: set[int] = set()
+    for start in range(0, len(wanted), CHUNK):  # an issue deleted in the block took its rows with it
+        alive.update(session.scalars(select(Issue.id).where(Issue.id.in_(wanted[start:start + CHUNK]))))
+    delta = {k: n for k, n in delta.items() if k[0] in alive}
+    if not delta:
+        return 0
+    table = _ISSUE_DAYS
+    insert = _insert(session)(table)
+    # In key order, so concurrent writers lock shared rows in the same order (as ``apply``).
+    session.execute(insert.on_conflict_do_update(index_elements=list(ISSUE_DIMS),
+                                                 set_={"posts": table.c.posts + insert.excluded.posts}),
+                    [_issue_row(k, n) for k, n in sorted(delta.items())])
+    gone = [{"k_" + d: v for d, v in zip(ISSUE_DIMS, k, strict=True)} for k, n in delta.items() if n < 0]
+    if gone:
+        session.execute(delete(table).where(table.c.posts <= 0, *[table.c[d] == bindparam("k_" + d)
+                                                                 for d in ISSUE_DIMS]), gone)
+    return len(delta)
 
 
 # ---------------------------------------------------------------- readers
@@ -479,16 +533,18 @@ def _norm(dim: str, value: Any) -> Any:
     return value
 
 
-def _issue_rows(session: Session, product_ids: Sequence[int] | None) -> tuple[set[tuple[int, date, int]], list[int]]:
-    """The stored per-issue rows and the ids of the issues of these products (or all)."""
+def _issue_rows(session: Session, product_ids: Sequence[int] | None) -> tuple[set[tuple[Any, ...]], list[int]]:
+    """The stored per-issue rows (key and posts) and the ids of the issues of these products (or all)."""
     issues = select(Issue.id)
     if product_ids is not None:
         issues = issues.where(Issue.product_id.in_(list(product_ids)))
     ids = list(session.scalars(issues))
-    query = select(RollupIssueDay.issue_id, RollupIssueDay.day, RollupIssueDay.posts)
+    t = _ISSUE_DAYS
+    query = select(*[t.c[d] for d in ISSUE_DIMS], t.c.posts)
     if product_ids is not None:
-        query = query.where(RollupIssueDay.issue_id.in_(issues))
-    stored = {(r.issue_id, _norm("day", r.day), int(r.posts)) for r in session.execute(query)}
+        query = query.where(t.c.issue_id.in_(issues))
+    stored = {(*(_norm(d, v) for d, v in zip(ISSUE_DIMS, r[:-1], strict=True)), int(r[-1]))
+              for r in session.execute(query)}
     return stored, ids
 
 
@@ -515,19 +571,18 @@ def verify(session: Session, product_ids: Sequence[int] | None = None) -> dict[s
     return {"rows": len(fresh), "differences": bad, "issue_rows": len(want), "issue_differences": bad_issues}
 
 
-def _fresh_issue_rows(session: Session, issue_ids: Sequence[int]) -> set[tuple[int, date, int]]:
-    counts: dict[tuple[int, date], int] = defaultdict(int)
-    for start in range(0, len(issue_ids), CHUNK):
-        for issue_id, created in session.execute(
-                select(IssuePost.issue_id, Post.created_at).join(Post, Post.id == IssuePost.post_id)
-                .where(IssuePost.issue_id.in_(issue_ids[start:start + CHUNK]))):
-            counts[(issue_id, _day(created))] += 1
-    return {(i, d, n) for (i, d), n in counts.items()}
+def _fresh_issue_rows(session: Session, issue_ids: Sequence[int]) -> set[tuple[Any, ...]]:
+    return {(*k, n) for k, n in _issue_member_cells(session, issue_ids).items()}
 
 
-def rebuild(session: Session, product_ids: Sequence[int] | None = None) -> dict[str, Any]:
-    """Recompute the rollups of some products (or all) from the posts; says how many rows were wrong."""
-    fresh = raw_cells(session, product_ids)
+def rebuild(session: Session, product_ids: Sequence[int] | None = None, *,
+            cells: dict[Key, Cell] | None = None) -> dict[str, Any]:
+    """Recompute the rollups of some products (or all) from the posts; says how many rows were wrong.
+
+    ``cells``: the contributions of every post of those products when the caller already has them (a bulk
+    loader that summed them with :func:`add_rows` as it wrote the posts), instead of reading the posts back.
+    """
+    fresh = raw_cells(session, product_ids) if cells is None else cells
     bad = differences(stored_cells(session, product_ids), fresh)
     table = _DAYS
     if product_ids is None:
@@ -578,7 +633,7 @@ def state(session: Session) -> dict[str, Any]:
     return out
 
 
-__all__ = ["DIMS", "LABELS_DAY", "LABELS_MONTH", "LABELS_WEEK", "MEASURES", "NO_DAY", "SPANS",
-           "VOLUME_WEEK", "Cell", "add_rows", "apply", "country_of", "differences", "month_of", "post_cells",
-           "raw_cells", "rebuild", "rebuild_if_due", "refresh_issues", "span_end", "span_start", "state",
-           "stored_cells", "track_where", "tracking", "verify", "version_days"]
+__all__ = ["DIMS", "ISSUE_DIMS", "LABELS_DAY", "LABELS_MONTH", "LABELS_WEEK", "MEASURES", "NO_DAY", "SPANS",
+           "VOLUME_WEEK", "Cell", "IssueKey", "Key", "add_rows", "apply", "apply_issues", "country_of", "differences",
+           "issue_key", "month_of", "post_cells", "raw_cells", "rebuild", "rebuild_if_due", "refresh_issues",
+           "span_end", "span_start", "state", "stored_cells", "track_where", "tracking", "verify", "version_days"]

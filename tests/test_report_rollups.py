@@ -48,6 +48,9 @@ def test_story_report_from_rollups_equals_report_from_posts(store: Store) -> Non
 
 def test_bench_store_report_from_rollups_equals_report_from_posts(sqlite_store: Store) -> None:
     populate(sqlite_store, 3000, seed=7)
+    with sqlite_store.sessions() as session:  # the loader's in-memory sums are the posts' rollups
+        checked = rollups.verify(session)
+    assert checked["differences"] == 0 and checked["issue_differences"] == 0 and checked["rows"] > 0
     end = datetime(2026, 11, 1, tzinfo=UTC)
     for days in (30, 365):
         fast, slow = _both(sqlite_store, None, end - timedelta(days=days), end)
@@ -86,3 +89,56 @@ def test_pieces_tile_the_days_with_whole_rows(spans: tuple[int, ...], first: dat
         assert day == b
     if days == 365 and spans == rollup_queries.LABELS:  # a year reads months, not 52 weeks
         assert sum(1 for s, _, _ in found if s == rollups.LABELS_MONTH) == 1 and len(found) <= 5
+
+
+def _issue_with_versions(store: Store) -> int:
+    """An issue whose posts name two versions first seen on the same day: 2.1 at 09:00, 2.0 at 15:00 with
+    more posts later, so only the time of day tells which came first."""
+    from store.claims import ClassificationRow, claim_pending, save_classifications
+    from store.models import Issue, IssuePost
+    from store.repo import PostRecord, ensure_product, upsert_posts
+
+    day = datetime(2026, 3, 4, tzinfo=UTC)
+    plan = [("2.1", day + timedelta(hours=9), "negative", "sync"),
+            ("2.0", day + timedelta(hours=15), "negative", "sync"),
+            ("2.0", day + timedelta(days=2, hours=1), "positive", "share"),
+            ("2.0", day + timedelta(days=3), "negative", None),
+            (None, day + timedelta(days=3, hours=4), "negative", "sync")]
+    with store.transaction() as session:
+        pid = ensure_product(session, "acme", own=True).id
+        upsert_posts(session, pid, [PostRecord(source="appstore", external_id=str(i), text=f"crash {i}", version=v,
+                                               created_at=at) for i, (v, at, _, _) in enumerate(plan)])
+        claimed = sorted(claim_pending(session, "w", 10), key=lambda p: p.id)
+        save_classifications(session, "w", [ClassificationRow(
+            post_id=p.id, model_version="m", sentiment=sentiment, sentiment_score=0.9, need_type="problem",
+            need_score=0.9, unmet_need=True, jobs=[{"job": job, "score": 0.8}] if job else [], evidence=None,
+            embedding=None, step="use" if k % 2 else "set-up") for k, (p, (_, _, sentiment, job)) in
+            enumerate(zip(claimed, plan, strict=True))])
+        issue = Issue(product_id=pid, label="crash", keywords=[], state="ongoing", size=len(plan),
+                      daily_counts={}, stats={})
+        session.add(issue)
+        session.flush()
+        session.add_all(IssuePost(issue_id=issue.id, post_id=p.id, similarity=0.5) for p in claimed)
+        session.flush()
+        rollups.refresh_issues(session, [issue.id])
+        return int(issue.id)
+
+
+@pytest.mark.parametrize("since, until", [
+    (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 10, tzinfo=UTC)),  # whole days: the tie is in the rollups
+    (datetime(2026, 3, 4, 8, tzinfo=UTC), datetime(2026, 3, 7, 2, tzinfo=UTC)),  # cut days: edges from the posts
+    (datetime(2026, 3, 4, 12, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC))])  # 2.1 falls outside the period
+def test_issue_details_and_issues_per_step_from_rollups_equal_them_from_posts(
+        sqlite_store: Store, since: datetime, until: datetime) -> None:
+    from voxpop.report import jobmap_queries, queries
+
+    issue_id = _issue_with_versions(sqlite_store)
+    with sqlite_store.sessions() as session:
+        fast = rollup_queries.issue_details(session, [issue_id], since, until)
+        slow = queries.issue_details(session, [issue_id], since, until)
+        assert fast == slow
+        assert rollup_queries.step_issues(session, [1], since, until) == \
+            jobmap_queries.step_issues(session, [1], since, until)
+    if since.hour == 0:  # the whole period: 2.0 is named most, 2.1 first (by three hours on the same day)
+        assert fast[issue_id]["first_version"] == "2.1" and fast[issue_id]["versions"][0]["version"] == "2.0"
+        assert fast[issue_id]["negative"] == 4 and fast[issue_id]["jobs"] == {"sync": 3, "share": 1}

@@ -99,7 +99,7 @@ def _run(session: Any, op: tuple[Any, ...], products: list[int]) -> None:
     elif kind == "step" and posts:
         _, index, step = op
         post_id = _pick(posts, index).id
-        with rollups.tracking(session, [post_id], issues=False):
+        with rollups.tracking(session, [post_id]):
             session.execute(update(Classification).where(Classification.post_id == post_id).values(step=step))
     elif kind == "issue" and posts:
         members = sorted({_pick(posts, i).id for i in op[1]})
@@ -237,6 +237,39 @@ def test_migration_0021_adds_the_compact_rows_to_a_store_with_rollups(sqlite_url
     with store.sessions() as session:
         spans = {k[1] for k in rollups.stored_cells(session)}
         assert spans == {rollups.DAY, rollups.WEEK, rollups.VOLUME_WEEK}  # none labelled yet
+        assert rollups.verify(session)["differences"] == 0
+    store.dispose()
+
+
+def test_migration_0022_puts_the_step_in_the_label_rows_of_a_store_with_rollups(sqlite_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from store.db import alembic_config
+
+    store = Store(sqlite_url)
+    with store.transaction() as session:
+        pid = ensure_product(session, "acme").id
+        upsert_posts(session, pid, [PostRecord(source="appstore", external_id="1", text="t", created_at=DAY0)])
+        claimed = claim_pending(session, "w", 5)
+        save_classifications(session, "w", [ClassificationRow(
+            post_id=p.id, model_version="m", sentiment="negative", sentiment_score=0.9, need_type="problem",
+            need_score=0.9, unmet_need=True, jobs=[], evidence=None, embedding=None, step="set-up")
+            for p in claimed])
+    store.dispose()
+    config = alembic_config(sqlite_url)
+    command.downgrade(config, "0021")
+    old = Store(sqlite_url, auto_migrate=False)
+    with old.transaction() as session:  # the label rows as the code before kept them: no step
+        assert session.execute(text("SELECT 1 FROM rollup_state WHERE name = 'rebuild_due'")).first() is not None
+        session.execute(text("DELETE FROM rollup_state WHERE name = 'rebuild_due'"))
+        session.execute(text("UPDATE rollup_days SET step = '' WHERE span IN (201, 207, 230)"))
+    old.dispose()
+    command.upgrade(config, "head")
+    store = Store(sqlite_url)
+    with store.sessions() as session:
+        labels = [k for k in rollups.stored_cells(session) if k[1] in (rollups.LABELS_DAY, rollups.LABELS_MONTH)]
+        assert len(labels) == 2 and {k[-1] for k in labels} == {"set-up"}
         assert rollups.verify(session)["differences"] == 0
     store.dispose()
 

@@ -474,7 +474,7 @@ def apply_to_stored(session: Session, classifier: Classifier, product_id: int, t
                            "top_job": job_list[0]["job"] if job_list else None, "taxonomy": tuning.taxonomy,
                            "model_version": tuning.version or classifier.model_version})
         if write:
-            with rollups.tracking(session, [r.post_id for r in batch], issues=False):
+            with rollups.tracking(session, [r.post_id for r in batch]):
                 session.execute(update(Classification), values)
         out.updated += len(values)
 
@@ -603,7 +603,7 @@ def rescore_stale_jobs(store: Store, config: Config,
                 vecs = np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in batch])
                 job_lists = _jobs_json(classifier, index, vecs, negatives, [r.evidence for r in batch])
                 placed = _steps_json(classifier, steps, vecs, [r.evidence for r in batch], [r.text for r in batch])
-                with rollups.tracking(session, [r.post_id for r in batch], issues=False):
+                with rollups.tracking(session, [r.post_id for r in batch]):
                     session.execute(update(Classification), [
                         {"id": r.id, "jobs": jl, "top_job": jl[0]["job"] if jl else None, "taxonomy": taxonomy,
                          "step": st[0], "step_score": st[1]}

@@ -131,8 +131,10 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
     # of their own while the sums below run.
     segment_rows = (queries.in_background(session, threads, lambda reader: jobmap_queries.segment_posts(
         reader, ids, since, until, slug_of, posts=posts)) if wants_segments else None)
-    issues_per_step = (queries.in_background(session, threads, lambda reader: jobmap_queries.step_issues(
-        reader, ids, since, until, posts=posts)) if "job_map" not in leave_out else None)
+    issues_per_step = (queries.in_background(session, threads, lambda reader: (
+        rollup_queries.step_issues(reader, ids, since, until) if from_rollups
+        else jobmap_queries.step_issues(reader, ids, since, until, posts=posts)))
+        if "job_map" not in leave_out else None)
     own = next((r.slug for r in rows if r.own), None)
     baseline = own or (rows[0].slug if rows else None)
     base_id = next((r.id for r in rows if r.slug == baseline), None)
@@ -144,8 +146,9 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
     rising = "new_and_rising" not in leave_out
     wanted = [i["issue_id"] for pid, items in issues.items() for i in items
               if pid == base_id or (rising and i["state"] in NEW_OR_RISING)]
-    issue_details = queries.in_background(session, threads, lambda reader: queries.issue_details(
-        reader, wanted, since, until, posts=posts))
+    issue_details = queries.in_background(session, threads, lambda reader: (
+        rollup_queries.issue_details(reader, wanted, since, until) if from_rollups
+        else queries.issue_details(reader, wanted, since, until, posts=posts)))
     # The slow class cube first, so the threads finish together.
     if from_rollups:
         cubes = rollup_queries.cubes(session, dialect, ids, since, until, anchor, mid, threads)

@@ -72,13 +72,13 @@ def any_placed(session: Session) -> bool:
         is not None
 
 
-def step_issues(session: Session, ids: Sequence[int], since: datetime,
-                until: datetime, posts: Any = Post) -> dict[int, dict[str, list[dict[str, Any]]]]:
-    """Per product and step: the product's active issues with posts on that step in the period, most first."""
-    out: dict[int, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+def step_issue_counts(session: Session, ids: Sequence[int], since: datetime, until: datetime,
+                      posts: Any = Post) -> dict[tuple[int, str, int], int]:
+    """Posts of the products' active issues in the period per (product, step, issue): classified posts on a
+    step only (a person's step wins, as in step_counts)."""
     if not ids:
-        return out
-    step = effective_columns()["step"]  # a person's step wins, as in step_counts
+        return {}
+    step = effective_columns()["step"]
     query = (select(Issue.product_id, step, IssuePost.issue_id, func.count().label("n"))
              .select_from(IssuePost).join(Issue, Issue.id == IssuePost.issue_id)
              .join(posts, posts.id == IssuePost.post_id).join(Classification, Classification.post_id == posts.id)
@@ -86,15 +86,27 @@ def step_issues(session: Session, ids: Sequence[int], since: datetime,
              .where(Issue.product_id.in_(list(ids)), Issue.state.not_in(INACTIVE_STATES),
                     step.is_not(None), posts.created_at >= since, posts.created_at < until)
              .group_by(Issue.product_id, step, IssuePost.issue_id))
-    rows = list(session.execute(query))
-    info = issue_info(session, {r.issue_id for r in rows})
-    for r in rows:
-        if r.issue_id in info:
-            out[r.product_id][r.step].append({**info[r.issue_id], "posts_on_step": int(r.n)})
+    return {(r.product_id, r.step, r.issue_id): int(r.n) for r in session.execute(query)}
+
+
+def issues_by_step(session: Session, counts: dict[tuple[int, str, int], int]
+                   ) -> dict[int, dict[str, list[dict[str, Any]]]]:
+    """Per product and step, the issues of :func:`step_issue_counts`' counts with their details, most first."""
+    out: dict[int, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    info = issue_info(session, {issue_id for _, _, issue_id in counts})
+    for (product_id, step, issue_id), n in counts.items():
+        if issue_id in info and n:
+            out[product_id][step].append({**info[issue_id], "posts_on_step": n})
     for steps in out.values():
         for items in steps.values():
             items.sort(key=lambda i: (-i["posts_on_step"], i["issue_id"]))
     return out
+
+
+def step_issues(session: Session, ids: Sequence[int], since: datetime,
+                until: datetime, posts: Any = Post) -> dict[int, dict[str, list[dict[str, Any]]]]:
+    """Per product and step: the product's active issues with posts on that step in the period, most first."""
+    return issues_by_step(session, step_issue_counts(session, ids, since, until, posts))
 
 
 def issue_info(session: Session, issue_ids: Sequence[int] | set[int]) -> dict[int, dict[str, Any]]:
@@ -140,25 +152,27 @@ def segment_posts(session: Session, ids: Sequence[int], since: datetime, until: 
     rows = []
     # Core rows (no ORM result processing): this read is most of the segments' cost.
     connection = session.connection()
+    # A post's first active issue, looked up per row in the same query (an index probe each): one round trip
+    # per product instead of a read of the posts and then of their issues in chunks.
+    first_issue = (select(func.min(IssuePost.issue_id)).join(Issue, Issue.id == IssuePost.issue_id)
+                   .where(IssuePost.post_id == posts.id, Issue.state.not_in(INACTIVE_STATES))
+                   .scalar_subquery().label("issue_id"))
     # One product at a time, newest first along the (product, created_at) index: no sort of the period.
     for pid in ids:
         query = (select(posts.id, posts.product_id, posts.title, posts.text, Classification.jobs,
                         labels["top_job"], labels["sentiment"], labels["unmet_need"], labels["need_type"],
-                        labels["step"], PostLabel.jobs.label("human_jobs"))
+                        labels["step"], PostLabel.jobs.label("human_jobs"), first_issue)
                  .select_from(posts).join(Classification, Classification.post_id == posts.id)
                  .outerjoin(PostLabel, PostLabel.post_id == posts.id)
                  .where(posts.status != POST_SKIPPED, posts.product_id == pid, posts.created_at >= since,
                         posts.created_at < until)
                  .order_by(posts.created_at.desc()).limit(per_product))
         rows += [r for r in connection.execute(query) if r.top_job or r.jobs or r.human_jobs]
-    issue_of: dict[int, tuple[int, str]] = {}
-    post_ids = [r.id for r in rows]
-    for start in range(0, len(post_ids), CHUNK):
-        q = (select(IssuePost.post_id, Issue.id, Issue.label).join(Issue, Issue.id == IssuePost.issue_id)
-             .where(IssuePost.post_id.in_(post_ids[start:start + CHUNK]), Issue.state.not_in(INACTIVE_STATES))
-             .order_by(Issue.id))
-        for r in session.execute(q):
-            issue_of.setdefault(r.post_id, (r.id, r.label))
+    issue_ids = sorted({r.issue_id for r in rows if r.issue_id is not None})
+    issue_label: dict[int, str] = {}
+    for start in range(0, len(issue_ids), CHUNK):
+        issue_label.update((i, label) for i, label in session.execute(
+            select(Issue.id, Issue.label).where(Issue.id.in_(issue_ids[start:start + CHUNK]))))
     out: list[SegmentPost] = []
     for r in rows:
         if r.human_jobs is not None:  # a person's jobs are all main jobs
@@ -167,11 +181,10 @@ def segment_posts(session: Session, ids: Sequence[int], since: datetime, until: 
             jobs = list(main_jobs(_scored(r.jobs)))
         if r.top_job and r.top_job not in jobs:
             jobs.insert(0, r.top_job)
-        issue = issue_of.get(r.id)
         out.append(SegmentPost(
             post_id=r.id, product=slug_of.get(r.product_id, str(r.product_id)),
             text=" ".join(x for x in (r.title, r.text) if x) if r.title and r.title not in r.text else r.text,
             jobs=tuple(dict.fromkeys(j for j in jobs if j)), sentiment=r.sentiment, unmet=bool(r.unmet_need),
-            need_type=r.need_type, step=r.step, issue_id=issue[0] if issue else None,
-            issue_label=issue[1] if issue else None))
+            need_type=r.need_type, step=r.step, issue_id=r.issue_id,
+            issue_label=issue_label.get(r.issue_id, "") if r.issue_id is not None else None))
     return out

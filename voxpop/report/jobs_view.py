@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.models import Classification, Post, Product
-from voxpop.report import figures, jobmap, jobmap_queries, queries, segments
+from voxpop.report import figures, jobmap, jobmap_queries, queries, rollup_queries, segments
 from voxpop.report.figures import DEFAULT_MIN_N, JobLike
 from voxpop.report.queries import ReportError, clip, safe_url, utc
 
@@ -39,8 +39,8 @@ def jobs_view(session: Session, products: Sequence[str] | None, since: datetime,
                  "products": [r.slug for r in rows], "own": own, "baseline": baseline},
         "names": {r.slug: r.name for r in rows},
         "jobs": jobs,
-        "job_map": jobmap.job_map(rows, jobmap_queries.step_counts(session, ids, since, until),
-                                  jobmap_queries.step_issues(session, ids, since, until), steps_by_product,
+        "job_map": jobmap.job_map(rows, rollup_queries.step_counts(session, ids, since, until),
+                                  rollup_queries.step_issues(session, ids, since, until), steps_by_product,
                                   baseline, min_n),
         "segments": found,
     }

@@ -434,6 +434,29 @@ def period_totals(session: Session, ids: list[int], since: datetime, until: date
     return out
 
 
+def issue_detail_rows(session: Session, issue_ids: Sequence[int], since: datetime, until: datetime,
+                      posts: Any = Post) -> list[Any]:
+    """The issues' posts in the period grouped by issue, classified or not, top job, sentiment (the labels in
+    force) and version: rows of (issue_id, classified, top_job, sentiment, version, n, first)."""
+    out: list[Any] = []
+    ids = list(issue_ids)
+    labels = effective_columns()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        # One pass over the members' posts (each a random read of a post row) for both figures: the jobs and
+        # sentiment of the classified ones, the versions of those that name one.
+        classified = Classification.id.is_not(None).label("classified")
+        query = (select(IssuePost.issue_id, classified, labels["top_job"], labels["sentiment"],
+                        posts.version, func.count().label("n"), func.min(posts.created_at).label("first"))
+                 .select_from(IssuePost).join(posts, posts.id == IssuePost.post_id)
+                 .outerjoin(Classification, Classification.post_id == posts.id)
+                 .outerjoin(PostLabel, PostLabel.post_id == posts.id)
+                 .where(IssuePost.issue_id.in_(chunk), posts.created_at >= since, posts.created_at < until)
+                 .group_by(IssuePost.issue_id, classified, labels["top_job"], labels["sentiment"], posts.version))
+        out += session.execute(query).all()
+    return out
+
+
 def issue_details(session: Session, issue_ids: Sequence[int], since: datetime,
                   until: datetime, posts: Any = Post) -> dict[int, dict[str, Any]]:
     """Per issue, over its posts in the period: the jobs of those posts, their sentiment and app versions.
@@ -442,40 +465,44 @@ def issue_details(session: Session, issue_ids: Sequence[int], since: datetime,
     ``versions`` are the app versions named by its posts, most common first; ``first_version`` is the
     version of its earliest post that names one.
     """
+    rows = issue_detail_rows(session, issue_ids, since, until, posts)
+    firsts: dict[int, dict[str, Any]] = defaultdict(dict)
+    for r in rows:
+        if r.version is not None and r.version != "":
+            first_seen(firsts, r.issue_id, str(r.version), str(r.first))
+    return details_of(issue_ids, rows, firsts)
+
+
+def first_seen(firsts: dict[int, dict[str, Any]], issue_id: int, version: str, when: Any) -> None:
+    """Keep ``when`` as the issue's first sight of ``version`` when it is earlier than the one kept."""
+    kept = firsts[issue_id].get(version)
+    if kept is None or when < kept:
+        firsts[issue_id][version] = when
+
+
+def details_of(issue_ids: Sequence[int], rows: Iterable[Any], firsts: Mapping[int, Mapping[str, Any]]
+               ) -> dict[int, dict[str, Any]]:
+    """:func:`issue_details`' figures from rows of (issue_id, classified, top_job, sentiment, version, n, ...)
+    and, per issue and version, a comparable first sight of the version (the earliest one is the first)."""
     out: dict[int, dict[str, Any]] = {
         i: {"jobs": {}, "negative": 0, "classified": 0, "versions": [], "first_version": None} for i in issue_ids}
-    ids = list(issue_ids)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        # One pass over the members' posts (each a random read of a post row) for both figures: the jobs and
-        # sentiment of the classified ones, the versions of those that name one.
-        classified = Classification.post_id.is_not(None).label("classified")
-        query = (select(IssuePost.issue_id, classified, Classification.top_job, Classification.sentiment,
-                        posts.version, func.count().label("n"), func.min(posts.created_at).label("first"))
-                 .select_from(IssuePost).join(posts, posts.id == IssuePost.post_id)
-                 .outerjoin(Classification, Classification.post_id == posts.id)
-                 .where(IssuePost.issue_id.in_(chunk), posts.created_at >= since, posts.created_at < until)
-                 .group_by(IssuePost.issue_id, classified, Classification.top_job, Classification.sentiment,
-                           posts.version))
-        seen: dict[int, dict[str, list[Any]]] = defaultdict(dict)
-        for row in session.execute(query):
-            d = out[row.issue_id]
-            n = int(row.n)
-            if row.classified:
-                d["classified"] += n
-                if row.sentiment == "negative":
-                    d["negative"] += n
-                if row.top_job:
-                    d["jobs"][row.top_job] = d["jobs"].get(row.top_job, 0) + n
-            if row.version is not None and row.version != "":
-                got = seen[row.issue_id].setdefault(str(row.version), [0, None])
-                got[0] += n
-                got[1] = str(row.first) if got[1] is None else min(got[1], str(row.first))
-        for issue_id, versions in seen.items():
-            rows = sorted(versions.items(), key=lambda kv: (-kv[1][0], kv[0]))
-            out[issue_id]["versions"] = [{"version": clip(v, 40), "count": c} for v, (c, _) in rows[:3]]
-            first = min(rows, key=lambda kv: kv[1][1])
-            out[issue_id]["first_version"] = clip(first[0], 40)
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    for row in rows:
+        issue_id, classified, top_job, sentiment, version, n = row[:6]
+        d, n = out[issue_id], int(n)
+        if classified:
+            d["classified"] += n
+            if sentiment == "negative":
+                d["negative"] += n
+            if top_job:
+                d["jobs"][top_job] = d["jobs"].get(top_job, 0) + n
+        if version is not None and version != "":
+            counts[issue_id][str(version)] = counts[issue_id].get(str(version), 0) + n
+    for issue_id, versions in counts.items():
+        ranked = sorted(versions.items(), key=lambda kv: (-kv[1], kv[0]))
+        out[issue_id]["versions"] = [{"version": clip(v, 40), "count": c} for v, c in ranked[:3]]
+        first = min(ranked, key=lambda kv: firsts[issue_id][kv[0]])  # ties: the most common first
+        out[issue_id]["first_version"] = clip(first[0], 40)
     for d in out.values():
         d["jobs"] = dict(sorted(d["jobs"].items(), key=lambda kv: (-kv[1], kv[0])))
     return out

@@ -69,9 +69,10 @@ def split(start: datetime, end: datetime) -> tuple[tuple[date, date] | None, lis
     return (d0, d1), edges
 
 
-FULL = (rollups.WEEK, rollups.DAY)  # every dimension (the step of the job map, country, version, language)
+FULL = (rollups.WEEK, rollups.DAY)  # every dimension (country, version, language, ...)
 VOLUME = (rollups.VOLUME_WEEK, rollups.DAY)  # posts, ratings and sentiment per source (compact weeks)
-LABELS = (rollups.LABELS_MONTH, rollups.LABELS_WEEK, rollups.LABELS_DAY)  # labelled posts per need, job, sentiment
+# Labelled posts per need, job, sentiment and step.
+LABELS = (rollups.LABELS_MONTH, rollups.LABELS_WEEK, rollups.LABELS_DAY)
 
 
 def pieces(days: tuple[date, date], spans: Sequence[int] = FULL) -> list[tuple[int, date, date]]:
@@ -272,10 +273,10 @@ def step_counts(session: Session, ids: Sequence[int], since: datetime,
                 for key, value in got.items():
                     cell[key] += value
     t = RollupDay
-    for span, first, stop in pieces(days) if days is not None else ():
+    # The compact label rows: exactly the labelled (classified, not skipped) posts with a sentiment.
+    for span, first, stop in pieces(days, LABELS) if days is not None else ():
         query = (select(t.product_id, t.step, t.sentiment, t.unmet, func.sum(t.posts))
-                 .where(t.product_id.in_(list(ids)), t.span == span, t.day >= first, t.day < stop,
-                        t.skipped == 0, t.sentiment != "")
+                 .where(t.product_id.in_(list(ids)), t.span == span, t.day >= first, t.day < stop)
                  .group_by(t.product_id, t.step, t.sentiment, t.unmet))
         for pid, step, sentiment, unmet, n in session.execute(query):
             cell = out[pid][step or None]
@@ -288,3 +289,80 @@ def step_counts(session: Session, ids: Sequence[int], since: datetime,
             if unmet:
                 cell["unmet"] += n
     return out
+
+
+def step_issues(session: Session, ids: Sequence[int], since: datetime,
+                until: datetime) -> dict[int, dict[str, list[dict[str, Any]]]]:
+    """``jobmap_queries.step_issues`` from the per-issue rollups; the partial days at the ends from the posts."""
+    counts: dict[tuple[int, str, int], int] = defaultdict(int)
+    if not ids:
+        return jobmap_queries.issues_by_step(session, counts)
+    days, edges = split(since, until)
+    for a, b in edges:
+        for key, n in jobmap_queries.step_issue_counts(session, ids, a, b).items():
+            counts[key] += n
+    if days is not None:
+        r = RollupIssueDay
+        query = (select(Issue.product_id, r.step, r.issue_id, func.sum(r.posts))
+                 .join(Issue, and_(Issue.id == r.issue_id, Issue.product_id.in_(list(ids)),
+                                   Issue.state.not_in(jobmap_queries.INACTIVE_STATES)))
+                 .where(r.day >= days[0], r.day < days[1], r.classified == 1, r.step != "")
+                 .group_by(Issue.product_id, r.step, r.issue_id))
+        for pid, step, issue_id, n in session.execute(query):
+            counts[(pid, step, issue_id)] += int(n or 0)
+    return jobmap_queries.issues_by_step(session, counts)
+
+
+def issue_details(session: Session, issue_ids: Sequence[int], since: datetime,
+                  until: datetime) -> dict[int, dict[str, Any]]:
+    """``queries.issue_details`` from the per-issue rollups; the partial days at the ends from the posts.
+
+    Which version an issue saw first is known to the day from the rollups; where two versions first appear
+    on the same day, that day's posts of the issue say which came first.
+    """
+    ids = list(issue_ids)
+    days, edges = split(since, until)
+    rows: list[Any] = []
+    # A comparable first sight per issue and version: (0, time) before the whole days, (1, day, time or "")
+    # within them, (2, time) after them.
+    firsts: dict[int, dict[str, Any]] = defaultdict(dict)
+    for a, b in edges:
+        kind = 0 if days is None or b <= _midnight(days[0]) else 2
+        for row in queries.issue_detail_rows(session, ids, a, b):
+            rows.append(row)
+            if row.version is not None and row.version != "":
+                queries.first_seen(firsts, row.issue_id, str(row.version), (kind, str(row.first), ""))
+    if days is not None:
+        r = RollupIssueDay
+        for start in range(0, len(ids), rollups.CHUNK):
+            query = (select(r.issue_id, r.classified, r.top_job, r.sentiment, r.version,
+                            func.sum(r.posts).label("n"), func.min(r.day).label("first"))
+                     .where(r.issue_id.in_(ids[start:start + rollups.CHUNK]), r.day >= days[0], r.day < days[1])
+                     .group_by(r.issue_id, r.classified, r.top_job, r.sentiment, r.version))
+            for row in session.execute(query):
+                rows.append(row)
+                if row.version:
+                    first = row.first if isinstance(row.first, date) else date.fromisoformat(str(row.first))
+                    queries.first_seen(firsts, row.issue_id, row.version, (1, first, ""))
+    for issue_id, versions in firsts.items():
+        _order_same_day_firsts(session, issue_id, versions)
+    return queries.details_of(ids, rows, firsts)
+
+
+def _order_same_day_firsts(session: Session, issue_id: int, versions: dict[str, Any]) -> None:
+    """When the earliest versions of an issue first appear on the same whole day, add the time of each one's
+    first post that day, so the earliest post decides as it does from the posts."""
+    earliest = min(versions.values())
+    if earliest[0] != 1:
+        return
+    tied = [v for v, key in versions.items() if key[:2] == earliest[:2]]
+    if len(tied) < 2:
+        return
+    day = earliest[1]
+    query = (select(Post.version, func.min(Post.created_at)).select_from(IssuePost)
+             .join(Post, Post.id == IssuePost.post_id)
+             .where(IssuePost.issue_id == issue_id, Post.created_at >= _midnight(day),
+                    Post.created_at < _midnight(day + timedelta(days=1)), Post.version.in_(tied))
+             .group_by(Post.version))
+    for version, first in session.execute(query):
+        versions[str(version)] = (1, day, str(first))
