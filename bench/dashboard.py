@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import socket
 import statistics
@@ -21,7 +22,7 @@ import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,7 +46,7 @@ def cpu_seconds(pid: int) -> float:
         return float("nan")
 
 
-def pages(biggest_issue: int, n: int) -> list[tuple[str, list[str]]]:
+def pages(biggest_issue: int, n: int, segment: str | None = None) -> list[tuple[str, list[str]]]:
     """(name, paths): a page is requested at its paths in turn (the cold overview asks a new period each time)."""
     period = {"since": "2026-08-01", "until": "2026-10-31"}
     end = date.fromisoformat(DATA_END)
@@ -70,6 +71,14 @@ def pages(biggest_issue: int, n: int) -> list[tuple[str, list[str]]]:
         out.append((f"compare {days} days (cold)", shifted))
         out.append((f"compare {days} days, repeat", ["/compare?" + urlencode({"days": days, "until": DATA_END})]))
     out.append(("compare 365 days, JSON API", ["/api/compare?" + urlencode({"days": 365, "until": DATA_END})]))
+    # The job map and segments (a year: the segments read the newest posts, the map the rollups).
+    jobs_cold = ["/jobs?" + urlencode({"days": 365, "until": (end - timedelta(days=i + 1)).isoformat()})
+                 for i in range(n + 3)]
+    out += [("jobs 365 days (cold)", jobs_cold),
+            ("jobs 365 days, repeat", ["/jobs?" + urlencode({"days": 365, "until": DATA_END})])]
+    if segment:
+        out.append(("segment page", [segment]))
+    out.append(("releases", ["/releases"]))
     out += [("status", ["/status"]), ("alerts", ["/alerts"]), ("overview JSON API", ["/api/overview"])]
     return out
 
@@ -124,7 +133,7 @@ def main() -> None:
             header = f"{'page':30} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'CPU ms/req':>11}"
             print(f"{header}  goal p95 < {GOAL_MS:.0f} ms")
             failed = []
-            for name, paths in pages(biggest, args.requests):
+            for name, paths in pages(biggest, args.requests, first_segment(conn)):
                 for i in range(3):
                     _get(conn, paths[i % len(paths)])
                 times = []
@@ -165,12 +174,23 @@ def _wait(port: int, server: subprocess.Popen[bytes]) -> http.client.HTTPConnect
     raise SystemExit("voxpop serve did not answer within 120 s")
 
 
-def _get(conn: http.client.HTTPConnection, path: str) -> None:
+def _get(conn: http.client.HTTPConnection, path: str) -> bytes:
     conn.request("GET", path)
     response = conn.getresponse()
     body = response.read()
     if response.status != 200:
         raise SystemExit(f"GET {path}: HTTP {response.status}: {body[:300]!r}")
+    return body
+
+
+def first_segment(conn: http.client.HTTPConnection) -> str | None:
+    """The page of the largest segment the job map finds over the year (None when it finds none)."""
+    found = json.loads(_get(conn, "/api/jobs?" + urlencode({"days": 365, "until": DATA_END})))
+    for items in (found.get("segments") or {}).values():
+        for segment in items:
+            return f"/jobs/{quote(str(segment['job']), safe='')}/segments/{quote(str(segment['key']), safe='')}?" \
+                + urlencode({"days": 365, "until": DATA_END})
+    return None
 
 
 if __name__ == "__main__":

@@ -19,6 +19,11 @@ links), on the UTC day it was created. Its labels are the ones readers use: a pe
 the model's (:func:`store.curation.effective_columns`); a skipped post, or one not classified yet, has
 none (``''``). Missing dimensions are stored as ``''`` (``NO_DAY`` for a post without a date) so the
 primary key never holds NULL and upserts work the same on SQLite and PostgreSQL.
+
+Per issue (``rollup_issue_days``), a member post counts on its UTC day with what the report reads of it:
+its step, top job and sentiment in force, whether it is classified, its app version. A tracked change
+moves those rows by the same before/after difference as the product rows; a change of membership
+written outside a tracking block is followed by :func:`refresh_issues`, which recounts the issue.
 """
 
 from __future__ import annotations
