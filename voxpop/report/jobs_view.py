@@ -20,7 +20,8 @@ from voxpop.report.queries import ReportError, clip, safe_url, utc
 def jobs_view(session: Session, products: Sequence[str] | None, since: datetime, until: datetime,
               jobs_by_product: Mapping[str, Sequence[JobLike]] | None = None,
               steps_by_product: Mapping[str, Sequence[jobmap.StepLike]] | None = None, *,
-              min_n: int = DEFAULT_MIN_N, min_segment: int = segments.DEFAULT_MIN_SIZE) -> dict[str, Any]:
+              min_n: int = DEFAULT_MIN_N, min_segment: int = segments.DEFAULT_MIN_SIZE,
+              threads: int = queries.DEFAULT_QUERY_THREADS) -> dict[str, Any]:
     """The job map of ``products`` over ``[since, until)`` and the segments of each job (with post ids)."""
     since, until = utc(since), utc(until)
     if until <= since:
@@ -30,7 +31,12 @@ def jobs_view(session: Session, products: Sequence[str] | None, since: datetime,
     slug_of = {r.id: r.slug for r in rows}
     own = next((r.slug for r in rows if r.own), None)
     baseline = own or (rows[0].slug if rows else None)
-    posts = jobmap_queries.segment_posts(session, ids, since, until, slug_of)
+    # The segments' posts (the longest read) on a connection of their own while the job map's sums run.
+    segment_posts = queries.in_background(session, threads, lambda reader: jobmap_queries.segment_posts(
+        reader, ids, since, until, slug_of))
+    step_counts = rollup_queries.step_counts(session, ids, since, until)
+    step_issues = rollup_queries.step_issues(session, ids, since, until)
+    posts = segment_posts()
     jobs = _jobs(jobs_by_product, slug_of, posts)
     found = segments.find_segments(posts, {j["id"]: j["statement"] for j in jobs}, own=own,
                                    min_size=min_segment, min_n=min_n) if min_segment > 0 else {}
@@ -39,9 +45,7 @@ def jobs_view(session: Session, products: Sequence[str] | None, since: datetime,
                  "products": [r.slug for r in rows], "own": own, "baseline": baseline},
         "names": {r.slug: r.name for r in rows},
         "jobs": jobs,
-        "job_map": jobmap.job_map(rows, rollup_queries.step_counts(session, ids, since, until),
-                                  rollup_queries.step_issues(session, ids, since, until), steps_by_product,
-                                  baseline, min_n),
+        "job_map": jobmap.job_map(rows, step_counts, step_issues, steps_by_product, baseline, min_n),
         "segments": found,
     }
 

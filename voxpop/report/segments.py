@@ -153,6 +153,7 @@ _JOB_STOP = {"my", "the", "a", "an", "and", "or", "to", "of", "in", "on", "for",
              "out", "get", "keep", "have", "i", "so", "can", "them", "every", "use", "it", "is", "before"}
 
 
+@lru_cache(maxsize=1 << 16)  # reviews repeat their words: a dict lookup instead of the rules per word
 def _lemma(word: str) -> str:
     word = word.lower().strip("'-")
     if word in _LEXICON:
