@@ -9,8 +9,6 @@ import re
 import unicodedata
 from urllib.parse import urlsplit
 
-from w3lib.html import remove_comments, remove_tags_with_content, replace_entities, replace_tags
-
 # Control characters, zero-width characters and every bidirectional formatting control (embeddings,
 # overrides, isolates, marks: U+061C, U+200E-F, U+202A-E, U+2066-9), which can reverse how a subject or
 # a file name reads ("Trojan Source"), plus invisible joiners and separators.
@@ -48,6 +46,10 @@ def html_to_text(markup: str | None) -> str:
     """
     if not markup:
         return ""
+    # Imported here: w3lib pulls in urllib.request and ssl, which the commands that never parse HTML (the
+    # report, the dashboard) would otherwise pay for at start.
+    from w3lib.html import remove_comments, remove_tags_with_content, replace_entities, replace_tags
+
     text = remove_tags_with_content(remove_comments(markup), which_ones=("script", "style"))
     text = _BLOCK_TAGS.sub("\n", text)
     text = replace_tags(text, token="")
