@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from store.curation import effective_columns
 from store.models import POST_SKIPPED, Classification, Issue, IssuePost, Post, PostLabel, PostProduct
-from voxpop.report.queries import extra_scope
+from voxpop.report.queries import extra_scope, extra_scope_by_date
 from voxpop.report.segments import SegmentPost, main_jobs
 
 INACTIVE_STATES = ("candidate", "merged")
@@ -31,9 +31,10 @@ def _empty_cell() -> dict[str, int]:
     return {"n": 0, "negative": 0, "positive": 0, "unmet": 0}
 
 
-def step_counts(session: Session, ids: Sequence[int], since: datetime,
-                until: datetime, posts: Any = Post) -> dict[int, dict[str | None, dict[str, int]]]:
-    """Per product and step (None: not placed on a step): classified posts, negative, positive, unmet."""
+def step_counts(session: Session, ids: Sequence[int], since: datetime, until: datetime, posts: Any = Post,
+                narrow: bool = False) -> dict[int, dict[str | None, dict[str, int]]]:
+    """Per product and step (None: not placed on a step): classified posts, negative, positive, unmet.
+    ``narrow``: a short range (part of a day), whose multi-product links are found from its posts."""
     out: dict[int, dict[str | None, dict[str, int]]] = defaultdict(lambda: defaultdict(_empty_cell))
     if not ids or not any_placed(session):
         return out
@@ -47,8 +48,8 @@ def step_counts(session: Session, ids: Sequence[int], since: datetime,
             .where(posts.status != POST_SKIPPED, posts.product_id.in_(list(ids)), posts.created_at >= since,
                    posts.created_at < until)
             .group_by(own, *dims))
-    linked = (extra_scope(select(extra, *dims, func.count().label("n")), list(ids), since, until,
-                          posts)
+    scope = extra_scope_by_date if narrow else extra_scope
+    linked = (scope(select(extra, *dims, func.count().label("n")), list(ids), since, until, posts)
               .join(Classification, Classification.post_id == posts.id)
               .outerjoin(PostLabel, PostLabel.post_id == posts.id)
               .where(posts.status != POST_SKIPPED).group_by(extra, *dims))

@@ -267,7 +267,7 @@ def step_counts(session: Session, ids: Sequence[int], since: datetime,
         return out
     days, edges = split(since, until)
     for a, b in edges:
-        for pid, steps in jobmap_queries.step_counts(session, ids, a, b).items():
+        for pid, steps in jobmap_queries.step_counts(session, ids, a, b, narrow=True).items():
             for step, got in steps.items():
                 cell = out[pid][step]
                 for key, value in got.items():
