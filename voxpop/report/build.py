@@ -149,10 +149,17 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
     issue_details = queries.in_background(session, threads, lambda reader: (
         rollup_queries.issue_details(reader, wanted, since, until) if from_rollups
         else queries.issue_details(reader, wanted, since, until, posts=posts)))
+    recent = until - timedelta(days=RECENT_DAYS) if until - since >= timedelta(days=2 * RECENT_DAYS) else None
     # The slow class cube first, so the threads finish together.
     if from_rollups:
+        # The previous period's and the last week's totals (reads of their part days' posts when the period
+        # is cut mid-day) beside the cubes.
+        totals_before = queries.in_background(session, threads, lambda reader: rollup_queries.period_totals(
+            reader, ids, since - (until - since), since))
+        totals_recent = queries.in_background(session, threads, lambda reader: rollup_queries.period_totals(
+            reader, ids, recent, until) if recent is not None else None)
         cubes = rollup_queries.cubes(session, dialect, ids, since, until, anchor, mid, threads)
-        before = rollup_queries.period_totals(session, ids, since - (until - since), since)
+        before = totals_before()
     else:
         cube_queries = (queries.class_queries(dialect, ids, since, until, anchor, mid, posts=posts)
                         + queries.volume_queries(dialect, ids, since, until, anchor, mid, posts=posts))
@@ -161,9 +168,8 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
     volume_rows, class_rows = cubes["volume"], cubes["class"]
     first_posts = queries.first_post_dates(session, ids, posts=posts)
     last_week = None
-    if until - since >= timedelta(days=2 * RECENT_DAYS):
-        recent = until - timedelta(days=RECENT_DAYS)
-        last_week = (rollup_queries.period_totals(session, ids, recent, until) if from_rollups
+    if recent is not None:
+        last_week = (totals_recent() if from_rollups
                      else queries.period_totals(session, ids, recent, until, posts=posts))
 
     names = {r.slug: r.name for r in rows}

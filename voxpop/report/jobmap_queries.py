@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from store.curation import effective_columns
 from store.models import POST_SKIPPED, Classification, Issue, IssuePost, Post, PostLabel, PostProduct
-from voxpop.report.queries import extra_scope, extra_scope_by_date
+from voxpop.report.queries import extra_scope, extra_scope_by_date, in_range
 from voxpop.report.segments import SegmentPost, main_jobs
 
 INACTIVE_STATES = ("candidate", "merged")
@@ -74,9 +74,10 @@ def any_placed(session: Session) -> bool:
 
 
 def step_issue_counts(session: Session, ids: Sequence[int], since: datetime, until: datetime,
-                      posts: Any = Post) -> dict[tuple[int, str, int], int]:
+                      posts: Any = Post, narrow: bool = False) -> dict[tuple[int, str, int], int]:
     """Posts of the products' active issues in the period per (product, step, issue): classified posts on a
-    step only (a person's step wins, as in step_counts)."""
+    step only (a person's step wins, as in step_counts). ``narrow``: a short range (part of a day), read from
+    its posts (date index) to their memberships, not from every member of every issue."""
     if not ids:
         return {}
     step = effective_columns()["step"]
@@ -87,6 +88,8 @@ def step_issue_counts(session: Session, ids: Sequence[int], since: datetime, unt
              .where(Issue.product_id.in_(list(ids)), Issue.state.not_in(INACTIVE_STATES),
                     step.is_not(None), posts.created_at >= since, posts.created_at < until)
              .group_by(Issue.product_id, step, IssuePost.issue_id))
+    if narrow:
+        query = query.where(IssuePost.post_id.in_(in_range(posts, since, until)))
     return {(r.product_id, r.step, r.issue_id): int(r.n) for r in session.execute(query)}
 
 

@@ -103,6 +103,12 @@ def extra_scope(query: Any, ids: list[int], since: datetime, until: datetime, po
                    posts.created_at >= since, posts.created_at < until))
 
 
+def in_range(posts: Any, since: datetime, until: datetime) -> Any:
+    """The ids of the posts created in ``[since, until)``: a short range's posts found from the date index, for
+    a query that would otherwise start from its other tables (an issue's members)."""
+    return select(posts.id).where(posts.created_at >= since, posts.created_at < until)
+
+
 def extra_scope_by_date(query: Any, ids: list[int], since: datetime, until: datetime, posts: Any = Post) -> Any:
     """:func:`extra_scope` for a short range: the posts of the range first (date index), then their links."""
     return (query.select_from(posts).join(PostProduct, PostProduct.post_id == posts.id)
@@ -435,9 +441,10 @@ def period_totals(session: Session, ids: list[int], since: datetime, until: date
 
 
 def issue_detail_rows(session: Session, issue_ids: Sequence[int], since: datetime, until: datetime,
-                      posts: Any = Post) -> list[Any]:
+                      posts: Any = Post, narrow: bool = False) -> list[Any]:
     """The issues' posts in the period grouped by issue, classified or not, top job, sentiment (the labels in
-    force) and version: rows of (issue_id, classified, top_job, sentiment, version, n, first)."""
+    force) and version: rows of (issue_id, classified, top_job, sentiment, version, n, first). ``narrow``: a
+    short range (part of a day), read from its posts to their memberships."""
     out: list[Any] = []
     ids = list(issue_ids)
     labels = effective_columns()
@@ -453,6 +460,8 @@ def issue_detail_rows(session: Session, issue_ids: Sequence[int], since: datetim
                  .outerjoin(PostLabel, PostLabel.post_id == posts.id)
                  .where(IssuePost.issue_id.in_(chunk), posts.created_at >= since, posts.created_at < until)
                  .group_by(IssuePost.issue_id, classified, labels["top_job"], labels["sentiment"], posts.version))
+        if narrow:
+            query = query.where(IssuePost.post_id.in_(in_range(posts, since, until)))
         out += session.execute(query).all()
     return out
 

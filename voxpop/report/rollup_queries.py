@@ -299,7 +299,7 @@ def step_issues(session: Session, ids: Sequence[int], since: datetime,
         return jobmap_queries.issues_by_step(session, counts)
     days, edges = split(since, until)
     for a, b in edges:
-        for key, n in jobmap_queries.step_issue_counts(session, ids, a, b).items():
+        for key, n in jobmap_queries.step_issue_counts(session, ids, a, b, narrow=True).items():
             counts[key] += n
     if days is not None:
         r = RollupIssueDay
@@ -328,7 +328,7 @@ def issue_details(session: Session, issue_ids: Sequence[int], since: datetime,
     firsts: dict[int, dict[str, Any]] = defaultdict(dict)
     for a, b in edges:
         kind = 0 if days is None or b <= _midnight(days[0]) else 2
-        for row in queries.issue_detail_rows(session, ids, a, b):
+        for row in queries.issue_detail_rows(session, ids, a, b, narrow=True):
             rows.append(row)
             if row.version is not None and row.version != "":
                 queries.first_seen(firsts, row.issue_id, str(row.version), (kind, str(row.first), ""))
