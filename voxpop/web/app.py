@@ -144,19 +144,23 @@ class Dashboard:
         # The period ends at the current minute, so repeated views within it share one computation.
         until = until or datetime.now(UTC).replace(second=0, microsecond=0)
 
-        def compute(session: Session) -> dict[str, Any]:
-            version = queries.data_version(session)
-            key = (days, until.isoformat())
-            hit = self._cache.get(key)
-            if hit and hit[1] == version and time.monotonic() < hit[0]:
-                return hit[2]
-            data = queries.overview(session, days=days, until=until)
-            if self.cache_s > 0:
-                if len(self._cache) > 64:
-                    self._cache.clear()
-                self._cache[key] = (time.monotonic() + self.cache_s, version, data)
-            return data
-        return self.read(request, compute)
+        return self.read(request, lambda session: self.cached(
+            session, ("overview", days, until.isoformat()),
+            lambda: queries.overview(session, days=days, until=until)))
+
+    def cached(self, session: Session, key: tuple[Any, ...], compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``compute()``, reused by repeat views of ``key`` while the store's data stamp is unchanged (for at
+        most ``cache_s``): the costly pages (overview, comparison, job map) compute once per change."""
+        version = queries.data_version(session)
+        hit = self._cache.get(key)
+        if hit and hit[1] == version and time.monotonic() < hit[0]:
+            return hit[2]
+        data = compute()
+        if self.cache_s > 0:
+            if len(self._cache) > 64:
+                self._cache.clear()
+            self._cache[key] = (time.monotonic() + self.cache_s, version, data)
+        return data
 
     def overview_page(self, request: Request) -> Response:
         data = self._overview(request)
@@ -293,21 +297,14 @@ class Dashboard:
             for slug in slugs or []:
                 if slug not in known:
                     raise queries.QueryError(f"products: no product {slug[:60]!r} in the store")
-            # Repeat views reuse the report while the store's data stamp is unchanged (as the overview does).
-            version = queries.data_version(session)
-            key = ("compare", since.isoformat(), until.isoformat(), tuple(slugs or ()), leave_out)
-            hit = self._cache.get(key)
-            if hit and hit[1] == version and time.monotonic() < hit[0]:
-                return hit[2]
-            try:
-                data = build_report(session, slugs, since, until, jobs, leave_out=leave_out)
-            except ReportError as exc:
-                raise queries.QueryError(str(exc)) from None
-            if self.cache_s > 0:
-                if len(self._cache) > 64:
-                    self._cache.clear()
-                self._cache[key] = (time.monotonic() + self.cache_s, version, data)
-            return data
+            def compute() -> dict[str, Any]:
+                try:
+                    return build_report(session, slugs, since, until, jobs, leave_out=leave_out)
+                except ReportError as exc:
+                    raise queries.QueryError(str(exc)) from None
+
+            return self.cached(session, ("compare", since.isoformat(), until.isoformat(), tuple(slugs or ()),
+                                         leave_out), compute)
 
     def compare_page(self, request: Request) -> Response:
         from voxpop.report.render import chart_svgs

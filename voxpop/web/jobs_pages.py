@@ -24,7 +24,8 @@ DEFAULT_DAYS = 90
 def _period(request: Request) -> tuple[datetime, datetime]:
     params = request.query_params
     until = queries.parse_day(params.get("until"), "until")
-    until = until + timedelta(days=1) if until else datetime.now(UTC)
+    # Without a day, the period ends at the current minute, so repeated views within it share one computation.
+    until = until + timedelta(days=1) if until else datetime.now(UTC).replace(second=0, microsecond=0)
     since = queries.parse_day(params.get("since"), "since")
     if since is None:
         raw = params.get("days") or str(DEFAULT_DAYS)
@@ -44,12 +45,16 @@ def jobs_routes(board: Any) -> list[Route]:
         jobs = {p.slug: list(p.jobs) for p in config.products} if config is not None else None
         steps = {p.slug: list(getattr(p, "steps", ()) or ()) for p in config.products} if config is not None else None
         slugs = [x for x in request.query_params.getlist("products") if x][:12] or None
-        with board.store.sessions() as session:
+        def compute(session: Any) -> dict[str, Any]:
             try:
-                data = jobs_view(session, slugs, since, until, jobs, steps)
+                return jobs_view(session, slugs, since, until, jobs, steps)
             except ReportError as exc:
                 raise queries.QueryError(str(exc)) from None
-        return data
+
+        with board.store.sessions() as session:
+            # Repeat views, and the segment pages of the same period, reuse the view (as the overview does).
+            return board.cached(session, ("jobs", since.isoformat(), until.isoformat(), tuple(slugs or ())),
+                                lambda: compute(session))
 
     def params(request: Request) -> dict[str, Any]:
         out: dict[str, Any] = {k: v for k, v in request.query_params.items() if k in ("days", "since", "until")}
