@@ -151,3 +151,34 @@ def test_the_reports_default_steps_are_the_classifiers() -> None:
     from classify.steps import DEFAULT_STEPS as CLASSIFIER_STEPS
 
     assert [s.id for s in DEFAULT_STEPS] == [s.id for s in CLASSIFIER_STEPS]
+
+
+def test_segment_posts_take_the_main_jobs_and_a_persons_jobs(store: Store) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from store.claims import ClassificationRow, claim_pending, save_classifications
+    from store.repo import PostRecord, ensure_product, upsert_posts
+    from voxpop import curation
+
+    day = datetime(2026, 3, 2, tzinfo=UTC)
+    plan = [[{"job": "export", "score": 0.8}, {"job": "sync", "score": 0.75}, {"job": "share", "score": 0.5}],
+            [{"job": "sync", "score": 0.7}], [{"job": "share", "score": 0.6}], []]
+    with store.transaction() as session:
+        pid = ensure_product(session, "acme").id
+        upsert_posts(session, pid, [PostRecord(source="appstore", external_id=str(i), text=f"post {i} on my ipad",
+                                               created_at=day + timedelta(hours=i)) for i in range(len(plan))])
+        claimed = sorted(claim_pending(session, "w", 10), key=lambda p: p.id)
+        save_classifications(session, "w", [ClassificationRow(
+            post_id=p.id, model_version="m", sentiment="negative", sentiment_score=0.9, need_type="problem",
+            need_score=0.9, unmet_need=True, jobs=jobs, evidence=None, embedding=None)
+            for p, jobs in zip(claimed, plan, strict=True)])
+        ids = [p.id for p in claimed]
+        curation.label_post(session, ids[1], jobs=["search", "export"], by="tester")  # a person's jobs win
+        curation.label_post(session, ids[2], no_jobs=True, by="tester")  # a person says: no job
+    with store.sessions() as session:
+        found = {p.post_id: p.jobs for p in jobmap_queries.segment_posts(
+            session, [pid], day, day + timedelta(days=1), {pid: "acme"})}
+    assert found[ids[0]] == ("export", "sync")  # within the margin of the best score; share is not
+    assert found[ids[1]] == ("search", "export")
+    assert found[ids[2]] == ()  # kept (the model named a job) but with no job: the person's word holds
+    assert ids[3] not in found  # no job at all: not a segment post
