@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -287,11 +288,12 @@ def _extract(text: str, patterns: Sequence[tuple[str, re.Pattern[str]]]) -> list
     return list(out.values())
 
 
-def _content_words(text: str) -> set[str]:
-    return {_lemma(w) for w in _WORD.findall(text.lower()) if w not in _JOB_STOP}
+@lru_cache(maxsize=1 << 14)  # a job's posts are read again for each of its segments (the others' words)
+def _content_words(text: str) -> frozenset[str]:
+    return frozenset(_lemma(w) for w in _WORD.findall(text.lower()) if w not in _JOB_STOP)
 
 
-def near_job(context: Context, job_words: set[str]) -> bool:
+def near_job(context: Context, job_words: AbstractSet[str]) -> bool:
     """Whether a phrase only restates the job: every content word of it is a word of the job, or the job
     names the same context ("collaborate with my team" and "with my colleagues" are both ``work``)."""
     words = _content_words(context.phrase) - {"my", "our"}
@@ -318,7 +320,7 @@ def _merge_keys(phrases: Mapping[str, Counter[str]], embed: Embed | None) -> dic
     return target
 
 
-def _distinct_words(members: Sequence[SegmentPost], others: Sequence[SegmentPost], drop: set[str],
+def _distinct_words(members: Sequence[SegmentPost], others: Sequence[SegmentPost], drop: AbstractSet[str],
                     limit: int = 4) -> list[str]:
     """Words of a segment's unmet-need posts that its job's other posts use less (what they ask for)."""
     def counts(posts: Iterable[SegmentPost]) -> tuple[Counter[str], int]:
