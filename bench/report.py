@@ -1,8 +1,9 @@
 """Benchmark the competitor comparison report on a large synthetic store.
 
 Builds N synthetic posts (default 1,000,000) over 3 products and 12 months with Core executemany in
-chunks (classifications, cross-product links and issues included), then times ``build_report`` and
-each renderer. Usage::
+chunks (classifications with job-map steps, cross-product links and issues included; the rollups summed as
+the posts are written and stored at the end), then times ``build_report`` over whole days and over a period
+cut mid-day, and each renderer. Usage::
 
     .venv/bin/python bench/report.py --posts 100000
     .venv/bin/python bench/report.py --posts 1000000 --db /tmp/bench-report.db --keep
