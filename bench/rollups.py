@@ -76,6 +76,8 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=20_000)
     parser.add_argument("--database-url", dest="url", help="a database URL (default: a temporary SQLite file)")
     parser.add_argument("--model", action="store_true", help="measure the encoder's time per post too")
+    parser.add_argument("--import-only", action="store_true",
+                        help="time the import alone (no classify step; for large --posts)")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="voxpop-bench-rollups-")
     store = Store(args.url or f"sqlite:///{Path(tmp) / 'bench.db'}")
@@ -94,7 +96,7 @@ def main() -> None:
     timer.wall = timer.cpu = 0.0
     t, cpu0 = time.perf_counter(), time.process_time()
     saved = 0
-    while True:
+    while not args.import_only:
         with store.transaction() as session:
             claimed = claim_pending(session, "bench", CLASSIFY_BATCH)
             if not claimed:
@@ -113,6 +115,9 @@ def main() -> None:
     print(f"import: {imp[0]:.2f} s wall / {imp[1]:.2f} s CPU, of which rollup upkeep {imp[2]:.2f} s wall / "
           f"{imp[3]:.2f} s CPU -> {imp[0] / max(1e-9, imp[0] - imp[2]):.2f}x the import without upkeep "
           f"(goal <= 1.5x)")
+    if args.import_only:
+        store.dispose()
+        return
     print(f"classify store side: {cls[0]:.2f} s wall / {cls[1]:.2f} s CPU for {saved:,} posts, of which upkeep "
           f"{cls[2]:.2f} s wall / {cls[3]:.2f} s CPU = {upkeep_ms:.3f} ms per post; encoder "
           f"{encoder_ms:.1f} ms per post ({'measured' if args.model else 'assumed'}) -> upkeep "
