@@ -17,12 +17,11 @@ import random
 import sys
 import tempfile
 import time
+from collections import namedtuple
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from collections import namedtuple  # noqa: E402
 
 from sqlalchemy import func, insert, select  # noqa: E402
 

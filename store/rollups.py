@@ -291,6 +291,13 @@ def _row(key: Key, cell: Cell) -> dict[str, Any]:
     return row
 
 
+def _delete_emptied(session: Session, table: Table, dims: Sequence[str], keys: Sequence[tuple[Any, ...]]) -> None:
+    """Delete the rows of these keys (that lost posts) which hold no post any more."""
+    if keys:
+        session.execute(delete(table).where(table.c.posts <= 0, *[table.c[d] == bindparam("k_" + d) for d in dims]),
+                        [{"k_" + d: v for d, v in zip(dims, k, strict=True)} for k in keys])
+
+
 def apply(session: Session, before: dict[Key, Cell], after: dict[Key, Cell]) -> int:
     """Apply ``after - before`` to the rollup rows; returns how many rows changed."""
     delta: dict[Key, Cell] = {}
@@ -315,10 +322,7 @@ def apply(session: Session, before: dict[Key, Cell], after: dict[Key, Cell]) -> 
                   "latest": bigger(table.c.latest, insert.excluded.latest)})
         # In key order, so concurrent writers (PostgreSQL workers) lock shared rows in the same order.
         session.execute(stmt, [_row(k, delta[k]) for k in sorted(delta)])
-        gone = [dict(zip(["k_" + d for d in DIMS], k, strict=True)) for k, c in delta.items() if c.values[0] < 0]
-        if gone:
-            session.execute(delete(table).where(table.c.posts <= 0, *[table.c[d] == bindparam("k_" + d)
-                                                                     for d in DIMS]), gone)
+        _delete_emptied(session, table, DIMS, [k for k, c in delta.items() if c.values[0] < 0])
     if shrunk:
         _fix_latest(session, shrunk)
     return len(delta)
@@ -470,10 +474,7 @@ def apply_issues(session: Session, before: dict[IssueKey, int], after: dict[Issu
     session.execute(insert.on_conflict_do_update(index_elements=list(ISSUE_DIMS),
                                                  set_={"posts": table.c.posts + insert.excluded.posts}),
                     [_issue_row(k, n) for k, n in sorted(delta.items())])
-    gone = [{"k_" + d: v for d, v in zip(ISSUE_DIMS, k, strict=True)} for k, n in delta.items() if n < 0]
-    if gone:
-        session.execute(delete(table).where(table.c.posts <= 0, *[table.c[d] == bindparam("k_" + d)
-                                                                 for d in ISSUE_DIMS]), gone)
+    _delete_emptied(session, table, ISSUE_DIMS, [k for k, n in delta.items() if n < 0])
     return len(delta)
 
 

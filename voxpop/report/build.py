@@ -127,8 +127,8 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
 
     slug_of = {r.id: r.slug for r in rows}
     wants_segments = min_segment > 0 and "segments" not in leave_out
-    # The segments' posts and the issues per step (reads of the posts, not of the rollups) run on connections
-    # of their own while the sums below run.
+    # The segments' posts (a read of the posts) and the issues per step run on connections of their own while
+    # the sums below run.
     segment_rows = (queries.in_background(session, threads, lambda reader: jobmap_queries.segment_posts(
         reader, ids, since, until, slug_of, posts=posts)) if wants_segments else None)
     issues_per_step = (queries.in_background(session, threads, lambda reader: (
@@ -142,7 +142,7 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
                   else queries.issue_counts(session, ids, since, until, mid, posts=posts))
     issues = queries.load_issues(session, issue_rows, (until - timedelta(microseconds=1)).date(), posts=posts)
     # Jobs, sentiment and versions only for the issues shown with them: new or rising ones (when that section
-    # is wanted), and ours (where we lose). A read of the issues' posts, beside the sums as well.
+    # is wanted), and ours (where we lose). Beside the sums as well.
     rising = "new_and_rising" not in leave_out
     wanted = [i["issue_id"] for pid, items in issues.items() for i in items
               if pid == base_id or (rising and i["state"] in NEW_OR_RISING)]
@@ -150,14 +150,17 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
         rollup_queries.issue_details(reader, wanted, since, until) if from_rollups
         else queries.issue_details(reader, wanted, since, until, posts=posts)))
     recent = until - timedelta(days=RECENT_DAYS) if until - since >= timedelta(days=2 * RECENT_DAYS) else None
+    totals_recent = None
     # The slow class cube first, so the threads finish together.
     if from_rollups:
         # The previous period's and the last week's totals (reads of their part days' posts when the period
         # is cut mid-day) beside the cubes.
         totals_before = queries.in_background(session, threads, lambda reader: rollup_queries.period_totals(
             reader, ids, since - (until - since), since))
-        totals_recent = queries.in_background(session, threads, lambda reader: rollup_queries.period_totals(
-            reader, ids, recent, until) if recent is not None else None)
+        if recent is not None:
+            week_start = recent
+            totals_recent = queries.in_background(session, threads, lambda reader: rollup_queries.period_totals(
+                reader, ids, week_start, until))
         cubes = rollup_queries.cubes(session, dialect, ids, since, until, anchor, mid, threads)
         before = totals_before()
     else:
@@ -169,7 +172,7 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
     first_posts = queries.first_post_dates(session, ids, posts=posts)
     last_week = None
     if recent is not None:
-        last_week = (totals_recent() if from_rollups
+        last_week = (totals_recent() if totals_recent is not None
                      else queries.period_totals(session, ids, recent, until, posts=posts))
 
     names = {r.slug: r.name for r in rows}
