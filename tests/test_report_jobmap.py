@@ -182,3 +182,32 @@ def test_segment_posts_take_the_main_jobs_and_a_persons_jobs(store: Store) -> No
     assert found[ids[1]] == ("search", "export")
     assert found[ids[2]] == ()  # kept (the model named a job) but with no job: the person's word holds
     assert ids[3] not in found  # no job at all: not a segment post
+
+
+def test_segment_posts_read_again_after_a_correction_carry_the_new_labels(store: Store) -> None:
+    """Rows parse once per content (a dashboard reads the newest posts for each period); a person's later
+    correction is a new row and must show on the next read, never the parse of the old one."""
+    from datetime import UTC, datetime, timedelta
+
+    from store.claims import ClassificationRow, claim_pending, save_classifications
+    from store.repo import PostRecord, ensure_product, upsert_posts
+    from voxpop import curation
+
+    day = datetime(2026, 3, 2, tzinfo=UTC)
+    with store.transaction() as session:
+        pid = ensure_product(session, "acme").id
+        upsert_posts(session, pid, [PostRecord(source="appstore", external_id="1", text="export fails on my ipad",
+                                               created_at=day + timedelta(hours=1))])
+        (post,) = claim_pending(session, "w", 10)
+        save_classifications(session, "w", [ClassificationRow(
+            post_id=post.id, model_version="m", sentiment="negative", sentiment_score=0.9, need_type="problem",
+            need_score=0.9, unmet_need=True, jobs=[{"job": "export", "score": 0.8}], evidence=None, embedding=None)])
+    period = (day, day + timedelta(days=1), {pid: "acme"})
+    with store.sessions() as session:
+        (before,) = jobmap_queries.segment_posts(session, [pid], *period)
+    with store.transaction() as session:
+        curation.label_post(session, post.id, sentiment="positive", need="praise", jobs=["sync"], by="tester")
+    with store.sessions() as session:
+        (after,) = jobmap_queries.segment_posts(session, [pid], *period)
+    assert (before.sentiment, before.unmet, before.jobs) == ("negative", True, ("export",))
+    assert (after.sentiment, after.unmet, after.need_type, after.jobs) == ("positive", False, "praise", ("sync",))

@@ -46,6 +46,34 @@ def test_story_report_from_rollups_equals_report_from_posts(store: Store) -> Non
         assert fast["headline"]
 
 
+def test_part_days_are_read_once_per_report_on_every_thread(store: Store) -> None:
+    """A period cut mid-day reads each part day from the posts once, whichever of the report's threads asks
+    first (the totals before and in the last week, the cubes, the job map), and the report is still the
+    posts' report."""
+    from sqlalchemy import event
+
+    with store.transaction() as session:
+        st.build(session)
+    since, until = st.SINCE + timedelta(hours=30), st.UNTIL - timedelta(hours=5)
+    reads: list[tuple[str, str]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if "part AS MATERIALIZED" in statement:
+            reads.append((statement, repr(parameters)))
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        with store.sessions() as session:
+            fast = build_report(session, None, since, until, st.JOBS, generated_at=until, threads=2)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    with store.sessions() as session:
+        slow = build_report(session, None, since, until, st.JOBS, generated_at=until, threads=1, from_rollups=False)
+    assert fast == slow
+    assert len(reads) >= 4  # the period's two ends, the day its halves meet, the previous period's ends
+    assert len(set(reads)) == len(reads)
+
+
 def test_bench_store_report_from_rollups_equals_report_from_posts(sqlite_store: Store) -> None:
     populate(sqlite_store, 3000, seed=7)
     with sqlite_store.sessions() as session:  # the loader's in-memory sums are the posts' rollups

@@ -23,6 +23,7 @@ from voxpop.report.coverage import crawl_coverage
 from voxpop.report.figures import DEFAULT_MIN_N, DEFAULT_TOP_NEEDS, JobLike
 from voxpop.report.headline import RECENT_DAYS, headline, minus, totals_of
 from voxpop.report.movers import NEW_OR_RISING, new_and_rising
+from voxpop.report.part_days import PartDays
 from voxpop.report.queries import DEFAULT_QUERY_THREADS, SECONDS_PER_WEEK, ReportError, utc
 from voxpop.report.summary import summarise
 from voxpop.report.themes import shared_themes
@@ -152,16 +153,18 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
     recent = until - timedelta(days=RECENT_DAYS) if until - since >= timedelta(days=2 * RECENT_DAYS) else None
     totals_recent = None
     # The slow class cube first, so the threads finish together.
+    # A period cut mid-day reads its part days from the posts: each range once for every sum of it below.
+    part = PartDays(dialect, ids)
     if from_rollups:
         # The previous period's and the last week's totals (reads of their part days' posts when the period
         # is cut mid-day) beside the cubes.
         totals_before = queries.in_background(session, threads, lambda reader: rollup_queries.period_totals(
-            reader, ids, since - (until - since), since))
+            reader, ids, since - (until - since), since, part))
         if recent is not None:
             week_start = recent
             totals_recent = queries.in_background(session, threads, lambda reader: rollup_queries.period_totals(
-                reader, ids, week_start, until))
-        cubes = rollup_queries.cubes(session, dialect, ids, since, until, anchor, mid, threads)
+                reader, ids, week_start, until, part))
+        cubes = rollup_queries.cubes(session, dialect, ids, since, until, anchor, mid, threads, part)
         before = totals_before()
     else:
         cube_queries = (queries.class_queries(dialect, ids, since, until, anchor, mid, posts=posts)
@@ -202,7 +205,7 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
     previous = {slug_of[pid]: t for pid, t in before.items()}
     job_map: dict[str, Any] | None = None
     if "job_map" not in leave_out:
-        step_counts = (rollup_queries.step_counts(session, ids, since, until) if from_rollups
+        step_counts = (rollup_queries.step_counts(session, ids, since, until, part) if from_rollups
                        else jobmap_queries.step_counts(session, ids, since, until, posts=posts))
         job_map = jobmap.job_map(rows, step_counts,
                                  issues_per_step() if issues_per_step is not None else {},

@@ -13,14 +13,15 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import Text, case, cast, func, select, true
 from sqlalchemy.orm import Session
 
 from store.curation import effective_columns
 from store.models import POST_SKIPPED, Classification, Issue, IssuePost, Post, PostLabel, PostProduct
-from voxpop.report.queries import extra_scope, extra_scope_by_date, in_range
+from voxpop.report.queries import extra_scope, in_range
 from voxpop.report.segments import SegmentPost, main_jobs
 
 INACTIVE_STATES = ("candidate", "merged")
@@ -32,10 +33,9 @@ def _empty_cell() -> dict[str, int]:
     return {"n": 0, "negative": 0, "positive": 0, "unmet": 0}
 
 
-def step_counts(session: Session, ids: Sequence[int], since: datetime, until: datetime, posts: Any = Post,
-                narrow: bool = False) -> dict[int, dict[str | None, dict[str, int]]]:
-    """Per product and step (None: not placed on a step): classified posts, negative, positive, unmet.
-    ``narrow``: a short range (part of a day), whose multi-product links are found from its posts."""
+def step_counts(session: Session, ids: Sequence[int], since: datetime, until: datetime,
+                posts: Any = Post) -> dict[int, dict[str | None, dict[str, int]]]:
+    """Per product and step (None: not placed on a step): classified posts, negative, positive, unmet."""
     out: dict[int, dict[str | None, dict[str, int]]] = defaultdict(lambda: defaultdict(_empty_cell))
     if not ids or not any_placed(session):
         return out
@@ -49,8 +49,7 @@ def step_counts(session: Session, ids: Sequence[int], since: datetime, until: da
             .where(posts.status != POST_SKIPPED, posts.product_id.in_(list(ids)), posts.created_at >= since,
                    posts.created_at < until)
             .group_by(own, *dims))
-    scope = extra_scope_by_date if narrow else extra_scope
-    linked = (scope(select(extra, *dims, func.count().label("n")), list(ids), since, until, posts)
+    linked = (extra_scope(select(extra, *dims, func.count().label("n")), list(ids), since, until, posts)
               .join(Classification, Classification.post_id == posts.id)
               .outerjoin(PostLabel, PostLabel.post_id == posts.id)
               .where(posts.status != POST_SKIPPED).group_by(extra, *dims))
@@ -162,11 +161,12 @@ def segment_posts(session: Session, ids: Sequence[int], since: datetime, until: 
     rows = []
     # Core rows (no ORM result processing): this read is most of the segments' cost.
     connection = session.connection()
-    # A post's first active issue, looked up per row in the same query (an index probe each): one round trip
-    # per product instead of a read of the posts and then of their issues in chunks.
-    first_issue = (select(func.min(IssuePost.issue_id)).join(Issue, Issue.id == IssuePost.issue_id)
-                   .where(IssuePost.post_id == posts.id, Issue.state.not_in(INACTIVE_STATES))
-                   .scalar_subquery().label("issue_id"))
+    # An unmet-need post's first active issue (a segment's top needs read no other post's), looked up per row
+    # in the same query (an index probe each): one round trip per product, not a read of posts then issues.
+    first_issue = case((labels["unmet_need"].element == true(),
+                        select(func.min(IssuePost.issue_id)).join(Issue, Issue.id == IssuePost.issue_id)
+                        .where(IssuePost.post_id == posts.id, Issue.state.not_in(INACTIVE_STATES))
+                        .scalar_subquery()), else_=None).label("issue_id")
     # The job lists as their stored JSON text, parsed here: the driver's and SQLAlchemy's JSON processing per
     # row cost more than the read (9,000 rows).
     job_list, human_jobs = cast(Classification.jobs, Text), cast(PostLabel.jobs, Text)
@@ -187,20 +187,25 @@ def segment_posts(session: Session, ids: Sequence[int], since: datetime, until: 
     for start in range(0, len(issue_ids), CHUNK):
         issue_label.update((i, label) for i, label in session.execute(
             select(Issue.id, Issue.label).where(Issue.id.in_(issue_ids[start:start + CHUNK]))))
-    out: list[SegmentPost] = []
-    for (post_id, product_id, title, text, stored, top_job, sentiment, unmet, need_type, step, human,
-         issue_id) in rows:
-        labelled = json.loads(human) if human else None  # SQL NULL and JSON null alike: no person's jobs
-        if labelled is not None:  # a person's jobs are all main jobs
-            jobs = [j.get("job") if isinstance(j, dict) else j for j in labelled]
-        else:  # the model's: only those near its best score (segments.main_jobs)
-            jobs = list(main_jobs(_scored(json.loads(stored) if stored else None)))
-        if top_job and top_job not in jobs:
-            jobs.insert(0, top_job)
-        out.append(SegmentPost(
-            post_id=post_id, product=slug_of.get(product_id, str(product_id)),
-            text=" ".join(x for x in (title, text) if x) if title and title not in text else text,
-            jobs=tuple(dict.fromkeys(j for j in jobs if j)), sentiment=sentiment, unmet=bool(unmet),
-            need_type=need_type, step=step, issue_id=issue_id,
-            issue_label=issue_label.get(issue_id, "") if issue_id is not None else None))
-    return out
+    return [_segment_post(row, slug_of.get(row[1], str(row[1])),
+                          issue_label.get(row[11], "") if row[11] is not None else None) for row in rows]
+
+
+# A dashboard reads the same newest posts again for each new period; their rows parse once (JSON job lists,
+# main jobs), keyed by everything read of the post, so a changed label or text is a new key.
+@lru_cache(maxsize=1 << 14)
+def _segment_post(row: tuple[Any, ...], product: str, issue_label: str | None) -> SegmentPost:
+    """One row of :func:`segment_posts`' query as a :class:`SegmentPost`."""
+    post_id, _, title, text, stored, top_job, sentiment, unmet, need_type, step, human, issue_id = row
+    labelled = json.loads(human) if human else None  # SQL NULL and JSON null alike: no person's jobs
+    if labelled is not None:  # a person's jobs are all main jobs
+        jobs = [j.get("job") if isinstance(j, dict) else j for j in labelled]
+    else:  # the model's: only those near its best score (segments.main_jobs)
+        jobs = list(main_jobs(_scored(json.loads(stored) if stored else None)))
+    if top_job and top_job not in jobs:
+        jobs.insert(0, top_job)
+    return SegmentPost(
+        post_id=post_id, product=product,
+        text=" ".join(x for x in (title, text) if x) if title and title not in text else text,
+        jobs=tuple(dict.fromkeys(j for j in jobs if j)), sentiment=sentiment, unmet=bool(unmet),
+        need_type=need_type, step=step, issue_id=issue_id, issue_label=issue_label)

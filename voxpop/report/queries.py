@@ -109,13 +109,6 @@ def in_range(posts: Any, since: datetime, until: datetime) -> Any:
     return select(posts.id).where(posts.created_at >= since, posts.created_at < until)
 
 
-def extra_scope_by_date(query: Any, ids: list[int], since: datetime, until: datetime, posts: Any = Post) -> Any:
-    """:func:`extra_scope` for a short range: the posts of the range first (date index), then their links."""
-    return (query.select_from(posts).join(PostProduct, PostProduct.post_id == posts.id)
-            .where(PostProduct.product_id != posts.product_id, PostProduct.product_id.in_(ids),
-                   posts.created_at >= since, posts.created_at < until))
-
-
 def _week_expr(dialect: str, anchor: datetime) -> Any:
     epoch = int(anchor.timestamp())
     if dialect == "postgresql":
@@ -124,7 +117,7 @@ def _week_expr(dialect: str, anchor: datetime) -> Any:
     return literal_column(f"((CAST(strftime('%s', posts.created_at) AS INTEGER) - {epoch}) / {SECONDS_PER_WEEK})")
 
 
-def _star_expr(dialect: str) -> Any:
+def star_expr(dialect: str) -> Any:
     # Round half up the same way on both dialects (PostgreSQL's CAST rounds half to even).
     if dialect == "postgresql":
         return literal_column("CAST(floor(posts.rating + 0.5) AS INTEGER)")
@@ -143,7 +136,7 @@ class _CubeQuery:
 
 def _cube_queries(cube: str, dialect: str, ids: list[int], since: datetime, until: datetime, anchor: datetime,
                   mid: datetime, dims: list[Any], measures: list[Any], join_class: bool,
-                  narrow: bool = False, posts: Any = Post) -> list[_CubeQuery]:
+                  posts: Any = Post) -> list[_CubeQuery]:
     """GROUP BY product and ``dims``, with a week index and period half for every row.
 
     On SQLite a post's own product is read through the covering index one week at a time (SQLite
@@ -176,30 +169,29 @@ def _cube_queries(cube: str, dialect: str, ids: list[int], since: datetime, unti
                 posts.product_id.in_(ids), posts.created_at >= start, posts.created_at < end).group_by(own, *dims)
             queries.append(_CubeQuery(cube, query, week, half))
     pid = PostProduct.product_id.label("pid")
-    scope = extra_scope_by_date if narrow else extra_scope
-    extra = scope(select(pid, week_col, half_col, *dims, *measures), ids, since, until, posts)
+    extra = extra_scope(select(pid, week_col, half_col, *dims, *measures), ids, since, until, posts)
     queries.append(_CubeQuery(cube, joined(extra).group_by(pid, week_col, half_col, *dims)))
     return queries
 
 
 def volume_queries(dialect: str, ids: list[int], since: datetime, until: datetime, anchor: datetime,
-                   mid: datetime, narrow: bool = False, posts: Any = Post) -> list[_CubeQuery]:
+                   mid: datetime, posts: Any = Post) -> list[_CubeQuery]:
     """Posts by product, week, source, status and star, with rating sums (posts' covering index only)."""
-    dims = [posts.source, posts.status, _star_expr(dialect).label("star")]
+    dims = [posts.source, posts.status, star_expr(dialect).label("star")]
     measures = [func.count().label("n"), func.sum(posts.rating).label("r_sum"),
                 func.sum(posts.rating * posts.rating).label("r_sq")]
     return _cube_queries("volume", dialect, ids, since, until, anchor, mid, dims, measures, join_class=False,
-                         narrow=narrow, posts=posts)
+                         posts=posts)
 
 
 def class_queries(dialect: str, ids: list[int], since: datetime, until: datetime, anchor: datetime,
-                  mid: datetime, narrow: bool = False, posts: Any = Post) -> list[_CubeQuery]:
+                  mid: datetime, posts: Any = Post) -> list[_CubeQuery]:
     """Classified posts by product, week, need type, unmet need, top job and sentiment; newest post id."""
     labels = effective_columns()
     dims = [labels["need_type"], labels["unmet_need"], labels["top_job"], labels["sentiment"]]
     measures = [func.count().label("n"), func.max(posts.id).label("latest")]
     return _cube_queries("class", dialect, ids, since, until, anchor, mid, dims, measures, join_class=True,
-                         narrow=narrow, posts=posts)
+                         posts=posts)
 
 
 def run_cubes(session: Session, dialect: str, queries: list[_CubeQuery],
@@ -390,13 +382,11 @@ def safe_url(url: str | None) -> str | None:
 
 
 def period_totals(session: Session, ids: list[int], since: datetime, until: datetime,
-                  narrow: bool = False, posts: Any = Post) -> dict[int, dict[str, float]]:
+                  posts: Any = Post) -> dict[int, dict[str, float]]:
     """Per product over ``[since, until)``: posts, ratings (n, sum, sum of squares), classified and negative posts.
 
     Used for the previous period of the headline, so it is one pass per cube with no week split.
-    ``narrow``: a short range (part of a day), whose multi-product links are found from its posts.
     """
-    scope = extra_scope_by_date if narrow else extra_scope
     out: dict[int, dict[str, float]] = defaultdict(
         lambda: {"posts": 0, "r_n": 0, "r_sum": 0.0, "r_sq": 0.0, "classified": 0, "negative": 0, "neutral": 0,
                  "positive": 0})
@@ -414,13 +404,13 @@ def period_totals(session: Session, ids: list[int], since: datetime, until: date
     queries = [
         select(own, *volume).where(posts.product_id.in_(ids), posts.created_at >= since, posts.created_at < until)
         .group_by(own),
-        scope(select(extra, *volume), ids, since, until, posts).group_by(extra),
+        extra_scope(select(extra, *volume), ids, since, until, posts).group_by(extra),
         select(own, func.count().label("n"), negative, neutral, positive).select_from(posts)
         .join(Classification, Classification.post_id == posts.id)
         .outerjoin(PostLabel, PostLabel.post_id == posts.id)
         .where(posts.status != POST_SKIPPED, posts.product_id.in_(ids), posts.created_at >= since,
                posts.created_at < until).group_by(own),
-        scope(select(extra, func.count().label("n"), negative, neutral, positive), ids, since, until, posts)
+        extra_scope(select(extra, func.count().label("n"), negative, neutral, positive), ids, since, until, posts)
         .join(Classification, Classification.post_id == posts.id).outerjoin(PostLabel, PostLabel.post_id == posts.id)
         .where(posts.status != POST_SKIPPED).group_by(extra),
     ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 from store import rollups
 from store.models import POST_SKIPPED, Issue, IssuePost, Post, RollupDay, RollupIssueDay
 from voxpop.report import jobmap_queries, queries
+from voxpop.report.part_days import PartDays, PartDaySums
 
 Cubes = dict[str, dict[int, list[tuple[int, int, Any]]]]
 
@@ -117,18 +119,20 @@ def _volume(cubes: Cubes, pid: int, week: int, half: int, source: str, skipped: 
 
 
 def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until: datetime, anchor: datetime,
-          mid: datetime, threads: int) -> Cubes:
-    """The report's volume and class cubes (``queries.run_cubes``' shape) from the rollups."""
+          mid: datetime, threads: int, part: PartDays | None = None) -> Cubes:
+    """The report's volume and class cubes (``queries.run_cubes``' shape) from the rollups; ``part``: the
+    report's part-day sums, shared with its other readers."""
     out: Cubes = {"volume": defaultdict(list), "class": defaultdict(list)}
     if not ids:
         return out
+    part = part if part is not None else PartDays(dialect, ids)
     t = RollupDay
     week = _week_of_day(dialect, anchor).label("week")
     jobs: list[tuple[str, int, Any]] = []
     ranges: list[tuple[datetime, datetime, datetime]] = []  # (start, end, cut): posts before ``cut`` are half 0
     for half, (start, end) in enumerate(((since, mid), (mid, until))):
         days, edges = split(start, end)
-        for a, b in edges:  # part of a day: the posts queries over that range (an index range scan)
+        for a, b in edges:  # part of a day: read from its posts (an index range scan), once for every sum
             if half == 1 and ranges and ranges[-1][1] == a == mid:
                 # The day the midpoint cuts: one range read once, its posts put in their half by ``mid``
                 # (the same rows as two ranges, with half the posts queries).
@@ -153,15 +157,27 @@ def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until
                         .where(t.product_id.in_(ids), t.span == span, t.day >= first, t.day < stop)
                         .group_by(t.product_id, t.need_type, t.unmet, t.top_job, t.sentiment))
             jobs.append(("class", half, labelled))
-    edge_queries = []
+    # The part days: each range's sums once (another reader of the report may have read or be reading it);
+    # the ranges this call is first to ask run beside the rollup reads.
+    # (claimed future, its statement when this call runs it, week, the half of every row or None)
+    claimed: list[tuple[Future[PartDaySums], Any, int, int | None]] = []
     for a, b, cut in ranges:
-        edge_queries += queries.class_queries(dialect, ids, a, b, anchor, cut, narrow=True)
-        edge_queries += queries.volume_queries(dialect, ids, a, b, anchor, cut, narrow=True)
-    # The posts of the part days run beside the rollup reads (a few hours of posts need no larger cache).
-    found = queries._execute_all(session, dialect, [q for _, _, q in jobs] + [e.query for e in edge_queries], threads,
-                                 tune=False)
+        cut_inside = a < cut < b  # the day the midpoint cuts: each row in its own half
+        future, query = part.claim(a, b, cut if cut_inside else None)
+        claimed.append((future, query, _week_index(a, anchor), None if cut_inside else int(a >= cut)))
+    mine = [(future, query) for future, query, _, _ in claimed if query is not None]
+    try:
+        found = queries._execute_all(session, dialect, [q for _, _, q in jobs] + [q for _, q in mine], threads,
+                                     tune=False)
+    except BaseException as error:
+        for future, _ in mine:
+            part.settle(future, error)
+        raise
     results = found[:len(jobs)]
-    queries.group_cube_rows(out, edge_queries, found[len(jobs):])
+    for (future, _), rows in zip(mine, found[len(jobs):], strict=True):
+        part.settle(future, rows)
+    for future, _, week_no, every_row in claimed:
+        _edge_cube_rows(out, future.result(), week_no, every_row)
     for (cube, half, _), found in zip(jobs, results, strict=True):
         r: Any
         if cube == "volume":
@@ -192,8 +208,25 @@ def cubes(session: Session, dialect: str, ids: list[int], since: datetime, until
     return out
 
 
-def period_totals(session: Session, ids: list[int], since: datetime, until: datetime) -> dict[int, dict[str, float]]:
-    """``queries.period_totals`` from the rollups: posts, ratings, labelled and negative posts per product."""
+def _week_index(day_start: datetime, anchor: datetime) -> int:
+    """The week (from ``anchor``, a Monday midnight) of a part day's posts, as the posts queries number it."""
+    return int((day_start - anchor).total_seconds() // queries.SECONDS_PER_WEEK)
+
+
+def _edge_cube_rows(out: Cubes, sums: PartDaySums, week: int, half: int | None) -> None:
+    """A part day's sums as cube rows of its week (``half``: of every row, else each row's own)."""
+    for pid, own_half, source, skipped, star, n, r_sum, r_sq in sums.volume:
+        out["volume"][pid].append((week, own_half if half is None else half, VolumeRow(
+            pid, source, POST_SKIPPED if skipped else "", star, n, r_sum, r_sq)))
+    for pid, own_half, need_type, unmet, top_job, sentiment, n, latest in sums.labels:
+        out["class"][pid].append((week, own_half if half is None else half, ClassRow(
+            pid, need_type, bool(unmet), top_job, sentiment, n, latest)))
+
+
+def period_totals(session: Session, ids: list[int], since: datetime, until: datetime,
+                  part: PartDays | None = None) -> dict[int, dict[str, float]]:
+    """``queries.period_totals`` from the rollups: posts, ratings, labelled and negative posts per product;
+    ``part``: the report's part-day sums, shared with its other readers."""
     out: dict[int, dict[str, float]] = defaultdict(
         lambda: {"posts": 0, "r_n": 0, "r_sum": 0.0, "r_sq": 0.0, "classified": 0, "negative": 0, "neutral": 0,
                  "positive": 0})
@@ -213,10 +246,14 @@ def period_totals(session: Session, ids: list[int], since: datetime, until: date
         t["negative"] += int(negative)
 
     days, edges = split(since, until)
+    part = part if part is not None else PartDays(session.get_bind().dialect.name, ids)
     for a, b in edges:
-        for pid, got in queries.period_totals(session, ids, a, b, narrow=True).items():
-            add(pid, got["posts"], got["r_n"], got["r_sum"], got["r_sq"], got["classified"], got["negative"],
-                got["neutral"], got["positive"])
+        sums = part.read(session, a, b)
+        for pid, _, _, _, star, n, r_sum, r_sq in sums.volume:
+            add(pid, n, n if star is not None else 0, r_sum, r_sq, 0, 0, 0, 0)
+        for pid, _, _, _, _, sentiment, n, _ in sums.labels:
+            add(pid, 0, 0, 0.0, 0.0, n, n if sentiment == "negative" else 0, n if sentiment == "neutral" else 0,
+                n if sentiment == "positive" else 0)
     for span, first, stop in pieces(days, VOLUME) if days is not None else ():
         t = RollupDay
         labelled = func.sum(case((t.sentiment != "", t.posts), else_=0))
@@ -257,21 +294,20 @@ def issue_counts(session: Session, ids: list[int], since: datetime, until: datet
     return {i: (product[i], c[0] + c[1], c[1]) for i, c in counts.items() if c[0] + c[1]}
 
 
-def step_counts(session: Session, ids: Sequence[int], since: datetime,
-                until: datetime) -> dict[int, dict[str | None, dict[str, int]]]:
+def step_counts(session: Session, ids: Sequence[int], since: datetime, until: datetime,
+                part: PartDays | None = None) -> dict[int, dict[str | None, dict[str, int]]]:
     """``jobmap_queries.step_counts`` from the rollups: classified posts, negative, positive and unmet per
-    product and step (None: not placed on a step); the partial days at the ends come from the posts."""
+    product and step (None: not placed on a step); the partial days at the ends come from the posts (``part``:
+    the report's part-day sums, shared with its other readers)."""
     out: dict[int, dict[str | None, dict[str, int]]] = defaultdict(
         lambda: defaultdict(lambda: {"n": 0, "negative": 0, "positive": 0, "unmet": 0}))
     if not ids or not jobmap_queries.any_placed(session):
         return out
     days, edges = split(since, until)
+    part = part if part is not None else PartDays(session.get_bind().dialect.name, ids)
     for a, b in edges:
-        for pid, steps in jobmap_queries.step_counts(session, ids, a, b, narrow=True).items():
-            for step, got in steps.items():
-                cell = out[pid][step]
-                for key, value in got.items():
-                    cell[key] += value
+        for pid, step, sentiment, unmet, n in part.read(session, a, b).steps:
+            _count_step(out[pid][step or None], sentiment, unmet, n)
     t = RollupDay
     # The compact label rows: exactly the labelled (classified, not skipped) posts with a sentiment.
     for span, first, stop in pieces(days, LABELS) if days is not None else ():
@@ -279,16 +315,18 @@ def step_counts(session: Session, ids: Sequence[int], since: datetime,
                  .where(t.product_id.in_(list(ids)), t.span == span, t.day >= first, t.day < stop)
                  .group_by(t.product_id, t.step, t.sentiment, t.unmet))
         for pid, step, sentiment, unmet, n in session.execute(query):
-            cell = out[pid][step or None]
-            n = int(n or 0)
-            cell["n"] += n
-            if sentiment == "negative":
-                cell["negative"] += n
-            elif sentiment == "positive":
-                cell["positive"] += n
-            if unmet:
-                cell["unmet"] += n
+            _count_step(out[pid][step or None], sentiment, unmet, int(n or 0))
     return out
+
+
+def _count_step(cell: dict[str, int], sentiment: str | None, unmet: Any, n: int) -> None:
+    cell["n"] += n
+    if sentiment == "negative":
+        cell["negative"] += n
+    elif sentiment == "positive":
+        cell["positive"] += n
+    if unmet:
+        cell["unmet"] += n
 
 
 def step_issues(session: Session, ids: Sequence[int], since: datetime,
