@@ -152,9 +152,9 @@ def build_report(session: Session, products: Sequence[str] | None, since: dateti
         else queries.issue_details(reader, wanted, since, until, posts=posts)))
     recent = until - timedelta(days=RECENT_DAYS) if until - since >= timedelta(days=2 * RECENT_DAYS) else None
     totals_recent = None
-    # The slow class cube first, so the threads finish together.
     # A period cut mid-day reads its part days from the posts: each range once for every sum of it below.
     part = PartDays(dialect, ids)
+    # The slow class cube first, so the threads finish together.
     if from_rollups:
         # The previous period's and the last week's totals (reads of their part days' posts when the period
         # is cut mid-day) beside the cubes.

@@ -320,6 +320,7 @@ def step_counts(session: Session, ids: Sequence[int], since: datetime, until: da
 
 
 def _count_step(cell: dict[str, int], sentiment: str | None, unmet: Any, n: int) -> None:
+    """Add ``n`` posts of one sentiment and unmet flag to a job-map cell."""
     cell["n"] += n
     if sentiment == "negative":
         cell["negative"] += n
