@@ -60,20 +60,21 @@ def part_day_query(dialect: str, ids: Sequence[int], start: datetime, end: datet
                 .outerjoin(PostLabel, PostLabel.post_id == Post.id))
 
     in_range = (Post.created_at >= start, Post.created_at < end)
-    linked_to = and_(PostProduct.post_id == Post.id, PostProduct.product_id != Post.product_id,
-                     PostProduct.product_id.in_(ids))
+
+    def linked_to(post_id: Any, product_id: Any) -> Any:  # a link of the post to another of these products
+        return and_(PostProduct.post_id == post_id, PostProduct.product_id != product_id,
+                    PostProduct.product_id.in_(ids))
+
     if dialect == "postgresql":
         # The range's posts once (the date index), kept when of these products or linked to one of them, each
         # with its labels; then a row per product it counts for. One heap visit and one label probe a post.
         ranged = (with_labels(select(Post.product_id, *columns).select_from(Post))
-                  .where(*in_range, Post.product_id.in_(ids) | exists().where(linked_to))
+                  .where(*in_range, Post.product_id.in_(ids) | exists().where(linked_to(Post.id, Post.product_id)))
                   .cte("ranged").prefix_with("MATERIALIZED"))
         rest = [c for c in ranged.c if c.key != "product_id"]
         own = select(ranged.c.product_id.label("pid"), *rest).where(ranged.c.product_id.in_(ids))
         extra = (select(PostProduct.product_id.label("pid"), *rest).select_from(ranged)
-                 .join(PostProduct, and_(PostProduct.post_id == ranged.c.id,
-                                         PostProduct.product_id != ranged.c.product_id,
-                                         PostProduct.product_id.in_(ids))))
+                 .join(PostProduct, linked_to(ranged.c.id, ranged.c.product_id)))
     else:
         # SQLite: these products' posts from the covering report index (no visit of the posts' rows), and the
         # range's other posts from the date index with a probe of their links: faster here than one read of the
@@ -81,7 +82,7 @@ def part_day_query(dialect: str, ids: Sequence[int], start: datetime, end: datet
         own = with_labels(select(Post.product_id.label("pid"), *columns).select_from(Post)).where(
             Post.product_id.in_(ids), *in_range)
         extra = with_labels(select(PostProduct.product_id.label("pid"), *columns).select_from(Post)
-                            .join(PostProduct, linked_to)).where(*in_range)
+                            .join(PostProduct, linked_to(Post.id, Post.product_id))).where(*in_range)
     part = union_all(own, extra).cte("part").prefix_with("MATERIALIZED")
     p = part.c
     labelled = and_(p.classified == 1, p.skipped == 0)
