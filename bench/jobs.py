@@ -1,6 +1,7 @@
 """Jobs and the job map on hand-labelled reviews: job micro-F1, "no job" precision, step accuracy (beside goals).
 
     .venv/bin/python bench/jobs.py [--split dev|test|all] [--json] [--labels DIR] [--data DIR] [--tune] [--ceiling]
+                                   [--corrections]
 
 Reads the hand-labelled jobs set (``bench/labels/jobs/``: products with PM-written jobs, posts as row ids over
 ``../shared/data`` with their jobs and step; see its DATA_CARD.md) and classifies its posts with the packaged
@@ -9,6 +10,11 @@ encodings are cached under ``bench-output/jobs-cache/`` so that tuning iterates 
 
 ``--tune`` fits the job and step constants on the DEV products only and writes ``classify/model/jobs.json``
 (the figures of the test products are then read once, with ``--split test``).
+
+``--corrections`` prints what a product's job corrections do: job micro-F1 on posts kept apart after m randomly
+chosen posts of the same product were corrected (their jobs given by the labels), with no corrections, with the
+corrections joined to the jobs' examples (the rule before ``classify/corrected_jobs.py``) and with the
+corrections acting near themselves (today's rule). Goal: corrections never lower the figure.
 
 Goals (issue 26, on the test products): job micro-F1 >= 0.75, "no job" precision >= 0.80, step accuracy >= 0.75,
 step macro-F1 >= 0.65.
@@ -38,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from bench.jobs_segments import print_figures, segment_figures  # noqa: E402
+from classify.corrected_jobs import CorrectedJobs  # noqa: E402
 from classify.jobs import Job, JobCalibration, JobIndex  # noqa: E402
 from classify.pipeline import (  # noqa: E402
     JOBS_FILE,
@@ -251,6 +258,66 @@ def ceiling(runs: list[ProductRun], s: Settings) -> dict[str, dict[str, float]]:
     return out
 
 
+CORRECTION_SIZES = (10, 25, 50, 100)
+CORRECTION_ARMS = ("none", "as_examples", "near")
+
+
+def corrected_index(run: ProductRun, s: Settings, rows: Sequence[int], arm: str) -> tuple[JobIndex, np.ndarray | None]:
+    """The product's job index after its posts ``rows`` were corrected to their labelled jobs, and the "no job"
+    vectors (negatives): ``as_examples`` joins them to the jobs' examples, ``near`` is the product's rule."""
+    vecs = run.scored.post_vecs
+    by_job = {job: vecs[[i for i in rows if job in run.gold_jobs[i]]] for job in run.jobs.ids}
+    by_job = {job: v for job, v in by_job.items() if len(v)}
+    none = [i for i in rows if not run.gold_jobs[i]]
+    negatives = vecs[none] if none else None
+    examples = run.jobs.example_vecs
+    if arm == "as_examples":
+        examples = [np.vstack([v, by_job[job]]) if job in by_job else v for job, v in zip(run.jobs.ids, examples,
+                                                                                          strict=True)]
+    index = JobIndex.from_vectors(run.jobs.ids, examples, s.jobs, run.jobs.background)
+    if arm == "near" and rows:
+        index = replace(index, corrected=CorrectedJobs.from_examples(index.ids, by_job, negatives))
+    return index, (negatives if arm != "none" else None)
+
+
+def corrections_curve(runs: list[ProductRun], s: Settings, split: str, rounds: int = 6,
+                      held: int = 100) -> dict[str, dict[str, dict[str, float]]]:
+    """Per number of corrected posts and per arm: job micro-F1, precision and no-job precision on the posts of
+    each product after its first ``held`` (in a random order per round) that hold the corrected ones."""
+    rng = np.random.default_rng(26)
+    products = [r for r in runs if r.split == split and not r.extra and len(r.texts) > held]
+    pooled: dict[tuple[int, str], tuple[list[set[str]], list[set[str]]]] = {}
+    for _ in range(rounds):
+        for run in products:
+            order = rng.permutation(len(run.texts))
+            kept = [int(i) for i in order[held:]]
+            for m in CORRECTION_SIZES:
+                for arm in CORRECTION_ARMS:
+                    index, negatives = corrected_index(run, s, [int(i) for i in order[:m]], arm)
+                    found = score_posts(index, run.scored.post_vecs[kept],
+                                        [run.scored.sentence_vecs[i] for i in kept],
+                                        [run.scored.sentences[i] for i in kept], s.sentences, negatives=negatives)
+                    gold, pred = pooled.setdefault((m, arm), ([], []))
+                    gold.extend(run.gold_jobs[i] for i in kept)
+                    pred.extend({j.job for j in jl} for jl in found.jobs)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for (m, arm), (gold, pred) in pooled.items():
+        f = figures(gold, pred, ["use"] * len(gold), ["use"] * len(gold))
+        out.setdefault(str(m), {})[arm] = {k: f[k] for k in ("posts", "job_micro_f1", "job_precision",
+                                                              "job_recall", "no_job_precision")}
+    return out
+
+
+def show_corrections(curve: dict[str, dict[str, dict[str, float]]], split: str) -> None:
+    """One line per number of corrections: F1 (precision, no-job precision) of each arm."""
+    print(f"\n== job corrections ({split}; m random posts of each product corrected, F1 on the rest)")
+    for m, arms in curve.items():
+        cells = "  ".join(f"{arm} {f['job_micro_f1']:.3f} (P {f['job_precision']:.2f}, no-job P "
+                          f"{f['no_job_precision']:.2f})" for arm, f in arms.items())
+        harm = "" if arms["near"]["job_micro_f1"] >= arms["none"]["job_micro_f1"] else "  HARM"
+        print(f"m={m:<4} {cells}{harm}")
+
+
 def tune(runs: list[ProductRun], base: Settings) -> Settings:
     """Constants that do best on the dev products (job micro-F1 with no-job precision >= its goal; steps by
     accuracy + macro-F1). A coarse grid: the set is small, so a fine one would fit its noise."""
@@ -335,6 +402,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--data", default=None, help="shared data folder (default: $VOXPOP_DATA_DIR or ../shared/data)")
     ap.add_argument("--tune", action="store_true",
                     help=f"fit the constants on dev and write classify/model/{JOBS_FILE}")
+    ap.add_argument("--corrections", action="store_true",
+                    help="also print job F1 after m corrected posts per product (none / as examples / near)")
     ap.add_argument("--ceiling", action="store_true",
                     help="also print what the job ranking allows (top-1 precision, F1 with an oracle job count)")
     args = ap.parse_args(argv)
@@ -355,6 +424,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = evaluate(runs, settings)
     if args.ceiling:
         result["ceiling"] = ceiling(runs, settings)
+    if args.corrections:
+        result["corrections"] = {split: corrections_curve(runs, settings, split) for split in splits}
     result["segments"] = {split: segment_figures(jobs_set, split=split) for split in splits}
     result.update(model_version=clf.model_version, settings=settings.as_json(), goals=GOALS,
                   seconds=round(time.time() - started, 1))
@@ -366,6 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for slug, c in result.get("ceiling", {}).items():
             print(f"ceiling {slug:<20} best job is a gold job {c['top1_in_gold']:.3f} of posts with a job "
                   f"({c['multi_job_share']:.0%} have several); F1 with an oracle job count {c['oracle_count_f1']:.3f}")
+        for split, curve in result.get("corrections", {}).items():
+            show_corrections(curve, split)
         for split, figures in result["segments"].items():
             print(f"\n== segments per job ({split}; bench/jobs_segments.py)")
             print_figures(figures)

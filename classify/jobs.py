@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from classify.corrected_jobs import CorrectedJobs
+
 
 @dataclass(frozen=True)
 class Job:
@@ -51,6 +53,9 @@ class JobCalibration:
     statement_weight: float = 1.0
     max_jobs: int = 3
     hub_weight: float = 0.0  # see classify/hubness.py
+    # A post whose nearest corrected post (``voxpop label --jobs``) is at least this similar takes its jobs too
+    # (classify/corrected_jobs.py); chosen on the dev products with ``bench/jobs.py --corrections``.
+    neighbour_min: float = 0.6
 
     @classmethod
     def from_dict(cls, data: dict) -> JobCalibration:
@@ -70,6 +75,7 @@ class JobIndex:
     calibration: JobCalibration = field(default_factory=JobCalibration)
     background: np.ndarray | None = None  # embedded classify.hubness.GENERIC_REVIEWS
     hub: np.ndarray | None = None  # (k,) centred hub level of each job
+    corrected: CorrectedJobs | None = None  # a product's job corrections, acting near the corrected posts
 
     @classmethod
     def build(cls, jobs: Sequence[Job], encode: Callable[[Sequence[str]], np.ndarray],

@@ -166,6 +166,9 @@ def score_posts(index: JobIndex, post_vecs: np.ndarray, sent_vecs: Sequence[np.n
     behind = raw < raw.max(axis=1, keepdims=True) - rule.relative_margin
     scores = np.where(veto | behind, np.minimum(scores, 0.49), scores)
     scores = _rescue(index, post_vecs, raw, scores, veto, rule)
+    if index.corrected is not None:
+        scores = index.corrected.raise_scores(np.asarray(post_vecs, dtype=np.float32), scores,
+                                              index.calibration.neighbour_min)
     out, tops = [], []
     for i, (m, row) in enumerate(zip(matches, scores, strict=True)):
         order = np.argsort(-row, kind="stable")[: index.calibration.max_jobs]

@@ -319,3 +319,24 @@ def test_the_job_gate_gives_a_jobless_post_its_best_job_just_under_the_threshold
     assert 0.55 < raw < 0.6 and off.jobs == [(), (), ()]
     assert [[j.job for j in js] for js in on.jobs] == [["export"], [], []]
     assert on.jobs[0][0].score == 0.5
+
+
+def test_a_job_correction_moves_the_posts_that_read_like_it_and_no_others(clf: Any) -> None:
+    from voxpop.learning import _job_index
+
+    corrected = "I print out the week's shopping list and stick it on the fridge for everyone"
+    twin = "I print the weekly shopping list and stick it on our fridge for everyone"
+    unrelated = ["Exporting to Word works great for my reports", "The app takes ages to open in the morning",
+                 "my coworkers and I edit the same meeting page together"]
+    before = clf.predict([twin, *unrelated], JOBS)
+    assert "share" not in {j.job for j in before[0].jobs}, "the twin must not be on the job before the correction"
+    vecs = clf.embed([corrected])
+    sent_p, need_p = shared_probabilities(clf, vecs)
+    layer = ProductLayer.from_bytes(fit_layer(vecs, sent_p, need_p, sentiment=[None], need=[None],
+                                              jobs=[["share"]]).to_bytes())
+    index = _job_index(clf, JOBS, layer)
+    assert index is not None and index.corrected is not None
+    np.testing.assert_array_equal(index.prototypes, clf.job_index(JOBS).prototypes)  # the config's jobs stay
+    after = clf.predict([twin, *unrelated], job_index=index)
+    assert "share" in {j.job for j in after[0].jobs}
+    assert [p.jobs for p in after[1:]] == [p.jobs for p in before[1:]]

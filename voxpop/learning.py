@@ -24,6 +24,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from classify.adapt import ProductLayer, Validation, fit_layer, shared_probabilities, taxonomy_hash
+from classify.corrected_jobs import CorrectedJobs
 from classify.jobs import Job, JobIndex
 from classify.labels import NEED_TYPES, SENTIMENTS, UNMET_NEEDS
 from classify.sentence_jobs import score_posts
@@ -346,17 +347,17 @@ class Tuning:
 
 
 def _job_index(classifier: Classifier, jobs: Sequence[Job], layer: ProductLayer | None) -> JobIndex | None:
-    """The product's jobs, with its corrected posts as extra few-shot examples."""
+    """The product's jobs, with its corrected posts acting near themselves (``classify.corrected_jobs``).
+
+    The corrections do not join the jobs' examples: a whole review as an example drags its job's prototype
+    towards every ordinary review (``bench/jobs.py --corrections`` measured the harm).
+    """
     if not jobs:
         return None
     base = classifier.job_index(list(jobs))
-    if layer is None or not layer.job_examples:
+    if layer is None or (not layer.job_examples and layer.no_jobs is None):
         return base
-    vectors = []
-    for job_id, vecs in zip(base.ids, base.example_vecs, strict=True):
-        extra = layer.job_examples.get(job_id)
-        vectors.append(np.vstack([vecs, extra]) if extra is not None and extra.shape[1] == vecs.shape[1] else vecs)
-    return JobIndex.from_vectors(list(base.ids), vectors, base.calibration, base.background)
+    return replace(base, corrected=CorrectedJobs.from_examples(base.ids, layer.job_examples, layer.no_jobs))
 
 
 Reading = dict[str, Any]  # sentiment, sentiment_score, need_type, need_score
