@@ -1,6 +1,6 @@
 """Speed of Classifier.predict end to end against the bare encoder forward, on the same review texts.
 
-    .venv/bin/python bench/speed.py [--n 2000] [--threads N]
+    .venv/bin/python bench/speed.py [--n 2000] [--threads N] [--int8]
 
 Texts are the first N non-empty SwiftKey Google Play reviews of ../shared/data (real reviews, no labels
 needed). "Bare" is tokenizer + transformer forward + mean pooling with the same length-sorted batches;
@@ -53,32 +53,8 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def main() -> None:
-    """Print posts/s for both paths and peak memory."""
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    ap.add_argument("--data", default=str(DEFAULT_DATA_DIR))
-    args = ap.parse_args()
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    texts: list[str] = []
-    with open(Path(args.data) / "timeseries/swiftkey_2012_reviews.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            text = (json.loads(line).get("text") or "").strip()
-            if text:
-                texts.append(text)
-            if len(texts) >= args.n:
-                break
-    t = time.perf_counter()
-    clf = Classifier()
-    load_s = time.perf_counter() - t
-    print(f"model_version {clf.model_version}; load {load_s:.1f}s; torch threads {torch.get_num_threads()}; "
-          f"batch {clf.encoder.batch_size}; max_tokens {clf.encoder.max_tokens}; n={len(texts)} "
-          f"(mean {sum(map(len, texts)) / len(texts):.0f} chars)")
+def measure(clf: Classifier, texts: list[str], rounds: int) -> tuple[float, float, float]:
+    """(bare posts/s, predict posts/s, share of predict's time outside the bare forward), best of ``rounds``."""
     clf.predict(texts[:64], JOBS)  # warm up
     # Alternate the two paths and keep each one's best round: the 2 shared cores are noisy.
     bare = e2e = 0.0
@@ -104,20 +80,67 @@ def main() -> None:
     clf.encoder.encode_with_spans = timed  # type: ignore[method-assign]
     clf.encoder._pool_spans = timed_pool  # type: ignore[method-assign]
     overhead = 1.0
-    for _ in range(args.rounds):
-        t = time.perf_counter()
-        clf.encoder.encode(texts)
-        bare = max(bare, len(texts) / (time.perf_counter() - t))
-        inner["s"] = inner["pool"] = 0.0
-        t = time.perf_counter()
-        preds = clf.predict(texts, JOBS)
-        total = time.perf_counter() - t
-        e2e = max(e2e, len(texts) / total)
-        overhead = min(overhead, 1 - (inner["s"] - inner["pool"]) / total)
-        assert len(preds) == len(texts)
+    try:
+        for _ in range(rounds):
+            t = time.perf_counter()
+            clf.encoder.encode(texts)
+            bare = max(bare, len(texts) / (time.perf_counter() - t))
+            inner["s"] = inner["pool"] = 0.0
+            t = time.perf_counter()
+            preds = clf.predict(texts, JOBS)
+            total = time.perf_counter() - t
+            e2e = max(e2e, len(texts) / total)
+            overhead = min(overhead, 1 - (inner["s"] - inner["pool"]) / total)
+            assert len(preds) == len(texts)
+    finally:
+        clf.encoder.encode_with_spans = encode_with_spans  # type: ignore[method-assign]
+        clf.encoder._pool_spans = pool_spans  # type: ignore[method-assign]
+    return bare, e2e, overhead
+
+
+def main() -> None:
+    """Print posts/s for both paths and peak memory."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--data", default=str(DEFAULT_DATA_DIR))
+    ap.add_argument("--int8", action="store_true",
+                    help="also time the int8 ONNX encoder (classify/onnx_encoder.py; build it with "
+                         "python -m classify.training.export_int8)")
+    args = ap.parse_args()
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    texts: list[str] = []
+    with open(Path(args.data) / "timeseries/swiftkey_2012_reviews.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            text = (json.loads(line).get("text") or "").strip()
+            if text:
+                texts.append(text)
+            if len(texts) >= args.n:
+                break
+    t = time.perf_counter()
+    clf = Classifier()
+    load_s = time.perf_counter() - t
+    print(f"model_version {clf.model_version}; load {load_s:.1f}s; torch threads {torch.get_num_threads()}; "
+          f"batch {clf.encoder.batch_size}; max_tokens {clf.encoder.max_tokens}; n={len(texts)} "
+          f"(mean {sum(map(len, texts)) / len(texts):.0f} chars)")
+    bare, e2e, overhead = measure(clf, texts, args.rounds)
     print(f"bare encoder forward      {bare:8.1f} posts/s")
     print(f"Classifier.predict e2e    {e2e:8.1f} posts/s  ({100 * e2e / bare:.0f}% of bare; goal >= 90%; "
           f"goal >= {GOAL_POSTS_S} posts/s)")
+    if args.int8:
+        int8 = Classifier(runtime="int8")
+        bare8, e2e8, _ = measure(int8, texts, args.rounds)
+        print(f"int8 (ONNX Runtime) {int8.model_version}:")
+        print(f"bare int8 encoder forward {bare8:8.1f} posts/s  ({bare8 / bare:.2f}x fp32 bare; goal >= 1.5x)")
+        print(f"int8 Classifier.predict   {e2e8:8.1f} posts/s  ({e2e8 / e2e:.2f}x fp32 predict)")
+        vecs, vecs8 = clf.encoder.encode(texts[:400]), int8.encoder.encode(texts[:400])
+        cosine = (vecs * vecs8).sum(axis=1)
+        print(f"int8 embeddings against fp32, first 400 posts: cosine mean {cosine.mean():.4f}, min {cosine.min():.4f}"
+              " (quality figures: VOXPOP_ENCODER=int8 bench/quality.py)")
     gflops = matmul_gflops(torch)
     ids = clf.encoder.tokenizer(texts, truncation=True, max_length=clf.encoder.max_tokens)["input_ids"]
     tokens_per_post = sum(map(len, ids)) / len(ids)

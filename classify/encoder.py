@@ -94,7 +94,7 @@ class Encoder:
             width = max(len(ids[i]) for i in idx)
             input_ids = torch.tensor([ids[i] + [pad] * (width - len(ids[i])) for i in idx])
             attention = torch.tensor([masks[i] + [0] * (width - len(masks[i])) for i in idx])
-            hidden = self.model(input_ids=input_ids, attention_mask=attention).last_hidden_state
+            hidden = self._hidden(input_ids, attention)
             mask = attention.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
@@ -104,6 +104,10 @@ class Encoder:
                     spans_i = torch.tensor(offsets[i] + [(0, 0)] * (width - len(offsets[i])))
                     span_out[i] = self._pool_spans(hidden[row], spans_i, spans[i])
         return out, span_out
+
+    def _hidden(self, input_ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+        """The transformer's last hidden states (batch, tokens, d) for a padded batch."""
+        return self.model(input_ids=input_ids, attention_mask=attention).last_hidden_state
 
     def _pool_spans(self, hidden: torch.Tensor, offsets: torch.Tensor,
                     spans: Sequence[tuple[int, int]]) -> np.ndarray:

@@ -76,6 +76,10 @@ class Prediction:
         return [{"text": text, "sentiment": sentiment} for text, sentiment in self.sentences]
 
 
+RUNTIME_ENV = "VOXPOP_ENCODER"
+RUNTIMES = ("fp32", "int8")
+
+
 class Classifier:
     """The tuned sentence encoder plus its sentiment and need heads, and job scoring on the same vectors.
 
@@ -86,10 +90,13 @@ class Classifier:
         batch_size: posts per encoder forward pass.
         max_tokens: truncation length; sentences past it give no evidence candidates.
         heads_dir: a folder with ``heads.npz`` and ``meta.json`` (default: beside the packaged encoder).
+        runtime: ``fp32`` (torch, the default) or ``int8`` (ONNX Runtime, ``classify.onnx_encoder``); None reads
+            ``$VOXPOP_ENCODER``.
     """
 
     def __init__(self, model_dir: str | os.PathLike[str] | None = None, *, batch_size: int = 32,
-                 max_tokens: int = 128, heads_dir: str | os.PathLike[str] | None = None) -> None:
+                 max_tokens: int = 128, heads_dir: str | os.PathLike[str] | None = None,
+                 runtime: str | None = None) -> None:
         from classify.encoder import Encoder  # torch is imported only here
 
         if heads_dir is None:
@@ -102,8 +109,18 @@ class Classifier:
             raise FileNotFoundError(f"classifier heads not found in {heads_dir} "
                                     "(run python -m classify.training.train)")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        self.encoder = Encoder(model_dir, batch_size=batch_size, max_tokens=max_tokens,
-                               name=meta.get("encoder") if Path(model_dir) == heads_dir / "encoder" else None)
+        runtime = runtime or os.environ.get(RUNTIME_ENV) or "fp32"
+        if runtime not in RUNTIMES:
+            raise ValueError(f"encoder runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r} "
+                             f"(${RUNTIME_ENV} or runtime=)")
+        name = meta.get("encoder") if Path(model_dir) == heads_dir / "encoder" else None
+        self.encoder: Encoder
+        if runtime == "int8":
+            from classify.onnx_encoder import OnnxInt8Encoder
+
+            self.encoder = OnnxInt8Encoder(model_dir, batch_size=batch_size, max_tokens=max_tokens, name=name)
+        else:
+            self.encoder = Encoder(model_dir, batch_size=batch_size, max_tokens=max_tokens, name=name)
         if meta.get("encoder_dim") != self.encoder.dim:
             raise ValueError(f"heads in {heads_dir} expect a {meta.get('encoder_dim')}-d encoder, "
                              f"{self.encoder.model_dir} gives {self.encoder.dim}-d")
