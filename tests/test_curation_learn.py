@@ -198,3 +198,40 @@ def test_renamed_job_requeues_job_scoring_from_stored_embeddings(notely: tuple[P
     assert all(after[k][1].embedding == embeddings[k] for k in after)  # nothing was encoded again
     assert all(after[k][1].sentiment == before[k][1].sentiment for k in after)
     assert operations.classify_pending(store, cfg).rescored_jobs == 0
+
+
+def _jobs(store: Store) -> dict[str, list[tuple[str, str]]]:
+    return {key: [(j["job"], j.get("evidence") or "") for j in (cls.jobs or [])]
+            for key, (_, cls) in _by_key(store).items()}
+
+
+BILLING_SENTENCE = "Paying for the yearly plan and downloading its invoice from billing is a mess."
+LONG_REVIEW = ("The colours are calm and pleasant. I have had it for two years now. My cat likes to sit on the "
+               f"keyboard. {BILLING_SENTENCE} Anyway, that is my review.")
+
+
+def test_a_job_correction_changes_jobs_only_near_it_and_undo_puts_them_back(notely: tuple[Path, Store],
+                                                                            tmp_path: Path) -> None:
+    config, store = notely
+    # A long review whose job is in one sentence of five: its job comes from sentence scoring.
+    long = tmp_path / "long.jsonl"
+    long.write_text(json.dumps({"id": "long-0", "date": "2026-11-09", "text": LONG_REVIEW}) + "\n", encoding="utf-8")
+    assert _cli(config, "import", "--input", str(long), "--product", "notely").exit_code == 0
+    assert _cli(config, "classify", "--json").exit_code == 0
+    before = _jobs(store)
+    assert ("billing", BILLING_SENTENCE) in before["long-0"]
+    on_job = [k for k in ("sync-1", "sync-2") if "sync-devices" in {j for j, _ in before[k]}]
+    assert on_job, "a twin of the corrected post must be on the job before the correction"
+    pid = _by_key(store)["sync-0"][0]
+    assert _cli(config, "label", "--post", str(pid), "--no-jobs", "--by", "ann").exit_code == 0
+    learned = json.loads(_cli(config, "learn", "--product", "notely", "--json").stdout)
+    assert learned["model_version"]
+    after = _jobs(store)
+    # The corrected post's twins lose the job; every post far from the correction keeps its jobs and evidence.
+    lost = [k for k in on_job if "sync-devices" not in {j for j, _ in after[k]}]
+    assert lost
+    far = [k for k in before if not k.startswith("sync-")]
+    assert {k: after[k] for k in far} == {k: before[k] for k in far}
+    assert _cli(config, "learn", "--product", "notely", "--undo").exit_code == 0
+    assert {k: v for k, v in _jobs(store).items() if k != "sync-0"} == {k: v for k, v in before.items()
+                                                                         if k != "sync-0"}

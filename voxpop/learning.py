@@ -2,9 +2,10 @@
 
 * :func:`learn` fits a product's own layer (``classify.adapt``) from the human labels of its posts,
   stores it with a per-product ``model_version`` (``<shared version>+<slug>.<digest>``) and re-applies
-  it to the product's stored classifications from their embeddings (nothing is encoded again).
+  it to the product's stored classifications from their embeddings (nothing is encoded again). Stored jobs
+  change only near the job corrections (``classify.corrected_jobs``); each change is logged for ``--undo``.
 * :class:`ProductTuning` is loaded once per classify run: new posts of a product get its layer, its
-  corrected posts as job examples, and the product's taxonomy hash.
+  job corrections (acting near the corrected posts), and the product's taxonomy hash.
 * :func:`rescore_stale_jobs` rescores the jobs of posts whose taxonomy hash is not the product's
   current one (a job added, removed, renamed or reworded), from stored embeddings.
 
@@ -27,7 +28,7 @@ from classify.adapt import ProductLayer, Validation, fit_layer, shared_probabili
 from classify.corrected_jobs import CorrectedJobs
 from classify.jobs import Job, JobIndex
 from classify.labels import NEED_TYPES, SENTIMENTS, UNMET_NEEDS
-from classify.sentence_jobs import score_posts
+from classify.sentence_jobs import negative_mask, score_posts
 from classify.steps import DEFAULT_STEPS
 from store import rollups
 from store.models import (
@@ -276,6 +277,7 @@ def undo_learn(store: Store, config: Config | None, product_slug: str, *,
         report.previous_version = active.model_version
     classifier = resolve_classifier(classifier, config)
     jobs = product_jobs(config, product_slug)
+    steps = product_steps(config, product_slug)
     with store.transaction() as session:
         active = session.get(ProductModelLog, active.id)
         assert active is not None
@@ -283,7 +285,7 @@ def undo_learn(store: Store, config: Config | None, product_slug: str, *,
         weights = earlier.weights if earlier is not None and earlier.base_version == classifier.model_version else None
         layer = ProductLayer.from_bytes(weights) if weights else None
         version = earlier.model_version if layer is not None and earlier is not None else None
-        tuning = Tuning(layer, version, jobs, _job_index(classifier, jobs, layer), taxonomy_hash(jobs))
+        tuning = Tuning(layer, version, jobs, _job_index(classifier, jobs, layer), taxonomy_hash(jobs, steps), steps)
         outcome = apply_to_stored(session, classifier, product_id, tuning, base=_pipeline_readings(active))
         requeued = session.execute(
             update(Post).where(Post.product_id == product_id, Post.status == POST_CLASSIFIED,
@@ -405,6 +407,37 @@ def _jobs_json(classifier: Classifier, index: JobIndex | None, vecs: np.ndarray,
             for top in found.jobs]
 
 
+def _local_jobs(classifier: Classifier, tuning: Tuning, vecs: np.ndarray, start: Sequence[list[dict[str, Any]]],
+                evidence: Sequence[str | None]) -> list[list[dict[str, Any]]]:
+    """Each post's jobs from ``start`` (what the full pipeline gave it, per-sentence evidence included) with the
+    product's job corrections applied where they reach: jobs a near "no job" correction vetoes are dropped, the
+    jobs of a near corrected post are added (``classify.corrected_jobs``). Posts far from every correction keep
+    their jobs as they are: rescoring them from the post vector alone (no sentence vectors are stored) would move
+    some of them for no reason."""
+    index = tuning.job_index
+    out = [[dict(j) for j in jobs] for jobs in start]
+    if index is None or not len(vecs) or (index.corrected is None and tuning.negatives is None):
+        return out
+    column = {job: k for k, job in enumerate(index.ids)}
+    veto = negative_mask(index, vecs, tuning.negatives, classifier.job_sentence_rule)
+    lift = np.zeros((len(vecs), len(index.ids)), dtype=np.float32)
+    if index.corrected is not None:
+        lift = index.corrected.raise_scores(vecs, lift, index.calibration.neighbour_min)
+    for i, jobs in enumerate(out):
+        kept = [j for j in jobs if not (j.get("job") in column and veto[i, column[j["job"]]])]
+        have = {j.get("job") for j in kept}
+        for k in np.flatnonzero(lift[i] >= 0.5):
+            if index.ids[k] not in have:
+                kept.append({"job": index.ids[k], "score": round(float(lift[i, k]), 4), "evidence": evidence[i] or ""})
+        kept.sort(key=lambda j: -float(j.get("score") or 0.0))
+        out[i] = kept[:index.calibration.max_jobs]
+    return out
+
+
+def _job_ids(jobs: Sequence[dict[str, Any]] | None) -> list[str]:
+    return [str(j.get("job")) for j in jobs or []]
+
+
 def _steps_json(classifier: Classifier, steps: Sequence[Job], vecs: np.ndarray,
                 evidence: Sequence[str | None] | None = None,
                 texts: Sequence[str | None] | None = None) -> list[tuple[str | None, float | None]]:
@@ -414,12 +447,28 @@ def _steps_json(classifier: Classifier, steps: Sequence[Job], vecs: np.ndarray,
     return [(s or None, sc if s else None) for s, sc in placed]
 
 
+def _jobs_after(classifier: Classifier, tuning: Tuning, batch: Sequence[Any], vecs: np.ndarray,
+                base: dict[int, Reading]) -> list[list[dict[str, Any]]]:
+    """The jobs a batch of stored posts gets under ``tuning``: from the pipeline's jobs with the corrections applied
+    locally where the post was scored under the product's current jobs, else scored again from its vector."""
+    current = [r.taxonomy == tuning.taxonomy for r in batch]
+    start = [base[r.post_id]["jobs"] if "jobs" in base.get(r.post_id, {}) else (r.jobs or []) for r in batch]
+    evidence = [r.evidence for r in batch]
+    local = _local_jobs(classifier, tuning, vecs, start, evidence)
+    stale = [i for i, ok in enumerate(current) if not ok]
+    if stale:
+        fresh = _jobs_json(classifier, tuning.job_index, vecs[stale], tuning.negatives, [evidence[i] for i in stale])
+        for i, jobs in zip(stale, fresh, strict=True):
+            local[i] = jobs
+    return local
+
+
 @dataclass
 class ApplyOutcome:
     """What applying a layer to a product's stored posts did (or would do)."""
 
     updated: int = 0
-    changed: int = 0  # posts whose sentiment or need type changes now
+    changed: int = 0  # posts whose sentiment, need type or jobs change now
     changes: list[dict[str, Any]] = field(default_factory=list)  # posts the layer reads unlike the pipeline
     transitions: dict[str, int] = field(default_factory=dict)
     examples: list[dict[str, Any]] = field(default_factory=list)
@@ -441,7 +490,7 @@ def apply_to_stored(session: Session, classifier: Classifier, product_id: int, t
         batch = session.execute(
             select(Classification.id, Classification.post_id, Classification.embedding, Classification.sentiment,
                    Classification.sentiment_score, Classification.need_type, Classification.need_score,
-                   Classification.evidence, Post.rating, Post.text)
+                   Classification.evidence, Classification.jobs, Classification.taxonomy, Post.rating, Post.text)
             .join(Post, Post.id == Classification.post_id)
             .where(Post.product_id == product_id, Post.status == POST_CLASSIFIED,
                    Classification.embedding.is_not(None), Classification.id > last)
@@ -457,12 +506,17 @@ def apply_to_stored(session: Session, classifier: Classifier, product_id: int, t
                    "need_score": r.need_score} for r in batch]
         start = [base.get(r.post_id, s) for r, s in zip(batch, stored, strict=True)]
         readings = layer_readings(classifier, tuning.layer, vecs, [r.rating for r in batch], start)
-        jobs = _jobs_json(classifier, tuning.job_index, vecs, tuning.negatives, [r.evidence for r in batch])
+        jobs = _jobs_after(classifier, tuning, batch, vecs, base)
         values = []
         for r, now, pipeline, new, job_list in zip(batch, stored, start, readings, jobs, strict=True):
-            if (new["sentiment"], new["need_type"]) != (pipeline["sentiment"], pipeline["need_type"]):
-                out.changes.append({"post_id": r.post_id, "from": pipeline, "to": new})
+            pipeline_jobs = base[r.post_id]["jobs"] if "jobs" in base.get(r.post_id, {}) else (r.jobs or [])
+            if ((new["sentiment"], new["need_type"]) != (pipeline["sentiment"], pipeline["need_type"])
+                    or _job_ids(job_list) != _job_ids(pipeline_jobs)):
+                out.changes.append({"post_id": r.post_id, "from": {**pipeline, "jobs": pipeline_jobs},
+                                    "to": {**new, "jobs": job_list}})
             moved = [f"{key} {now[key]} -> {new[key]}" for key in ("sentiment", "need_type") if now[key] != new[key]]
+            moved += [f"jobs +{j}" for j in _job_ids(job_list) if j not in _job_ids(r.jobs)]
+            moved += [f"jobs -{j}" for j in _job_ids(r.jobs) if j not in _job_ids(job_list)]
             if moved:
                 out.changed += 1
                 for m in moved:
