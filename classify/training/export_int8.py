@@ -17,6 +17,7 @@ import argparse
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -49,10 +50,12 @@ def export_int8(encoder_dir: Path) -> Path:
     target = int8_path(encoder_dir)
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "encoder.onnx"
-        torch.onnx.export(LastHidden(model), (sample, sample), str(fp32), input_names=["input_ids", "attention_mask"],
-                          output_names=["hidden"], dynamic_axes={"input_ids": axes, "attention_mask": axes,
-                                                                 "hidden": axes},
-                          opset_version=17, dynamo=False)
+        with warnings.catch_warnings():  # the exporter's tracing notes are about its internals, not our model
+            warnings.simplefilter("ignore")
+            torch.onnx.export(LastHidden(model), (sample, sample), str(fp32),
+                              input_names=["input_ids", "attention_mask"], output_names=["hidden"],
+                              dynamic_axes={"input_ids": axes, "attention_mask": axes, "hidden": axes},
+                              opset_version=17, dynamo=False)
         partial = target.with_suffix(".tmp")
         quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True,
                          op_types_to_quantize=["MatMul"])
