@@ -448,19 +448,25 @@ def _steps_json(classifier: Classifier, steps: Sequence[Job], vecs: np.ndarray,
 
 
 def _jobs_after(classifier: Classifier, tuning: Tuning, batch: Sequence[Any], vecs: np.ndarray,
-                base: dict[int, Reading]) -> list[list[dict[str, Any]]]:
-    """The jobs a batch of stored posts gets under ``tuning``: from the pipeline's jobs with the corrections applied
-    locally where the post was scored under the product's current jobs, else scored again from its vector."""
-    current = [r.taxonomy == tuning.taxonomy for r in batch]
-    start = [base[r.post_id]["jobs"] if "jobs" in base.get(r.post_id, {}) else (r.jobs or []) for r in batch]
+                base: dict[int, Reading]) -> tuple[list[list[dict[str, Any]]], list[list[dict[str, Any]]]]:
+    """(the pipeline's jobs, the jobs under ``tuning``) of a batch of stored posts.
+
+    The pipeline's jobs are what classification stored (or, for posts a previous layer changed, what it stored
+    before that layer); a post scored under another job set is scored again from its vector, without corrections.
+    The corrections then act locally on them (:func:`_local_jobs`).
+    """
+    pipeline = [base[r.post_id]["jobs"] if "jobs" in base.get(r.post_id, {}) else (r.jobs or []) for r in batch]
     evidence = [r.evidence for r in batch]
-    local = _local_jobs(classifier, tuning, vecs, start, evidence)
-    stale = [i for i, ok in enumerate(current) if not ok]
-    if stale:
-        fresh = _jobs_json(classifier, tuning.job_index, vecs[stale], tuning.negatives, [evidence[i] for i in stale])
-        for i, jobs in zip(stale, fresh, strict=True):
-            local[i] = jobs
-    return local
+    stale = [i for i, r in enumerate(batch) if r.taxonomy != tuning.taxonomy]
+    if stale and tuning.job_index is not None:
+        plain = replace(tuning.job_index, corrected=None)
+        for i, jobs in zip(stale, _jobs_json(classifier, plain, vecs[stale], None, [evidence[i] for i in stale]),
+                           strict=True):
+            pipeline[i] = jobs
+    elif stale:
+        for i in stale:
+            pipeline[i] = []
+    return pipeline, _local_jobs(classifier, tuning, vecs, pipeline, evidence)
 
 
 @dataclass
@@ -506,10 +512,10 @@ def apply_to_stored(session: Session, classifier: Classifier, product_id: int, t
                    "need_score": r.need_score} for r in batch]
         start = [base.get(r.post_id, s) for r, s in zip(batch, stored, strict=True)]
         readings = layer_readings(classifier, tuning.layer, vecs, [r.rating for r in batch], start)
-        jobs = _jobs_after(classifier, tuning, batch, vecs, base)
+        pipeline_jobs_of, jobs = _jobs_after(classifier, tuning, batch, vecs, base)
         values = []
-        for r, now, pipeline, new, job_list in zip(batch, stored, start, readings, jobs, strict=True):
-            pipeline_jobs = base[r.post_id]["jobs"] if "jobs" in base.get(r.post_id, {}) else (r.jobs or [])
+        for r, now, pipeline, new, job_list, pipeline_jobs in zip(batch, stored, start, readings, jobs,
+                                                                  pipeline_jobs_of, strict=True):
             if ((new["sentiment"], new["need_type"]) != (pipeline["sentiment"], pipeline["need_type"])
                     or _job_ids(job_list) != _job_ids(pipeline_jobs)):
                 out.changes.append({"post_id": r.post_id, "from": {**pipeline, "jobs": pipeline_jobs},
