@@ -235,3 +235,22 @@ def test_a_job_correction_changes_jobs_only_near_it_and_undo_puts_them_back(note
     assert _cli(config, "learn", "--product", "notely", "--undo").exit_code == 0
     assert {k: v for k, v in _jobs(store).items() if k != "sync-0"} == {k: v for k, v in before.items()
                                                                          if k != "sync-0"}
+
+
+def test_learn_after_a_job_rename_scores_the_new_jobs_and_undo_keeps_them(notely: tuple[Path, Store],
+                                                                         tmp_path: Path) -> None:
+    config, store = notely
+    assert any(j == "billing" for jobs in _jobs(store).values() for j, _ in jobs)
+    pid = _by_key(store)["sync-0"][0]
+    assert _cli(config, "label", "--post", str(pid), "--no-jobs", "--by", "ann").exit_code == 0
+    renamed = _config(tmp_path, load_config(str(config)).database_url, billing="pay-and-invoices")
+    assert _cli(renamed, "learn", "--product", "notely", "--json").exit_code == 0
+    after = _jobs(store)
+    assert not any(j == "billing" for jobs in after.values() for j, _ in jobs)
+    assert any(j == "pay-and-invoices" for jobs in after.values() for j, _ in jobs)
+    # Undo puts back the posts' jobs from before the layer, scored under today's jobs, never the renamed ones.
+    assert _cli(renamed, "learn", "--product", "notely", "--undo").exit_code == 0
+    undone = _jobs(store)
+    assert not any(j == "billing" for jobs in undone.values() for j, _ in jobs)
+    assert {k: v for k, v in undone.items() if k.startswith("invoice-")} == {
+        k: v for k, v in after.items() if k.startswith("invoice-")}
