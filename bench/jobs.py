@@ -314,7 +314,8 @@ def show_corrections(curve: dict[str, dict[str, dict[str, float]]], split: str) 
     for m, arms in curve.items():
         cells = "  ".join(f"{arm} {f['job_micro_f1']:.3f} (P {f['job_precision']:.2f}, no-job P "
                           f"{f['no_job_precision']:.2f})" for arm, f in arms.items())
-        harm = "" if arms["near"]["job_micro_f1"] >= arms["none"]["job_micro_f1"] else "  HARM"
+        gain = arms["near"]["job_micro_f1"] - arms["none"]["job_micro_f1"]
+        harm = f"  near - none {gain:+.3f}" + ("" if gain >= 0 else " (lower: harm)")
         print(f"m={m:<4} {cells}{harm}")
 
 
