@@ -63,9 +63,12 @@ obrigado obrigada ajuda consertem corrijam ruim péssimo pessimo bom boa ótimo 
 """.split())
 
 
+_NOT_CONTENT = _FUNCTION | _GENERIC  # one set, built once (the union per word cost 2% of predict)
+
+
 def content_words(sentence: str) -> list[str]:
     """The words of ``sentence`` that name something (neither function words nor generic verdicts or pleas)."""
-    return [w for w in (m.group(0).lower() for m in _WORD.finditer(sentence)) if w not in _FUNCTION | _GENERIC]
+    return [w for w in (m.group(0).lower() for m in _WORD.finditer(sentence)) if w not in _NOT_CONTENT]
 
 
 def carries_point(sentence: str) -> bool:
