@@ -56,12 +56,20 @@ class Encoder:
         self.batch_size = batch_size
         self.max_tokens = max_tokens
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
+        self.dim = self._load_model()
+        self.name = name or (self.model_dir.name if model_dir is not None else "all-MiniLM-L6-v2")
+        self.digest = self._digest()
+
+    def _digest(self) -> str:
+        """Short digest of what runs the forward pass (part of ``model_version``)."""
+        return _weights_digest(self.model_dir)
+
+    def _load_model(self) -> int:
+        """Load the transformer that :meth:`_hidden` runs; returns its hidden size."""
         # Shipped weights are fp16 to keep the repository small; they run in fp32 (fast and exact on CPU).
         self.model = AutoModel.from_pretrained(str(self.model_dir), local_files_only=True, dtype=torch.float32)
         self.model.eval()
-        self.dim = int(self.model.config.hidden_size)
-        self.name = name or (self.model_dir.name if model_dir is not None else "all-MiniLM-L6-v2")
-        self.digest = _weights_digest(self.model_dir)
+        return int(self.model.config.hidden_size)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts; returns an (n, d) float32 array of unit vectors, in input order."""

@@ -38,28 +38,29 @@ class OnnxInt8Encoder(Encoder):
     """:class:`Encoder` whose forward pass is the int8 ONNX model (same inputs, same pooling)."""
 
     def __init__(self, model_dir: str | os.PathLike[str], *, batch_size: int = 32, max_tokens: int = 128,
-                 name: str | None = None, threads: int | None = None) -> None:
+                 name: str | None = None) -> None:
+        super().__init__(model_dir, batch_size=batch_size, max_tokens=max_tokens, name=name)
+        self.name = f"{self.name}-int8"
+
+    def _digest(self) -> str:
+        """Short digest of the int8 model's bytes."""
+        return hashlib.sha256(int8_path(self.model_dir).read_bytes()).hexdigest()[:8]
+
+    def _load_model(self) -> int:
+        """Open the int8 model in ONNX Runtime (as many threads as torch uses); the hidden size from the config."""
+        path = int8_path(self.model_dir)
+        if not path.is_file():
+            raise Int8ModelMissing(f"{path} not found: build it with `python -m classify.training.export_int8`")
         try:
             import onnxruntime as ort
         except ImportError as exc:
             raise Int8ModelMissing("the int8 encoder needs onnxruntime: pip install 'onnxruntime==1.31.1'") from exc
-        from transformers import AutoTokenizer
-
-        self.model_dir = Path(model_dir)
-        path = int8_path(self.model_dir)
-        if not path.is_file():
-            raise Int8ModelMissing(f"{path} not found: build it with `python -m classify.training.export_int8`")
-        self.batch_size = batch_size
-        self.max_tokens = max_tokens
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
-        config = json.loads((self.model_dir / "config.json").read_text(encoding="utf-8"))
-        self.dim = int(config["hidden_size"])
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.intra_op_num_threads = torch.get_num_threads()
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.name = f"{name or self.model_dir.name}-int8"
-        self.digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+        config = json.loads((self.model_dir / "config.json").read_text(encoding="utf-8"))
+        return int(config["hidden_size"])
 
     def _hidden(self, input_ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
         """The int8 model's last hidden states for a padded batch."""
